@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { expect, type Page } from '@playwright/test';
+import { stackInfo } from './stack';
+
+/** Opens Purl and waits until its service worker controls the page. */
+export async function openPurl(page: Page, url = stackInfo().baseUrl): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
+}
+
+interface SessionMessage {
+  content: string;
+  isAgent: boolean;
+}
+
+/**
+ * Waits for the agent's reply in a session, asking ElizaOS directly (never through the
+ * gateway, so the gateway client's budget is untouched).
+ */
+export async function waitForReply(sessionId: string): Promise<string> {
+  const { elizaUrl } = stackInfo();
+  let reply: string | undefined;
+  await expect
+    .poll(
+      async () => {
+        const response = await fetch(`${elizaUrl}/api/messaging/sessions/${sessionId}/messages?limit=20`);
+        const { messages } = (await response.json()) as { messages: SessionMessage[] };
+        reply = messages.find((message) => message.isAgent)?.content;
+        return reply;
+      },
+      { message: 'the agent replies', timeout: 15_000 },
+    )
+    .toBeTruthy();
+  return reply!;
+}
+
+/**
+ * Talks to the agent "from elsewhere": straight to ElizaOS's sessions API, not through
+ * Purl, with the default transport (the one that stores the reply as a memory).
+ */
+export async function sendToAgent(text: string): Promise<{ reply: string }> {
+  const { elizaUrl, agentId } = stackInfo();
+  const session = await fetch(`${elizaUrl}/api/messaging/sessions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ agentId, userId: randomUUID() }),
+  });
+  expect(session.status).toBe(201);
+  const { sessionId } = (await session.json()) as { sessionId: string };
+  const posted = await fetch(`${elizaUrl}/api/messaging/sessions/${sessionId}/messages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ content: text }),
+  });
+  expect(posted.status).toBe(201);
+  return { reply: await waitForReply(sessionId) };
+}
+
+/** The texts of the memories on screen, newest first. */
+export function memoryTexts(page: Page) {
+  return page.locator('.memory .memory-text');
+}

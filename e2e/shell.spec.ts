@@ -1,0 +1,98 @@
+import { expect, test, type Page } from '@playwright/test';
+import { memoryTexts, openPurl, sendToAgent } from './helpers';
+import { startExtraGateway } from './stack';
+
+test.describe('the first data path', () => {
+  test('the worker controls the page and the seeded conversations appear, user and agent', async ({ page }) => {
+    await openPurl(page);
+    await expect(page.locator('.memory[data-author="user"]').first()).toBeVisible();
+    await expect(page.locator('.memory[data-author="agent"]').first()).toBeVisible();
+    expect(await page.locator('.memory').count()).toBeGreaterThanOrEqual(6);
+    await expect(page.locator('.agent-name')).toHaveText('Talking to Purl');
+    // Newest first.
+    const times = await page.locator('.memory time').evaluateAll((nodes) => nodes.map((n) => Date.parse(n.getAttribute('datetime')!)));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  test('pages make no API request of their own: every /api request comes from the worker', async ({ page, context }) => {
+    const fromPage: string[] = [];
+    const fromWorker: string[] = [];
+    context.on('request', (request) => {
+      if (!new URL(request.url()).pathname.startsWith('/api/')) return;
+      (request.serviceWorker() ? fromWorker : fromPage).push(request.url());
+    });
+    await openPurl(page);
+    await expect(page.locator('.memory').first()).toBeVisible();
+    await page.reload();
+    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect.poll(() => fromWorker.length).toBeGreaterThan(0);
+    expect(fromPage).toEqual([]);
+  });
+
+  test('a message posted to the agent after the page loaded shows up with its reply, without a reload', async ({ page }) => {
+    await openPurl(page);
+    await expect(page.locator('.memory').first()).toBeVisible();
+    const text = `Ping from the e2e suite ${Date.now()}`;
+    const { reply } = await sendToAgent(text);
+    expect(reply).toContain(text);
+    await expect(memoryTexts(page).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
+    await expect(page.locator('.memory[data-author="agent"] .memory-text').filter({ hasText: reply })).toHaveCount(1);
+  });
+
+  test('two tabs share one worker and both update from one broadcast', async ({ context }) => {
+    // Each page records what it hears on Purl's BroadcastChannel.
+    await context.addInitScript(() => {
+      const heard: unknown[] = [];
+      (window as unknown as { heard: unknown[] }).heard = heard;
+      new BroadcastChannel('purl').onmessage = (event) => heard.push(event.data);
+    });
+    const first = await context.newPage();
+    const second = await context.newPage();
+    await openPurl(first);
+    await openPurl(second);
+    expect(context.serviceWorkers().map((worker) => worker.url())).toHaveLength(1);
+    const heard = (page: Page) => page.evaluate(() => (window as unknown as { heard: { stores: string[] }[] }).heard);
+    const clear = (page: Page) => page.evaluate(() => ((window as unknown as { heard: unknown[] }).heard.length = 0));
+    await Promise.all([clear(first), clear(second)]);
+
+    const text = `Two tabs, one worker ${Date.now()}`;
+    await sendToAgent(text);
+    await expect(memoryTexts(first).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
+    await expect(memoryTexts(second).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
+    const [toFirst, toSecond] = await Promise.all([heard(first), heard(second)]);
+    const memoryChanges = (events: { stores: string[] }[]) => events.filter((event) => event.stores.includes('memories'));
+    expect(memoryChanges(toFirst).length).toBeGreaterThan(0);
+    // The same worker broadcast reached both tabs: neither tab caused a fetch of its own.
+    expect(memoryChanges(toSecond)).toEqual(memoryChanges(toFirst));
+  });
+});
+
+test.describe('offline', () => {
+  test('with the network off, a reload shows the shell, every cached memory and the offline state', async ({ page, context }) => {
+    await openPurl(page);
+    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(page.locator('.status-updated')).toBeVisible();
+    const online = await memoryTexts(page).allTextContents();
+    await context.setOffline(true);
+    await page.reload();
+    await expect(page.getByText("You're offline.", { exact: false })).toBeVisible();
+    await expect(memoryTexts(page)).toHaveCount(online.length);
+    expect(await memoryTexts(page).allTextContents()).toEqual(online);
+    await context.setOffline(false);
+  });
+
+  test('with the gateway stopped, a reload still shows the shell and the memories, and says the server is unreachable', async ({ page }) => {
+    const gateway = await startExtraGateway();
+    try {
+      await openPurl(page, gateway.url);
+      await expect(page.locator('.memory').first()).toBeVisible();
+      const before = await memoryTexts(page).allTextContents();
+      await gateway.close();
+      await page.reload();
+      await expect(memoryTexts(page)).toHaveCount(before.length);
+      await expect(page.getByText("Can't reach the agent's server", { exact: false })).toBeVisible();
+    } finally {
+      await gateway.close().catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * The real stack for end-to-end tests: the embedded ElizaOS and the gateway, started
+ * with the same code `npm start` uses, with short intervals so each test takes seconds.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGateway, type Gateway } from '../server/gateway/app';
+import { readGatewayOptions } from '../server/gateway/options';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Client settings for tests: poll every second so changes show within seconds. */
+export const TEST_CLIENT_ENV = {
+  FRONTEND_POLL_INTERVAL: '1000',
+  FRONTEND_SESSION_POLL_INTERVAL: '1000',
+  FRONTEND_CACHE_TTL: '0',
+};
+
+export interface StackInfo {
+  /** The gateway every test's pages load. */
+  baseUrl: string;
+  /** ElizaOS itself, for posting messages "from elsewhere" and checking what it holds. */
+  elizaUrl: string;
+  agentId: string;
+  gatewaySecret: string;
+}
+
+/** Written by global setup into the environment the test workers inherit. */
+export function stackInfo(): StackInfo {
+  const raw = process.env['PURL_E2E_STACK'];
+  if (!raw) throw new Error('PURL_E2E_STACK is not set: run the tests through Playwright so global setup starts the stack.');
+  return JSON.parse(raw) as StackInfo;
+}
+
+/** Starts one more gateway on the running ElizaOS (for tests that stop a gateway). */
+export async function startExtraGateway(env: Record<string, string> = {}): Promise<Gateway> {
+  const info = stackInfo();
+  const { options } = readGatewayOptions(
+    { ...TEST_CLIENT_ENV, PORT: '0', PURL_GATEWAY_SECRET: info.gatewaySecret, PURL_DIST_DIR: path.join(root, 'dist'), ...env },
+    new URL(info.elizaUrl),
+  );
+  return startGateway(options);
+}

@@ -1,0 +1,124 @@
+/**
+ * Runs the embedded ElizaOS (server/eliza/main.ts) as a child process with a clean
+ * environment: ElizaOS copies its whole environment into every agent's settings, so
+ * nothing of the user's shell (tokens, keys) may reach it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface EmbeddedEliza {
+  url: URL;
+  agentId: string;
+  /** Shared with the gateway so the server trusts its X-Forwarded-For. */
+  gatewaySecret: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedElizaOptions {
+  root: string;
+  dataDir: string;
+  /** Port for ElizaOS; 0 picks a free one. */
+  port?: number;
+  /** Progress lines for the user. */
+  onProgress?: (line: string) => void;
+  /** How long to wait for the ready line, ms. */
+  readyTimeoutMs?: number;
+}
+
+const READY = /^purl-eliza ready (\S+) agent=(\S+)$/;
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Only what Node and ElizaOS need to run; nothing from the user's environment. */
+function cleanEnvironment(port: number, dataDir: string, secret: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: process.env['HOME'] ?? dataDir,
+    NODE_ENV: 'production',
+    ELIZA_PORT: String(port),
+    ELIZA_HOST: '127.0.0.1',
+    PURL_DATA_DIR: dataDir,
+    PURL_GATEWAY_SECRET: secret,
+    LOG_LEVEL: process.env['ELIZA_LOG_LEVEL'] ?? 'warn',
+  };
+  return env;
+}
+
+function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise<EmbeddedEliza> {
+  const port = options.port || (await freePort());
+  const secret = randomBytes(24).toString('base64url');
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const logPath = path.join(options.dataDir, 'eliza.log');
+  const log = fs.createWriteStream(logPath, { flags: 'a' });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(options.root, 'server', 'eliza', 'main.ts')], {
+    cwd: options.root,
+    env: cleanEnvironment(port, options.dataDir, secret),
+    // The IPC channel is how the child learns that this process died without stopping
+    // it (a SIGKILL, a crashed terminal): it shuts down when the channel closes.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stderr!.pipe(log);
+
+  return new Promise<EmbeddedEliza>((resolve, reject) => {
+    let buffered = '';
+    let settled = false;
+    const fail = (message: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void stopChild(child).then(() => reject(new Error(`${message} ElizaOS's log is in ${logPath}.`)));
+    };
+    const timer = setTimeout(() => fail('ElizaOS did not become ready in time.'), options.readyTimeoutMs ?? 120_000);
+    child.on('error', (error) => fail(`ElizaOS could not be started: ${error.message}.`));
+    child.on('exit', (code) => fail(`ElizaOS stopped while starting (exit code ${code}).`));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      buffered += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        const ready = READY.exec(line);
+        if (ready && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          resolve({
+            url: new URL(ready[1]!),
+            agentId: ready[2]!,
+            gatewaySecret: secret,
+            pid: child.pid!,
+            stop: () => stopChild(child).finally(() => log.end()),
+          });
+        } else if (line.startsWith('purl-eliza:')) {
+          options.onProgress?.(line.slice('purl-eliza:'.length).trim());
+        }
+      }
+    });
+  });
+}

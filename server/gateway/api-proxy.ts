@@ -1,0 +1,149 @@
+/**
+ * Proxies /api and /socket.io to ElizaOS on the gateway's own origin, so the service
+ * worker can read RateLimit-* and Retry-After (ElizaOS exposes none of them cross-origin).
+ * It names the real client in X-Forwarded-For, adds the server's API key itself, drops
+ * `secrets` from every JSON answer, and turns an unreachable server into a JSON 502.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { GatewayOptions } from './options';
+import { stripSecrets } from './strip-secrets';
+
+/** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
+const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
+
+/** The address a request came from, with IPv4-mapped IPv6 unwrapped (::ffff:1.2.3.4 → 1.2.3.4). */
+export function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ success: false, error: { code, message } });
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+function isJson(answer: IncomingMessage): boolean {
+  return /\bjson\b/i.test(String(answer.headers['content-type'] ?? ''));
+}
+
+/** Buffers a JSON answer, removes secrets, and sends it on with the upstream's status and headers. */
+function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  answer.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > maxBytes) {
+      tooLarge = true;
+      answer.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  answer.on('error', () => {
+    if (!tooLarge) sendError(res, 502, 'UPSTREAM_BROKEN', "The agent's server stopped halfway through an answer. Purl will try again.");
+  });
+  answer.on('close', () => {
+    if (tooLarge) {
+      sendError(res, 502, 'UPSTREAM_TOO_LARGE', `The agent's server sent an answer larger than ${maxBytes} bytes, which the gateway does not pass on.`);
+    }
+  });
+  answer.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    let body = raw;
+    try {
+      const { value, stripped } = stripSecrets(JSON.parse(raw.toString('utf8')));
+      if (stripped) body = Buffer.from(JSON.stringify(value));
+    } catch {
+      // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
+    }
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !DROPPED_ANSWER_HEADERS.has(name)) res.setHeader(name, value);
+    }
+    res.setHeader('Content-Length', body.length);
+    res.writeHead(answer.statusCode ?? 502);
+    res.end(body);
+  });
+}
+
+export interface ApiProxy {
+  web(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): void;
+}
+
+export function createApiProxy(options: GatewayOptions): ApiProxy {
+  const proxy = httpProxy.createProxyServer({
+    target: options.upstream.href,
+    changeOrigin: true,
+    proxyTimeout: options.upstreamTimeoutMs,
+    selfHandleResponse: true,
+  });
+
+  /** Headers the upstream gets: ours overwrite whatever the browser sent under those names. */
+  const setUpstreamHeaders = (req: IncomingMessage): void => {
+    req.headers['x-forwarded-for'] = clientAddress(req);
+    delete req.headers['forwarded'];
+    delete req.headers['x-purl-gateway'];
+    delete req.headers['x-api-key'];
+    if (options.gatewaySecret) req.headers['x-purl-gateway'] = options.gatewaySecret;
+    if (options.upstreamApiKey) req.headers['x-api-key'] = options.upstreamApiKey;
+    // Answers are rewritten (secrets dropped), so ask for them uncompressed; the
+    // gateway compresses what it sends to the browser itself.
+    req.headers['accept-encoding'] = 'identity';
+  };
+
+  // http-proxy reports its own proxyTimeout as a plain "socket hang up": remember
+  // which requests timed out so the browser gets a 504 rather than a 502.
+  const timedOut = new WeakSet<IncomingMessage>();
+  proxy.on('proxyReq', (proxyReq, req) => {
+    proxyReq.on('timeout', () => timedOut.add(req));
+  });
+
+  proxy.on('proxyRes', (answer, _req, res) => {
+    if (isJson(answer)) {
+      relayJson(answer, res, options.maxJsonBytes);
+      return;
+    }
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && name !== 'connection' && name !== 'keep-alive') res.setHeader(name, value);
+    }
+    res.writeHead(answer.statusCode ?? 502);
+    answer.pipe(res);
+  });
+
+  proxy.on('error', (_error, req, target) => {
+    if (!('writeHead' in target)) {
+      target.destroy();
+      return;
+    }
+    const res = target as ServerResponse;
+    if (timedOut.has(req)) {
+      sendError(res, 504, 'UPSTREAM_TIMEOUT', "The agent's server took too long to answer. Purl will try again.");
+      return;
+    }
+    sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly.");
+  });
+
+  return {
+    web(req, res) {
+      setUpstreamHeaders(req);
+      proxy.web(req, res);
+    },
+    upgrade(req, socket, head) {
+      setUpstreamHeaders(req);
+      socket.on('error', () => socket.destroy());
+      proxy.ws(req, socket, head);
+    },
+    close() {
+      proxy.close();
+    },
+  };
+}

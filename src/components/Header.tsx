@@ -1,0 +1,36 @@
+import type { Agent } from '../shared/api';
+import { sendCommand } from '../worker-link';
+
+export interface HeaderProps {
+  agents: readonly Agent[];
+  selectedId: string | undefined;
+}
+
+export function Header({ agents, selectedId }: HeaderProps) {
+  const selected = agents.find((agent) => agent.id === selectedId);
+  return (
+    <header class="app-header">
+      <h1 class="brand">
+        <img src="/icons/icon.svg" alt="" width={28} height={28} />
+        Purl
+      </h1>
+      {agents.length > 1 ? (
+        <label class="agent-picker">
+          Agent
+          <select
+            value={selectedId}
+            onChange={(event) => void sendCommand({ type: 'select-agent', agentId: event.currentTarget.value })}
+          >
+            {agents.map((agent) => (
+              <option key={agent.id} value={agent.id}>
+                {agent.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : (
+        selected && <p class="agent-name">Talking to {selected.name}</p>
+      )}
+    </header>
+  );
+}

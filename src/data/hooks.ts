@@ -1,0 +1,50 @@
+/**
+ * The one adapter between components and data: read IndexedDB, re-read when the
+ * worker says the stores read from changed.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { PurlDatabase } from '../shared/db';
+import { getDb, onlineState, workerEvents } from './sources';
+
+type Store = 'agents' | 'memories' | 'meta';
+
+export interface QueryState<T> {
+  data: T | undefined;
+  /** A sentence when the local database could not be read. */
+  error: string | undefined;
+}
+
+export function useDbQuery<T>(read: (db: PurlDatabase) => Promise<T>, stores: readonly Store[], deps: readonly unknown[]): QueryState<T> {
+  const [state, setState] = useState<QueryState<T>>({ data: undefined, error: undefined });
+  useEffect(() => {
+    let cancelled = false;
+    let generation = 0;
+    const run = async () => {
+      const mine = ++generation;
+      try {
+        const data = await read(await getDb());
+        if (!cancelled && mine === generation) setState({ data, error: undefined });
+      } catch {
+        if (!cancelled && mine === generation) {
+          setState((old) => ({ data: old.data, error: "Purl couldn't read its saved data in this browser." }));
+        }
+      }
+    };
+    void run();
+    const unsubscribe = workerEvents.subscribe((event) => {
+      if (event.stores.some((store) => stores.includes(store))) void run();
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller lists what `read` depends on
+  }, deps);
+  return state;
+}
+
+export function useOnline(): boolean {
+  const [online, setOnline] = useState(() => navigator.onLine);
+  useEffect(() => onlineState.subscribe(setOnline), []);
+  return online;
+}

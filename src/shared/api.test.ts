@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { parseAgentList, parseMemories } from './api';
+import { PurlError } from './errors';
+
+const agentId = '11111111-1111-4111-8111-111111111111';
+const userId = '22222222-2222-4222-8222-222222222222';
+
+function memory(overrides: Record<string, unknown> = {}) {
+  return {
+    id: 'm1',
+    type: 'messages',
+    createdAt: 1_700_000_000_000,
+    content: { text: 'hello', source: 'client_chat' },
+    entityId: userId,
+    agentId,
+    roomId: 'r1',
+    metadata: {},
+    ...overrides,
+  };
+}
+
+const envelope = (memories: unknown[]) => ({ success: true, data: { memories } });
+
+describe('parseAgentList', () => {
+  it('keeps id, name, bio and status and nothing else', () => {
+    const agents = parseAgentList({
+      success: true,
+      data: { agents: [{ id: agentId, name: 'Purl', characterName: 'Purl', bio: ['A', 'B'], status: 'active', settings: { secrets: { KEY: 'x' } } }] },
+    });
+    expect(agents).toEqual([{ id: agentId, name: 'Purl', bio: 'A B', status: 'active' }]);
+  });
+
+  it('rejects a body without the success envelope with a clear error', () => {
+    expect(() => parseAgentList({ agents: [] })).toThrowError(PurlError);
+    expect(() => parseAgentList({ agents: [] })).toThrowError(/could not read: the body does not say success/);
+  });
+
+  it('rejects an agent without an id and names which one', () => {
+    expect(() => parseAgentList({ success: true, data: { agents: [{ name: 'x' }] } })).toThrowError(/agents\[0\]\.id/);
+  });
+});
+
+describe('parseMemories', () => {
+  it('flattens a user memory and an agent memory with thought and actions', () => {
+    const parsed = parseMemories(
+      envelope([
+        memory(),
+        memory({ id: 'm2', entityId: agentId, content: { text: 'hi!', thought: 'be kind', actions: ['REPLY', 7], inReplyTo: 'm1' } }),
+      ]),
+      agentId,
+    );
+    expect(parsed[0]).toEqual({ id: 'm1', agentId, roomId: 'r1', entityId: userId, createdAt: 1_700_000_000_000, text: 'hello', isAgent: false, source: 'client_chat' });
+    expect(parsed[1]).toMatchObject({ id: 'm2', isAgent: true, thought: 'be kind', actions: ['REPLY'], inReplyTo: 'm1' });
+  });
+
+  it('accepts an ISO date for createdAt', () => {
+    const [parsed] = parseMemories(envelope([memory({ createdAt: '2026-01-02T03:04:05.000Z' })]), agentId);
+    expect(parsed?.createdAt).toBe(Date.parse('2026-01-02T03:04:05.000Z'));
+  });
+
+  it.each([
+    ['a list instead of the envelope', []],
+    ['null', null],
+    ['an HTML page', '<html>502</html>'],
+    ['memories that is not a list', { success: true, data: { memories: 'nope' } }],
+    ['a memory without content', envelope([memory({ content: null })])],
+    ['a memory with a bad time', envelope([memory({ createdAt: 'yesterday' })])],
+    ['a memory with a negative time', envelope([memory({ createdAt: -5 })])],
+    ['a memory without a room', envelope([memory({ roomId: '' })])],
+  ])('rejects %s', (_label, body) => {
+    expect(() => parseMemories(body, agentId)).toThrowError(PurlError);
+  });
+
+  it('rejects memories of another agent rather than mixing histories', () => {
+    expect(() => parseMemories(envelope([memory({ agentId: 'someone-else' })]), agentId)).toThrowError(/belongs to another agent/);
+  });
+
+  it('keeps text that looks like HTML exactly as it came', () => {
+    const text = '<img src=x onerror=alert(1)>';
+    const [parsed] = parseMemories(envelope([memory({ content: { text } })]), agentId);
+    expect(parsed?.text).toBe(text);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The parts of the ElizaOS 1.7 REST API that Purl reads, and their validation.
+ * The server is input: every response is checked here before anything is stored,
+ * and a response of the wrong shape is rejected whole with a PurlError('bad-response').
+ */
+import { PurlError } from './errors';
+
+/** An agent as Purl keeps it (no settings, no secrets: only what the UI shows). */
+export interface Agent {
+  id: string;
+  name: string;
+  bio: string;
+  status: string;
+}
+
+/** A message memory of an agent, flattened for storage and display. */
+export interface Memory {
+  id: string;
+  agentId: string;
+  roomId: string;
+  entityId: string;
+  /** Epoch ms. */
+  createdAt: number;
+  text: string;
+  /** True when the agent itself wrote it. */
+  isAgent: boolean;
+  thought?: string;
+  actions?: string[];
+  source?: string;
+  inReplyTo?: string;
+}
+
+type Json = unknown;
+
+function isRecord(value: Json): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fail(what: string): never {
+  throw new PurlError('bad-response', what);
+}
+
+function requireString(record: Record<string, Json>, key: string, where: string): string {
+  const value = record[key];
+  if (typeof value !== 'string' || value.length === 0) fail(`${where}.${key} is not a non-empty string`);
+  return value;
+}
+
+function optionalString(value: Json): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Unwraps ElizaOS's `{success:true, data:{...}}` envelope. */
+function unwrap(body: Json, key: string): Json[] {
+  if (!isRecord(body)) fail('the body is not a JSON object');
+  if (body['success'] !== true) fail('the body does not say success');
+  const data = body['data'];
+  if (!isRecord(data)) fail('data is missing');
+  const list = data[key];
+  if (!Array.isArray(list)) fail(`data.${key} is not a list`);
+  return list;
+}
+
+function bioText(bio: Json): string {
+  if (typeof bio === 'string') return bio;
+  if (Array.isArray(bio)) return bio.filter((line) => typeof line === 'string').join(' ');
+  return '';
+}
+
+/** Validates `GET /api/agents`. */
+export function parseAgentList(body: Json): Agent[] {
+  return unwrap(body, 'agents').map((item, index) => {
+    const where = `agents[${index}]`;
+    if (!isRecord(item)) fail(`${where} is not an object`);
+    const name = optionalString(item['name']) ?? optionalString(item['characterName']);
+    if (!name) fail(`${where}.name is not a string`);
+    return {
+      id: requireString(item, 'id', where),
+      name,
+      bio: bioText(item['bio']),
+      status: optionalString(item['status']) ?? 'unknown',
+    };
+  });
+}
+
+function parseCreatedAt(value: Json, where: string): number {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms) || ms < 0) fail(`${where}.createdAt is not a time`);
+  return ms;
+}
+
+function parseMemory(item: Json, index: number): Memory {
+  const where = `memories[${index}]`;
+  if (!isRecord(item)) fail(`${where} is not an object`);
+  const content = item['content'];
+  if (!isRecord(content)) fail(`${where}.content is not an object`);
+  const agentId = requireString(item, 'agentId', where);
+  const entityId = requireString(item, 'entityId', where);
+  const actions = content['actions'];
+  const memory: Memory = {
+    id: requireString(item, 'id', where),
+    agentId,
+    roomId: requireString(item, 'roomId', where),
+    entityId,
+    createdAt: parseCreatedAt(item['createdAt'], where),
+    text: optionalString(content['text']) ?? '',
+    isAgent: entityId === agentId,
+  };
+  const thought = optionalString(content['thought']);
+  if (thought) memory.thought = thought;
+  if (Array.isArray(actions)) {
+    const names = actions.filter((a): a is string => typeof a === 'string');
+    if (names.length > 0) memory.actions = names;
+  }
+  const source = optionalString(content['source']);
+  if (source) memory.source = source;
+  const inReplyTo = optionalString(content['inReplyTo']);
+  if (inReplyTo) memory.inReplyTo = inReplyTo;
+  return memory;
+}
+
+/**
+ * Validates `GET /api/agents/:id/memories`. Memories of other agents are rejected:
+ * a response for the wrong agent would otherwise mix two agents' histories.
+ */
+export function parseMemories(body: Json, agentId: string): Memory[] {
+  return unwrap(body, 'memories').map((item, index) => {
+    const memory = parseMemory(item, index);
+    if (memory.agentId !== agentId) fail(`memories[${index}] belongs to another agent`);
+    return memory;
+  });
+}
+
+/** The request paths the worker uses, in one place. */
+export const apiPaths = {
+  agents: '/api/agents',
+  memories: (agentId: string) =>
+    `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
+} as const;

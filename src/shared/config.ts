@@ -1,0 +1,111 @@
+/**
+ * Run-time settings: defaults for normal and high-load mode, and the overrides the
+ * gateway serves at /config.json (built from its environment). Every value is checked;
+ * a rejected value is reported and the default kept.
+ */
+
+export interface PurlConfig {
+  /** Memories poll interval, ms (FRONTEND_POLL_INTERVAL). */
+  memoriesPollMs: number;
+  /** Open chat poll interval, ms (FRONTEND_SESSION_POLL_INTERVAL). */
+  chatPollMs: number;
+  /** Cache freshness window, ms (FRONTEND_CACHE_TTL). */
+  cacheTtlMs: number;
+  /** Requests in flight at once, origin-wide (FRONTEND_MAX_CONCURRENT). */
+  maxConcurrent: number;
+  /** Minimum gap between sent chat messages, ms (MESSAGE_MIN_INTERVAL). */
+  messageMinIntervalMs: number;
+  /** Consecutive failures that open the breaker (CIRCUIT_BREAKER_THRESHOLD). */
+  breakerThreshold: number;
+  /** How long the breaker stays open before one probe, ms (CIRCUIT_BREAKER_TIMEOUT). */
+  breakerTimeoutMs: number;
+}
+
+export const defaultConfig: Readonly<PurlConfig> = Object.freeze({
+  memoriesPollMs: 60_000,
+  chatPollMs: 5_000,
+  cacheTtlMs: 30_000,
+  maxConcurrent: 3,
+  messageMinIntervalMs: 2_000,
+  breakerThreshold: 5,
+  breakerTimeoutMs: 300_000,
+});
+
+export const highLoadConfig: Readonly<PurlConfig> = Object.freeze({
+  ...defaultConfig,
+  memoriesPollMs: 90_000,
+  chatPollMs: 7_000,
+  cacheTtlMs: 45_000,
+  maxConcurrent: 2,
+  messageMinIntervalMs: 3_000,
+});
+
+interface Rule {
+  env: string;
+  min: number;
+  max: number;
+}
+
+/** Each setting's environment variable and accepted range (whole numbers). */
+export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.freeze({
+  memoriesPollMs: { env: 'FRONTEND_POLL_INTERVAL', min: 1_000, max: 86_400_000 },
+  chatPollMs: { env: 'FRONTEND_SESSION_POLL_INTERVAL', min: 1_000, max: 86_400_000 },
+  cacheTtlMs: { env: 'FRONTEND_CACHE_TTL', min: 0, max: 86_400_000 },
+  maxConcurrent: { env: 'FRONTEND_MAX_CONCURRENT', min: 1, max: 16 },
+  messageMinIntervalMs: { env: 'MESSAGE_MIN_INTERVAL', min: 0, max: 600_000 },
+  breakerThreshold: { env: 'CIRCUIT_BREAKER_THRESHOLD', min: 1, max: 1_000 },
+  breakerTimeoutMs: { env: 'CIRCUIT_BREAKER_TIMEOUT', min: 5_000, max: 86_400_000 },
+});
+
+export type ConfigOverrides = Partial<PurlConfig>;
+
+export interface ParsedOverrides {
+  overrides: ConfigOverrides;
+  /** One sentence per rejected value. */
+  errors: string[];
+}
+
+function checkValue(key: keyof PurlConfig, raw: unknown, label: string): number | string {
+  const rule = configRules[key];
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    return `${label} must be a whole number, got ${JSON.stringify(raw)}; the default is kept`;
+  }
+  if (value < rule.min || value > rule.max) {
+    return `${label} must be between ${rule.min} and ${rule.max}, got ${value}; the default is kept`;
+  }
+  return value;
+}
+
+function collect(entries: Iterable<[keyof PurlConfig, unknown, string]>): ParsedOverrides {
+  const overrides: ConfigOverrides = {};
+  const errors: string[] = [];
+  for (const [key, raw, label] of entries) {
+    if (raw === undefined) continue;
+    const checked = checkValue(key, raw, label);
+    if (typeof checked === 'string') errors.push(checked);
+    else overrides[key] = checked;
+  }
+  return { overrides, errors };
+}
+
+const configKeys = Object.keys(configRules) as (keyof PurlConfig)[];
+
+/** Reads overrides from environment variables (the gateway's side). */
+export function overridesFromEnv(env: Readonly<Record<string, string | undefined>>): ParsedOverrides {
+  return collect(configKeys.map((key) => [key, env[configRules[key].env], configRules[key].env]));
+}
+
+/** Validates the body of /config.json (the worker's side); unknown keys are ignored. */
+export function parseOverrides(body: unknown): ParsedOverrides {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { overrides: {}, errors: ['/config.json is not a JSON object; the defaults are kept'] };
+  }
+  const record = body as Record<string, unknown>;
+  return collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
+}
+
+/** The settings in force: the mode's defaults with the server's overrides on top. */
+export function resolveConfig(overrides: ConfigOverrides, highLoad: boolean): PurlConfig {
+  return { ...(highLoad ? highLoadConfig : defaultConfig), ...overrides };
+}

@@ -1,0 +1,76 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Memory } from './api';
+import { DB_NAME, DB_VERSION, countMemories, getMeta, listMemories, openPurlDB } from './db';
+
+const agentId = 'agent-1';
+
+function memory(id: string, createdAt: number, overrides: Partial<Memory> = {}): Memory {
+  return { id, agentId, roomId: 'room-1', entityId: 'user-1', createdAt, text: `text ${id}`, isAgent: false, ...overrides };
+}
+
+beforeEach(() => {
+  globalThis.indexedDB = new IDBFactory();
+});
+
+describe('the IndexedDB schema', () => {
+  it('creates every store and index on a new database', async () => {
+    const db = await openPurlDB();
+    expect(db.version).toBe(DB_VERSION);
+    expect([...db.objectStoreNames].sort()).toEqual(['agents', 'memories', 'meta']);
+    expect([...db.transaction('memories').store.indexNames].sort()).toEqual(['by-agent', 'by-room']);
+    db.close();
+  });
+
+  it('lists one agent’s memories newest first, up to a limit, and counts them', async () => {
+    const db = await openPurlDB();
+    await db.put('memories', memory('old', 1));
+    await db.put('memories', memory('new', 3));
+    await db.put('memories', memory('mid', 2));
+    await db.put('memories', memory('other', 9, { agentId: 'agent-2' }));
+    expect((await listMemories(db, agentId)).map((m) => m.id)).toEqual(['new', 'mid', 'old']);
+    expect((await listMemories(db, agentId, 2)).map((m) => m.id)).toEqual(['new', 'mid']);
+    expect(await countMemories(db, agentId)).toBe(3);
+    db.close();
+  });
+
+  it('round-trips typed meta values', async () => {
+    const db = await openPurlDB();
+    await db.put('meta', { attemptedAt: 5, succeededAt: 5 }, 'sync');
+    expect(await getMeta(db, 'sync')).toEqual({ attemptedAt: 5, succeededAt: 5 });
+    expect(await getMeta(db, 'selectedAgentId')).toBeUndefined();
+    db.close();
+  });
+
+  it('migrates a version 1 database to the current version and keeps its data', async () => {
+    // Version 1 as it shipped: no by-room index.
+    const v1 = await openDB(DB_NAME, 1, {
+      upgrade(db) {
+        db.createObjectStore('agents', { keyPath: 'id' });
+        db.createObjectStore('memories', { keyPath: 'id' }).createIndex('by-agent', ['agentId', 'createdAt']);
+        db.createObjectStore('meta');
+      },
+    });
+    await v1.put('memories', memory('kept', 1, { roomId: 'room-7' }));
+    await v1.put('meta', agentId, 'selectedAgentId');
+    v1.close();
+
+    const db = await openPurlDB();
+    expect(db.version).toBe(DB_VERSION);
+    expect(await getMeta(db, 'selectedAgentId')).toBe(agentId);
+    const inRoom = await db.getAllFromIndex('memories', 'by-room', IDBKeyRange.bound([agentId, 'room-7', 0], [agentId, 'room-7', Infinity]));
+    expect(inRoom.map((m) => m.id)).toEqual(['kept']);
+    db.close();
+  });
+
+  it('closes an open connection when a newer version is requested, so the upgrade is not blocked', async () => {
+    let told = false;
+    const db = await openPurlDB({ onBlocking: () => (told = true) });
+    const newer = await openDB(DB_NAME, DB_VERSION + 1);
+    expect(told).toBe(true);
+    expect(newer.version).toBe(DB_VERSION + 1);
+    newer.close();
+    expect(() => db.transaction('memories')).toThrowError();
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The IndexedDB schema, declared once. The service worker is the only writer
+ * (sw/store.ts); pages import the read functions below.
+ */
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { Agent, Memory } from './api';
+
+export const DB_NAME = 'purl';
+export const DB_VERSION = 2;
+
+/** What the worker last learnt from the agent's server; shown by the UI. */
+export interface SyncStatus {
+  /** Epoch ms of the last attempt. */
+  attemptedAt: number;
+  /** Epoch ms of the last success, if any. */
+  succeededAt?: number;
+  /** A sentence for people when the last attempt failed. */
+  error?: string;
+}
+
+/** Values kept in the `meta` store, by key. */
+export interface MetaValues {
+  selectedAgentId: string;
+  sync: SyncStatus;
+  /** Epoch ms when the next heartbeat-driven refresh is due. */
+  nextRefreshAt: number;
+}
+export type MetaKey = keyof MetaValues;
+
+export interface PurlDB extends DBSchema {
+  agents: { key: string; value: Agent };
+  memories: {
+    key: string;
+    value: Memory;
+    indexes: {
+      /** Newest first per agent: [agentId, createdAt]. */
+      'by-agent': [string, number];
+      /** One conversation in order: [agentId, roomId, createdAt]. Added in version 2. */
+      'by-room': [string, string, number];
+    };
+  };
+  meta: { key: MetaKey; value: MetaValues[MetaKey] };
+}
+
+export type PurlDatabase = IDBPDatabase<PurlDB>;
+
+/**
+ * Brings a database of any older version up to DB_VERSION, one step per version in
+ * order, so a new (version 0) database runs every step.
+ */
+function upgrade(
+  db: IDBPDatabase<PurlDB>,
+  oldVersion: number,
+  tx: IDBPTransaction<PurlDB, StoreNames<PurlDB>[], 'versionchange'>,
+): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('agents', { keyPath: 'id' });
+    const memories = db.createObjectStore('memories', { keyPath: 'id' });
+    memories.createIndex('by-agent', ['agentId', 'createdAt']);
+    db.createObjectStore('meta');
+  }
+  if (oldVersion < 2) {
+    tx.objectStore('memories').createIndex('by-room', ['agentId', 'roomId', 'createdAt']);
+  }
+}
+
+export interface OpenOptions {
+  /** Called when another context wants a newer version; the connection is already closed. */
+  onBlocking?: () => void;
+}
+
+/**
+ * Opens (and migrates) Purl's database. A newer version opened elsewhere (a new worker,
+ * another tab) closes this connection at once, so an upgrade never stalls on old tabs.
+ */
+export async function openPurlDB(options: OpenOptions = {}): Promise<PurlDatabase> {
+  const db = await openDB<PurlDB>(DB_NAME, DB_VERSION, {
+    upgrade: (database, oldVersion, _newVersion, tx) => upgrade(database, oldVersion, tx),
+    blocking: () => {
+      db.close();
+      options.onBlocking?.();
+    },
+  });
+  return db;
+}
+
+export async function getMeta<K extends MetaKey>(db: PurlDatabase, key: K): Promise<MetaValues[K] | undefined> {
+  return (await db.get('meta', key)) as MetaValues[K] | undefined;
+}
+
+export function listAgents(db: PurlDatabase): Promise<Agent[]> {
+  return db.getAll('agents');
+}
+
+/** The agent's memories, newest first, at most `limit`. */
+export async function listMemories(db: PurlDatabase, agentId: string, limit = 500): Promise<Memory[]> {
+  const range = IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]);
+  const result: Memory[] = [];
+  let cursor = await db.transaction('memories').store.index('by-agent').openCursor(range, 'prev');
+  while (cursor && result.length < limit) {
+    result.push(cursor.value);
+    cursor = await cursor.continue();
+  }
+  return result;
+}
+
+export function countMemories(db: PurlDatabase, agentId: string): Promise<number> {
+  return db.countFromIndex('memories', 'by-agent', IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]));
+}

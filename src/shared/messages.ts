@@ -1,0 +1,45 @@
+/**
+ * What pages and the worker say to each other. Plain, structured-clone-safe data,
+ * handled with exhaustive switches.
+ */
+
+/** The BroadcastChannel every tab and the worker share. */
+export const CHANNEL_NAME = 'purl';
+
+/** Page → worker, through `postMessage` on the controlling worker. */
+export type Command =
+  /** "This tab is alive": drives the refresh schedule. */
+  | { type: 'heartbeat'; tabId: string; visible: boolean; active: boolean }
+  /** The user asked for fresh data now. */
+  | { type: 'refresh' }
+  | { type: 'select-agent'; agentId: string }
+  /** The user accepted the update prompt. */
+  | { type: 'skip-waiting' };
+
+/** Worker → every tab, on the BroadcastChannel. */
+export type PurlEvent =
+  /** These stores changed: re-read them from IndexedDB. */
+  | { type: 'data-changed'; stores: ReadonlyArray<'agents' | 'memories' | 'meta'> };
+
+const commandTypes: ReadonlySet<string> = new Set<Command['type']>(['heartbeat', 'refresh', 'select-agent', 'skip-waiting']);
+
+/** Validates a message from a page; anything else is ignored by the worker. */
+export function isCommand(value: unknown): value is Command {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  if (typeof record['type'] !== 'string' || !commandTypes.has(record['type'])) return false;
+  switch (record['type']) {
+    case 'heartbeat':
+      return typeof record['tabId'] === 'string' && typeof record['visible'] === 'boolean' && typeof record['active'] === 'boolean';
+    case 'select-agent':
+      return typeof record['agentId'] === 'string' && record['agentId'].length > 0;
+    default:
+      return true;
+  }
+}
+
+export function isPurlEvent(value: unknown): value is PurlEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return record['type'] === 'data-changed' && Array.isArray(record['stores']);
+}

@@ -1,0 +1,73 @@
+/**
+ * The page's side of the worker: registration with workbox-window, the update prompt,
+ * commands, and the heartbeat that tells the worker this tab is alive.
+ */
+import { Workbox } from 'workbox-window';
+import { Subscribable } from './data/subscribable';
+import type { Command } from './shared/messages';
+
+const HEARTBEAT_VISIBLE_MS = 5_000;
+const HEARTBEAT_HIDDEN_MS = 30_000;
+const ACTIVE_WINDOW_MS = 5 * 60_000;
+
+let waitingWorker: ServiceWorker | null = null;
+let emitUpdate: ((ready: boolean) => void) | null = null;
+
+/** True while a new version of Purl is installed and waiting for the user's go-ahead. */
+export const updateReady = new Subscribable<boolean>((emit) => {
+  emitUpdate = emit;
+  if (waitingWorker) emit(true);
+  return () => (emitUpdate = null);
+});
+
+export function isUpdateWaiting(): boolean {
+  return waitingWorker !== null;
+}
+
+/** Sends a command to the worker that serves this origin (once there is one). */
+export async function sendCommand(command: Command): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  const registration = await navigator.serviceWorker.ready;
+  registration.active?.postMessage(command);
+}
+
+/** Activates the waiting version; the page reloads when it takes control. */
+export function acceptUpdate(): void {
+  waitingWorker?.postMessage({ type: 'skip-waiting' } satisfies Command);
+}
+
+function startHeartbeat(): void {
+  const tabId = crypto.randomUUID();
+  let lastInputAt = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const beat = () => {
+    clearTimeout(timer);
+    const visible = document.visibilityState === 'visible';
+    void sendCommand({ type: 'heartbeat', tabId, visible, active: Date.now() - lastInputAt < ACTIVE_WINDOW_MS });
+    timer = setTimeout(beat, visible ? HEARTBEAT_VISIBLE_MS : HEARTBEAT_HIDDEN_MS);
+  };
+  for (const type of ['pointerdown', 'keydown', 'scroll'] as const) {
+    addEventListener(type, () => (lastInputAt = Date.now()), { passive: true, capture: true });
+  }
+  document.addEventListener('visibilitychange', beat);
+  addEventListener('online', () => void sendCommand({ type: 'refresh' }));
+  beat();
+}
+
+export function registerWorker(): void {
+  if (!('serviceWorker' in navigator)) return;
+  const workbox = new Workbox(import.meta.env.DEV ? '/dev-sw.js?dev-sw' : '/sw.js', {
+    type: import.meta.env.DEV ? 'module' : 'classic',
+  });
+  workbox.addEventListener('waiting', (event) => {
+    waitingWorker = event.sw ?? null;
+    emitUpdate?.(true);
+  });
+  workbox.addEventListener('controlling', (event) => {
+    if (event.isUpdate) location.reload();
+  });
+  void workbox.register().catch((error: unknown) => {
+    console.error('Purl could not start its service worker:', error);
+  });
+  startHeartbeat();
+}

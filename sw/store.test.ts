@@ -1,0 +1,48 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Agent, Memory } from '../src/shared/api';
+import { listAgents, listMemories, openPurlDB } from '../src/shared/db';
+import { reconcileMemories, saveAgents } from './store';
+
+const memory = (id: string, createdAt: number, agentId = 'a1'): Memory => ({
+  id, agentId, roomId: 'r', entityId: 'u', createdAt, text: id, isAgent: false,
+});
+const agent = (id: string, name = id): Agent => ({ id, name, bio: '', status: 'active' });
+
+beforeEach(() => {
+  globalThis.indexedDB = new IDBFactory();
+});
+
+describe('the worker’s writes', () => {
+  it('reconciles memories with the server’s full list: adds new, drops deleted, reports counts', async () => {
+    const db = await openPurlDB();
+    expect(await reconcileMemories(db, 'a1', [memory('m1', 1), memory('m2', 2)])).toEqual({ added: 2, removed: 0 });
+    expect(await reconcileMemories(db, 'a1', [memory('m2', 2), memory('m3', 3)])).toEqual({ added: 1, removed: 1 });
+    expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m3', 'm2']);
+    db.close();
+  });
+
+  it('reports no change when the same list arrives again', async () => {
+    const db = await openPurlDB();
+    await reconcileMemories(db, 'a1', [memory('m1', 1)]);
+    expect(await reconcileMemories(db, 'a1', [memory('m1', 1)])).toEqual({ added: 0, removed: 0 });
+    db.close();
+  });
+
+  it('leaves other agents’ memories alone', async () => {
+    const db = await openPurlDB();
+    await reconcileMemories(db, 'a2', [memory('x', 1, 'a2')]);
+    await reconcileMemories(db, 'a1', []);
+    expect((await listMemories(db, 'a2')).map((m) => m.id)).toEqual(['x']);
+    db.close();
+  });
+
+  it('saves agents and says whether anything changed', async () => {
+    const db = await openPurlDB();
+    expect(await saveAgents(db, [agent('a1'), agent('a2')])).toBe(true);
+    expect(await saveAgents(db, [agent('a1'), agent('a2')])).toBe(false);
+    expect(await saveAgents(db, [agent('a1', 'Renamed')])).toBe(true);
+    expect(await listAgents(db)).toEqual([agent('a1', 'Renamed')]);
+    db.close();
+  });
+});

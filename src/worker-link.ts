@@ -63,8 +63,14 @@ export function registerWorker(): void {
     waitingWorker = event.sw ?? null;
     emitUpdate?.(true);
   });
-  workbox.addEventListener('controlling', (event) => {
-    if (event.isUpdate) location.reload();
+  // A new version took control (this tab or another accepted the update): reload so the
+  // page runs the code that matches its worker. Workbox's own 'controlling' event does
+  // not fire for updates found outside this page's register() call, so listen directly.
+  // The first install's claim (no controller before) needs no reload.
+  let wasControlled = navigator.serviceWorker.controller !== null;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (wasControlled) location.reload();
+    wasControlled = true;
   });
   void workbox.register().catch((error: unknown) => {
     console.error('Purl could not start its service worker:', error);

@@ -4,6 +4,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { Agent, Memory } from './api';
+import type { BreakerSnapshot, PollKind, PollSchedule, RateLimitInfo, TabState } from './network';
 
 export const DB_NAME = 'purl';
 export const DB_VERSION = 2;
@@ -24,6 +25,18 @@ export interface MetaValues {
   sync: SyncStatus;
   /** Epoch ms when the next heartbeat-driven refresh is due. */
   nextRefreshAt: number;
+  /** The circuit breaker, restored at worker start. */
+  breaker: BreakerSnapshot;
+  /** Each poll's schedule. */
+  schedules: Partial<Record<PollKind, PollSchedule>>;
+  /** Open tabs by id, from their heartbeats. */
+  tabs: Record<string, TabState>;
+  /** The last rate-limit headers the server sent. */
+  rateLimit: RateLimitInfo;
+  /** This browser's high-load mode, applied to every tab. */
+  highLoad: boolean;
+  /** This browser's fixed offset into each poll interval, 0..1, so browsers do not poll in lockstep. */
+  phase: number;
 }
 export type MetaKey = keyof MetaValues;
 

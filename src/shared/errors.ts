@@ -8,6 +8,10 @@ const messages = {
   'http-error': 'The agent server answered with an error',
   'network-error': 'The agent server could not be reached',
   'no-agent': 'The agent server has no agent to talk to',
+  'queue-full': 'The request was dropped because too many were waiting',
+  timeout: 'The agent server did not answer in time',
+  'breaker-open': 'Purl is not calling the agent server for a while after repeated failures',
+  'rate-limited': 'The agent server asked Purl to wait before the next request',
 } as const;
 
 export type PurlErrorCode = keyof typeof messages;

@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { openPurl } from './helpers';
+import { root, startExtraGateway, stackInfo } from './stack';
+
+test('a new version waits for the user: "A new version is ready", and Reload switches to it', async ({ page }) => {
+  const dist = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-dist-'));
+  fs.cpSync(path.join(root, 'dist'), dist, { recursive: true });
+  const gateway = await startExtraGateway({ PURL_DIST_DIR: dist });
+  try {
+    await openPurl(page, gateway.url);
+    const firstWorker = await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.active!.scriptURL);
+    // Ship "version 2" of the worker, and let the browser find it.
+    fs.appendFileSync(path.join(dist, 'sw.js'), '\n// version 2\n');
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
+    const prompt = page.getByRole('alert').filter({ hasText: 'A new version is ready.' });
+    await expect(prompt).toBeVisible();
+    // The old worker still controls the page until the user says so.
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.waiting !== null)).toBe(true);
+    await page.evaluate(() => ((window as unknown as { beforeReload: boolean }).beforeReload = true));
+    await Promise.all([page.waitForEvent('load'), prompt.getByRole('button', { name: 'Reload' }).click()]);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    expect(await page.evaluate(() => (window as unknown as { beforeReload?: boolean }).beforeReload)).toBeUndefined();
+    const after = await page.evaluate(async () => {
+      const registration = (await navigator.serviceWorker.getRegistration())!;
+      return { waiting: registration.waiting, url: registration.active!.scriptURL };
+    });
+    expect(after).toEqual({ waiting: null, url: firstWorker });
+    await expect(page.locator('.memory').first()).toBeVisible();
+  } finally {
+    await gateway.close();
+    fs.rmSync(dist, { recursive: true, force: true });
+  }
+});
+
+test('Socket.IO reaches ElizaOS through the gateway, WebSocket upgrade included', async ({ page }) => {
+  await openPurl(page);
+  const firstFrame = await page.evaluate(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = new WebSocket(`ws://${location.host}/socket.io/?EIO=4&transport=websocket`);
+        socket.onmessage = (event) => {
+          resolve(String(event.data));
+          socket.close();
+        };
+        socket.onerror = () => reject(new Error('the WebSocket failed'));
+      }),
+  );
+  // Engine.IO's "open" packet: type 0 and a JSON handshake with a session id.
+  expect(firstFrame.startsWith('0')).toBe(true);
+  expect(JSON.parse(firstFrame.slice(1))).toHaveProperty('sid');
+  expect(stackInfo().baseUrl).toContain('127.0.0.1');
+});

@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import type { RateLimitInfo } from '../src/shared/network';
+import { parseRateLimit, stretchForBudget } from './rate-limit';
+
+const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const WINDOW = 900_000;
+
+describe('parseRateLimit', () => {
+  it('reads draft-6 headers (separate fields, reset as delta seconds)', () => {
+    const headers = new Headers({
+      'RateLimit-Policy': '1000;w=900',
+      'RateLimit-Limit': '1000',
+      'RateLimit-Remaining': '998',
+      'RateLimit-Reset': '899',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({
+      limit: 1000,
+      remaining: 998,
+      resetAt: NOW + 899_000,
+      windowMs: WINDOW,
+    });
+  });
+
+  it('reads draft-7 headers (one RateLimit dictionary plus the policy)', () => {
+    const headers = new Headers({
+      RateLimit: 'limit=1000, remaining=998, reset=899',
+      'RateLimit-Policy': '1000;w=900',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({
+      limit: 1000,
+      remaining: 998,
+      resetAt: NOW + 899_000,
+      windowMs: WINDOW,
+    });
+  });
+
+  it('reads draft-8 headers (named policy with q and w, RateLimit with r and t)', () => {
+    const headers = new Headers({
+      'RateLimit-Policy': '"1000-in-15min"; q=1000; w=900',
+      RateLimit: '"1000-in-15min"; r=998; t=899',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({
+      limit: 1000,
+      remaining: 998,
+      resetAt: NOW + 899_000,
+      windowMs: WINDOW,
+    });
+  });
+
+  it('reads draft-8 as express-rate-limit sends it, with a base64 partition key ending in =', () => {
+    const headers = new Headers({
+      'RateLimit-Policy': '"1000-in-15min"; q=1000; w=900; pk=:ZTNiMGM0NDI5OGZj=:',
+      RateLimit: '"1000-in-15min"; r=0; t=12',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000, remaining: 0, resetAt: NOW + 12_000, windowMs: WINDOW });
+  });
+
+  it('takes the limit with the fewest requests left when several limiters report', () => {
+    const headers = new Headers();
+    headers.append('RateLimit-Policy', '"burst"; q=10; w=1');
+    headers.append('RateLimit-Policy', '"api"; q=1000; w=900');
+    headers.append('RateLimit', '"burst"; r=9; t=1');
+    headers.append('RateLimit', '"api"; r=3; t=600');
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000, remaining: 3, resetAt: NOW + 600_000, windowMs: WINDOW });
+  });
+
+  it('skips draft-8 policies that are not counted in requests', () => {
+    const headers = new Headers({ 'RateLimit-Policy': '"bytes"; q=65536; qu="content-bytes"; w=60, "req"; q=50; w=60' });
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 50, windowMs: 60_000 });
+  });
+
+  it('pairs a draft-6 limit with the policy of the same quota when several are listed', () => {
+    const headers = new Headers({ 'RateLimit-Limit': '1000', 'RateLimit-Policy': '10;w=1, 1000;w=900' });
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000, windowMs: WINDOW });
+  });
+
+  it('reads the limit and window from the policy alone', () => {
+    expect(parseRateLimit(new Headers({ 'RateLimit-Policy': '1000;w=900' }), NOW)).toEqual({ limit: 1000, windowMs: WINDOW });
+  });
+
+  it('reads Retry-After in delta seconds', () => {
+    expect(parseRateLimit(new Headers({ 'Retry-After': '120' }), NOW)).toEqual({ retryAt: NOW + 120_000 });
+    expect(parseRateLimit(new Headers({ 'Retry-After': '0' }), NOW)).toEqual({ retryAt: NOW });
+  });
+
+  it('reads Retry-After as an HTTP-date in all three forms RFC 9110 requires', () => {
+    const at = Date.UTC(2026, 0, 15, 12, 5, 30);
+    for (const date of ['Thu, 15 Jan 2026 12:05:30 GMT', 'Thursday, 15-Jan-26 12:05:30 GMT', 'Thu Jan 15 12:05:30 2026']) {
+      expect(parseRateLimit(new Headers({ 'Retry-After': date }), NOW), date).toEqual({ retryAt: at });
+    }
+    expect(parseRateLimit(new Headers({ 'Retry-After': 'Thu Jan  1 00:00:00 2099' }), NOW)).toEqual({
+      retryAt: Date.UTC(2099, 0, 1),
+    });
+  });
+
+  it('turns a Retry-After date already past into retryAt = now', () => {
+    expect(parseRateLimit(new Headers({ 'Retry-After': 'Wed, 14 Jan 2026 12:00:00 GMT' }), NOW)).toEqual({ retryAt: NOW });
+  });
+
+  it('reads everything a 429 from a draft-7 limiter carries', () => {
+    const headers = new Headers({
+      RateLimit: 'limit=1000, remaining=0, reset=300',
+      'RateLimit-Policy': '1000;w=900',
+      'Retry-After': '300',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({
+      limit: 1000,
+      remaining: 0,
+      resetAt: NOW + 300_000,
+      windowMs: WINDOW,
+      retryAt: NOW + 300_000,
+    });
+  });
+
+  it('returns an empty info when no rate-limit header is present', () => {
+    expect(parseRateLimit(new Headers({ 'Content-Type': 'application/json' }), NOW)).toEqual({});
+  });
+
+  it('ignores malformed values field by field and keeps the valid ones', () => {
+    const headers = new Headers({
+      'RateLimit-Limit': 'lots',
+      'RateLimit-Remaining': '-4',
+      'RateLimit-Reset': '12.5',
+      'RateLimit-Policy': '1000;w=soon',
+    });
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000 });
+
+    const mixed = new Headers({ RateLimit: 'limit=abc, remaining=7, reset=-1', 'Retry-After': 'tomorrow' });
+    expect(parseRateLimit(mixed, NOW)).toEqual({ remaining: 7 });
+  });
+
+  it('never throws on garbage', () => {
+    const garbage = ['', ';;;', ',,,', '"unterminated; r=1', '=', 'limit=', '"a"; r=; t', '1e3', 'NaN', '  ', 'r=1;t=2'];
+    for (const value of garbage) {
+      const headers = new Headers({
+        RateLimit: value,
+        'RateLimit-Policy': value,
+        'RateLimit-Limit': value,
+        'RateLimit-Remaining': value,
+        'RateLimit-Reset': value,
+        'Retry-After': value,
+      });
+      expect(() => parseRateLimit(headers, NOW), value).not.toThrow();
+    }
+  });
+
+  it('rejects Retry-After values that Date.parse would accept but HTTP does not', () => {
+    const rejected = [
+      '1.5',
+      '-10',
+      '2026-01-15T12:05:30Z',
+      'Thu, 31 Feb 2026 12:00:00 GMT',
+      'Thu, 15 Jan 2026 25:00:00 GMT',
+      'next week',
+    ];
+    for (const value of rejected) {
+      expect(parseRateLimit(new Headers({ 'Retry-After': value }), NOW), value).toEqual({});
+    }
+  });
+
+  it('does not take one limiter’s window for another’s counts', () => {
+    const headers = new Headers({ 'RateLimit-Limit': '1000', 'RateLimit-Policy': '10;w=1' });
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000 });
+  });
+});
+
+describe('stretchForBudget', () => {
+  const info = (remaining: number, resetInMs: number, limit = 1000): RateLimitInfo => ({
+    limit,
+    remaining,
+    resetAt: NOW + resetInMs,
+    windowMs: WINDOW,
+  });
+
+  it('keeps the interval when there is no info, no remaining or no reset', () => {
+    expect(stretchForBudget(5_000, undefined, NOW)).toBe(5_000);
+    expect(stretchForBudget(5_000, {}, NOW)).toBe(5_000);
+    expect(stretchForBudget(5_000, { remaining: 1, limit: 1000 }, NOW)).toBe(5_000);
+    expect(stretchForBudget(5_000, { resetAt: NOW + 60_000 }, NOW)).toBe(5_000);
+  });
+
+  it('keeps the interval when the reset is stale', () => {
+    expect(stretchForBudget(5_000, info(0, 0), NOW)).toBe(5_000);
+    expect(stretchForBudget(5_000, info(0, -1_000), NOW)).toBe(5_000);
+  });
+
+  it('keeps the interval while the budget is ample', () => {
+    // 998 left − 200 reserve = 798 polls over 899 s: one every ~1.1 s, well under 5 s.
+    expect(stretchForBudget(5_000, info(998, 899_000), NOW)).toBe(5_000);
+  });
+
+  it('stretches the interval so the polls left last until the reset', () => {
+    // 210 left − 200 reserve = 10 polls over 600 s → one a minute.
+    expect(stretchForBudget(5_000, info(210, 600_000), NOW)).toBe(60_000);
+  });
+
+  it('counts requests per poll', () => {
+    // 220 − 200 = 20 requests = 10 polls of 2 over 600 s.
+    expect(stretchForBudget(5_000, info(220, 600_000), NOW, { requestsPerPoll: 2 })).toBe(60_000);
+  });
+
+  it('keeps a reserve of at least 5 requests for a small limit', () => {
+    // limit 10 → 20 % is 2, so the floor of 5 applies: 8 − 5 = 3 polls over 30 s.
+    expect(stretchForBudget(1_000, info(8, 30_000, 10), NOW)).toBe(10_000);
+  });
+
+  it('uses the reserve floor when the limit is unknown', () => {
+    expect(stretchForBudget(1_000, { remaining: 7, resetAt: NOW + 20_000 }, NOW)).toBe(10_000);
+  });
+
+  it('honours a custom reserve fraction', () => {
+    // 50 % of 100 = 50: 60 − 50 = 10 polls over 100 s.
+    expect(stretchForBudget(1_000, info(60, 100_000, 100), NOW, { reserveFraction: 0.5 })).toBe(10_000);
+  });
+
+  it('waits for the reset when only the reserve is left', () => {
+    expect(stretchForBudget(5_000, info(200, 300_000), NOW)).toBe(300_000);
+    expect(stretchForBudget(5_000, info(0, 300_000), NOW)).toBe(300_000);
+    expect(stretchForBudget(5_000, info(3, 2_000, 10), NOW)).toBe(5_000);
+  });
+
+  it('never waits longer than one window, whatever the reset says', () => {
+    expect(stretchForBudget(5_000, info(0, 10 * WINDOW), NOW)).toBe(WINDOW);
+  });
+
+  it('is never shorter than the interval asked for', () => {
+    for (let remaining = 0; remaining <= 1000; remaining += 37) {
+      expect(stretchForBudget(7_000, info(remaining, 899_000), NOW)).toBeGreaterThanOrEqual(7_000);
+    }
+  });
+
+  it('rejects bad arguments with a RangeError naming the value', () => {
+    expect(() => stretchForBudget(-1, undefined, NOW)).toThrow(/intervalMs.*-1/);
+    expect(() => stretchForBudget(Number.NaN, undefined, NOW)).toThrow(RangeError);
+    expect(() => stretchForBudget(1_000, undefined, NOW, { requestsPerPoll: 0 })).toThrow(/requestsPerPoll.*0/);
+    expect(() => stretchForBudget(1_000, undefined, NOW, { reserveFraction: 1.5 })).toThrow(/reserveFraction.*1.5/);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { Agent, Memory } from './api';
-import type { BreakerSnapshot, PollKind, PollSchedule, RateLimitInfo, TabState } from './network';
+import type { BreakerSnapshot, MetricsSnapshot, PollKind, PollSchedule, RateLimitInfo, TabState } from './network';
 
 export const DB_NAME = 'purl';
 export const DB_VERSION = 2;
@@ -35,6 +35,10 @@ export interface MetaValues {
   rateLimit: RateLimitInfo;
   /** This browser's high-load mode, applied to every tab. */
   highLoad: boolean;
+  /** The monitor's figures, as last published. */
+  metrics: MetricsSnapshot;
+  /** Epoch ms before which nothing may be sent (the server's Retry-After). */
+  retryAt: number;
   /** This browser's fixed offset into each poll interval, 0..1, so browsers do not poll in lockstep. */
   phase: number;
 }

@@ -25,7 +25,7 @@ export type PollKind = 'memories' | 'chat';
 export interface PollSchedule {
   /** Epoch ms when the poll is next due. */
   nextDueAt: number;
-  /** The interval in force now, after stretching, backoff and cadence, ms. */
+  /** The interval for an active tab, after stretching, backoff and jitter, ms (the slower cadence of hidden or idle tabs is applied when the deadline is checked). */
   intervalMs: number;
   /** Polls in a row that found nothing new (stretches the interval). */
   unchangedStreak: number;
@@ -53,4 +53,36 @@ export interface RateLimitInfo {
   windowMs?: number;
   /** Epoch ms before which nothing may be sent (from Retry-After). */
   retryAt?: number;
+}
+
+/** One minute of traffic, for the monitor's chart. */
+export interface MinuteBucket {
+  /** Epoch ms of the minute's start. */
+  minute: number;
+  requests: number;
+  rateLimited: number;
+}
+
+/** What the rate-limit monitor shows; stored in IndexedDB and broadcast at most once a second. */
+export interface MetricsSnapshot {
+  /** Epoch ms when taken. */
+  at: number;
+  pending: number;
+  inFlight: number;
+  consecutiveErrors: number;
+  breaker: BreakerView;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Hits / (hits + misses), or undefined before the first lookup. */
+  cacheHitRate?: number;
+  /** The interval in force for each poll, ms (Infinity is stored as null: no tab, no polling). */
+  pollIntervals: Partial<Record<PollKind, number | null>>;
+  rateLimit: RateLimitInfo;
+  /** 429 answers since the worker's data was created. */
+  rateLimited: number;
+  /** Requests sent in the last 60 s. */
+  requestsPerMinute: number;
+  /** The last 15 minutes, oldest first. */
+  history: MinuteBucket[];
+  highLoad: boolean;
 }

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { PurlError } from '../src/shared/errors';
+import { CircuitBreaker } from './breaker';
+import { createGuard } from './guard';
+
+function harness(answer: () => Promise<Response>) {
+  const clock = { now: 1_000_000 };
+  const breaker = new CircuitBreaker({ threshold: 2, timeoutMs: 10_000 });
+  let retryAt = 0;
+  const sent: string[] = [];
+  const answers: number[] = [];
+  const guard = createGuard({
+    fetch: async (request) => {
+      sent.push(request.url);
+      return answer();
+    },
+    now: () => clock.now,
+    breaker: () => breaker,
+    retryAt: () => retryAt,
+    setRetryAt: (at) => (retryAt = at),
+    random: () => 1,
+    onAnswer: (status) => answers.push(status),
+  });
+  const send = () => guard(new Request('http://purl.test/api/agents'), new AbortController().signal);
+  return { clock, breaker, sent, answers, send, retryAt: () => retryAt };
+}
+
+const code = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof PurlError ? error.code : String(error);
+  }
+};
+
+describe('the guard in front of the network', () => {
+  it('after a 429 with Retry-After sends nothing until it has passed', async () => {
+    const h = harness(async () => new Response('', { status: 429, headers: { 'Retry-After': '30' } }));
+    expect((await h.send()).status).toBe(429);
+    expect(h.retryAt()).toBe(1_000_000 + 30_000);
+    h.clock.now += 29_999;
+    expect(await code(h.send())).toBe('rate-limited');
+    expect(h.sent).toHaveLength(1);
+    h.clock.now += 1;
+    await h.send();
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('after a 429 without Retry-After holds off for a growing backoff', async () => {
+    const h = harness(async () => new Response('', { status: 429 }));
+    await h.send();
+    const first = h.retryAt() - h.clock.now;
+    h.clock.now = h.retryAt();
+    await h.send();
+    const second = h.retryAt() - h.clock.now;
+    expect(first).toBe(1_000);
+    expect(second).toBe(2_000);
+  });
+
+  it('counts 5xx, 429 and network errors against the breaker and refuses while it is open', async () => {
+    const h = harness(async () => new Response('', { status: 503 }));
+    await h.send();
+    await h.send();
+    expect(h.breaker.view(h.clock.now).state).toBe('open');
+    expect(await code(h.send())).toBe('breaker-open');
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('turns a network failure into a tried-and-failed error', async () => {
+    const h = harness(async () => Promise.reject(new TypeError('Failed to fetch')));
+    expect(await code(h.send())).toBe('network-error');
+    expect(h.breaker.toJSON()).toEqual({ state: 'closed', failures: 1 });
+  });
+
+  it('a 404 is the server answering: it closes the count of failures', async () => {
+    let status = 503;
+    const h = harness(async () => new Response('', { status }));
+    await h.send();
+    status = 404;
+    await h.send();
+    expect(h.breaker.toJSON()).toEqual({ state: 'closed', failures: 0 });
+    expect(h.answers).toEqual([503, 404]);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The figures behind the rate-limit monitor. Counting is in memory and cheap; a
+ * snapshot is published (written to IndexedDB and broadcast) at most once a second,
+ * so a burst of requests costs one write, not one per request.
+ */
+import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../src/shared/network';
+
+const MINUTE = 60_000;
+const HISTORY_MINUTES = 15;
+
+export interface MetricsOptions {
+  now: () => number;
+  /** Writes and broadcasts a snapshot. */
+  publish: (snapshot: MetricsSnapshot) => Promise<void>;
+  /** Least time between two publications, ms. */
+  minGapMs?: number;
+  setTimer?: (callback: () => void, ms: number) => unknown;
+  /** A snapshot from an earlier worker, so the history and counters survive restarts. */
+  restored?: MetricsSnapshot;
+}
+
+export class Metrics {
+  readonly #options: MetricsOptions;
+  readonly #sentAt: number[] = [];
+  #history: MinuteBucket[];
+  #pending = 0;
+  #inFlight = 0;
+  #consecutiveErrors = 0;
+  #breaker: BreakerView = { state: 'closed', failures: 0 };
+  #hits: number;
+  #misses: number;
+  #intervals: Partial<Record<PollKind, number | null>> = {};
+  #rateLimit: RateLimitInfo = {};
+  #rateLimited: number;
+  #highLoad = false;
+  #lastPublishedAt = -Infinity;
+  #scheduled = false;
+  #publishing: Promise<void> = Promise.resolve();
+
+  constructor(options: MetricsOptions) {
+    this.#options = options;
+    const restored = options.restored;
+    this.#history = restored?.history.slice() ?? [];
+    this.#hits = restored?.cacheHits ?? 0;
+    this.#misses = restored?.cacheMisses ?? 0;
+    this.#rateLimited = restored?.rateLimited ?? 0;
+    if (restored) {
+      this.#rateLimit = restored.rateLimit;
+      this.#breaker = restored.breaker;
+      this.#intervals = restored.pollIntervals;
+      this.#highLoad = restored.highLoad;
+    }
+  }
+
+  #bucket(at: number): MinuteBucket {
+    const minute = at - (at % MINUTE);
+    let last = this.#history.at(-1);
+    if (!last || last.minute !== minute) {
+      last = { minute, requests: 0, rateLimited: 0 };
+      this.#history.push(last);
+    }
+    this.#history = this.#history.filter((bucket) => bucket.minute > minute - HISTORY_MINUTES * MINUTE);
+    return last;
+  }
+
+  sent(): void {
+    const at = this.#options.now();
+    this.#sentAt.push(at);
+    this.#bucket(at).requests += 1;
+    this.changed();
+  }
+
+  answered(status: number, rateLimit: RateLimitInfo): void {
+    if (Object.keys(rateLimit).length > 0) this.#rateLimit = { ...this.#rateLimit, ...rateLimit };
+    if (status === 429) {
+      this.#rateLimited += 1;
+      this.#bucket(this.#options.now()).rateLimited += 1;
+    }
+    this.#consecutiveErrors = status === 429 || status >= 500 ? this.#consecutiveErrors + 1 : 0;
+    this.changed();
+  }
+
+  failed(): void {
+    this.#consecutiveErrors += 1;
+    this.changed();
+  }
+
+  cacheLookup(hit: boolean): void {
+    if (hit) this.#hits += 1;
+    else this.#misses += 1;
+    this.changed();
+  }
+
+  queue(stats: { pending: number; inFlight: number }): void {
+    this.#pending = stats.pending;
+    this.#inFlight = stats.inFlight;
+    this.changed();
+  }
+
+  breaker(view: BreakerView): void {
+    this.#breaker = view;
+    this.changed();
+  }
+
+  pollInterval(kind: PollKind, ms: number): void {
+    this.#intervals = { ...this.#intervals, [kind]: Number.isFinite(ms) ? ms : null };
+    this.changed();
+  }
+
+  highLoad(on: boolean): void {
+    this.#highLoad = on;
+    this.changed();
+  }
+
+  snapshot(): MetricsSnapshot {
+    const at = this.#options.now();
+    while (this.#sentAt.length > 0 && this.#sentAt[0]! <= at - MINUTE) this.#sentAt.shift();
+    this.#bucket(at);
+    const lookups = this.#hits + this.#misses;
+    const snapshot: MetricsSnapshot = {
+      at,
+      pending: this.#pending,
+      inFlight: this.#inFlight,
+      consecutiveErrors: this.#consecutiveErrors,
+      breaker: this.#breaker,
+      cacheHits: this.#hits,
+      cacheMisses: this.#misses,
+      pollIntervals: this.#intervals,
+      rateLimit: this.#rateLimit,
+      rateLimited: this.#rateLimited,
+      requestsPerMinute: this.#sentAt.length,
+      history: this.#history.map((bucket) => ({ ...bucket })),
+      highLoad: this.#highLoad,
+    };
+    if (lookups > 0) snapshot.cacheHitRate = this.#hits / lookups;
+    return snapshot;
+  }
+
+  /** Something changed: publish now, or once the minimum gap has passed (merging changes). */
+  changed(): void {
+    if (this.#scheduled) return;
+    const gap = this.#options.minGapMs ?? 1_000;
+    const wait = Math.max(0, this.#lastPublishedAt + gap - this.#options.now());
+    this.#scheduled = true;
+    (this.#options.setTimer ?? setTimeout)(() => {
+      this.#scheduled = false;
+      this.#lastPublishedAt = this.#options.now();
+      this.#publishing = this.#publishing.then(() => this.#options.publish(this.snapshot())).catch((error: unknown) => {
+        // The monitor missing one update is harmless; the next change publishes again.
+        console.warn('Purl: could not publish metrics', error);
+      });
+    }, wait);
+  }
+
+  /** Resolves once everything scheduled so far has been published (for waitUntil). */
+  async flushed(): Promise<void> {
+    await this.#publishing;
+  }
+}

@@ -1,0 +1,298 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { getMeta, openPurlDB, type PurlDatabase } from '../src/shared/db';
+import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
+import { createPoller, type Poller } from './poller';
+import { scheduleDefaults, type ScheduleOptions } from './schedule';
+
+const T0 = 1_000_000;
+const MEMORIES_MS = 60_000;
+const CHAT_MS = 5_000;
+
+type Result = 'changed' | 'unchanged';
+
+interface Harness {
+  db: PurlDatabase;
+  clock: { now: number };
+  /** Every poll run, in start order. */
+  runs: { kind: PollKind; at: number }[];
+  /** What a poll of each kind does; default: resolves 'changed'. */
+  behaviour: Map<PollKind, () => Promise<Result>>;
+  wanted: PollKind[];
+  notBefore: { at: number };
+  phaseDraws: { count: number };
+  poller: Poller<null>;
+  /** A new poller on the same database, as after a worker restart. */
+  restart(): Poller<null>;
+  /** Moves the clock and sends a heartbeat from one tab. */
+  heartbeat(at: number, tab?: Partial<TabState>, poller?: Poller<null>): Promise<void>;
+  schedule(kind: PollKind): Promise<PollSchedule | undefined>;
+}
+
+interface HarnessOptions {
+  /** The browser's phase, as drawn by `random` on the first poll. */
+  phase?: number;
+}
+
+async function harness({ phase = 0 }: HarnessOptions = {}): Promise<Harness> {
+  const db = await openPurlDB();
+  const clock = { now: T0 };
+  const runs: Harness['runs'] = [];
+  const behaviour = new Map<PollKind, () => Promise<Result>>();
+  const wanted: PollKind[] = ['memories'];
+  const notBefore = { at: 0 };
+  const phaseDraws = { count: 0 };
+  const scheduleOptions = (kind: PollKind): ScheduleOptions => ({
+    ...scheduleDefaults,
+    baseMs: kind === 'chat' ? CHAT_MS : MEMORIES_MS,
+    // 0.5 puts the ±10 % jitter at exactly 1 and the backoff in the middle of its range.
+    random: () => 0.5,
+  });
+  const make = (): Poller<null> =>
+    createPoller<null>({
+      getDb: async () => db,
+      now: () => clock.now,
+      random: () => {
+        phaseDraws.count += 1;
+        return phase;
+      },
+      options: async (kind) => scheduleOptions(kind),
+      run: async (kind) => {
+        runs.push({ kind, at: clock.now });
+        return (behaviour.get(kind) ?? (async () => 'changed' as const))();
+      },
+      kinds: async () => wanted,
+      notBefore: async () => notBefore.at,
+    });
+  const poller = make();
+  return {
+    db,
+    clock,
+    runs,
+    behaviour,
+    wanted,
+    notBefore,
+    phaseDraws,
+    poller,
+    restart: make,
+    heartbeat: async (at, tab = {}, target = poller) => {
+      clock.now = at;
+      await target.onHeartbeat({ tabId: 'tab-1', visible: true, active: true, seenAt: at, ...tab }, null);
+    },
+    schedule: async (kind) => (await getMeta(db, 'schedules'))?.[kind],
+  };
+}
+
+/** A promise the test resolves when it chooses. */
+function gate<T>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+beforeEach(() => {
+  globalThis.indexedDB = new IDBFactory();
+});
+
+describe('poller', () => {
+  it('polls at each deadline while a tab is visible and in use', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    await h.heartbeat(T0 + MEMORIES_MS - 1);
+    expect(h.runs.map((r) => r.at)).toEqual([T0]);
+    await h.heartbeat(T0 + MEMORIES_MS);
+    expect(h.runs.map((r) => r.at)).toEqual([T0, T0 + MEMORIES_MS]);
+  });
+
+  it('stretches the interval after empty polls and returns to the base after a change', async () => {
+    const h = await harness();
+    h.behaviour.set('memories', async () => 'unchanged');
+    await h.heartbeat(T0);
+    expect(await h.schedule('memories')).toEqual({ nextDueAt: T0 + 90_000, intervalMs: 90_000, unchangedStreak: 1, errorStreak: 0 });
+    h.behaviour.set('memories', async () => 'changed');
+    await h.heartbeat(T0 + 90_000);
+    expect(await h.schedule('memories')).toEqual({ nextDueAt: T0 + 150_000, intervalMs: MEMORIES_MS, unchangedStreak: 0, errorStreak: 0 });
+  });
+
+  it('polls five times slower when every tab is hidden', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    for (let at = T0 + 30_000; at < T0 + 5 * MEMORIES_MS; at += 30_000) await h.heartbeat(at, { visible: false });
+    await h.heartbeat(T0 + 5 * MEMORIES_MS - 1, { visible: false });
+    expect(h.runs).toHaveLength(1);
+    await h.heartbeat(T0 + 5 * MEMORIES_MS, { visible: false });
+    expect(h.runs.map((r) => r.at)).toEqual([T0, T0 + 5 * MEMORIES_MS]);
+  });
+
+  it('polls slower when the visible tabs have been idle for five minutes', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    await h.heartbeat(T0 + 2 * MEMORIES_MS, { active: false });
+    expect(h.runs).toHaveLength(1);
+    await h.heartbeat(T0 + 5 * MEMORIES_MS, { active: false });
+    expect(h.runs).toHaveLength(2);
+  });
+
+  it('speeds up at once when a hidden tab comes back', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    await h.heartbeat(T0 + 2 * MEMORIES_MS, { visible: false });
+    expect(h.runs).toHaveLength(1);
+    await h.heartbeat(T0 + 2 * MEMORIES_MS + 1, { visible: true });
+    expect(h.runs).toHaveLength(2);
+  });
+
+  it('does not poll when no tab is open', async () => {
+    const h = await harness();
+    await h.poller.tick(null);
+    expect(h.runs).toEqual([]);
+    expect(await getMeta(h.db, 'schedules')).toBeUndefined();
+  });
+
+  it('stops polling once the last tab has not been heard from for 75 s', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    h.clock.now = T0 + 75_001;
+    await h.poller.tick(null);
+    expect(h.runs).toHaveLength(1);
+  });
+
+  it('prunes tabs not heard from for more than 75 s when another tab beats', async () => {
+    const h = await harness();
+    await h.heartbeat(T0, { tabId: 'old' });
+    await h.heartbeat(T0 + 30_000, { tabId: 'kept' });
+    await h.heartbeat(T0 + 75_001, { tabId: 'new' });
+    expect(Object.keys((await getMeta(h.db, 'tabs')) ?? {}).sort()).toEqual(['kept', 'new']);
+  });
+
+  it('forgets a closed tab, so polling stops with it', async () => {
+    const h = await harness();
+    await h.heartbeat(T0, { tabId: 'closing' });
+    await h.poller.forgetTab('closing');
+    expect(await getMeta(h.db, 'tabs')).toEqual({});
+    h.clock.now = T0 + MEMORIES_MS;
+    await h.poller.tick(null);
+    expect(h.runs).toHaveLength(1);
+  });
+
+  it('spreads the first polls of browsers over one interval by their phase', async () => {
+    const browsers: Harness[] = [];
+    for (const phase of [0.1, 0.5, 0.9]) {
+      globalThis.indexedDB = new IDBFactory();
+      browsers.push(await harness({ phase }));
+    }
+    for (let at = T0; at < T0 + MEMORIES_MS; at += 1_000) {
+      for (const browser of browsers) await browser.heartbeat(at);
+    }
+    expect(browsers.map((b) => b.runs[0]?.at)).toEqual([T0 + 6_000, T0 + 30_000, T0 + 54_000]);
+  });
+
+  it('draws the browser’s phase once and keeps it across restarts', async () => {
+    const h = await harness({ phase: 0.25 });
+    await h.heartbeat(T0);
+    await h.heartbeat(T0 + 20_000);
+    await h.heartbeat(T0 + 40_000, {}, h.restart());
+    expect(h.phaseDraws.count).toBe(1);
+    expect(await getMeta(h.db, 'phase')).toBe(0.25);
+  });
+
+  it('runs a due poll once for three simultaneous heartbeats', async () => {
+    const h = await harness();
+    await Promise.all(['a', 'b', 'c'].map((tabId) => h.poller.onHeartbeat({ tabId, visible: true, active: true, seenAt: T0 }, null)));
+    expect(h.runs).toHaveLength(1);
+    expect(Object.keys((await getMeta(h.db, 'tabs')) ?? {}).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs a due poll once when two workers check the same database together', async () => {
+    const h = await harness();
+    const other = h.restart();
+    await h.heartbeat(T0);
+    h.clock.now = T0 + MEMORIES_MS;
+    await Promise.all([h.poller.tick(null), other.tick(null), h.poller.tick(null), other.tick(null)]);
+    expect(h.runs).toHaveLength(2);
+  });
+
+  it('starts no second run for ticks that arrive while a poll runs, and each waits for it', async () => {
+    const h = await harness();
+    const slow = gate<Result>();
+    h.behaviour.set('memories', () => slow.promise);
+    const first = h.heartbeat(T0);
+    await until(() => h.runs.length === 1);
+    let settled = 0;
+    const later = [h.poller.tick(null), h.poller.tick(null)].map((p) => p.then(() => (settled += 1)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(settled).toBe(0);
+    slow.open('changed');
+    await Promise.all([first, ...later]);
+    expect(h.runs).toHaveLength(1);
+    expect((await h.schedule('memories'))?.nextDueAt).toBe(T0 + MEMORIES_MS);
+  });
+
+  it('does not hold up the chat poll behind a slow memories poll', async () => {
+    const h = await harness();
+    h.wanted.push('chat');
+    const slow = gate<Result>();
+    h.behaviour.set('memories', () => slow.promise);
+    const first = h.heartbeat(T0);
+    await until(() => h.runs.length === 2);
+    const second = h.heartbeat(T0 + CHAT_MS);
+    await until(() => h.runs.length === 3);
+    expect(h.runs.map((r) => r.kind)).toEqual(['memories', 'chat', 'chat']);
+    slow.open('unchanged');
+    await Promise.all([first, second]);
+  });
+
+  it('polls only the kinds wanted now', async () => {
+    const h = await harness();
+    h.wanted.splice(0, h.wanted.length, 'chat');
+    await h.heartbeat(T0);
+    expect(h.runs.map((r) => r.kind)).toEqual(['chat']);
+    expect(await h.schedule('memories')).toBeUndefined();
+  });
+
+  it('runs a poll missed while the worker was stopped exactly once, then continues from now', async () => {
+    const h = await harness();
+    await h.heartbeat(T0);
+    const restarted = h.restart();
+    const late = T0 + 10 * MEMORIES_MS;
+    await h.heartbeat(late, {}, restarted);
+    await h.heartbeat(late, { tabId: 'tab-2' }, restarted);
+    expect(h.runs.map((r) => r.at)).toEqual([T0, late]);
+    expect((await h.schedule('memories'))?.nextDueAt).toBe(late + MEMORIES_MS);
+    await h.heartbeat(late + MEMORIES_MS - 1, {}, restarted);
+    expect(h.runs).toHaveLength(2);
+    await h.heartbeat(late + MEMORIES_MS, {}, restarted);
+    expect(h.runs).toHaveLength(3);
+  });
+
+  it('runs nothing before the time imposed from outside', async () => {
+    const h = await harness();
+    h.notBefore.at = T0 + 10_000;
+    await h.heartbeat(T0);
+    await h.heartbeat(T0 + 9_999);
+    expect(h.runs).toEqual([]);
+    await h.heartbeat(T0 + 10_000);
+    expect(h.runs.map((r) => r.at)).toEqual([T0 + 10_000]);
+  });
+
+  it('records a rejected poll as an error and backs off before the next', async () => {
+    const h = await harness();
+    h.behaviour.set('memories', async () => {
+      throw new Error('offline');
+    });
+    await h.heartbeat(T0);
+    // random() = 0.5: the first backoff waits 1.5 base intervals (cap 2 · base, equal jitter).
+    expect(await h.schedule('memories')).toEqual({ nextDueAt: T0 + 90_000, intervalMs: 90_000, unchangedStreak: 0, errorStreak: 1 });
+    await h.heartbeat(T0 + MEMORIES_MS);
+    expect(h.runs).toHaveLength(1);
+    await h.heartbeat(T0 + 90_000);
+    expect(h.runs).toHaveLength(2);
+    expect((await h.schedule('memories'))?.errorStreak).toBe(2);
+  });
+});
+
+/** Lets IndexedDB and promise callbacks run until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(condition()).toBe(true);
+}

@@ -1,0 +1,204 @@
+/**
+ * The poller: runs each wanted poll when its deadline in IndexedDB has passed, checked
+ * on events (tab heartbeats, fetches, messages), because the worker is stopped when idle
+ * and its timers cannot be trusted (w3c/ServiceWorker#838). Pure TypeScript with the
+ * clock, the database and the poll itself injected, so unit tests and the load
+ * simulation drive it with fakes.
+ *
+ * A due poll is claimed (its deadline moved one interval on) in the same readwrite
+ * transaction that found it due, so however many heartbeats arrive together, and even
+ * with two workers on one database during an update, a poll runs once. A run that
+ * never reports back (the worker was stopped mid-poll) leaves the claimed deadline in
+ * place, so the poll comes back one interval later, not at once and not never.
+ */
+import type { MetaValues, PurlDatabase } from '../src/shared/db';
+import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
+import { afterPoll, cadenceOf, freshSchedule, isDue, liveTabs, TAB_GONE_AFTER_MS, type PollOutcome, type ScheduleOptions } from './schedule';
+
+/**
+ * `C` is whatever keeps the worker alive while a poll runs (the event in the worker);
+ * it is handed to `run` untouched. A tick that merges into a check already under way
+ * waits for the polls that check starts, so its event keeps the worker alive too.
+ */
+export interface PollerOptions<C> {
+  getDb: () => Promise<PurlDatabase>;
+  now: () => number;
+  /** Uniform in [0, 1); draws this browser's phase once. */
+  random: () => number;
+  /** Per-kind options (read at each tick, so high-load mode and /config.json changes apply live). */
+  options: (kind: PollKind) => Promise<ScheduleOptions>;
+  /** Runs one poll; resolves 'changed' | 'unchanged', rejects on failure. */
+  run: (kind: PollKind, context: C) => Promise<'changed' | 'unchanged'>;
+  /** Which polls are wanted now (e.g. 'chat' only while a chat session is open). */
+  kinds: () => Promise<readonly PollKind[]>;
+  /** Extra delay imposed from outside (Retry-After, budget stretching, open breaker): epoch ms before which nothing may run. */
+  notBefore?: () => Promise<number>;
+  /** A tab not heard from for longer than this is gone, ms; default `TAB_GONE_AFTER_MS` (75 s). */
+  goneAfterMs?: number;
+}
+
+export interface Poller<C> {
+  /** A tab's heartbeat: records the tab (meta 'tabs', prunes tabs gone > goneAfterMs), then runs whatever is due. */
+  onHeartbeat(tab: TabState, context: C): Promise<void>;
+  /** Any other event (fetch, message): runs whatever is due. */
+  tick(context: C): Promise<void>;
+  /** Removes a tab (page hidden for good / unload). */
+  forgetTab(tabId: string): Promise<void>;
+}
+
+/** A poll this worker has claimed and must run, with the options it was claimed under. */
+interface Claim {
+  kind: PollKind;
+  options: ScheduleOptions;
+}
+
+function isPhase(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value < 1;
+}
+
+/** The stored tabs without `removeId` and without those gone for longer than `goneAfterMs`. */
+function prunedTabs(tabs: MetaValues['tabs'] | undefined, now: number, goneAfterMs: number, removeId?: string): MetaValues['tabs'] {
+  const kept = liveTabs(Object.values(tabs ?? {}), now, { goneAfterMs }).filter((tab) => tab.tabId !== removeId);
+  return Object.fromEntries(kept.map((tab) => [tab.tabId, tab]));
+}
+
+export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
+  const { getDb, now } = options;
+  const goneAfterMs = options.goneAfterMs ?? TAB_GONE_AFTER_MS;
+  /** Polls this worker is running, so a slow one is never started twice. */
+  const inFlight = new Map<PollKind, Promise<void>>();
+  /** The check under way; ticks arriving meanwhile merge into one more check. */
+  let checking: Promise<void> | null = null;
+  let rerunRequested = false;
+
+  /** Finds the due polls and claims them, in one transaction; returns what to run. */
+  async function claimDue(): Promise<Claim[]> {
+    const db = await getDb();
+    // Everything that is not IndexedDB is read before the transaction opens: awaiting
+    // anything else inside it would let it auto-commit half-way.
+    const blockedUntil = options.notBefore ? await options.notBefore() : Number.NEGATIVE_INFINITY;
+    const kinds = (await options.kinds()).filter((kind) => !inFlight.has(kind));
+    const kindOptions = await Promise.all(kinds.map((kind) => options.options(kind)));
+    const at = now();
+    if (at < blockedUntil || kinds.length === 0) return [];
+
+    const tx = db.transaction('meta', 'readwrite');
+    const [storedSchedules, storedTabs, storedPhase] = (await Promise.all([
+      tx.store.get('schedules'),
+      tx.store.get('tabs'),
+      tx.store.get('phase'),
+    ])) as [MetaValues['schedules'] | undefined, MetaValues['tabs'] | undefined, unknown];
+    const cadence = cadenceOf(Object.values(storedTabs ?? {}), at, { goneAfterMs });
+    const claims: Claim[] = [];
+    if (cadence !== 'none') {
+      const phase = isPhase(storedPhase) ? storedPhase : options.random();
+      if (phase !== storedPhase) void tx.store.put(phase, 'phase');
+      const schedules = { ...storedSchedules };
+      let isChanged = false;
+      kinds.forEach((kind, index) => {
+        const kindOption = kindOptions[index] as ScheduleOptions;
+        let schedule: PollSchedule | undefined = schedules[kind];
+        if (!schedule) {
+          schedule = freshSchedule(at, kindOption.baseMs, phase);
+          isChanged = true;
+        }
+        if (isDue(schedule, at, cadence, kindOption)) {
+          // Claim: the next deadline moves one interval on before the run starts, so
+          // every other check sees the poll as taken; afterPoll replaces it later.
+          schedule = { ...schedule, nextDueAt: at + schedule.intervalMs };
+          claims.push({ kind, options: kindOption });
+          isChanged = true;
+        }
+        schedules[kind] = schedule;
+      });
+      if (isChanged) void tx.store.put(schedules, 'schedules');
+    }
+    await tx.done;
+    return claims;
+  }
+
+  /** Writes a finished poll's outcome into its schedule. */
+  async function record(kind: PollKind, outcome: PollOutcome, scheduleOptions: ScheduleOptions): Promise<void> {
+    const db = await getDb();
+    const tx = db.transaction('meta', 'readwrite');
+    const [storedSchedules, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('phase')])) as [
+      MetaValues['schedules'] | undefined,
+      unknown,
+    ];
+    const phase = isPhase(storedPhase) ? storedPhase : 0;
+    const schedules = { ...storedSchedules, [kind]: afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions, phase) };
+    void tx.store.put(schedules, 'schedules');
+    await tx.done;
+  }
+
+  async function runClaimed(claim: Claim, context: C): Promise<void> {
+    let outcome: PollOutcome;
+    try {
+      outcome = await options.run(claim.kind, context);
+    } catch {
+      // The run reports its own failure (status, metrics, breaker); here a failure
+      // only decides the backoff.
+      outcome = 'error';
+    }
+    await record(claim.kind, outcome, claim.options);
+  }
+
+  function start(claim: Claim, context: C): Promise<void> {
+    const running = runClaimed(claim, context).finally(() => inFlight.delete(claim.kind));
+    inFlight.set(claim.kind, running);
+    return running;
+  }
+
+  /**
+   * Checks until no tick arrived during the last check, starting each claimed poll
+   * without waiting for it, so a slow memories poll does not hold up the chat poll.
+   */
+  async function checkLoop(context: C): Promise<void> {
+    const started: Promise<void>[] = [];
+    try {
+      do {
+        rerunRequested = false;
+        for (const claim of await claimDue()) started.push(start(claim, context));
+      } while (rerunRequested);
+    } catch (error) {
+      checking = null;
+      // The polls already started still run; wait for them so none fails unobserved.
+      await Promise.allSettled(started);
+      throw error;
+    }
+    // Cleared here, in the same step as the last rerun check, so no tick can slip in
+    // between and be merged into a check that has already ended.
+    checking = null;
+  }
+
+  async function tick(context: C): Promise<void> {
+    let current = checking;
+    if (current) rerunRequested = true;
+    else current = checking = checkLoop(context);
+    await current;
+    // Every event waits for the polls in flight, not only those it started: the worker
+    // then stays alive for them as long as any event is pending.
+    await Promise.all(inFlight.values());
+  }
+
+  async function writeTabs(update: (tabs: MetaValues['tabs'] | undefined, at: number) => MetaValues['tabs']): Promise<void> {
+    const db = await getDb();
+    const tx = db.transaction('meta', 'readwrite');
+    const stored = (await tx.store.get('tabs')) as MetaValues['tabs'] | undefined;
+    void tx.store.put(update(stored, now()), 'tabs');
+    await tx.done;
+  }
+
+  async function onHeartbeat(tab: TabState, context: C): Promise<void> {
+    // The worker's clock stamps the heartbeat: it is the clock the tabs are pruned by.
+    await writeTabs((tabs, at) => ({ ...prunedTabs(tabs, at, goneAfterMs, tab.tabId), [tab.tabId]: { ...tab, seenAt: at } }));
+    await tick(context);
+  }
+
+  function forgetTab(tabId: string): Promise<void> {
+    return writeTabs((tabs, at) => prunedTabs(tabs, at, goneAfterMs, tabId));
+  }
+
+  return { onHeartbeat, tick, forgetTab };
+}
+

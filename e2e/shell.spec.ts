@@ -51,7 +51,7 @@ test.describe('the first data path', () => {
     await openPurl(first);
     await openPurl(second);
     expect(context.serviceWorkers().map((worker) => worker.url())).toHaveLength(1);
-    const heard = (page: Page) => page.evaluate(() => (window as unknown as { heard: { stores: string[] }[] }).heard);
+    const heard = (page: Page) => page.evaluate(() => (window as unknown as { heard: { type: string; stores?: string[] }[] }).heard);
     const clear = (page: Page) => page.evaluate(() => ((window as unknown as { heard: unknown[] }).heard.length = 0));
     await Promise.all([clear(first), clear(second)]);
 
@@ -60,7 +60,8 @@ test.describe('the first data path', () => {
     await expect(memoryTexts(first).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
     await expect(memoryTexts(second).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
     const [toFirst, toSecond] = await Promise.all([heard(first), heard(second)]);
-    const memoryChanges = (events: { stores: string[] }[]) => events.filter((event) => event.stores.includes('memories'));
+    const memoryChanges = (events: { type: string; stores?: string[] }[]) =>
+      events.filter((event) => event.type === 'data-changed' && event.stores?.includes('memories'));
     expect(memoryChanges(toFirst).length).toBeGreaterThan(0);
     // The same worker broadcast reached both tabs: neither tab caused a fetch of its own.
     expect(memoryChanges(toSecond)).toEqual(memoryChanges(toFirst));

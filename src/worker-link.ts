@@ -51,7 +51,42 @@ function startHeartbeat(): void {
   }
   document.addEventListener('visibilitychange', beat);
   addEventListener('online', () => void sendCommand({ type: 'refresh' }));
+  // A closed tab stops counting for the poll cadence at once, not 75 s later.
+  addEventListener('pagehide', (event) => {
+    if (!event.persisted) void sendCommand({ type: 'tab-closed', tabId });
+  });
   beat();
+}
+
+/** Switches this browser (every tab) to high-load mode: slower polls, fewer requests at once. */
+export function enableHighLoadMode(): Promise<void> {
+  return sendCommand({ type: 'set-high-load', on: true });
+}
+
+/** Switches this browser back to normal mode. */
+export function disableHighLoadMode(): Promise<void> {
+  return sendCommand({ type: 'set-high-load', on: false });
+}
+
+/**
+ * `?highload=true|false` in the URL, else `localStorage.highLoadMode`, read at page
+ * start; anything else is reported and ignored.
+ */
+function applyRequestedMode(): void {
+  const fromUrl = new URLSearchParams(location.search).get('highload');
+  let fromStorage: string | null = null;
+  try {
+    fromStorage = localStorage.getItem('highLoadMode');
+  } catch {
+    // Storage blocked (privacy settings): the URL and the switch still work.
+  }
+  const requested = fromUrl ?? fromStorage;
+  if (requested === null) return;
+  if (requested !== 'true' && requested !== 'false') {
+    console.error(`Purl: high-load mode must be "true" or "false", got "${requested}"; the mode is unchanged.`);
+    return;
+  }
+  void sendCommand({ type: 'set-high-load', on: requested === 'true' });
 }
 
 export function registerWorker(): void {
@@ -75,5 +110,7 @@ export function registerWorker(): void {
   void workbox.register().catch((error: unknown) => {
     console.error('Purl could not start its service worker:', error);
   });
+  Object.assign(window, { enableHighLoadMode, disableHighLoadMode });
+  applyRequestedMode();
   startHeartbeat();
 }

@@ -1,22 +1,22 @@
 /**
- * The settings in force in this worker: defaults, overridden by the gateway's
- * /config.json. Read once per worker start; a bad or missing file keeps the defaults.
+ * The server's settings for this worker: the gateway's /config.json, read once per
+ * worker start. Rejected values are reported on the console and their defaults kept;
+ * a missing file (offline, gateway down) keeps every default until the next start.
  */
-import { parseOverrides, resolveConfig, type PurlConfig } from '../src/shared/config';
+import { parseOverrides, type ConfigOverrides } from '../src/shared/config';
 
-export function createConfigSource(fetchFn: typeof fetch, url: string): () => Promise<PurlConfig> {
-  let loaded: Promise<PurlConfig> | null = null;
-  async function load(): Promise<PurlConfig> {
+export function createOverridesSource(fetchFn: typeof fetch, url: string): () => Promise<ConfigOverrides> {
+  let loaded: Promise<ConfigOverrides> | null = null;
+  async function load(): Promise<ConfigOverrides> {
     try {
       const response = await fetchFn(url, { cache: 'no-store' });
-      if (!response.ok) return resolveConfig({}, false);
+      if (!response.ok) return {};
       const { overrides, errors } = parseOverrides(await response.json());
       for (const error of errors) console.error(`Purl: ${error}`);
-      return resolveConfig(overrides, false);
+      return overrides;
     } catch {
-      // Offline or the gateway is down: the defaults serve until the next worker start.
       loaded = null;
-      return resolveConfig({}, false);
+      return {};
     }
   }
   return () => (loaded ??= load());

@@ -65,7 +65,8 @@ describe('the freshness cache', () => {
     const read = await h.fresh.read(request(), 'chat', 30_000);
     expect(read.source).toBe('stale');
     expect(await read.response.json()).toEqual({ n: 1 });
-    expect(await (await read.revalidation)!.json()).toEqual({ n: 2 });
+    const revalidated = await read.revalidation;
+    expect(revalidated && 'response' in revalidated && (await revalidated.response.json())).toEqual({ n: 2 });
     expect(h.sent.map((s) => s.priority)).toEqual(['memories', 'chat']);
     // The revalidated answer is what the cache holds now, fresh again.
     const again = await h.fresh.read(request(), 'chat', 30_000);
@@ -79,10 +80,11 @@ describe('the freshness cache', () => {
     h.clock.now += 60_000;
     h.setAnswer(async () => new Response('busy', { status: 503 }));
     const read = await h.fresh.read(request(), 'memories', 30_000);
-    expect((await read.revalidation)?.status).toBe(503);
+    const revalidated = await read.revalidation;
+    expect(revalidated && 'response' in revalidated && revalidated.response.status).toBe(503);
     h.setAnswer(async () => Promise.reject(new TypeError('offline')));
     const later = await h.fresh.read(request(), 'memories', 30_000);
-    expect(await later.revalidation).toBeUndefined();
+    expect(await later.revalidation).toEqual({ error: new TypeError('offline') });
     expect(await later.response.json()).toEqual({ n: 1 });
   });
 

@@ -13,12 +13,14 @@ import type { Priority } from '../src/shared/network';
 /** When a cached answer was fetched, epoch ms; stamped on every answer we cache. */
 const FETCHED_AT = 'x-purl-fetched-at';
 
+export type Revalidation = { response: Response } | { error: unknown };
+
 export interface CacheRead {
   /** Where the answer came from. */
   source: 'fresh' | 'stale' | 'network';
   response: Response;
-  /** For a stale answer: the network's answer, once it came (undefined when it failed). */
-  revalidation?: Promise<Response | undefined>;
+  /** For a stale answer: the network's answer once it came, or why there was none. */
+  revalidation?: Promise<Revalidation>;
 }
 
 /** The part of workbox-expiration's CacheExpiration this module uses. */
@@ -82,8 +84,8 @@ export function createFreshCache(options: FreshCacheOptions): FreshCache {
     options.onLookup?.(true);
     if (now() - fetchedAt(cached) < ttlMs) return { source: 'fresh', response: cached };
     const revalidation = fromNetwork(request.clone(), priority).then(
-      (response) => response,
-      () => undefined,
+      (response): Revalidation => ({ response }),
+      (error: unknown): Revalidation => ({ error }),
     );
     return { source: 'stale', response: cached, revalidation };
   }

@@ -8,13 +8,9 @@ beforeEach(() => {
 });
 afterEach(() => vi.useRealTimers());
 
-function harness(restored?: MetricsSnapshot) {
+function harness() {
   const published: MetricsSnapshot[] = [];
-  const metrics = new Metrics({
-    now: Date.now,
-    publish: async (snapshot) => void published.push(snapshot),
-    ...(restored ? { restored } : {}),
-  });
+  const metrics = new Metrics({ now: Date.now, publish: async (snapshot) => void published.push(snapshot) });
   return { metrics, published };
 }
 
@@ -75,7 +71,8 @@ describe('metrics', () => {
     const first = harness();
     first.metrics.cacheLookup(true);
     first.metrics.answered(429, {});
-    const second = harness(first.metrics.snapshot());
+    const second = harness();
+    second.metrics.restore(first.metrics.snapshot());
     expect(second.metrics.snapshot()).toMatchObject({ cacheHits: 1, rateLimited: 1 });
   });
 });

@@ -15,8 +15,6 @@ export interface MetricsOptions {
   /** Least time between two publications, ms. */
   minGapMs?: number;
   setTimer?: (callback: () => void, ms: number) => unknown;
-  /** A snapshot from an earlier worker, so the history and counters survive restarts. */
-  restored?: MetricsSnapshot;
 }
 
 export class Metrics {
@@ -39,17 +37,19 @@ export class Metrics {
 
   constructor(options: MetricsOptions) {
     this.#options = options;
-    const restored = options.restored;
-    this.#history = restored?.history.slice() ?? [];
-    this.#hits = restored?.cacheHits ?? 0;
-    this.#misses = restored?.cacheMisses ?? 0;
-    this.#rateLimited = restored?.rateLimited ?? 0;
-    if (restored) {
-      this.#rateLimit = restored.rateLimit;
-      this.#breaker = restored.breaker;
-      this.#intervals = restored.pollIntervals;
-      this.#highLoad = restored.highLoad;
-    }
+    this.#history = [];
+    this.#hits = 0;
+    this.#misses = 0;
+    this.#rateLimited = 0;
+  }
+
+  /** Picks up counters and history from an earlier worker's snapshot, so they survive restarts. */
+  restore(snapshot: MetricsSnapshot): void {
+    this.#history = snapshot.history.map((bucket) => ({ ...bucket }));
+    this.#hits += snapshot.cacheHits;
+    this.#misses += snapshot.cacheMisses;
+    this.#rateLimited += snapshot.rateLimited;
+    this.#rateLimit = { ...snapshot.rateLimit, ...this.#rateLimit };
   }
 
   #bucket(at: number): MinuteBucket {

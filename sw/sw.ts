@@ -1,19 +1,21 @@
 /// <reference lib="webworker" />
 /**
- * The service worker: wiring only. Precache the shell, serve navigations from it,
- * and route page commands to the sync logic. All requests to the agent's API are
- * made here, never by pages.
+ * The service worker: wiring only. Precache the shell, serve navigations from it, and
+ * hand page commands to the network core. Every request to the agent's API is made by
+ * the core, through one queue, one breaker and one cache for all tabs.
  */
 import { clientsClaim } from 'workbox-core';
+import { CacheExpiration } from 'workbox-expiration';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { openPurlDB, type PurlDatabase } from '../src/shared/db';
-import { CHANNEL_NAME, isCommand, type Command, type PurlEvent } from '../src/shared/messages';
-import { createApiFetcher } from './api-strategy';
-import { createConfigSource } from './config-source';
-import { createSync } from './sync';
+import { CHANNEL_NAME, isCommand } from '../src/shared/messages';
+import { createOverridesSource } from './config-source';
+import { createCore } from './core';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
+
+const API_CACHE = 'purl-api-v1';
 
 cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
@@ -34,38 +36,37 @@ const getDb = (): Promise<PurlDatabase> =>
   }));
 
 const channel = new BroadcastChannel(CHANNEL_NAME);
-const config = createConfigSource(fetch.bind(self), new URL('/config.json', self.location.origin).href);
-const fetchApi = createApiFetcher(self.location.origin);
+/** Background work started outside an event (a cache revalidation, a breaker save) still gets one. */
+let currentEvent: ExtendableEvent | undefined;
 
-const sync = createSync<ExtendableEvent>({
+const core = createCore({
+  origin: self.location.origin,
+  fetch: (request, init) => fetch(request, init),
+  openCache: () => caches.open(API_CACHE),
+  expiration: new CacheExpiration(API_CACHE, { maxEntries: 32, maxAgeSeconds: 30 * 24 * 3600 }),
   getDb,
-  fetchApi,
-  broadcast: (message: PurlEvent) => channel.postMessage(message),
+  broadcast: (event) => channel.postMessage(event),
   now: Date.now,
-  intervalMs: async () => (await config()).memoriesPollMs,
-});
-
-function handle(command: Command, event: ExtendableMessageEvent): Promise<void> {
-  switch (command.type) {
-    case 'heartbeat':
-      return sync.onHeartbeat(event);
-    case 'refresh':
-      return sync.refresh(event);
-    case 'select-agent':
-      return sync.selectAgent(command.agentId, event);
-    case 'skip-waiting':
-      return self.skipWaiting();
-    default: {
-      const unhandled: never = command;
-      throw new Error(`unhandled command ${JSON.stringify(unhandled)}`);
+  random: Math.random,
+  loadOverrides: createOverridesSource(fetch.bind(self), new URL('/config.json', self.location.origin).href),
+  waitUntil: (promise) => {
+    try {
+      currentEvent?.waitUntil(promise);
+    } catch {
+      // The event already finished; the promise runs as long as the worker does.
     }
-  }
-}
+  },
+});
 
 self.addEventListener('message', (event) => {
   if (!isCommand(event.data)) return;
+  if (event.data.type === 'skip-waiting') {
+    event.waitUntil(self.skipWaiting());
+    return;
+  }
+  currentEvent = event;
   event.waitUntil(
-    handle(event.data, event).catch((error: unknown) => {
+    core.handle(event.data).catch((error: unknown) => {
       // A failed command must not kill the worker; the sync status already says why.
       console.error('Purl worker:', error);
     }),

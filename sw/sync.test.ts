@@ -22,7 +22,7 @@ interface Harness {
   calls: string[];
   clock: { now: number };
   routes: Map<string, () => ApiResult | Promise<ApiResult>>;
-  sync: ReturnType<typeof createSync<null>>;
+  sync: ReturnType<typeof createSync>;
 }
 
 async function harness(): Promise<Harness> {
@@ -31,7 +31,7 @@ async function harness(): Promise<Harness> {
   const calls: string[] = [];
   const clock = { now: 10_000 };
   const routes = new Map<string, () => ApiResult | Promise<ApiResult>>();
-  const sync = createSync<null>({
+  const sync = createSync({
     getDb: async () => db,
     fetchApi: async (path) => {
       calls.push(path);
@@ -40,7 +40,6 @@ async function harness(): Promise<Harness> {
     },
     broadcast: (event) => events.push(event),
     now: () => clock.now,
-    intervalMs: async () => 60_000,
   });
   return { db, events, calls, clock, routes, sync };
 }
@@ -54,7 +53,7 @@ describe('sync', () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A, B)) }));
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1', 'm2')) }));
-    await h.sync.refresh(null);
+    await h.sync.refresh('memories');
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(A);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m2', 'm1']);
     expect(h.events).toEqual([{ type: 'data-changed', stores: ['meta', 'agents', 'memories'] }]);
@@ -66,8 +65,8 @@ describe('sync', () => {
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A, B)) }));
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
     h.routes.set(apiPaths.memories(B), () => ({ response: json(memoriesBody(B, 'b1')) }));
-    await h.sync.refresh(null);
-    await h.sync.selectAgent(B, null);
+    await h.sync.refresh('memories');
+    await h.sync.selectAgent(B);
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
     expect((await listMemories(h.db, B)).map((m) => m.id)).toEqual(['b1']);
   });
@@ -76,10 +75,10 @@ describe('sync', () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
-    await h.sync.refresh(null);
+    await h.sync.refresh('memories');
     h.routes.clear();
     h.clock.now = 20_000;
-    await h.sync.refresh(null);
+    await expect(h.sync.refresh('memories')).rejects.toThrow(PurlError);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
     expect(await getMeta(h.db, 'sync')).toEqual({
       attemptedAt: 20_000,
@@ -92,9 +91,9 @@ describe('sync', () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
-    await h.sync.refresh(null);
+    await h.sync.refresh('memories');
     h.routes.set(apiPaths.memories(A), () => ({ response: json({ success: true, data: { memories: [{ id: 'broken' }] } }) }));
-    await h.sync.refresh(null);
+    await expect(h.sync.refresh('memories')).rejects.toThrow(/could not read/);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
     expect((await getMeta(h.db, 'sync'))?.error).toMatch(/couldn't read/);
   });
@@ -103,26 +102,22 @@ describe('sync', () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)), failure: new PurlError('http-error', 'HTTP 429') }));
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'cached')) }));
-    await h.sync.refresh(null);
+    await expect(h.sync.refresh('memories')).rejects.toThrow(/HTTP 429/);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['cached']);
     expect((await getMeta(h.db, 'sync'))?.error).toMatch(/asked Purl to slow down/);
   });
 
-  it('refreshes once for heartbeats from several tabs, and again only when the interval has passed', async () => {
+  it('says whether the memories changed, so the poller can stretch its interval', async () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
-    await Promise.all([h.sync.onHeartbeat(null), h.sync.onHeartbeat(null), h.sync.onHeartbeat(null)]);
-    expect(h.calls).toEqual([apiPaths.agents, apiPaths.memories(A)]);
-    h.clock.now += 59_999;
-    await h.sync.onHeartbeat(null);
-    expect(h.calls).toHaveLength(2);
-    h.clock.now += 1;
-    await h.sync.onHeartbeat(null);
-    expect(h.calls).toHaveLength(4);
+    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    expect(await h.sync.refresh('memories')).toBe('changed');
+    expect(await h.sync.refresh('memories')).toBe('unchanged');
+    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1', 'm2')) }));
+    expect(await h.sync.refresh('memories')).toBe('changed');
   });
 
-  it('merges refreshes asked for while one runs into a single re-run', async () => {
+  it('shares one run between refreshes asked for while it runs', async () => {
     const h = await harness();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -131,9 +126,9 @@ describe('sync', () => {
       return { response: json(agentsBody(A)) };
     });
     h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
-    const runs = [h.sync.refresh(null), h.sync.refresh(null), h.sync.refresh(null)];
+    const runs = [h.sync.refresh('memories'), h.sync.refresh('user'), h.sync.refresh('memories')];
     release();
     await Promise.all(runs);
-    expect(h.calls.filter((path) => path === apiPaths.agents)).toHaveLength(2);
+    expect(h.calls.filter((path) => path === apiPaths.agents)).toHaveLength(1);
   });
 });

@@ -1,15 +1,15 @@
 /**
  * Brings the agent list and the selected agent's memories from the server into
  * IndexedDB, and tells every tab what changed. Pure TypeScript: the clock, the
- * network and the database are injected, so unit tests drive it with fakes.
- *
- * This is the first data path (heartbeat-driven refresh); the queue, poller and
- * breaker of DESIGN.md replace the scheduling part.
+ * network and the database are injected, so unit tests drive it with fakes. When it
+ * runs is the poller's business (sw/poller.ts); how reads reach the server is the
+ * freshness cache's and the queue's.
  */
 import { apiPaths, parseAgentList, parseMemories } from '../src/shared/api';
 import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent } from '../src/shared/messages';
+import type { Priority } from '../src/shared/network';
 import { reconcileMemories, saveAgents, setMeta } from './store';
 
 /** What one API read produced: the answer to use, and what the network did this time. */
@@ -20,27 +20,23 @@ export interface ApiResult {
   failure?: PurlError;
 }
 
-/**
- * `C` is whatever keeps the worker alive while a read runs (the event in the worker);
- * it is handed back to `fetchApi` untouched. A merged re-run uses the context of the
- * run it joins, which is still alive because its event waits for the whole loop.
- */
-export interface SyncOptions<C> {
+export interface SyncOptions {
   getDb: () => Promise<PurlDatabase>;
-  fetchApi: (path: string, context: C) => Promise<ApiResult>;
+  /** Reads an API path at a priority (through the freshness cache and the queue). */
+  fetchApi: (path: string, priority: Priority) => Promise<ApiResult>;
   broadcast: (event: PurlEvent) => void;
   now: () => number;
-  /** The refresh interval in force, ms. */
-  intervalMs: () => Promise<number>;
 }
 
-export interface Sync<C> {
-  /** Refreshes now; calls made while one runs merge into one more run. */
-  refresh(context: C): Promise<void>;
-  /** A tab is alive: refreshes when the schedule says it is due. */
-  onHeartbeat(context: C): Promise<void>;
+export interface Sync {
+  /**
+   * Brings agents and memories up to date. Resolves whether the memories changed;
+   * rejects when the server could not be read (the sync status already says why).
+   * Calls made while one runs share it.
+   */
+  refresh(priority: Priority): Promise<'changed' | 'unchanged'>;
   /** Makes another agent the selected one and loads its memories. */
-  selectAgent(agentId: string, context: C): Promise<void>;
+  selectAgent(agentId: string): Promise<void>;
 }
 
 type Store = 'agents' | 'memories' | 'meta';
@@ -70,18 +66,25 @@ export function describeFailure(error: unknown): string {
         return "The agent's server has no agent yet. Purl will look again shortly.";
       case 'bad-config':
         return 'A setting was rejected; Purl is using its defaults.';
+      case 'rate-limited':
+        return "The agent's server asked Purl to wait. Showing saved memories; Purl will try again when it allows.";
+      case 'breaker-open':
+        return "The agent's server isn't answering. Showing saved memories; Purl will try again in a few minutes.";
+      case 'timeout':
+        return "The agent's server is taking too long to answer. Showing saved memories; Purl will try again shortly.";
+      case 'queue-full':
+        return 'Purl had too many requests waiting and skipped one. It will catch up shortly.';
     }
   }
   return 'Something went wrong while refreshing. Showing saved memories; Purl will try again shortly.';
 }
 
-export function createSync<C>(options: SyncOptions<C>): Sync<C> {
+export function createSync(options: SyncOptions): Sync {
   const { getDb, fetchApi, broadcast, now } = options;
-  let running: Promise<void> | null = null;
-  let rerunRequested = false;
+  let running: Promise<'changed' | 'unchanged'> | null = null;
 
-  async function fetchBody(path: string, context: C): Promise<{ body: unknown; failure?: PurlError }> {
-    const { response, failure } = await fetchApi(path, context);
+  async function fetchBody(path: string, priority: Priority): Promise<{ body: unknown; failure?: PurlError }> {
+    const { response, failure } = await fetchApi(path, priority);
     if (!response) throw failure ?? new PurlError('network-error');
     return failure ? { body: await readJson(response), failure } : { body: await readJson(response) };
   }
@@ -95,67 +98,48 @@ export function createSync<C>(options: SyncOptions<C>): Sync<C> {
     return first;
   }
 
-  async function runOnce(context: C): Promise<void> {
+  async function runOnce(priority: Priority): Promise<'changed' | 'unchanged'> {
     const db = await getDb();
     const changed = new Set<Store>(['meta']);
     const status: SyncStatus = { attemptedAt: now() };
     const previous = await getMeta(db, 'sync');
     if (previous?.succeededAt !== undefined) status.succeededAt = previous.succeededAt;
+    let failure: unknown;
     try {
-      const agentsRead = await fetchBody(apiPaths.agents, context);
+      const agentsRead = await fetchBody(apiPaths.agents, priority);
       const agents = parseAgentList(agentsRead.body);
       if (await saveAgents(db, agents)) changed.add('agents');
       const agentId = await chooseAgent(db, agents.map((agent) => agent.id));
-      const memoriesRead = await fetchBody(apiPaths.memories(agentId), context);
+      const memoriesRead = await fetchBody(apiPaths.memories(agentId), priority);
       const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
       if (result.added + result.removed > 0) changed.add('memories');
-      const failure = agentsRead.failure ?? memoriesRead.failure;
-      if (failure) status.error = describeFailure(failure);
-      else status.succeededAt = status.attemptedAt;
+      failure = agentsRead.failure ?? memoriesRead.failure;
     } catch (error) {
-      status.error = describeFailure(error);
+      failure = error;
     }
+    if (failure) status.error = describeFailure(failure);
+    else status.succeededAt = status.attemptedAt;
     await setMeta(db, 'sync', status);
     broadcast({ type: 'data-changed', stores: [...changed] });
+    if (failure) throw failure;
+    return changed.has('memories') || changed.has('agents') ? 'changed' : 'unchanged';
   }
 
-  function refresh(context: C): Promise<void> {
-    if (running) {
-      rerunRequested = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        rerunRequested = false;
-        await runOnce(context);
-      } while (rerunRequested);
-    })().finally(() => {
+  function refresh(priority: Priority): Promise<'changed' | 'unchanged'> {
+    running ??= runOnce(priority).finally(() => {
       running = null;
     });
     return running;
   }
 
-  async function onHeartbeat(context: C): Promise<void> {
-    const db = await getDb();
-    const interval = await options.intervalMs();
-    // Check and advance the deadline in one transaction, so two tabs' heartbeats
-    // arriving together cause one refresh, not two.
-    const tx = db.transaction('meta', 'readwrite');
-    const due = ((await tx.store.get('nextRefreshAt')) as number | undefined) ?? 0;
-    const at = now();
-    const isDue = at >= due;
-    if (isDue) await tx.store.put(at + interval, 'nextRefreshAt');
-    await tx.done;
-    if (isDue) await refresh(context);
-  }
-
-  async function selectAgent(agentId: string, context: C): Promise<void> {
+  async function selectAgent(agentId: string): Promise<void> {
     const db = await getDb();
     if (!(await db.get('agents', agentId))) return;
     await setMeta(db, 'selectedAgentId', agentId);
     broadcast({ type: 'data-changed', stores: ['meta'] });
-    await refresh(context);
+    await running?.catch(() => undefined);
+    await refresh('user').catch(() => undefined);
   }
 
-  return { refresh, onHeartbeat, selectAgent };
+  return { refresh, selectAgent };
 }

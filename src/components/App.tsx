@@ -1,5 +1,5 @@
 import { countMemories, getMeta, listAgents, listMemories } from '../shared/db';
-import { useDbQuery, useOnline } from '../data/hooks';
+import { useDbQuery, useMetrics, useOnline } from '../data/hooks';
 import { Header } from './Header';
 import { MemoryList } from './MemoryList';
 import { StatusBanner } from './StatusBanner';
@@ -10,6 +10,7 @@ const SHOWN = 300;
 
 export function App() {
   const online = useOnline();
+  const metrics = useMetrics();
   const agents = useDbQuery((db) => listAgents(db), ['agents'], []);
   const meta = useDbQuery(
     async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync') }),
@@ -28,7 +29,7 @@ export function App() {
     <>
       <Header agents={agents.data ?? []} selectedId={agentId} />
       <main id="main">
-        <StatusBanner online={online} sync={meta.data?.sync} storageError={memories.error ?? agents.error} />
+        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={memories.error ?? agents.error} />
         <MemoryList
           agentName={agent?.name ?? 'Agent'}
           memories={memories.data?.shown}

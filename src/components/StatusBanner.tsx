@@ -1,18 +1,35 @@
 import type { SyncStatus } from '../shared/db';
-import { formatTime } from './format';
+import type { MetricsSnapshot } from '../shared/network';
+import { useNow } from '../data/hooks';
+import { formatCountdown, formatTime } from './format';
 
 export interface StatusBannerProps {
   online: boolean;
   sync: SyncStatus | undefined;
+  metrics: MetricsSnapshot | undefined;
   storageError: string | undefined;
 }
 
-/** Says in words what is happening with the connection; silent when all is well. */
-export function StatusBanner({ online, sync, storageError }: StatusBannerProps) {
-  const lines: string[] = [];
-  if (!online) lines.push("You're offline. Showing saved memories; Purl will catch up when you're back online.");
-  else if (sync?.error) lines.push(sync.error);
-  if (storageError) lines.push(storageError);
+/** The sentence for the connection as it is now; undefined when all is well. */
+export function connectionSentence(online: boolean, sync: SyncStatus | undefined, metrics: MetricsSnapshot | undefined, now: number): string | undefined {
+  if (!online) return "You're offline. Showing saved memories; Purl will catch up when you're back online.";
+  const breaker = metrics?.breaker;
+  if (breaker && breaker.state !== 'closed') {
+    return breaker.nextProbeAt > now
+      ? `The agent's server isn't answering. Showing saved memories; trying again in ${formatCountdown(breaker.nextProbeAt - now)}.`
+      : "The agent's server isn't answering. Showing saved memories; trying again now.";
+  }
+  const retryAt = metrics?.rateLimit.retryAt;
+  if (retryAt !== undefined && retryAt > now) {
+    return `The agent's server asked Purl to slow down. Showing saved memories; trying again at ${formatTime(retryAt)}.`;
+  }
+  return sync?.error;
+}
+
+/** Says in words what is happening with the connection; only "last updated" when all is well. */
+export function StatusBanner({ online, sync, metrics, storageError }: StatusBannerProps) {
+  const now = useNow(true);
+  const lines = [connectionSentence(online, sync, metrics, now), storageError].filter((line): line is string => Boolean(line));
   const updated = sync?.succeededAt ? `Last updated ${formatTime(sync.succeededAt)}.` : '';
   return (
     <div class="status" role="status" data-state={lines.length ? 'degraded' : 'ok'}>

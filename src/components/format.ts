@@ -8,3 +8,10 @@ export function formatTime(epochMs: number): string {
 export function formatDateTime(epochMs: number): string {
   return dateTimeFormat.format(epochMs);
 }
+
+/** "4:12" for 252 000 ms; whole seconds, rounded up so it never shows 0:00 early. */
+export function formatCountdown(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}:${String(seconds % 60).padStart(2, '0')}`;
+}

@@ -3,7 +3,8 @@
  * worker says the stores read from changed.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { PurlDatabase } from '../shared/db';
+import { getMeta, type PurlDatabase } from '../shared/db';
+import type { MetricsSnapshot } from '../shared/network';
 import { getDb, onlineState, workerEvents } from './sources';
 
 type Store = 'agents' | 'memories' | 'meta';
@@ -32,7 +33,7 @@ export function useDbQuery<T>(read: (db: PurlDatabase) => Promise<T>, stores: re
     };
     void run();
     const unsubscribe = workerEvents.subscribe((event) => {
-      if (event.stores.some((store) => stores.includes(store))) void run();
+      if (event.type === 'data-changed' && event.stores.some((store) => stores.includes(store))) void run();
     });
     return () => {
       cancelled = true;
@@ -47,4 +48,39 @@ export function useOnline(): boolean {
   const [online, setOnline] = useState(() => navigator.onLine);
   useEffect(() => onlineState.subscribe(setOnline), []);
   return online;
+}
+
+/** The worker's latest monitor figures: from IndexedDB at first, then from its broadcasts. */
+export function useMetrics(): MetricsSnapshot | undefined {
+  const [snapshot, setSnapshot] = useState<MetricsSnapshot | undefined>(undefined);
+  useEffect(() => {
+    let cancelled = false;
+    void getDb()
+      .then((db) => getMeta(db, 'metrics'))
+      .then((stored) => {
+        if (!cancelled && stored) setSnapshot((current) => current ?? stored);
+      })
+      .catch(() => {
+        // No saved figures yet: the next broadcast brings them.
+      });
+    const unsubscribe = workerEvents.subscribe((event) => {
+      if (event.type === 'metrics') setSnapshot(event.snapshot);
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe();
+    };
+  }, []);
+  return snapshot;
+}
+
+/** The current time, updated every second while `active` (for countdowns). */
+export function useNow(active: boolean): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now()), 1_000);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
 }

@@ -2,6 +2,7 @@
  * What pages and the worker say to each other. Plain, structured-clone-safe data,
  * handled with exhaustive switches.
  */
+import type { MetricsSnapshot } from './network';
 
 /** The BroadcastChannel every tab and the worker share. */
 export const CHANNEL_NAME = 'purl';
@@ -13,15 +14,21 @@ export type Command =
   /** The user asked for fresh data now. */
   | { type: 'refresh' }
   | { type: 'select-agent'; agentId: string }
+  /** The tab is going away (pagehide): stop counting it for the poll cadence. */
+  | { type: 'tab-closed'; tabId: string }
+  /** This browser's high-load mode, applied to every tab. */
+  | { type: 'set-high-load'; on: boolean }
   /** The user accepted the update prompt. */
   | { type: 'skip-waiting' };
 
 /** Worker → every tab, on the BroadcastChannel. */
 export type PurlEvent =
   /** These stores changed: re-read them from IndexedDB. */
-  | { type: 'data-changed'; stores: ReadonlyArray<'agents' | 'memories' | 'meta'> };
+  | { type: 'data-changed'; stores: ReadonlyArray<'agents' | 'memories' | 'meta'> }
+  /** The monitor's figures (also in IndexedDB, meta 'metrics'); at most once a second. */
+  | { type: 'metrics'; snapshot: MetricsSnapshot };
 
-const commandTypes: ReadonlySet<string> = new Set<Command['type']>(['heartbeat', 'refresh', 'select-agent', 'skip-waiting']);
+const commandTypes: ReadonlySet<string> = new Set<Command['type']>(['heartbeat', 'refresh', 'select-agent', 'tab-closed', 'set-high-load', 'skip-waiting']);
 
 /** Validates a message from a page; anything else is ignored by the worker. */
 export function isCommand(value: unknown): value is Command {
@@ -33,6 +40,10 @@ export function isCommand(value: unknown): value is Command {
       return typeof record['tabId'] === 'string' && typeof record['visible'] === 'boolean' && typeof record['active'] === 'boolean';
     case 'select-agent':
       return typeof record['agentId'] === 'string' && record['agentId'].length > 0;
+    case 'tab-closed':
+      return typeof record['tabId'] === 'string';
+    case 'set-high-load':
+      return typeof record['on'] === 'boolean';
     default:
       return true;
   }
@@ -41,5 +52,6 @@ export function isCommand(value: unknown): value is Command {
 export function isPurlEvent(value: unknown): value is PurlEvent {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
-  return record['type'] === 'data-changed' && Array.isArray(record['stores']);
+  if (record['type'] === 'data-changed') return Array.isArray(record['stores']);
+  return record['type'] === 'metrics' && typeof record['snapshot'] === 'object' && record['snapshot'] !== null;
 }

@@ -1,0 +1,265 @@
+/**
+ * The worker's network core, assembled: config, breaker, queue, freshness cache,
+ * guard, poller, sync and metrics. Everything it touches (fetch, caches, IndexedDB,
+ * the broadcast, the clock) is injected, so the same core runs in the service worker
+ * and in a Node simulation of many browsers.
+ */
+import type { PurlDatabase } from '../src/shared/db';
+import { getMeta } from '../src/shared/db';
+import { resolveConfig, type ConfigOverrides, type PurlConfig } from '../src/shared/config';
+import { apiPaths } from '../src/shared/api';
+import type { Command, PurlEvent } from '../src/shared/messages';
+import type { MetricsSnapshot, PollKind, TabState } from '../src/shared/network';
+import { createApiReader } from './api-reader';
+import type { CircuitBreaker } from './breaker';
+import { loadBreaker, persistTransitions } from './breaker-store';
+import { createFreshCache, type ExpirationLike } from './fresh-cache';
+import { createGuard } from './guard';
+import { Metrics } from './metrics';
+import { createPoller } from './poller';
+import { RequestQueue } from './queue';
+import { stretchForBudget } from './rate-limit';
+import { cadenceOf, effectiveInterval, scheduleDefaults, type ScheduleOptions } from './schedule';
+import { setMeta } from './store';
+import { createSync } from './sync';
+
+export interface CoreEnvironment {
+  origin: string;
+  fetch: (request: Request, init: { signal: AbortSignal }) => Promise<Response>;
+  openCache: () => Promise<Cache>;
+  expiration: ExpirationLike;
+  getDb: () => Promise<PurlDatabase>;
+  broadcast: (event: PurlEvent) => void;
+  now: () => number;
+  random: () => number;
+  /** Reads /config.json (not an API call: it does not go through the queue). */
+  loadOverrides: () => Promise<ConfigOverrides>;
+  /** Keeps the worker alive for background work started outside a command (revalidations). */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/** The agent list changes rarely: it may be this many times older than the memories. */
+const AGENTS_TTL_FACTOR = 10;
+/** Requests per memories poll (agents and memories), for budget stretching. */
+const REQUESTS_PER_POLL = 2;
+/** Most polls and revalidations waiting at once; user actions are never dropped. */
+const MAX_PENDING = 20;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How far ahead the worker waits for a poll that falls due between two heartbeats. */
+const LOOKAHEAD_MS = 5_000;
+
+interface Loaded {
+  db: PurlDatabase;
+  breaker: CircuitBreaker;
+  overrides: ConfigOverrides;
+}
+
+export interface Core {
+  handle(command: Command): Promise<void>;
+  /** Any other event: run what is due. */
+  tick(): Promise<void>;
+  config(): PurlConfig;
+}
+
+export function createCore(env: CoreEnvironment): Core {
+  const { now } = env;
+  let highLoad = false;
+  let retryAt = 0;
+  let overrides: ConfigOverrides = {};
+  let loading: Promise<Loaded> | null = null;
+  let breakerRef: CircuitBreaker | undefined;
+
+  const config = (): PurlConfig => resolveConfig(overrides, highLoad);
+
+  const metrics = new Metrics({
+    now,
+    publish: async (snapshot: MetricsSnapshot) => {
+      const db = await env.getDb();
+      await setMeta(db, 'metrics', snapshot);
+      env.broadcast({ type: 'metrics', snapshot });
+    },
+  });
+
+  const guard = createGuard({
+    fetch: env.fetch,
+    now,
+    random: env.random,
+    breaker: () => breakerRef!,
+    retryAt: () => retryAt,
+    setRetryAt: (at) => {
+      retryAt = at;
+      void env.getDb().then((db) => setMeta(db, 'retryAt', at)).catch(() => undefined);
+    },
+    onSent: () => metrics.sent(),
+    onAnswer: (status, rateLimit) => {
+      metrics.answered(status, rateLimit);
+      if (Object.keys(rateLimit).length > 0) {
+        void env.getDb().then(async (db) => setMeta(db, 'rateLimit', { ...((await getMeta(db, 'rateLimit')) ?? {}), ...rateLimit })).catch(() => undefined);
+      }
+    },
+    onFailure: () => metrics.failed(),
+  });
+
+  const queue = new RequestQueue({
+    maxConcurrent: () => config().maxConcurrent,
+    maxPending: MAX_PENDING,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    send: guard,
+    onChange: (stats) => metrics.queue(stats),
+  });
+
+  const cache = createFreshCache({
+    openCache: env.openCache,
+    expiration: env.expiration,
+    send: (request, priority) => queue.enqueue(request, priority),
+    now,
+    onLookup: (hit) => metrics.cacheLookup(hit),
+  });
+
+  const sync = createSync({
+    getDb: env.getDb,
+    fetchApi: createApiReader({
+      cache,
+      origin: env.origin,
+      ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_TTL_FACTOR : 1),
+    }),
+    broadcast: env.broadcast,
+    now,
+  });
+
+  function load(): Promise<Loaded> {
+    loading ??= (async () => {
+      const db = await env.getDb();
+      overrides = await env.loadOverrides();
+      highLoad = (await getMeta(db, 'highLoad')) ?? false;
+      retryAt = (await getMeta(db, 'retryAt')) ?? 0;
+      const restored = await getMeta(db, 'metrics');
+      if (restored) metrics.restore(restored);
+      metrics.highLoad(highLoad);
+      const { breakerThreshold: threshold, breakerTimeoutMs: timeoutMs } = config();
+      const breaker = await loadBreaker(db, { threshold, timeoutMs });
+      persistTransitions(breaker, db, { track: (write) => env.waitUntil?.(write) });
+      breaker.onTransition(() => metrics.breaker(breaker.view(now())));
+      metrics.breaker(breaker.view(now()));
+      breakerRef = breaker;
+      return { db, breaker, overrides };
+    })().catch((error: unknown) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  }
+
+  function scheduleOptions(kind: PollKind, rateLimit: Parameters<typeof stretchForBudget>[1]): ScheduleOptions {
+    const base = kind === 'memories' ? config().memoriesPollMs : config().chatPollMs;
+    return {
+      ...scheduleDefaults,
+      baseMs: stretchForBudget(base, rateLimit, now(), { requestsPerPoll: REQUESTS_PER_POLL }),
+      random: env.random,
+    };
+  }
+
+  const poller = createPoller<void>({
+    getDb: env.getDb,
+    now,
+    random: env.random,
+    options: async (kind) => scheduleOptions(kind, await getMeta(await env.getDb(), 'rateLimit')),
+    run: async (kind) => {
+      if (kind !== 'memories') return 'unchanged';
+      return sync.refresh('memories');
+    },
+    // The chat poll joins when the app has an open chat session.
+    kinds: async () => ['memories'],
+    notBefore: async () => {
+      const view = breakerRef?.view(now());
+      const probeAt = view && view.state !== 'closed' ? view.nextProbeAt : 0;
+      return Math.max(retryAt, probeAt);
+    },
+  });
+
+  /** Records the interval in force for each poll, for the monitor. */
+  async function recordIntervals(db: PurlDatabase): Promise<number> {
+    const schedules = (await getMeta(db, 'schedules')) ?? {};
+    const tabs = Object.values((await getMeta(db, 'tabs')) ?? {});
+    const cadence = cadenceOf(tabs, now());
+    const rateLimit = await getMeta(db, 'rateLimit');
+    let soonest = Infinity;
+    for (const kind of ['memories'] as const) {
+      const schedule = schedules[kind];
+      if (!schedule) continue;
+      const options = scheduleOptions(kind, rateLimit);
+      const interval = effectiveInterval(schedule, cadence, options);
+      metrics.pollInterval(kind, interval);
+      soonest = Math.min(soonest, schedule.nextDueAt - schedule.intervalMs + interval);
+    }
+    return Math.max(soonest, retryAt);
+  }
+
+  let ticking: Promise<void> | null = null;
+  /**
+   * Runs what is due, then, while a poll falls due within the lookahead, waits for it
+   * inside the same event (timers alone are unreliable in a worker: they die with it).
+   */
+  async function tickLoop(): Promise<void> {
+    const { db } = await load();
+    for (;;) {
+      await poller.tick();
+      const nextAt = await recordIntervals(db);
+      const wait = nextAt - now();
+      if (!(wait <= LOOKAHEAD_MS)) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 50)));
+    }
+  }
+
+  function tick(): Promise<void> {
+    ticking ??= tickLoop().finally(() => {
+      ticking = null;
+    });
+    return ticking;
+  }
+
+  async function onHeartbeat(tab: TabState): Promise<void> {
+    const { db } = await load();
+    // A browser's very first visit shows data at once rather than at its first poll.
+    if ((await getMeta(db, 'sync'))?.succeededAt === undefined) await sync.refresh('user').catch(() => undefined);
+    await poller.onHeartbeat(tab, undefined);
+    await tick();
+  }
+
+  async function setHighLoad(on: boolean): Promise<void> {
+    const { db } = await load();
+    highLoad = on;
+    await setMeta(db, 'highLoad', on);
+    metrics.highLoad(on);
+    env.broadcast({ type: 'data-changed', stores: ['meta'] });
+    await recordIntervals(db);
+  }
+
+  async function handle(command: Command): Promise<void> {
+    switch (command.type) {
+      case 'heartbeat':
+        return onHeartbeat({ tabId: command.tabId, visible: command.visible, active: command.active, seenAt: now() });
+      case 'tab-closed':
+        await load();
+        return poller.forgetTab(command.tabId);
+      case 'refresh':
+        await load();
+        await sync.refresh('user').catch(() => undefined);
+        return;
+      case 'select-agent':
+        await load();
+        return sync.selectAgent(command.agentId);
+      case 'set-high-load':
+        return setHighLoad(command.on);
+      case 'skip-waiting':
+        return;
+      default: {
+        const unhandled: never = command;
+        throw new Error(`unhandled command ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+
+  return { handle, tick, config };
+}
+

@@ -32,12 +32,15 @@ export function stackInfo(): StackInfo {
   return JSON.parse(raw) as StackInfo;
 }
 
-/** Starts one more gateway on the running ElizaOS (for tests that stop a gateway). */
-export async function startExtraGateway(env: Record<string, string> = {}): Promise<Gateway> {
+/**
+ * Starts one more gateway on the running ElizaOS (for tests that stop a gateway or
+ * need other settings), optionally through another upstream such as the fault proxy.
+ */
+export async function startExtraGateway(env: Record<string, string> = {}, upstream?: string): Promise<Gateway> {
   const info = stackInfo();
   const { options } = readGatewayOptions(
     { ...TEST_CLIENT_ENV, PORT: '0', PURL_GATEWAY_SECRET: info.gatewaySecret, PURL_DIST_DIR: path.join(root, 'dist'), ...env },
-    new URL(info.elizaUrl),
+    new URL(upstream ?? info.elizaUrl),
   );
   return startGateway(options);
 }

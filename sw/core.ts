@@ -70,6 +70,10 @@ export function createCore(env: CoreEnvironment): Core {
   let breakerRef: CircuitBreaker | undefined;
 
   const config = (): PurlConfig => resolveConfig(overrides, highLoad);
+  const reportMode = () => {
+    const { memoriesPollMs, chatPollMs } = config();
+    metrics.mode(highLoad, { memories: memoriesPollMs, chat: chatPollMs });
+  };
 
   const metrics = new Metrics({
     now,
@@ -135,7 +139,7 @@ export function createCore(env: CoreEnvironment): Core {
       retryAt = (await getMeta(db, 'retryAt')) ?? 0;
       const restored = await getMeta(db, 'metrics');
       if (restored) metrics.restore(restored);
-      metrics.highLoad(highLoad);
+      reportMode();
       const { breakerThreshold: threshold, breakerTimeoutMs: timeoutMs } = config();
       const breaker = await loadBreaker(db, { threshold, timeoutMs });
       persistTransitions(breaker, db, { track: (write) => env.waitUntil?.(write) });
@@ -230,7 +234,7 @@ export function createCore(env: CoreEnvironment): Core {
     const { db } = await load();
     highLoad = on;
     await setMeta(db, 'highLoad', on);
-    metrics.highLoad(on);
+    reportMode();
     env.broadcast({ type: 'data-changed', stores: ['meta'] });
     await recordIntervals(db);
   }

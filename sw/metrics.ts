@@ -31,6 +31,7 @@ export class Metrics {
   #rateLimit: RateLimitInfo = {};
   #rateLimited: number;
   #highLoad = false;
+  #baseIntervals: Record<PollKind, number> = { memories: 0, chat: 0 };
   #lastPublishedAt = -Infinity;
   #scheduled = false;
   #publishing: Promise<void> = Promise.resolve();
@@ -107,8 +108,10 @@ export class Metrics {
     this.changed();
   }
 
-  highLoad(on: boolean): void {
-    this.#highLoad = on;
+  /** The mode in force and each poll's configured interval in it. */
+  mode(highLoad: boolean, baseIntervals: Record<PollKind, number>): void {
+    this.#highLoad = highLoad;
+    this.#baseIntervals = { ...baseIntervals };
     this.changed();
   }
 
@@ -125,6 +128,7 @@ export class Metrics {
       breaker: this.#breaker,
       cacheHits: this.#hits,
       cacheMisses: this.#misses,
+      baseIntervals: { ...this.#baseIntervals },
       pollIntervals: this.#intervals,
       rateLimit: this.#rateLimit,
       rateLimited: this.#rateLimited,

@@ -27,7 +27,7 @@ export function App() {
 
   return (
     <>
-      <Header agents={agents.data ?? []} selectedId={agentId} />
+      <Header agents={agents.data ?? []} selectedId={agentId} highLoad={metrics?.highLoad ?? false} />
       <main id="main">
         <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={memories.error ?? agents.error} />
         <MemoryList

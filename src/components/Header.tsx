@@ -4,9 +4,10 @@ import { sendCommand } from '../worker-link';
 export interface HeaderProps {
   agents: readonly Agent[];
   selectedId: string | undefined;
+  highLoad: boolean;
 }
 
-export function Header({ agents, selectedId }: HeaderProps) {
+export function Header({ agents, selectedId, highLoad }: HeaderProps) {
   const selected = agents.find((agent) => agent.id === selectedId);
   return (
     <header class="app-header">
@@ -14,6 +15,11 @@ export function Header({ agents, selectedId }: HeaderProps) {
         <img src="/icons/icon.svg" alt="" width={28} height={28} />
         Purl
       </h1>
+      {highLoad && (
+        <p class="badge" title="Slower polls and fewer requests at once, for every tab of this browser">
+          High-load mode
+        </p>
+      )}
       {agents.length > 1 ? (
         <label class="agent-picker">
           Agent

@@ -39,10 +39,12 @@ describe('configuration', () => {
     expect(parseOverrides('nope').errors[0]).toMatch(/not a JSON object/);
   });
 
-  it('applies overrides on top of the high-load defaults', () => {
-    const config = resolveConfig({ cacheTtlMs: 1000 }, true);
-    expect(config).toEqual({ ...highLoadConfig, cacheTtlMs: 1000 });
-    expect(highLoadConfig.memoriesPollMs).toBe(90_000);
-    expect(highLoadConfig.maxConcurrent).toBe(2);
+  it('has the documented high-load defaults', () => {
+    expect(highLoadConfig).toEqual({ ...defaultConfig, memoriesPollMs: 90_000, chatPollMs: 7_000, cacheTtlMs: 45_000, maxConcurrent: 2, messageMinIntervalMs: 3_000 });
+  });
+
+  it('derives high-load mode from the server’s overrides, so it stays slower than normal', () => {
+    const config = resolveConfig({ memoriesPollMs: 1000, maxConcurrent: 1, breakerTimeoutMs: 9000 }, true);
+    expect(config).toMatchObject({ memoriesPollMs: 1500, maxConcurrent: 1, breakerTimeoutMs: 9000, chatPollMs: 7000 });
   });
 });

@@ -31,14 +31,24 @@ export const defaultConfig: Readonly<PurlConfig> = Object.freeze({
   breakerTimeoutMs: 300_000,
 });
 
-export const highLoadConfig: Readonly<PurlConfig> = Object.freeze({
-  ...defaultConfig,
-  memoriesPollMs: 90_000,
-  chatPollMs: 7_000,
-  cacheTtlMs: 45_000,
-  maxConcurrent: 2,
-  messageMinIntervalMs: 3_000,
-});
+/**
+ * High-load mode from normal-mode settings: polls and the freshness window 1.5× longer
+ * (the chat poll 1.4×: 5 s → 7 s), the message interval 1.5×, one request fewer in
+ * flight (at least one). The breaker is the same in both modes. Deriving it means a
+ * server that sets FRONTEND_POLL_INTERVAL still gets a slower high-load mode.
+ */
+export function highLoadOf(normal: Readonly<PurlConfig>): PurlConfig {
+  return {
+    ...normal,
+    memoriesPollMs: Math.round(normal.memoriesPollMs * 1.5),
+    chatPollMs: Math.round(normal.chatPollMs * 1.4),
+    cacheTtlMs: Math.round(normal.cacheTtlMs * 1.5),
+    maxConcurrent: Math.max(1, normal.maxConcurrent - 1),
+    messageMinIntervalMs: Math.round(normal.messageMinIntervalMs * 1.5),
+  };
+}
+
+export const highLoadConfig: Readonly<PurlConfig> = Object.freeze(highLoadOf(defaultConfig));
 
 interface Rule {
   env: string;
@@ -105,7 +115,8 @@ export function parseOverrides(body: unknown): ParsedOverrides {
   return collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
 }
 
-/** The settings in force: the mode's defaults with the server's overrides on top. */
+/** The settings in force: the server's overrides on the defaults, then the mode applied. */
 export function resolveConfig(overrides: ConfigOverrides, highLoad: boolean): PurlConfig {
-  return { ...(highLoad ? highLoadConfig : defaultConfig), ...overrides };
+  const normal = { ...defaultConfig, ...overrides };
+  return highLoad ? highLoadOf(normal) : normal;
 }

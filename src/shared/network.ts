@@ -75,6 +75,8 @@ export interface MetricsSnapshot {
   cacheMisses: number;
   /** Hits / (hits + misses), or undefined before the first lookup. */
   cacheHitRate?: number;
+  /** Each poll's configured interval for the mode in force, before stretching, ms. */
+  baseIntervals: Record<PollKind, number>;
   /** The interval in force for each poll, ms (Infinity is stored as null: no tab, no polling). */
   pollIntervals: Partial<Record<PollKind, number | null>>;
   rateLimit: RateLimitInfo;

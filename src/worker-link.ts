@@ -3,6 +3,7 @@
  * commands, and the heartbeat that tells the worker this tab is alive.
  */
 import { Workbox } from 'workbox-window';
+import { getDb } from './data/sources';
 import { Subscribable } from './data/subscribable';
 import type { Command } from './shared/messages';
 
@@ -29,6 +30,40 @@ export async function sendCommand(command: Command): Promise<void> {
   if (!('serviceWorker' in navigator)) return;
   const registration = await navigator.serviceWorker.ready;
   registration.active?.postMessage(command);
+}
+
+/** Typed messages the worker has not confirmed yet, by clientId. */
+const unconfirmed = new Map<string, Extract<Command, { type: 'send-message' }>>();
+let confirmTimer: ReturnType<typeof setInterval> | undefined;
+
+async function isKnownToWorker(clientId: string): Promise<boolean> {
+  const db = await getDb();
+  return (await db.getKey('outbox', clientId)) !== undefined || (await db.getKeyFromIndex('chat', 'by-client', clientId)) !== undefined;
+}
+
+/** Re-sends unconfirmed messages until the worker has written each one down. */
+async function confirmOrResend(): Promise<void> {
+  for (const [clientId, command] of unconfirmed) {
+    if (await isKnownToWorker(clientId).catch(() => false)) unconfirmed.delete(clientId);
+    else void sendCommand(command);
+  }
+  if (unconfirmed.size === 0) {
+    clearInterval(confirmTimer);
+    confirmTimer = undefined;
+  }
+}
+
+/**
+ * Hands a typed message to the worker's outbox. The clientId makes repeating the
+ * command harmless, so it is repeated until the message is in IndexedDB: a worker that
+ * was starting or stopping when the user pressed Send cannot lose it.
+ */
+export function sendMessage(agentId: string, text: string): string {
+  const command = { type: 'send-message', clientId: crypto.randomUUID(), agentId, text, createdAt: Date.now() } as const;
+  unconfirmed.set(command.clientId, command);
+  void sendCommand(command);
+  confirmTimer ??= setInterval(() => void confirmOrResend(), 1_000);
+  return command.clientId;
 }
 
 /** Activates the waiting version; the page reloads when it takes control. */

@@ -21,6 +21,7 @@ import { RequestQueue } from './queue';
 import { stretchForBudget } from './rate-limit';
 import { cadenceOf, effectiveInterval, scheduleDefaults, type ScheduleOptions } from './schedule';
 import { setMeta } from './store';
+import { createChat } from './chat';
 import { createSync } from './sync';
 
 export interface CoreEnvironment {
@@ -32,6 +33,7 @@ export interface CoreEnvironment {
   broadcast: (event: PurlEvent) => void;
   now: () => number;
   random: () => number;
+  randomUUID: () => string;
   /** Reads /config.json (not an API call: it does not go through the queue). */
   loadOverrides: () => Promise<ConfigOverrides>;
   /** Keeps the worker alive for background work started outside a command (revalidations). */
@@ -47,6 +49,9 @@ const MAX_PENDING = 20;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How far ahead the worker waits for a poll that falls due between two heartbeats. */
 const LOOKAHEAD_MS = 5_000;
+/** After a message is sent, the chat is polled this soon (the agent answers in about a second). */
+const REPLY_POLL_DELAY_MS = 1_000;
+const POLL_KINDS: readonly PollKind[] = ['memories', 'chat'];
 
 interface Loaded {
   db: PurlDatabase;
@@ -71,8 +76,8 @@ export function createCore(env: CoreEnvironment): Core {
 
   const config = (): PurlConfig => resolveConfig(overrides, highLoad);
   const reportMode = () => {
-    const { memoriesPollMs, chatPollMs } = config();
-    metrics.mode(highLoad, { memories: memoriesPollMs, chat: chatPollMs });
+    const { memoriesPollMs, chatPollMs, maxConcurrent } = config();
+    metrics.mode(highLoad, { memories: memoriesPollMs, chat: chatPollMs }, maxConcurrent);
   };
 
   const metrics = new Metrics({
@@ -131,6 +136,26 @@ export function createCore(env: CoreEnvironment): Core {
     now,
   });
 
+  /** Epoch ms before which nothing can leave: the server's Retry-After, or the breaker's next probe. */
+  function notBefore(): number {
+    const view = breakerRef?.view(now());
+    const probeAt = view && view.state !== 'closed' ? view.nextProbeAt : 0;
+    return Math.max(retryAt, probeAt);
+  }
+
+  const chat = createChat({
+    getDb: env.getDb,
+    send: (request, priority) => queue.enqueue(request, priority),
+    origin: env.origin,
+    broadcast: env.broadcast,
+    now,
+    random: env.random,
+    randomUUID: env.randomUUID,
+    minIntervalMs: () => config().messageMinIntervalMs,
+    notBefore,
+    onSent: () => poller.expedite('chat', now() + REPLY_POLL_DELAY_MS, config().chatPollMs),
+  });
+
   function load(): Promise<Loaded> {
     loading ??= (async () => {
       const db = await env.getDb();
@@ -168,17 +193,10 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     random: env.random,
     options: async (kind) => scheduleOptions(kind, await getMeta(await env.getDb(), 'rateLimit')),
-    run: async (kind) => {
-      if (kind !== 'memories') return 'unchanged';
-      return sync.refresh('memories');
-    },
-    // The chat poll joins when the app has an open chat session.
-    kinds: async () => ['memories'],
-    notBefore: async () => {
-      const view = breakerRef?.view(now());
-      const probeAt = view && view.state !== 'closed' ? view.nextProbeAt : 0;
-      return Math.max(retryAt, probeAt);
-    },
+    run: async (kind) => (kind === 'chat' ? chat.poll() : sync.refresh('memories')),
+    // The chat is polled once there is a session with the agent.
+    kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
+    notBefore: async () => notBefore(),
   });
 
   /** Records the interval in force for each poll, for the monitor. */
@@ -188,7 +206,7 @@ export function createCore(env: CoreEnvironment): Core {
     const cadence = cadenceOf(tabs, now());
     const rateLimit = await getMeta(db, 'rateLimit');
     let soonest = Infinity;
-    for (const kind of ['memories'] as const) {
+    for (const kind of POLL_KINDS) {
       const schedule = schedules[kind];
       if (!schedule) continue;
       const options = scheduleOptions(kind, rateLimit);
@@ -207,8 +225,8 @@ export function createCore(env: CoreEnvironment): Core {
   async function tickLoop(): Promise<void> {
     const { db } = await load();
     for (;;) {
-      await poller.tick();
-      const nextAt = await recordIntervals(db);
+      const [outboxAt] = await Promise.all([chat.drain(), poller.tick()]);
+      const nextAt = Math.min(await recordIntervals(db), outboxAt ?? Infinity);
       const wait = nextAt - now();
       if (!(wait <= LOOKAHEAD_MS)) return;
       await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 50)));
@@ -253,6 +271,17 @@ export function createCore(env: CoreEnvironment): Core {
       case 'select-agent':
         await load();
         return sync.selectAgent(command.agentId);
+      case 'send-message':
+        await load();
+        await chat.enqueue(command);
+        return tick();
+      case 'discard-message':
+        await load();
+        return chat.discard(command.clientId);
+      case 'open-chat':
+        await load();
+        await chat.openSession(command.agentId, 'user').catch(() => undefined);
+        return tick();
       case 'set-high-load':
         return setHighLoad(command.on);
       case 'skip-waiting':

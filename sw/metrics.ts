@@ -32,6 +32,7 @@ export class Metrics {
   #rateLimited: number;
   #highLoad = false;
   #baseIntervals: Record<PollKind, number> = { memories: 0, chat: 0 };
+  #maxConcurrent = 0;
   #lastPublishedAt = -Infinity;
   #scheduled = false;
   #publishing: Promise<void> = Promise.resolve();
@@ -109,8 +110,9 @@ export class Metrics {
   }
 
   /** The mode in force and each poll's configured interval in it. */
-  mode(highLoad: boolean, baseIntervals: Record<PollKind, number>): void {
+  mode(highLoad: boolean, baseIntervals: Record<PollKind, number>, maxConcurrent: number): void {
     this.#highLoad = highLoad;
+    this.#maxConcurrent = maxConcurrent;
     this.#baseIntervals = { ...baseIntervals };
     this.changed();
   }
@@ -124,6 +126,7 @@ export class Metrics {
       at,
       pending: this.#pending,
       inFlight: this.#inFlight,
+      maxConcurrent: this.#maxConcurrent,
       consecutiveErrors: this.#consecutiveErrors,
       breaker: this.#breaker,
       cacheHits: this.#hits,

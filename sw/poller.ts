@@ -44,6 +44,8 @@ export interface Poller<C> {
   tick(context: C): Promise<void>;
   /** Removes a tab (page hidden for good / unload). */
   forgetTab(tabId: string): Promise<void>;
+  /** Makes the poll of `kind` due by `at`, its interval reset to `baseMs`. */
+  expedite(kind: PollKind, at: number, baseMs: number): Promise<void>;
 }
 
 /** A poll this worker has claimed and must run, with the options it was claimed under. */
@@ -199,6 +201,22 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     return writeTabs((tabs, at) => prunedTabs(tabs, at, goneAfterMs, tabId));
   }
 
-  return { onHeartbeat, tick, forgetTab };
+  /**
+   * Something happened that makes news likely (the user just sent a message): the poll
+   * of `kind` is due at `at` at the latest, with its interval back at the base.
+   */
+  async function expedite(kind: PollKind, at: number, baseMs: number): Promise<void> {
+    const db = await getDb();
+    const tx = db.transaction('meta', 'readwrite');
+    const stored = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
+    const current = stored?.[kind];
+    const schedule: PollSchedule = current
+      ? { ...current, nextDueAt: Math.min(current.nextDueAt, at), intervalMs: baseMs, unchangedStreak: 0 }
+      : { nextDueAt: at, intervalMs: baseMs, unchangedStreak: 0, errorStreak: 0 };
+    void tx.store.put({ ...stored, [kind]: schedule }, 'schedules');
+    await tx.done;
+  }
+
+  return { onHeartbeat, tick, forgetTab, expedite };
 }
 

@@ -48,6 +48,7 @@ const core = createCore({
   broadcast: (event) => channel.postMessage(event),
   now: Date.now,
   random: Math.random,
+  randomUUID: () => crypto.randomUUID(),
   loadOverrides: createOverridesSource(fetch.bind(self), new URL('/config.json', self.location.origin).href),
   waitUntil: (promise) => {
     try {

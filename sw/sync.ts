@@ -8,7 +8,7 @@
 import { apiPaths, parseAgentList, parseMemories } from '../src/shared/api';
 import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
-import type { PurlEvent } from '../src/shared/messages';
+import type { PurlEvent, StoreName } from '../src/shared/messages';
 import type { Priority } from '../src/shared/network';
 import { reconcileMemories, saveAgents, setMeta } from './store';
 
@@ -39,7 +39,7 @@ export interface Sync {
   selectAgent(agentId: string): Promise<void>;
 }
 
-type Store = 'agents' | 'memories' | 'meta';
+type Store = StoreName;
 
 async function readJson(response: Response): Promise<unknown> {
   if (!response.ok) throw new PurlError('http-error', `HTTP ${response.status}`);

@@ -5,9 +5,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { getMeta, type PurlDatabase } from '../shared/db';
 import type { MetricsSnapshot } from '../shared/network';
+import type { StoreName } from '../shared/messages';
 import { getDb, onlineState, workerEvents } from './sources';
 
-type Store = 'agents' | 'memories' | 'meta';
+type Store = StoreName;
 
 export interface QueryState<T> {
   data: T | undefined;

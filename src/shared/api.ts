@@ -136,4 +136,95 @@ export const apiPaths = {
   agents: '/api/agents',
   memories: (agentId: string) =>
     `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
+  sessions: '/api/messaging/sessions',
+  sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;
+
+/** A chat session with the agent (sessions live only in the server's memory). */
+export interface ChatSession {
+  sessionId: string;
+  channelId: string;
+  agentId: string;
+  userId: string;
+}
+
+/** A chat message as Purl keeps it. */
+export interface ChatMessage {
+  /** The server's id. */
+  id: string;
+  agentId: string;
+  channelId: string;
+  authorId: string;
+  isAgent: boolean;
+  text: string;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Set on the user's messages sent from this browser: the outbox's id for it. */
+  clientId?: string;
+  thought?: string;
+}
+
+/** Validates `POST /api/messaging/sessions`. */
+export function parseSession(body: Json): ChatSession {
+  if (!isRecord(body)) fail('the session is not an object');
+  return {
+    sessionId: requireString(body, 'sessionId', 'session'),
+    channelId: requireString(body, 'channelId', 'session'),
+    agentId: requireString(body, 'agentId', 'session'),
+    userId: requireString(body, 'userId', 'session'),
+  };
+}
+
+function clientIdOf(metadata: Json): string | undefined {
+  return isRecord(metadata) ? optionalString(metadata['clientMessageId']) : undefined;
+}
+
+/** Validates `POST /api/messaging/sessions/:id/messages`: the stored user message. */
+export function parsePostedMessage(body: Json, session: ChatSession): ChatMessage {
+  if (!isRecord(body)) fail('the answer is not an object');
+  const message = body['userMessage'];
+  if (!isRecord(message)) fail('userMessage is missing');
+  const posted: ChatMessage = {
+    id: requireString(message, 'id', 'userMessage'),
+    agentId: session.agentId,
+    channelId: optionalString(message['channel_id']) ?? session.channelId,
+    authorId: optionalString(message['author_id']) ?? session.userId,
+    isAgent: false,
+    text: typeof message['content'] === 'string' ? message['content'] : '',
+    createdAt: parseCreatedAt(message['created_at'], 'userMessage'),
+  };
+  const clientId = clientIdOf(message['metadata']);
+  if (clientId) posted.clientId = clientId;
+  return posted;
+}
+
+/** Validates `GET /api/messaging/sessions/:id/messages` (newest first on the wire; returned oldest first). */
+export function parseSessionMessages(body: Json, session: ChatSession): ChatMessage[] {
+  if (!isRecord(body)) fail('the answer is not an object');
+  const list = body['messages'];
+  if (!Array.isArray(list)) fail('messages is not a list');
+  return list
+    .map((item, index): ChatMessage => {
+      const where = `messages[${index}]`;
+      if (!isRecord(item)) fail(`${where} is not an object`);
+      const message: ChatMessage = {
+        id: requireString(item, 'id', where),
+        agentId: session.agentId,
+        channelId: session.channelId,
+        authorId: requireString(item, 'authorId', where),
+        isAgent: item['isAgent'] === true,
+        text: typeof item['content'] === 'string' ? item['content'] : '',
+        createdAt: parseCreatedAt(item['createdAt'], where),
+      };
+      const clientId = clientIdOf(item['metadata']);
+      if (clientId) message.clientId = clientId;
+      const metadata = item['metadata'];
+      const thought = isRecord(metadata) ? optionalString(metadata['thought']) : undefined;
+      if (thought) message.thought = thought;
+      return message;
+    })
+    .sort((a, b) => a.createdAt - b.createdAt);
+}
+
+/** The most a chat message may hold, in characters (the server accepts 2 MB bodies; people do not type novels). */
+export const MAX_MESSAGE_LENGTH = 4_000;

@@ -2,7 +2,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Memory } from './api';
-import { DB_NAME, DB_VERSION, countMemories, getMeta, listMemories, openPurlDB } from './db';
+import { DB_NAME, DB_VERSION, countMemories, getMeta, listChat, listMemories, listOutbox, openPurlDB } from './db';
 
 const agentId = 'agent-1';
 
@@ -18,7 +18,9 @@ describe('the IndexedDB schema', () => {
   it('creates every store and index on a new database', async () => {
     const db = await openPurlDB();
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['agents', 'memories', 'meta']);
+    expect([...db.objectStoreNames].sort()).toEqual(['agents', 'chat', 'memories', 'meta', 'outbox']);
+    expect([...db.transaction('chat').store.indexNames].sort()).toEqual(['by-agent', 'by-client']);
+    expect([...db.transaction('outbox').store.indexNames]).toEqual(['by-order']);
     expect([...db.transaction('memories').store.indexNames].sort()).toEqual(['by-agent', 'by-room']);
     db.close();
   });
@@ -32,6 +34,19 @@ describe('the IndexedDB schema', () => {
     expect((await listMemories(db, agentId)).map((m) => m.id)).toEqual(['new', 'mid', 'old']);
     expect((await listMemories(db, agentId, 2)).map((m) => m.id)).toEqual(['new', 'mid']);
     expect(await countMemories(db, agentId)).toBe(3);
+    db.close();
+  });
+
+  it('lists chat messages oldest first, the newest ones up to a limit, and the outbox in the order typed', async () => {
+    const db = await openPurlDB();
+    for (const [id, at] of [['c', 3], ['a', 1], ['b', 2]] as const) {
+      await db.put('chat', { id, agentId, channelId: 'ch', authorId: 'u', isAgent: false, text: id, createdAt: at });
+    }
+    expect((await listChat(db, agentId)).map((m) => m.id)).toEqual(['a', 'b', 'c']);
+    expect((await listChat(db, agentId, 2)).map((m) => m.id)).toEqual(['b', 'c']);
+    await db.put('outbox', { clientId: 'later', agentId, text: '2', createdAt: 20, state: 'queued', attempts: 0 });
+    await db.put('outbox', { clientId: 'first', agentId, text: '1', createdAt: 10, state: 'queued', attempts: 0 });
+    expect((await listOutbox(db)).map((item) => item.clientId)).toEqual(['first', 'later']);
     db.close();
   });
 
@@ -61,6 +76,9 @@ describe('the IndexedDB schema', () => {
     expect(await getMeta(db, 'selectedAgentId')).toBe(agentId);
     const inRoom = await db.getAllFromIndex('memories', 'by-room', IDBKeyRange.bound([agentId, 'room-7', 0], [agentId, 'room-7', Infinity]));
     expect(inRoom.map((m) => m.id)).toEqual(['kept']);
+    // Version 3's stores exist and work.
+    await db.put('outbox', { clientId: 'c1', agentId, text: 'hi', createdAt: 1, state: 'queued', attempts: 0 });
+    expect(await listOutbox(db)).toHaveLength(1);
     db.close();
   });
 

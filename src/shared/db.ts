@@ -3,11 +3,11 @@
  * (sw/store.ts); pages import the read functions below.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
-import type { Agent, Memory } from './api';
+import type { Agent, ChatMessage, ChatSession, Memory } from './api';
 import type { BreakerSnapshot, MetricsSnapshot, PollKind, PollSchedule, RateLimitInfo, TabState } from './network';
 
 export const DB_NAME = 'purl';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** What the worker last learnt from the agent's server; shown by the UI. */
 export interface SyncStatus {
@@ -16,6 +16,33 @@ export interface SyncStatus {
   /** Epoch ms of the last success, if any. */
   succeededAt?: number;
   /** A sentence for people when the last attempt failed. */
+  error?: string;
+}
+
+/** Where a message typed by the user is on its way to the server. */
+export type OutboxState =
+  /** Waiting its turn (pacing, order, or the connection). */
+  | 'queued'
+  /** On the wire now. */
+  | 'sending'
+  /** The last attempt failed; the next is at `nextAttemptAt`. */
+  | 'retrying'
+  /** The server refused it for good (e.g. too long); kept so nothing typed is lost. */
+  | 'rejected';
+
+/** A message the user typed that the server does not have yet. */
+export interface OutboxItem {
+  /** The client message id: the key here, and sent as metadata so a retry is recognisable. */
+  clientId: string;
+  agentId: string;
+  text: string;
+  /** Epoch ms when typed (the order of sending). */
+  createdAt: number;
+  state: OutboxState;
+  attempts: number;
+  /** Epoch ms of the next attempt, when retrying. */
+  nextAttemptAt?: number;
+  /** A sentence about the last failure. */
   error?: string;
 }
 
@@ -35,6 +62,12 @@ export interface MetaValues {
   rateLimit: RateLimitInfo;
   /** This browser's high-load mode, applied to every tab. */
   highLoad: boolean;
+  /** The open chat session (lost when the server restarts; then a new one is made). */
+  chatSession: ChatSession;
+  /** This browser's user id towards the agent (a UUID, made once). */
+  userId: string;
+  /** Epoch ms when the outbox last sent a message (for the minimum interval). */
+  lastMessageSentAt: number;
   /** The monitor's figures, as last published. */
   metrics: MetricsSnapshot;
   /** Epoch ms before which nothing may be sent (the server's Retry-After). */
@@ -57,6 +90,10 @@ export interface PurlDB extends DBSchema {
     };
   };
   meta: { key: MetaKey; value: MetaValues[MetaKey] };
+  /** Chat messages from the server, every session of this browser. Added in version 3. */
+  chat: { key: string; value: ChatMessage; indexes: { 'by-agent': [string, number]; 'by-client': string } };
+  /** Messages typed but not yet on the server, in the order typed. Added in version 3. */
+  outbox: { key: string; value: OutboxItem; indexes: { 'by-order': [number, string] } };
 }
 
 export type PurlDatabase = IDBPDatabase<PurlDB>;
@@ -78,6 +115,13 @@ function upgrade(
   }
   if (oldVersion < 2) {
     tx.objectStore('memories').createIndex('by-room', ['agentId', 'roomId', 'createdAt']);
+  }
+  if (oldVersion < 3) {
+    const chat = db.createObjectStore('chat', { keyPath: 'id' });
+    chat.createIndex('by-agent', ['agentId', 'createdAt']);
+    // Only the user's own messages carry a clientId; others are simply not in this index.
+    chat.createIndex('by-client', 'clientId');
+    db.createObjectStore('outbox', { keyPath: 'clientId' }).createIndex('by-order', ['createdAt', 'clientId']);
   }
 }
 
@@ -123,4 +167,21 @@ export async function listMemories(db: PurlDatabase, agentId: string, limit = 50
 
 export function countMemories(db: PurlDatabase, agentId: string): Promise<number> {
   return db.countFromIndex('memories', 'by-agent', IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]));
+}
+
+/** One agent's chat messages, oldest first, the newest `limit`. */
+export async function listChat(db: PurlDatabase, agentId: string, limit = 200): Promise<ChatMessage[]> {
+  const range = IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]);
+  const result: ChatMessage[] = [];
+  let cursor = await db.transaction('chat').store.index('by-agent').openCursor(range, 'prev');
+  while (cursor && result.length < limit) {
+    result.push(cursor.value);
+    cursor = await cursor.continue();
+  }
+  return result.reverse();
+}
+
+/** Everything in the outbox, in the order it will be sent. */
+export function listOutbox(db: PurlDatabase): Promise<OutboxItem[]> {
+  return db.getAllFromIndex('outbox', 'by-order');
 }

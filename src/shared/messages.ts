@@ -4,6 +4,9 @@
  */
 import type { MetricsSnapshot } from './network';
 
+/** The stores a page may be told to re-read. */
+export type StoreName = 'agents' | 'memories' | 'meta' | 'chat' | 'outbox';
+
 /** The BroadcastChannel every tab and the worker share. */
 export const CHANNEL_NAME = 'purl';
 
@@ -16,6 +19,12 @@ export type Command =
   | { type: 'select-agent'; agentId: string }
   /** The tab is going away (pagehide): stop counting it for the poll cadence. */
   | { type: 'tab-closed'; tabId: string }
+  /** Queue a typed message (idempotent by clientId: re-sending the command is harmless). */
+  | { type: 'send-message'; clientId: string; agentId: string; text: string; createdAt: number }
+  /** Drop a message the server refused for good. */
+  | { type: 'discard-message'; clientId: string }
+  /** The chat view is open: make sure a session exists, so its poll runs. */
+  | { type: 'open-chat'; agentId: string }
   /** This browser's high-load mode, applied to every tab. */
   | { type: 'set-high-load'; on: boolean }
   /** The user accepted the update prompt. */
@@ -24,11 +33,21 @@ export type Command =
 /** Worker → every tab, on the BroadcastChannel. */
 export type PurlEvent =
   /** These stores changed: re-read them from IndexedDB. */
-  | { type: 'data-changed'; stores: ReadonlyArray<'agents' | 'memories' | 'meta'> }
+  | { type: 'data-changed'; stores: ReadonlyArray<StoreName> }
   /** The monitor's figures (also in IndexedDB, meta 'metrics'); at most once a second. */
   | { type: 'metrics'; snapshot: MetricsSnapshot };
 
-const commandTypes: ReadonlySet<string> = new Set<Command['type']>(['heartbeat', 'refresh', 'select-agent', 'tab-closed', 'set-high-load', 'skip-waiting']);
+const commandTypes: ReadonlySet<string> = new Set<Command['type']>([
+  'heartbeat',
+  'refresh',
+  'select-agent',
+  'tab-closed',
+  'send-message',
+  'discard-message',
+  'open-chat',
+  'set-high-load',
+  'skip-waiting',
+]);
 
 /** Validates a message from a page; anything else is ignored by the worker. */
 export function isCommand(value: unknown): value is Command {
@@ -42,6 +61,19 @@ export function isCommand(value: unknown): value is Command {
       return typeof record['agentId'] === 'string' && record['agentId'].length > 0;
     case 'tab-closed':
       return typeof record['tabId'] === 'string';
+    case 'send-message':
+      return (
+        typeof record['clientId'] === 'string' &&
+        record['clientId'].length > 0 &&
+        typeof record['agentId'] === 'string' &&
+        typeof record['text'] === 'string' &&
+        typeof record['createdAt'] === 'number' &&
+        Number.isFinite(record['createdAt'])
+      );
+    case 'discard-message':
+      return typeof record['clientId'] === 'string';
+    case 'open-chat':
+      return typeof record['agentId'] === 'string' && record['agentId'].length > 0;
     case 'set-high-load':
       return typeof record['on'] === 'boolean';
     default:

@@ -69,6 +69,8 @@ export interface MetricsSnapshot {
   at: number;
   pending: number;
   inFlight: number;
+  /** The cap on requests in flight for the mode in force. */
+  maxConcurrent: number;
   consecutiveErrors: number;
   breaker: BreakerView;
   cacheHits: number;

@@ -1,0 +1,54 @@
+/**
+ * What the chat view shows, computed from IndexedDB's chat messages and outbox: one
+ * timeline in the order things were said, each line with its delivery state.
+ */
+import type { ChatMessage } from '../../shared/api';
+import type { OutboxItem } from '../../shared/db';
+
+export type LineState = 'sent' | 'received' | OutboxItem['state'];
+
+export interface ChatLine {
+  key: string;
+  isAgent: boolean;
+  text: string;
+  at: number;
+  state: LineState;
+  /** For outbox lines: why the last attempt failed, and when the next is. */
+  error?: string;
+  nextAttemptAt?: number;
+  clientId?: string;
+  thought?: string;
+}
+
+/** How long after a sent message without an answer the agent still counts as thinking. */
+export const THINKING_WINDOW_MS = 60_000;
+
+export function chatLines(messages: readonly ChatMessage[], outbox: readonly OutboxItem[]): ChatLine[] {
+  const lines: ChatLine[] = messages.map((message) => {
+    const line: ChatLine = {
+      key: message.id,
+      isAgent: message.isAgent,
+      text: message.text,
+      at: message.createdAt,
+      state: message.isAgent ? 'received' : 'sent',
+    };
+    if (message.clientId) line.clientId = message.clientId;
+    if (message.thought) line.thought = message.thought;
+    return line;
+  });
+  for (const item of outbox) {
+    const line: ChatLine = { key: item.clientId, isAgent: false, text: item.text, at: item.createdAt, state: item.state, clientId: item.clientId };
+    if (item.error) line.error = item.error;
+    if (item.nextAttemptAt !== undefined) line.nextAttemptAt = item.nextAttemptAt;
+    lines.push(line);
+  }
+  // Unsent messages go last whatever their clock says: they will arrive after what the server has.
+  const unsent = (line: ChatLine) => (line.state === 'sent' || line.state === 'received' ? 0 : 1);
+  return lines.sort((a, b) => unsent(a) - unsent(b) || a.at - b.at);
+}
+
+/** The agent is thinking: the newest line is the user's, delivered, and recent. */
+export function isAgentThinking(lines: readonly ChatLine[], now: number): boolean {
+  const last = lines.at(-1);
+  return last !== undefined && !last.isAgent && last.state === 'sent' && now - last.at < THINKING_WINDOW_MS;
+}

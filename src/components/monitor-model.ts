@@ -1,0 +1,205 @@
+/**
+ * What the rate-limit monitor says, as plain functions of a snapshot and the time: no
+ * DOM and no hooks, so every state is unit-tested and the components only lay it out.
+ */
+import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../shared/network';
+import { formatCountdown, formatTime } from './format';
+
+const MINUTE = 60_000;
+
+/** The chart's span: the worker keeps the same 15 minutes of history (sw/metrics.ts). */
+export const CHART_MINUTES = 15;
+
+/**
+ * Poll intervals are jittered by up to ±10 % (`INTERVAL_JITTER` in sw/schedule.ts, which
+ * this tsconfig cannot import); an interval within that band of the base is not "stretched".
+ */
+const JITTER = 0.1;
+
+/** Which figure a row shows; stable, for keys and tests. */
+export type MonitorRowId =
+  | 'pending'
+  | 'inFlight'
+  | 'errors'
+  | 'breaker'
+  | 'cache'
+  | 'memoriesPoll'
+  | 'chatPoll'
+  | 'budget'
+  | 'retryAfter'
+  | 'rateLimited'
+  | 'perMinute'
+  | 'mode';
+
+/** One labelled figure of the monitor, in words. */
+export interface MonitorRow {
+  id: MonitorRowId;
+  label: string;
+  value: string;
+  /** `'warn'` when the figure is a reason to slow down or worry. */
+  tone: 'normal' | 'warn';
+}
+
+/** What the snapshot does not carry but a caller may know. */
+export interface MonitorRowsOptions {
+  /** The in-flight cap in force; without it "In flight" shows just the number. */
+  maxConcurrent?: number;
+}
+
+/** A countdown that stays short past an hour: "4:12", "1:04:12" (format.ts's `formatCountdown` counts minutes only). */
+export function formatLongCountdown(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  const hours = Math.floor(seconds / 3600);
+  if (hours === 0) return formatCountdown(ms);
+  return `${hours}:${formatCountdown((seconds % 3600) * 1000).padStart(5, '0')}`;
+}
+
+/** A poll interval in words: "60 s", "4 min 10 s", "1 h 30 min". */
+export function formatInterval(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 3600) {
+    const rest = seconds % 60;
+    return rest ? `${Math.floor(seconds / 60)} min ${rest} s` : `${Math.floor(seconds / 60)} min`;
+  }
+  const minutes = Math.floor((seconds % 3600) / 60);
+  return minutes ? `${Math.floor(seconds / 3600)} h ${minutes} min` : `${Math.floor(seconds / 3600)} h`;
+}
+
+/** The breaker in words; an open breaker whose wait is over counts as trying, as the worker will on its next request. */
+export function breakerValue(breaker: BreakerView, now: number): string {
+  if (breaker.state === 'closed') return 'Closed';
+  if (breaker.state === 'half-open' || breaker.nextProbeAt <= now) return 'Trying once now';
+  return `Open — next try in ${formatLongCountdown(breaker.nextProbeAt - now)}`;
+}
+
+function pollValue(interval: number | null | undefined, baseMs: number): string {
+  if (interval === undefined) return 'not running';
+  if (interval === null) return 'paused: no open tab';
+  const every = `every ${formatInterval(interval)}`;
+  return baseMs > 0 && interval > baseMs * (1 + JITTER) ? `${every} (stretched from ${formatInterval(baseMs)})` : every;
+}
+
+function budgetValue({ limit, remaining, resetAt }: RateLimitInfo, now: number): string {
+  if (remaining === undefined) return limit === undefined ? 'unknown until the first answer' : `${limit} per window, left unknown`;
+  const left = limit === undefined ? `${remaining} left` : `${remaining} of ${limit} left`;
+  if (resetAt === undefined) return left;
+  return resetAt > now ? `${left}, resets at ${formatTime(resetAt)}` : `${left} before the reset at ${formatTime(resetAt)}`;
+}
+
+/** Whether the budget is nearly spent (a tenth or less left) in a window still running. */
+function isBudgetLow({ limit, remaining, resetAt }: RateLimitInfo, now: number): boolean {
+  if (remaining === undefined || (resetAt !== undefined && resetAt <= now)) return false;
+  return remaining === 0 || (limit !== undefined && limit > 0 && remaining / limit <= 0.1);
+}
+
+/**
+ * Requests sent in the 60 s before `now`. The worker publishes within a second of every
+ * request but not when the window merely slides, so a snapshot a minute old means none.
+ */
+export function requestsLastMinute(snapshot: MetricsSnapshot, now: number): number {
+  return now - snapshot.at >= MINUTE ? 0 : snapshot.requestsPerMinute;
+}
+
+/** The monitor's rows, in reading order; none before the worker's first figures. */
+export function monitorRows(snapshot: MetricsSnapshot | undefined, now: number, options: MonitorRowsOptions = {}): MonitorRow[] {
+  if (!snapshot) return [];
+  const row = (id: MonitorRowId, label: string, value: string | number, warn = false): MonitorRow => ({
+    id,
+    label,
+    value: String(value),
+    tone: warn ? 'warn' : 'normal',
+  });
+  const { breaker, rateLimit, cacheHits, cacheMisses } = snapshot;
+  const lookups = cacheHits + cacheMisses;
+  const poll = (kind: PollKind) => pollValue(snapshot.pollIntervals[kind], snapshot.baseIntervals[kind]);
+  const rows = [
+    row('pending', 'Requests waiting', snapshot.pending),
+    row('inFlight', 'In flight', (options.maxConcurrent ?? snapshot.maxConcurrent) ? `${snapshot.inFlight} of ${options.maxConcurrent ?? snapshot.maxConcurrent}` : snapshot.inFlight),
+    row('errors', 'Consecutive errors', snapshot.consecutiveErrors, snapshot.consecutiveErrors > 0),
+    row('breaker', 'Circuit breaker', breakerValue(breaker, now), breaker.state !== 'closed'),
+    row('cache', 'Cache hit rate', lookups ? `${Math.round((cacheHits / lookups) * 100)} % (${cacheHits} of ${lookups})` : 'No reads yet'),
+    row('memoriesPoll', 'Memories poll', poll('memories')),
+    row('chatPoll', 'Chat poll', poll('chat')),
+    row('budget', 'Server budget', budgetValue(rateLimit, now), isBudgetLow(rateLimit, now)),
+  ];
+  if (rateLimit.retryAt !== undefined && rateLimit.retryAt > now) {
+    const wait = `until ${formatTime(rateLimit.retryAt)} (${formatLongCountdown(rateLimit.retryAt - now)})`;
+    rows.push(row('retryAfter', 'Server asked to wait', wait, true));
+  }
+  rows.push(
+    row('rateLimited', '429 answers', snapshot.rateLimited, snapshot.rateLimited > 0),
+    row('perMinute', 'Requests in the last minute', requestsLastMinute(snapshot, now)),
+    row('mode', 'Mode', snapshot.highLoad ? 'High-load' : 'Normal'),
+  );
+  return rows;
+}
+
+/** The one line shown while the monitor is collapsed: "Breaker closed · 994 left · 3 req/min". */
+export function monitorSummary(snapshot: MetricsSnapshot | undefined, now: number): string {
+  if (!snapshot) return 'No figures yet';
+  const { breaker, rateLimit } = snapshot;
+  const parts = [
+    breaker.state === 'closed'
+      ? 'Breaker closed'
+      : breaker.state === 'open' && breaker.nextProbeAt > now
+        ? `Breaker open, next try in ${formatLongCountdown(breaker.nextProbeAt - now)}`
+        : 'Breaker trying once',
+  ];
+  // A budget from a window that has reset is old news; the next answer brings the new one.
+  if (rateLimit.remaining !== undefined && !(rateLimit.resetAt !== undefined && rateLimit.resetAt <= now)) {
+    parts.push(`${rateLimit.remaining} left`);
+  }
+  parts.push(`${requestsLastMinute(snapshot, now)} req/min`);
+  if (snapshot.highLoad) parts.push('high-load');
+  return parts.join(' · ');
+}
+
+/** One minute of the chart. */
+export interface ChartSlot {
+  /** Epoch ms of the minute's start. */
+  minute: number;
+  requests: number;
+  rateLimited: number;
+}
+
+/** The chart's data: exactly `CHART_MINUTES` slots, oldest first, ending with the current minute. */
+export interface ChartSeries {
+  slots: ChartSlot[];
+  /** The largest figure in any slot (requests or 429s), for scaling; 0 when all are empty. */
+  max: number;
+  /** The most requests in one minute. */
+  peak: number;
+  /** 429 answers over the whole span. */
+  rateLimited: number;
+}
+
+/**
+ * The last 15 one-minute slots up to `now`'s minute. Minutes with no bucket (nothing
+ * sent, or the worker was stopped) are zeros; buckets outside the span are ignored, so
+ * the bars move left as time passes even when no new figures arrive.
+ */
+export function chartSeries(history: readonly MinuteBucket[], now: number): ChartSeries {
+  const current = now - (now % MINUTE);
+  const byMinute = new Map<number, ChartSlot>();
+  for (const bucket of history) {
+    const minute = bucket.minute - (bucket.minute % MINUTE);
+    const slot = byMinute.get(minute) ?? { minute, requests: 0, rateLimited: 0 };
+    byMinute.set(minute, { minute, requests: slot.requests + bucket.requests, rateLimited: slot.rateLimited + bucket.rateLimited });
+  }
+  const slots = Array.from({ length: CHART_MINUTES }, (_, index): ChartSlot => {
+    const minute = current - (CHART_MINUTES - 1 - index) * MINUTE;
+    return byMinute.get(minute) ?? { minute, requests: 0, rateLimited: 0 };
+  });
+  const peak = Math.max(0, ...slots.map((slot) => slot.requests));
+  const max = Math.max(peak, ...slots.map((slot) => slot.rateLimited));
+  const rateLimited = slots.reduce((sum, slot) => sum + slot.rateLimited, 0);
+  return { slots, max, peak, rateLimited };
+}
+
+/** The chart in words, for its `aria-label`. */
+export function chartLabel(series: ChartSeries): string {
+  if (series.max === 0) return `No requests in the last ${CHART_MINUTES} minutes.`;
+  const now = series.slots.at(-1)?.requests ?? 0;
+  return `Requests per minute over the last ${CHART_MINUTES} minutes: peak ${series.peak}, now ${now}; 429 answers: ${series.rateLimited}`;
+}

@@ -1,5 +1,6 @@
 import type { Agent } from '../shared/api';
 import { sendCommand } from '../worker-link';
+import { InstallButton } from './InstallButton';
 
 export interface HeaderProps {
   agents: readonly Agent[];
@@ -20,6 +21,7 @@ export function Header({ agents, selectedId, highLoad }: HeaderProps) {
           High-load mode
         </p>
       )}
+      <InstallButton />
       {agents.length > 1 ? (
         <label class="agent-picker">
           Agent

@@ -28,7 +28,7 @@ test('a new version waits for the user: "A new version is ready", and Reload swi
       return { waiting: registration.waiting, url: registration.active!.scriptURL };
     });
     expect(after).toEqual({ waiting: null, url: firstWorker });
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(page.locator('.conversation-row').first()).toBeVisible();
   } finally {
     await gateway.close();
     fs.rmSync(dist, { recursive: true, force: true });

@@ -60,3 +60,17 @@ export async function sendToAgent(text: string): Promise<{ reply: string }> {
 export function memoryTexts(page: Page) {
   return page.locator('.memory .memory-text');
 }
+
+/** The conversation rows of the memories view. */
+export function conversationRows(page: Page) {
+  return page.locator('.conversation-row');
+}
+
+/** The conversation whose preview (its first user message) is exactly `text`. */
+export function conversationStartingWith(page: Page, text: string) {
+  return page.locator('.conversation-row').filter({ has: page.locator('.conversation-preview', { hasText: new RegExp(`^${escapeRegExp(text)}$`) }) });
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -10,7 +10,7 @@ test('the monitor shows live figures, reflects an injected 429 and an open break
   const gateway = await startExtraGateway({ CIRCUIT_BREAKER_THRESHOLD: '2', CIRCUIT_BREAKER_TIMEOUT: '60000' }, proxy.url);
   try {
     await openPurl(page, gateway.url);
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(page.locator('.conversation-row').first()).toBeVisible();
     const monitor = page.locator('details.monitor');
     await expect(monitor).not.toHaveAttribute('open', '');
     await monitor.locator('summary').click();

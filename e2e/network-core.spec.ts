@@ -1,6 +1,6 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
-import { openPurl } from './helpers';
+import { conversationStartingWith, openPurl } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
 interface FaultStack {
@@ -31,7 +31,7 @@ async function openTabs(context: BrowserContext, url: string, count: number): Pr
   for (let i = 0; i < count; i += 1) {
     const page = await context.newPage();
     await openPurl(page, url);
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(page.locator('.conversation-row').first()).toBeVisible();
     pages.push(page);
   }
   return pages;
@@ -75,7 +75,7 @@ test.describe('the network core', () => {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ content: text }),
       });
-      for (const page of five.pages) await expect(page.locator('.memory-text').filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
+      for (const page of five.pages) await expect(conversationStartingWith(page, text)).toHaveCount(1);
       await five.context.close();
     } finally {
       await stack.close();

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { openPurl, sendToAgent } from './helpers';
+import { conversationStartingWith, openPurl, sendToAgent } from './helpers';
 
 const payloads = [
   '<img src=x onerror=alert(1)>',
@@ -19,10 +19,18 @@ test('memories and chat lines whose text is HTML render as text and run nothing'
   for (const payload of payloads) await sendToAgent(`${payload} ${stamp}`);
   await openPurl(page);
   for (const payload of payloads) {
-    await expect(page.locator('.memory-text').filter({ hasText: `${payload} ${stamp}` }).first()).toBeVisible();
+    await expect(conversationStartingWith(page, `${payload} ${stamp}`)).toHaveCount(1);
   }
-  // Nothing the agent or a user wrote became markup.
-  expect(await page.locator('.memory-text *').count()).toBe(0);
+  expect(await page.locator('.conversation-preview *').count()).toBe(0);
+  for (const payload of payloads) {
+    await conversationStartingWith(page, `${payload} ${stamp}`).click();
+    await expect(page.locator('.memory-text').filter({ hasText: `${payload} ${stamp}` }).first()).toBeVisible();
+    // Nothing the agent or a user wrote became markup.
+    expect(await page.locator('.memory-text *').count()).toBe(0);
+  }
+  await page.getByLabel('Search memories').fill(String(stamp));
+  await expect(page.locator('.search-row')).toHaveCount(payloads.length * 2);
+  expect(await page.locator('.search-row :is(img, script, iframe, svg, a[href^="javascript"])').count()).toBe(0);
   await page.getByRole('link', { name: 'Chat' }).click();
   await page.getByLabel(/Message to/).fill(`${payloads[0]} from the chat ${stamp}`);
   await page.getByLabel(/Message to/).press('Enter');

@@ -1,17 +1,19 @@
 import { expect, test, type Page } from '@playwright/test';
-import { memoryTexts, openPurl, sendToAgent } from './helpers';
+import { conversationRows, conversationStartingWith, memoryTexts, openPurl, sendToAgent } from './helpers';
 import { startExtraGateway } from './stack';
 
 test.describe('the first data path', () => {
-  test('the worker controls the page and the seeded conversations appear, user and agent', async ({ page }) => {
+  test('the worker controls the page and the seeded conversations appear, newest first, with user and agent messages', async ({ page }) => {
     await openPurl(page);
-    await expect(page.locator('.memory[data-author="user"]').first()).toBeVisible();
-    await expect(page.locator('.memory[data-author="agent"]').first()).toBeVisible();
-    expect(await page.locator('.memory').count()).toBeGreaterThanOrEqual(6);
+    await expect(conversationStartingWith(page, 'Hi Purl, what happens when I open ten tabs?')).toHaveCount(1);
+    await expect(conversationStartingWith(page, 'Why does the agent go silent after a while?')).toHaveCount(1);
     await expect(page.locator('.agent-name')).toHaveText('Talking to Purl');
-    // Newest first.
+    await conversationStartingWith(page, 'Why does the agent go silent after a while?').click();
+    await expect(page.locator('.memory[data-author="user"]')).toHaveCount(3);
+    await expect(page.locator('.memory[data-author="agent"]')).toHaveCount(3);
+    // A transcript reads in order: oldest first.
     const times = await page.locator('.memory time').evaluateAll((nodes) => nodes.map((n) => Date.parse(n.getAttribute('datetime')!)));
-    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   test('pages make no API request of their own: every /api request comes from the worker', async ({ page, context }) => {
@@ -22,19 +24,20 @@ test.describe('the first data path', () => {
       (request.serviceWorker() ? fromWorker : fromPage).push(request.url());
     });
     await openPurl(page);
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(conversationRows(page).first()).toBeVisible();
     await page.reload();
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(conversationRows(page).first()).toBeVisible();
     await expect.poll(() => fromWorker.length).toBeGreaterThan(0);
     expect(fromPage).toEqual([]);
   });
 
   test('a message posted to the agent after the page loaded shows up with its reply, without a reload', async ({ page }) => {
     await openPurl(page);
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(conversationRows(page).first()).toBeVisible();
     const text = `Ping from the e2e suite ${Date.now()}`;
     const { reply } = await sendToAgent(text);
     expect(reply).toContain(text);
+    await conversationStartingWith(page, text).click();
     await expect(memoryTexts(page).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
     await expect(page.locator('.memory[data-author="agent"] .memory-text').filter({ hasText: reply })).toHaveCount(1);
   });
@@ -57,8 +60,8 @@ test.describe('the first data path', () => {
 
     const text = `Two tabs, one worker ${Date.now()}`;
     await sendToAgent(text);
-    await expect(memoryTexts(first).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
-    await expect(memoryTexts(second).filter({ hasText: new RegExp(`^${text}$`) })).toHaveCount(1);
+    await expect(conversationStartingWith(first, text)).toHaveCount(1);
+    await expect(conversationStartingWith(second, text)).toHaveCount(1);
     const [toFirst, toSecond] = await Promise.all([heard(first), heard(second)]);
     const memoryChanges = (events: { type: string; stores?: string[] }[]) =>
       events.filter((event) => event.type === 'data-changed' && event.stores?.includes('memories'));
@@ -71,14 +74,19 @@ test.describe('the first data path', () => {
 test.describe('offline', () => {
   test('with the network off, a reload shows the shell, every cached memory and the offline state', async ({ page, context }) => {
     await openPurl(page);
-    await expect(page.locator('.memory').first()).toBeVisible();
+    await expect(conversationRows(page).first()).toBeVisible();
     await expect(page.locator('.status-updated')).toBeVisible();
-    const online = await memoryTexts(page).allTextContents();
+    const online = await conversationRows(page).allTextContents();
+    await conversationRows(page).first().click();
+    const transcript = await memoryTexts(page).allTextContents();
+    expect(transcript.length).toBeGreaterThan(0);
     await context.setOffline(true);
     await page.reload();
     await expect(page.getByText("You're offline.", { exact: false })).toBeVisible();
-    await expect(memoryTexts(page)).toHaveCount(online.length);
-    expect(await memoryTexts(page).allTextContents()).toEqual(online);
+    // The open conversation (kept in the URL) and the list come back from IndexedDB.
+    await expect(memoryTexts(page)).toHaveCount(transcript.length);
+    expect(await memoryTexts(page).allTextContents()).toEqual(transcript);
+    expect(await conversationRows(page).allTextContents()).toEqual(online);
     await context.setOffline(false);
   });
 
@@ -86,11 +94,13 @@ test.describe('offline', () => {
     const gateway = await startExtraGateway();
     try {
       await openPurl(page, gateway.url);
-      await expect(page.locator('.memory').first()).toBeVisible();
-      const before = await memoryTexts(page).allTextContents();
+      await expect(conversationRows(page).first()).toBeVisible();
+      const before = await conversationRows(page).allTextContents();
       await gateway.close();
       await page.reload();
-      await expect(memoryTexts(page)).toHaveCount(before.length);
+      await expect(conversationRows(page)).toHaveCount(before.length);
+      await conversationRows(page).first().click();
+      await expect(memoryTexts(page).first()).toBeVisible();
       await expect(page.getByText("Can't reach the agent's server", { exact: false })).toBeVisible();
     } finally {
       await gateway.close().catch(() => undefined);

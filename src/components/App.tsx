@@ -1,15 +1,12 @@
-import { countMemories, getMeta, listAgents, listMemories } from '../shared/db';
+import { getMeta, listAgents } from '../shared/db';
 import { useDbQuery, useMetrics, useOnline } from '../data/hooks';
 import { useView } from '../data/route';
 import { ChatView } from './chat/ChatView';
 import { Header } from './Header';
-import { MemoryList } from './MemoryList';
+import { MemoriesView } from './memories/MemoriesView';
 import { Monitor } from './Monitor';
 import { StatusBanner } from './StatusBanner';
 import { UpdatePrompt } from './UpdatePrompt';
-
-/** How many memories the list shows at once. */
-const SHOWN = 300;
 
 export function App() {
   const online = useOnline();
@@ -18,11 +15,6 @@ export function App() {
   const agents = useDbQuery((db) => listAgents(db), ['agents'], []);
   const meta = useDbQuery(async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync') }), ['meta'], []);
   const agentId = meta.data?.agentId;
-  const memories = useDbQuery(
-    async (db) => (agentId ? { shown: await listMemories(db, agentId, SHOWN), total: await countMemories(db, agentId) } : undefined),
-    ['memories', 'meta'],
-    [agentId],
-  );
   const agent = agents.data?.find((candidate) => candidate.id === agentId);
   const agentName = agent?.name ?? 'Agent';
 
@@ -38,21 +30,14 @@ export function App() {
         </a>
       </nav>
       <main id="main">
-        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={memories.error ?? agents.error} />
+        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={meta.error ?? agents.error} />
         <Monitor metrics={metrics} />
-        {view === 'chat' ? (
-          agentId ? (
-            <ChatView agentId={agentId} agentName={agentName} />
-          ) : (
-            <p class="empty">The chat opens once Purl has heard from the agent's server.</p>
-          )
+        {!agentId ? (
+          <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>
+        ) : view === 'chat' ? (
+          <ChatView agentId={agentId} agentName={agentName} />
         ) : (
-          <MemoryList
-            agentName={agentName}
-            memories={memories.data?.shown}
-            total={memories.data?.total ?? 0}
-            loading={meta.data === undefined || (agentId !== undefined && memories.data === undefined)}
-          />
+          <MemoriesView key={agentId} agentId={agentId} agentName={agentName} />
         )}
       </main>
       <UpdatePrompt />

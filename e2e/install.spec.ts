@@ -28,3 +28,21 @@ test('Chromium reports no installability errors, and the manifest says what Purl
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('the Install button appears when the browser offers installation, and hands the choice to it', async ({ page }) => {
+  await page.goto(stackInfo().baseUrl);
+  await expect(page.getByRole('button', { name: 'Install Purl' })).toHaveCount(0);
+  // Chromium fires beforeinstallprompt only after its engagement heuristics; stand in for it.
+  await page.evaluate(() => {
+    const offer = new Event('beforeinstallprompt', { cancelable: true }) as Event & { prompt: () => Promise<void>; userChoice: Promise<{ outcome: string }> };
+    (window as unknown as { prompted: boolean }).prompted = false;
+    offer.prompt = async () => {
+      (window as unknown as { prompted: boolean }).prompted = true;
+    };
+    offer.userChoice = Promise.resolve({ outcome: 'accepted' });
+    dispatchEvent(offer);
+  });
+  await page.getByRole('button', { name: 'Install Purl' }).click();
+  expect(await page.evaluate(() => (window as unknown as { prompted: boolean }).prompted)).toBe(true);
+  await expect(page.getByRole('button', { name: 'Install Purl' })).toHaveCount(0);
+});

@@ -1,9 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
+import { isIP } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import {
   GATEWAY_UNKNOWN_CLIENT_IP,
   INTERNAL_CLIENT_IP,
+  internalKey,
   UNKNOWN_PEER_IP,
   createClientIpMiddleware,
   isLoopback,
@@ -108,6 +110,23 @@ describe('address helpers', () => {
   });
 });
 
+describe('internal keys', () => {
+  it('spread the agent’s own calls over 256 distinct /56 networks, cycling', () => {
+    const keys = Array.from({ length: 256 }, (_, n) => internalKey(n));
+    expect(new Set(keys).size).toBe(256);
+    expect(keys.every((key) => isIP(key) === 6)).toBe(true);
+    // The limiter keys IPv6 by its first 56 bits: these differ in exactly those bits.
+    expect(new Set(keys.map((key) => key.split(':').slice(0, 4).join(':'))).size).toBe(256);
+    expect(internalKey(256)).toBe(internalKey(0));
+  });
+
+  it('cannot be claimed by a client through X-Forwarded-For', () => {
+    expect(resolveClientIp({ peer: '127.0.0.1', headers: { 'x-purl-gateway': SECRET, 'x-forwarded-for': internalKey(7) }, gatewaySecret: SECRET })).toBe(
+      GATEWAY_UNKNOWN_CLIENT_IP,
+    );
+  });
+});
+
 describe('createClientIpMiddleware', () => {
   function run(peer: string, headers: IncomingHttpHeaders) {
     const req = { socket: { remoteAddress: peer }, headers: { ...headers } } as unknown as Request;
@@ -130,9 +149,9 @@ describe('createClientIpMiddleware', () => {
     expect(next).toHaveBeenCalledOnce();
   });
 
-  it('gives untrusted loopback requests the internal identity and still strips the headers', () => {
+  it('gives untrusted loopback requests an internal key and still strips the headers', () => {
     const { req } = run('127.0.0.1', { 'x-purl-gateway': 'nope', 'x-forwarded-for': '127.0.0.9' });
-    expect(req.ip).toBe(INTERNAL_CLIENT_IP);
+    expect(req.ip).toMatch(/^fd00:7075:726c:[0-9a-f]{2}00::1$/);
     expect(req.headers['x-purl-gateway']).toBeUndefined();
     expect(req.headers['x-forwarded-for']).toBeUndefined();
   });

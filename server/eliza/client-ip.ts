@@ -82,7 +82,12 @@ function singleForwardedIp(header: string | string[] | undefined): string | unde
   const candidate = header.trim();
   if (isIP(candidate) === 0) return undefined;
   const normalized = normalizeIp(candidate);
-  return RESERVED_IPS.has(normalized) ? undefined : normalized;
+  return RESERVED_IPS.has(normalized) || isInternalKey(normalized) ? undefined : normalized;
+}
+
+/** True for the addresses {@link internalKey} hands out (fd00:7075:726c::/48). */
+function isInternalKey(address: string): boolean {
+  return /^fd00:7075:726c:/i.test(address);
 }
 
 /** Input of {@link resolveClientIp}. */
@@ -108,6 +113,25 @@ export function resolveClientIp({ peer, headers, gatewaySecret }: ClientIpInput)
   return singleForwardedIp(headers['x-forwarded-for']) ?? GATEWAY_UNKNOWN_CLIENT_IP;
 }
 
+/**
+ * The agent is not a client: it calls its own server about three times per reply, so one
+ * bucket of 1000 per 15 minutes would cap the replies to every user together at about
+ * 300 per quarter hour, after which the agent goes silent for everyone. ElizaOS 1.7's
+ * limiter cannot be told to skip a request, so the agent's own calls are spread over
+ * 256 internal keys: IPv6 addresses in the unique-local range, one per /56 (the limiter
+ * keys IPv6 by /56). No client can reach these keys (clients are keyed by their real
+ * address or the gateway's X-Forwarded-For, and forwarded addresses must be public or
+ * loopback IPv4/IPv6 of a real peer), and together they allow 256,000 internal calls per
+ * window while the store holds at most 256 entries for them.
+ */
+export const INTERNAL_KEY_COUNT = 256;
+
+/** The internal key for the `n`-th internal request: fd00:7075:726c:XX00::1 with XX = n mod 256. */
+export function internalKey(n: number): string {
+  const slot = (((n % INTERNAL_KEY_COUNT) + INTERNAL_KEY_COUNT) % INTERNAL_KEY_COUNT).toString(16).padStart(2, '0');
+  return `fd00:7075:726c:${slot}00::1`;
+}
+
 /** Options of {@link createClientIpMiddleware}. */
 export interface ClientIpMiddlewareOptions {
   /** The gateway's secret; undefined or empty trusts nobody. */
@@ -121,8 +145,10 @@ export interface ClientIpMiddlewareOptions {
  * when those headers arrive while `trust proxy` is off.
  */
 export function createClientIpMiddleware({ gatewaySecret }: ClientIpMiddlewareOptions) {
+  let internalCalls = 0;
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const ip = resolveClientIp({ peer: req.socket.remoteAddress, headers: req.headers, gatewaySecret });
+    const resolved = resolveClientIp({ peer: req.socket.remoteAddress, headers: req.headers, gatewaySecret });
+    const ip = resolved === INTERNAL_CLIENT_IP ? internalKey(internalCalls++) : resolved;
     // Express 5 defines `ip` as a getter on the request prototype; an own property shadows it
     // for this request only.
     Object.defineProperty(req, 'ip', { value: ip, configurable: true, enumerable: true });

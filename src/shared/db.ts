@@ -128,6 +128,8 @@ function upgrade(
 export interface OpenOptions {
   /** Called when another context wants a newer version; the connection is already closed. */
   onBlocking?: () => void;
+  /** Another database name: the Node simulation gives each simulated browser its own. */
+  name?: string;
 }
 
 /**
@@ -135,7 +137,7 @@ export interface OpenOptions {
  * another tab) closes this connection at once, so an upgrade never stalls on old tabs.
  */
 export async function openPurlDB(options: OpenOptions = {}): Promise<PurlDatabase> {
-  const db = await openDB<PurlDB>(DB_NAME, DB_VERSION, {
+  const db = await openDB<PurlDB>(options.name ?? DB_NAME, DB_VERSION, {
     upgrade: (database, oldVersion, _newVersion, tx) => upgrade(database, oldVersion, tx),
     blocking: () => {
       db.close();

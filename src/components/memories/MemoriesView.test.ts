@@ -1,17 +1,18 @@
+// @vitest-environment happy-dom
 import { h, render } from 'preact';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Memory } from '../../shared/api';
 import { openPurlDB, type PurlDatabase } from '../../shared/db';
 import { CHANNEL_NAME } from '../../shared/messages';
 import { MemoriesView } from './MemoriesView';
 import { MEMORIES_HASH } from './route';
-import { installFakeDom, settle, type FakeElement } from './test-dom';
 
+// The DOM is happy-dom's; IndexedDB is fake-indexeddb (vitest.setup.ts) and
+// BroadcastChannel is Node's, as happy-dom provides neither.
 // One fake IndexedDB for the file: the page's connection (src/data/sources.ts) is opened
 // once and kept. Each test uses its own agent id instead of a fresh database.
 let db: PurlDatabase;
-let container: FakeElement;
-let document: ReturnType<typeof installFakeDom>['document'];
+let container: HTMLElement;
 let nextAgent = 0;
 
 function memory(agentId: string, id: string, createdAt: number, overrides: Partial<Memory> = {}): Memory {
@@ -25,39 +26,55 @@ async function seed(memories: readonly Memory[]): Promise<void> {
 }
 
 function show(agentId: string): void {
-  render(h(MemoriesView, { agentId, agentName: 'Eliza' }), container as unknown as Element);
+  render(h(MemoriesView, { agentId, agentName: 'Eliza' }), container);
 }
 
-function all(selector: string): FakeElement[] {
-  return container.querySelectorAll(selector);
+function all(selector: string): HTMLElement[] {
+  return [...container.querySelectorAll<HTMLElement>(selector)];
 }
 
-function one(selector: string): FakeElement {
-  const found = container.querySelector(selector);
+function one<T extends HTMLElement = HTMLElement>(selector: string): T {
+  const found = container.querySelector<T>(selector);
   if (!found) throw new Error(`nothing matches ${selector}`);
   return found;
 }
 
-function click(element: FakeElement): void {
+/** As a pointer click does: focus moves to the control, then the click bubbles. */
+function click(element: HTMLElement): void {
   element.focus();
-  element.dispatch('click');
+  element.click();
+}
+
+/** Sets a control's value and fires the event Preact listens to, as typing or choosing would. */
+function enter(control: HTMLInputElement | HTMLSelectElement, value: string, type: 'input' | 'change'): void {
+  control.value = value;
+  control.dispatchEvent(new Event(type, { bubbles: true }));
 }
 
 function texts(selector: string): string[] {
-  return all(selector).map((element) => element.textContent);
+  return all(selector).map((element) => element.textContent ?? '');
+}
+
+/** Retries `check` until it passes: effects and IndexedDB reads settle asynchronously. */
+function settle(check: () => void): Promise<void> {
+  return vi.waitFor(check, { timeout: 2_000, interval: 10 });
 }
 
 beforeAll(async () => {
   db = await openPurlDB();
 });
 
+beforeEach(() => {
+  container = document.body.appendChild(document.createElement('div'));
+});
+
 afterEach(() => {
-  render(null, container as unknown as Element);
+  render(null, container);
+  container.remove();
   history.replaceState(null, '', '#');
 });
 
 function newAgent(): string {
-  ({ container, document } = installFakeDom());
   nextAgent += 1;
   return `agent-${nextAgent}`;
 }
@@ -113,10 +130,11 @@ describe('the memories browser', () => {
       memory(agentId, 'a', 2, { entityId: agentId, isAgent: true, text: 'Reply', thought: 'Be kind', actions: ['REPLY', 'WAVE'] }),
     ]);
     history.replaceState(null, '', `${MEMORIES_HASH}/room-1`);
+    const innerHTMLWrites = vi.spyOn(Element.prototype, 'innerHTML', 'set');
     show(agentId);
     await settle(() => expect(texts('.transcript .memory-text')).toEqual([hostile, 'Reply']));
     expect(all('img')).toHaveLength(0);
-    expect(all('*').every((element) => element.innerHTMLWrites === 0)).toBe(true);
+    expect(innerHTMLWrites).not.toHaveBeenCalled();
     const details = all('.memory-details');
     expect(details).toHaveLength(1);
     expect(details[0]!.getAttribute('open')).toBeNull();
@@ -134,28 +152,23 @@ describe('the memories browser', () => {
     ]);
     show(agentId);
     await settle(() => expect(all('.conversation-row')).toHaveLength(2));
-    const input = one('#memories-search-text') as FakeElement & { value: string };
-    input.value = 'cafe';
-    input.dispatch('input');
+    const input = one<HTMLInputElement>('#memories-search-text');
+    enter(input, 'cafe', 'input');
     await settle(() => expect(one('.search-count').textContent).toBe('2 saved memories mention “cafe”.'));
     expect(one('.search-count').getAttribute('aria-live')).toBe('polite');
     expect(texts('.search-row .memory-text')).toEqual(['Cafe hours are 9 to 5', 'The Café is open']);
     expect(one('.search-open').textContent).toContain('“The Café is open”');
 
-    const author = one('#memories-author') as FakeElement & { value: string };
-    author.value = 'agent';
-    author.dispatch('change');
+    const author = one<HTMLSelectElement>('#memories-author');
+    enter(author, 'agent', 'change');
     await settle(() => expect(one('.search-count').textContent).toBe('1 saved memory by Eliza mentions “cafe”.'));
 
-    input.value = 'zebra';
-    input.dispatch('input');
+    enter(input, 'zebra', 'input');
     await settle(() => expect(one('.search-count').textContent).toBe('No saved memory by Eliza mentions “zebra”.'));
     expect(all('.search-row')).toHaveLength(0);
 
-    input.value = '';
-    input.dispatch('input');
-    author.value = 'all';
-    author.dispatch('change');
+    enter(input, '', 'input');
+    enter(author, 'all', 'change');
     await settle(() => expect(all('.conversation-row')).toHaveLength(2));
   });
 
@@ -163,9 +176,8 @@ describe('the memories browser', () => {
     const agentId = newAgent();
     await seed([memory(agentId, 'x', 1, { roomId: 'room-x', text: 'needle' }), memory(agentId, 'y', 2, { roomId: 'room-y' })]);
     show(agentId);
-    const input = one('#memories-search-text') as FakeElement & { value: string };
-    input.value = 'needle';
-    input.dispatch('input');
+    const input = one<HTMLInputElement>('#memories-search-text');
+    enter(input, 'needle', 'input');
     await settle(() => expect(all('.search-open')).toHaveLength(1));
     click(one('.search-open'));
     await settle(() => expect(texts('.transcript .memory-text')).toEqual(['needle']));

@@ -59,6 +59,8 @@ export interface Chat {
   poll(): Promise<'changed' | 'unchanged'>;
   /** Sends what may be sent now; resolves with when there is more to do (epoch ms), or undefined. */
   drain(): Promise<number | undefined>;
+  /** True while the newest message of the session is the user's, sent in the last `windowMs`. */
+  awaitingReply(windowMs: number): Promise<boolean>;
 }
 
 /** Retries of one message: 2 s, 4 s, 8 s … up to 5 minutes, jittered. */
@@ -270,6 +272,14 @@ export function createChat(options: ChatOptions): Chat {
       return (await getMeta(await getDb(), 'chatSession')) !== undefined;
     },
     poll,
+    async awaitingReply(windowMs) {
+      const db = await getDb();
+      const current = await getMeta(db, 'chatSession');
+      if (!current) return false;
+      const cursor = await db.transaction('chat').store.index('by-agent').openCursor(IDBKeyRange.bound([current.agentId, -Infinity], [current.agentId, Infinity]), 'prev');
+      const newest = cursor?.value;
+      return newest !== undefined && !newest.isAgent && now() - newest.createdAt < windowMs;
+    },
     drain() {
       draining ??= drainOnce().finally(() => {
         draining = null;

@@ -46,11 +46,15 @@ const AGENTS_TTL_FACTOR = 10;
 const REQUESTS_PER_POLL = 2;
 /** Most polls and revalidations waiting at once; user actions are never dropped. */
 const MAX_PENDING = 20;
-const REQUEST_TIMEOUT_MS = 30_000;
 /** How far ahead the worker waits for a poll that falls due between two heartbeats. */
 const LOOKAHEAD_MS = 5_000;
 /** After a message is sent, the chat is polled this soon (the agent answers in about a second). */
 const REPLY_POLL_DELAY_MS = 1_000;
+/** While a reply is awaited, an empty chat poll is repeated this often, this many times at most. */
+const REPLY_RECHECK_MS = 1_000;
+const REPLY_RECHECKS = 4;
+/** How long after the user's message a reply counts as awaited. */
+const REPLY_WINDOW_MS = 20_000;
 const POLL_KINDS: readonly PollKind[] = ['memories', 'chat'];
 
 interface Loaded {
@@ -112,7 +116,8 @@ export function createCore(env: CoreEnvironment): Core {
   const queue = new RequestQueue({
     maxConcurrent: () => config().maxConcurrent,
     maxPending: MAX_PENDING,
-    timeoutMs: REQUEST_TIMEOUT_MS,
+    // Read as each request starts: /config.json (FRONTEND_REQUEST_TIMEOUT) is loaded after the queue is made.
+    timeoutMs: () => config().requestTimeoutMs,
     send: guard,
     onChange: (stats) => metrics.queue(stats),
   });
@@ -156,6 +161,19 @@ export function createCore(env: CoreEnvironment): Core {
     onSent: () => poller.expedite('chat', now() + REPLY_POLL_DELAY_MS, config().chatPollMs),
   });
 
+  /**
+   * The chat poll; while the agent's reply to the user's last message is still missing,
+   * an empty answer is checked again a second later (a few times), so a slow reply does
+   * not wait for a stretched interval.
+   */
+  async function pollChat(): Promise<'changed' | 'unchanged'> {
+    for (let recheck = 0; ; recheck += 1) {
+      const outcome = await chat.poll();
+      if (outcome === 'changed' || recheck >= REPLY_RECHECKS || !(await chat.awaitingReply(REPLY_WINDOW_MS))) return outcome;
+      await new Promise((resolve) => setTimeout(resolve, REPLY_RECHECK_MS));
+    }
+  }
+
   function load(): Promise<Loaded> {
     loading ??= (async () => {
       const db = await env.getDb();
@@ -193,7 +211,7 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     random: env.random,
     options: async (kind) => scheduleOptions(kind, await getMeta(await env.getDb(), 'rateLimit')),
-    run: async (kind) => (kind === 'chat' ? chat.poll() : sync.refresh('memories')),
+    run: async (kind) => (kind === 'chat' ? pollChat() : sync.refresh('memories')),
     // The chat is polled once there is a session with the agent.
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
     notBefore: async () => notBefore(),

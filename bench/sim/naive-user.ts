@@ -18,18 +18,24 @@ export interface NaiveUserOptions {
   messageEveryMs: number;
   memoriesEveryMs?: number;
   chatEveryMs?: number;
+  /** Its breaker's open time, ms (5 minutes by default, like Purl's). */
+  breakerTimeoutMs?: number;
 }
 
 class NaiveBreaker {
   #failures = 0;
   #openUntil = 0;
+  readonly #timeoutMs: number;
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
   allows(now: number): boolean {
     return now >= this.#openUntil;
   }
   record(ok: boolean, now: number): void {
     if (ok) this.#failures = 0;
     else if (++this.#failures >= 5) {
-      this.#openUntil = now + 5 * 60_000;
+      this.#openUntil = now + this.#timeoutMs;
       this.#failures = 0;
     }
   }
@@ -55,7 +61,7 @@ export class NaiveUser {
 
   async #startTab(fetch: SourceFetch, types: boolean): Promise<void> {
     const { origin } = this.#options;
-    const breaker = new NaiveBreaker();
+    const breaker = new NaiveBreaker(this.#options.breakerTimeoutMs ?? 5 * 60_000);
     const seen = new Set<string>();
     const call = async (path: string, init?: RequestInit): Promise<unknown> => {
       if (!breaker.allows(Date.now())) return undefined;

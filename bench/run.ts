@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: every figure of BENCHMARKS.md's "Load and resilience" section, Purl
+ * and the naive baseline side by side in the same run, against the real ElizaOS
+ * through the real gateway. `npm run bench -- --smoke` is a one-minute run of the same
+ * code with tiny sizes (CI runs it so the bench cannot rot); it writes nothing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
+import { startFaultProxy } from '../e2e/fault-proxy';
+import { build, needsBuild } from '../server/build';
+import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type TabsRow } from './browser-benches';
+import { runFleet, type FleetResult } from './fleet';
+import { root, startBenchStack } from './sim/stack';
+import { measureWeight, type Weight } from './weight';
+
+const smoke = process.argv.includes('--smoke');
+
+const plan = smoke
+  ? { tabs: [1, 2], tabsWindowMs: 4_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddressUsers: 5, oneAddressWindowMs: 6_000, outageTabs: 2, breakerTimeoutMs: 5_000, paintSamples: 1 }
+  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddressUsers: 20, oneAddressWindowMs: 90_000, outageTabs: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
+
+/** Tabs each simulated user has open (one visible, one in the background). */
+const TABS_PER_USER = 2;
+
+interface Report {
+  date: string;
+  weight: Weight;
+  tabs: TabsRow[];
+  fleet: FleetResult[];
+  oneAddress: FleetResult[];
+  outage: OutageResult;
+  firstPaint: FirstPaint[];
+  benchCpuPercent: number;
+}
+
+const log = (line: string) => console.log(`bench: ${line}`);
+const ratio = (purl: number, naive: number) => (naive === 0 ? '—' : (purl / naive).toFixed(2));
+const fixed = (value: number | undefined, digits = 1) => (value === undefined ? '—' : value.toFixed(digits));
+const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(2));
+
+function render(report: Report): string {
+  const lines: string[] = [];
+  const command = '`npm run bench`';
+  lines.push(`## Load and resilience (${report.date})`, '', `${command}, on this 2-core machine, the bench's own simulated browsers using ${report.benchCpuPercent.toFixed(0)} % CPU on average. Ratios are Purl ÷ naive, measured in the same run.`, '');
+  lines.push(`### Tabs: one browser, k tabs on the chat view, requests reaching the server in ${plan.tabsWindowMs / 1000} s`, '', '| tabs | Purl (Chromium) | naive | ratio | Purl k tabs ÷ 1 tab |', '|---|---|---|---|---|');
+  const oneTab = report.tabs[0]?.purl ?? 0;
+  for (const row of report.tabs) lines.push(`| ${row.tabs} | ${row.purl} | ${row.naive} | ${ratio(row.purl, row.naive)} | ${oneTab ? (row.purl / oneTab).toFixed(2) : '—'} |`);
+  lines.push('', `### Fleet: N users, ${TABS_PER_USER} tabs each (one visible), a message about once a minute, ${plan.fleetWindowMs / 1000} s, each user on its own loopback address`, '');
+  lines.push('| client | mode | users | req/user/min | ratio | 429s | reply visible p50 / p95 (s) | typed / delivered | gateway CPU % / peak MB | ElizaOS CPU % / peak MB |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const row of report.fleet) {
+    const naive = report.fleet.find((other) => other.client === 'naive' && other.users === row.users);
+    lines.push(
+      `| ${row.client} | ${row.mode} | ${row.users} | ${fixed(row.requestsPerUserPerMinute)} | ${row.client === 'purl' && naive ? ratio(row.requestsPerUserPerMinute, naive.requestsPerUserPerMinute) : ''} | ${row.rateLimited} | ${seconds(row.replyP50Ms)} / ${seconds(row.replyP95Ms)} | ${row.typed} / ${row.delivered} | ${row.gatewayCpuPercent.toFixed(0)} / ${row.gatewayPeakMb.toFixed(0)} | ${row.elizaCpuPercent.toFixed(0)} / ${row.elizaPeakMb.toFixed(0)} |`,
+    );
+  }
+  lines.push('', `### One address: ${plan.oneAddressUsers} users behind one NAT (one bucket of 1000 requests per 15 minutes)`, '', '| client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) |', '|---|---|---|---|');
+  for (const row of report.oneAddress) {
+    lines.push(`| ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${row.first429S === undefined ? `none in ${row.windowS} s` : row.first429S.toFixed(0)} |`);
+  }
+  const outage = report.outage;
+  lines.push('', `### Outage: ${outage.tabs} tabs, server down for ${outage.outageS} s (twice the breaker timeout)`, '', '| | Purl | naive | ratio |', '|---|---|---|---|');
+  lines.push(`| requests sent to the dead server | ${outage.purlRequestsDuringOutage} | ${outage.naiveRequestsDuringOutage} | ${ratio(outage.purlRequestsDuringOutage, outage.naiveRequestsDuringOutage)} |`);
+  lines.push(`| seconds to the first good answer once it is back | ${fixed(outage.purlRecoveryS)} | ${fixed(outage.naiveRecoveryS)} | |`);
+  lines.push('', '### First paint: navigation to the first conversation on screen (median)', '', '| condition | Purl | naive |', '|---|---|---|');
+  for (const row of report.firstPaint) lines.push(`| ${row.condition} | ${row.purlMs === undefined ? '—' : `${row.purlMs.toFixed(0)} ms`} | ${row.naive} |`);
+  lines.push('', '### Weight', '', '| UI JavaScript (gzip) | worker (gzip) | precache |', '|---|---|---|');
+  lines.push(`| ${(report.weight.uiJsGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.workerGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.precacheBytes / 1024).toFixed(1)} KB in ${report.weight.precacheEntries} files |`);
+  return lines.join('\n');
+}
+
+function writeReport(markdown: string): void {
+  const file = path.join(root, 'BENCHMARKS.md');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const block = `${start}\n${markdown}\n${end}`;
+  const next = current.includes(start) ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), block) : `${current.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(file, next);
+}
+
+async function main(): Promise<void> {
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error(NO_BROWSER_MESSAGE);
+  if (needsBuild(root)) await build(root);
+  const cpuAtStart = process.cpuUsage();
+  const startedAt = Date.now();
+  log('starting ElizaOS and the gateway');
+  const stack = await startBenchStack();
+  const proxy = await startFaultProxy(stack.eliza.url.href.replace(/\/$/, ''));
+  const proxied = await stack.startGateway({ CIRCUIT_BREAKER_TIMEOUT: String(plan.breakerTimeoutMs) }, proxy.url);
+  const browser = await launch(executablePath);
+  try {
+    const weight = measureWeight(path.join(root, 'dist'));
+    log('tabs');
+    const tabs = await benchTabs(browser, proxied.url, proxy, plan.tabs, plan.tabsWindowMs, 9_000);
+    log('outage');
+    const outage = await benchOutage(browser, proxied.url, proxy, plan.outageTabs, plan.breakerTimeoutMs, 9_100);
+    log('first paint');
+    const firstPaint = await benchFirstPaint(browser, proxied.url, proxy, plan.paintSamples);
+    await browser.close();
+    await proxied.stop();
+
+    const fleet: FleetResult[] = [];
+    let offset = 0;
+    const run = async (client: 'purl' | 'naive', users: number, highLoad: boolean, oneAddress?: string) => {
+      log(`fleet: ${client}${highLoad ? ' (high load)' : ''}, ${users} users${oneAddress ? ` behind ${oneAddress}` : ''}`);
+      const result = await runFleet({
+        client,
+        users,
+        highLoad,
+        tabs: TABS_PER_USER,
+        windowMs: oneAddress ? plan.oneAddressWindowMs : plan.fleetWindowMs,
+        addressOffset: offset,
+        gatewayUrl: stack.gatewayUrl,
+        gatewayPid: stack.gatewayPid,
+        elizaPid: stack.eliza.pid,
+        run: `${client}-${users}-${highLoad ? 'h' : 'n'}-${offset}`,
+        ...(oneAddress ? { oneAddress } : {}),
+      });
+      offset += users;
+      log(JSON.stringify(result));
+      return result;
+    };
+    for (const users of plan.fleet) {
+      fleet.push(await run('purl', users, false));
+      if (plan.highLoadFleet.includes(users)) fleet.push(await run('purl', users, true));
+      fleet.push(await run('naive', users, false));
+    }
+    const oneAddress = [await run('purl', plan.oneAddressUsers, false, '127.0.250.1'), await run('naive', plan.oneAddressUsers, false, '127.0.250.2')];
+
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    const cpu = process.cpuUsage(cpuAtStart);
+    const report: Report = {
+      date: new Date().toISOString().slice(0, 10),
+      weight,
+      tabs,
+      fleet,
+      oneAddress,
+      outage,
+      firstPaint,
+      benchCpuPercent: (100 * (cpu.user + cpu.system)) / 1e6 / elapsedS,
+    };
+    const markdown = render(report);
+    console.log(`\n${markdown}\n`);
+    if (smoke) {
+      // The smoke run proves the bench works end to end; its figures are too small to keep.
+      const purlTabs = tabs.every((row) => row.purl > 0 && row.naive > 0);
+      const delivered = fleet.every((row) => row.typed === 0 || row.delivered > 0);
+      if (!purlTabs || !delivered) throw new Error('the smoke run measured nothing: the bench is broken');
+      log(`smoke run finished in ${elapsedS.toFixed(0)} s`);
+    } else {
+      writeReport(markdown);
+      log(`BENCHMARKS.md updated (${elapsedS.toFixed(0)} s)`);
+    }
+  } finally {
+    await browser.close().catch(() => undefined);
+    await proxy.close();
+    await stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { GatewayOptions } from './options';
-import { stripSecrets } from './strip-secrets';
+import { stripSecrets, stripStacks } from './strip-secrets';
 
 /** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
 const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
@@ -59,8 +59,10 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     const raw = Buffer.concat(chunks);
     let body = raw;
     try {
-      const { value, stripped } = stripSecrets(JSON.parse(raw.toString('utf8')));
-      if (stripped) body = Buffer.from(JSON.stringify(value));
+      const withoutSecrets = stripSecrets(JSON.parse(raw.toString('utf8')));
+      const isError = (answer.statusCode ?? 500) >= 400;
+      const clean = isError ? stripStacks(withoutSecrets.value) : { value: withoutSecrets.value, stripped: false };
+      if (withoutSecrets.stripped || clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
     }

@@ -73,6 +73,11 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
         res.end('<h1>oops</h1>');
         return;
       }
+      if (req.url === '/api/error-with-stack') {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'SESSION_NOT_FOUND', message: 'Session not found', stack: 'Error: at /srv/eliza/index.js:1' } }));
+        return;
+      }
       if (req.url === '/api/broken-json') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end('{"success":tru');
@@ -122,6 +127,12 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
     expect(headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(headers['x-api-key']).toBe('server-key');
     expect(headers['x-purl-gateway']).toBe('gateway-secret');
+  });
+
+  it('drops the server’s stack trace from error answers, keeping code and message', async () => {
+    const response = await fetch(`${gateway.url}/api/error-with-stack`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ error: { code: 'SESSION_NOT_FOUND', message: 'Session not found' } });
   });
 
   it('passes a body that is not valid JSON through unchanged for the worker to reject', async () => {

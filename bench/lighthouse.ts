@@ -4,17 +4,13 @@
  * `npm run bench:lighthouse` prints the four category scores for the memories and the
  * chat views. Needs Chromium (see e2e/browser.ts).
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as chromeLauncher from 'chrome-launcher';
 import lighthouse from 'lighthouse';
 import { CHROMIUM_ARGS, findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { build, needsBuild } from '../server/build';
-import { startEmbeddedEliza } from '../server/eliza-process';
-import { startGateway } from '../server/gateway/app';
-import { readGatewayOptions } from '../server/gateway/options';
+import { startBenchStack } from './sim/stack';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CATEGORIES = ['performance', 'accessibility', 'best-practices', 'seo'] as const;
@@ -44,10 +40,8 @@ async function main(): Promise<void> {
   const chromePath = findChromium();
   if (!chromePath) throw new Error(NO_BROWSER_MESSAGE);
   if (needsBuild(root)) await build(root);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-lighthouse-'));
-  const eliza = await startEmbeddedEliza({ root, dataDir });
-  const { options } = readGatewayOptions({ PORT: '0', PURL_GATEWAY_SECRET: eliza.gatewaySecret }, eliza.url);
-  const gateway = await startGateway(options);
+  const stack = await startBenchStack();
+  const gateway = { url: stack.gatewayUrl };
   try {
     const results: ViewScores[] = [];
     for (const [view, hash] of [['memories', '#/memories'], ['chat', '#/chat']] as const) {
@@ -59,9 +53,7 @@ async function main(): Promise<void> {
       console.log(`| ${view} | ${scores.performance} | ${scores.accessibility} | ${scores['best-practices']} | ${scores.seo} |`);
     }
   } finally {
-    await gateway.close();
-    await eliza.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

@@ -4,15 +4,12 @@
  * `npm run screenshots` writes docs/screenshots/*.png.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
+import { startBenchStack } from '../bench/sim/stack';
 import { build, needsBuild } from '../server/build';
-import { startEmbeddedEliza } from '../server/eliza-process';
-import { startGateway } from '../server/gateway/app';
-import { readGatewayOptions } from '../server/gateway/options';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'docs', 'screenshots');
@@ -28,10 +25,8 @@ async function main(): Promise<void> {
   if (!executablePath) throw new Error(NO_BROWSER_MESSAGE);
   if (needsBuild(root)) await build(root);
   fs.mkdirSync(out, { recursive: true });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-screens-'));
-  const eliza = await startEmbeddedEliza({ root, dataDir });
-  const { options } = readGatewayOptions({ PORT: '0', PURL_GATEWAY_SECRET: eliza.gatewaySecret, FRONTEND_POLL_INTERVAL: '2000' }, eliza.url);
-  const gateway = await startGateway(options);
+  const stack = await startBenchStack({ FRONTEND_POLL_INTERVAL: '2000' });
+  const gateway = { url: stack.gatewayUrl };
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, colorScheme: 'light' });
@@ -66,9 +61,7 @@ async function main(): Promise<void> {
     await shoot(phone, 'chat-phone-dark');
   } finally {
     await browser.close();
-    await gateway.close();
-    await eliza.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

@@ -1,43 +1,16 @@
 /**
- * ElizaOS copies the server's whole environment (encrypted) into each agent's
- * `settings.secrets`, and `GET /api/agents/:id` returns it. Nothing of it may reach a
- * browser, so the gateway drops every `secrets` key, at any depth, from what it passes on.
+ * What the gateway removes from the JSON it passes on.
  */
-const SECRET_KEY = /^secrets$/i;
 
-/** Returns a copy of `value` without any `secrets` key, and whether one was found. */
-export function stripSecrets(value: unknown): { value: unknown; stripped: boolean } {
+/** Returns a copy of `value` without the keys `drop` picks, at any depth, and whether any was found. */
+function dropKeys(value: unknown, drop: (key: string) => boolean): { value: unknown; stripped: boolean } {
   let stripped = false;
   const walk = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(walk);
     if (typeof node !== 'object' || node === null) return node;
     const copy: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(node)) {
-      if (SECRET_KEY.test(key)) {
-        stripped = true;
-        continue;
-      }
-      copy[key] = walk(child);
-    }
-    return copy;
-  };
-  const result = walk(value);
-  return { value: result, stripped };
-}
-
-/**
- * ElizaOS puts the server's stack trace (file paths, line numbers) into its error
- * answers. A browser has no use for it and an attacker some: drop every `stack` key
- * from error answers.
- */
-export function stripStacks(value: unknown): { value: unknown; stripped: boolean } {
-  let stripped = false;
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk);
-    if (typeof node !== 'object' || node === null) return node;
-    const copy: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(node)) {
-      if (key === 'stack') {
+      if (drop(key)) {
         stripped = true;
         continue;
       }
@@ -46,4 +19,22 @@ export function stripStacks(value: unknown): { value: unknown; stripped: boolean
     return copy;
   };
   return { value: walk(value), stripped };
+}
+
+/**
+ * ElizaOS copies the server's whole environment (encrypted) into each agent's
+ * `settings.secrets`, and `GET /api/agents/:id` returns it. Nothing of it may reach a
+ * browser, so every `secrets` key, at any depth and in any case, is dropped.
+ */
+export function stripSecrets(value: unknown): { value: unknown; stripped: boolean } {
+  return dropKeys(value, (key) => /^secrets$/i.test(key));
+}
+
+/**
+ * ElizaOS puts the server's stack trace (file paths, line numbers) into its error
+ * answers. A browser has no use for it and an attacker some: every `stack` key is
+ * dropped from error answers.
+ */
+export function stripStacks(value: unknown): { value: unknown; stripped: boolean } {
+  return dropKeys(value, (key) => key === 'stack');
 }

@@ -8,7 +8,9 @@ import { Agent, fetch as undiciFetch } from 'undici';
 export type SourceFetch = (request: Request, init?: { signal?: AbortSignal }) => Promise<Response>;
 
 export function fetchFrom(localAddress: string | undefined): { fetch: SourceFetch; close: () => Promise<void> } {
-  const dispatcher = new Agent({ connect: localAddress ? { localAddress } : {}, keepAliveTimeout: 30_000, connections: 6 });
+  // undici takes localAddress at the top level of the Agent's options; inside `connect`
+  // it is silently ignored (every request would leave from 127.0.0.1).
+  const dispatcher = new Agent({ ...(localAddress ? { localAddress } : {}), keepAliveTimeout: 30_000, connections: 6 });
   const fetch: SourceFetch = async (request, init) => {
     const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
     const response = await undiciFetch(request.url, {

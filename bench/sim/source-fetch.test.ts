@@ -1,0 +1,28 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchFrom, loopbackAddress } from './source-fetch';
+
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => res.end(req.socket.remoteAddress));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+describe('fetch from a chosen source address', () => {
+  it('connects from the address it was given, so the server sees distinct users', async () => {
+    for (const index of [0, 1, 251]) {
+      const source = fetchFrom(loopbackAddress(index));
+      expect(await (await source.fetch(new Request(url))).text()).toBe(loopbackAddress(index));
+      await source.close();
+    }
+  });
+
+  it('spreads user indexes over distinct loopback addresses', () => {
+    expect([loopbackAddress(0), loopbackAddress(249), loopbackAddress(250)]).toEqual(['127.0.1.1', '127.0.1.250', '127.0.2.1']);
+  });
+});

@@ -1,29 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { startFaultProxy } from './fault-proxy';
-import { openPurl } from './helpers';
+import { chatLine as line, countOnServer, openChat, replyTo, typeMessage as type } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
-
-/** How many user messages with exactly this text ElizaOS holds. */
-async function countOnServer(text: string): Promise<number> {
-  const { elizaUrl, agentId } = stackInfo();
-  const response = await fetch(`${elizaUrl}/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`);
-  const { data } = (await response.json()) as { data: { memories: { entityId: string; content: { text?: string } }[] } };
-  return data.memories.filter((memory) => memory.entityId !== agentId && memory.content.text === text).length;
-}
-
-async function openChat(page: Page, url?: string): Promise<void> {
-  await openPurl(page, url);
-  await page.getByRole('link', { name: 'Chat' }).click();
-  await expect(page.getByRole('heading', { name: /Chat with/ })).toBeVisible();
-}
-
-async function type(page: Page, text: string): Promise<void> {
-  await page.getByLabel(/Message to/).fill(text);
-  await page.getByLabel(/Message to/).press('Enter');
-}
-
-const line = (page: Page, text: string) => page.locator('.chat-line').filter({ has: page.locator('.memory-text', { hasText: new RegExp(`^${text}$`) }) });
-const replyTo = (page: Page, text: string) => page.locator('.chat-line[data-author="agent"] .memory-text').filter({ hasText: `"${text}"` });
 
 test.describe('chat', () => {
   test('a message sent in one tab shows, with the agent’s reply, in a second tab', async ({ context }) => {

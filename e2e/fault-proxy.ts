@@ -2,19 +2,48 @@
  * A fault proxy of Purl's own, between the gateway and the real ElizaOS: it passes
  * everything through, logs each request with its start and end time, and injects one
  * fault at a time on demand — things a real server cannot be asked to do.
+ *
+ * A fault hits every /api request (or only those its `only` picks); Socket.IO and
+ * anything else always pass. With `forward`, the request first reaches ElizaOS, which
+ * acts on it (a posted message is stored), and only its answer is replaced or lost:
+ * the case where a client must not send again blindly.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 
-export type Fault =
+/** What a fault sees of a request. */
+export interface RequestInfo {
+  method: string;
+  /** Path and query, as sent. */
+  path: string;
+}
+
+/** ElizaOS's answer, as a `rewrite` fault receives and returns it. */
+export interface UpstreamAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+type Headers = Record<string, string>;
+
+export type Fault = {
+  /** Only these requests get the fault; the others pass through. Default: every /api request. */
+  only?: (request: RequestInfo) => boolean;
+} & (
   | { kind: 'none' }
-  /** Answer with this status, headers and body instead of asking ElizaOS. */
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** Answer with this status, headers and body instead of ElizaOS's answer (`headers` may be made per request). */
+  | { kind: 'status'; status: number; headers?: Headers | (() => Headers); body?: string | Buffer; forward?: boolean }
   /** Drop the connection without an answer. */
-  | { kind: 'reset' }
-  /** Never answer. */
-  | { kind: 'hang' };
+  | { kind: 'reset'; forward?: boolean }
+  /** Never answer (until the client gives up). */
+  | { kind: 'hang'; forward?: boolean }
+  /** ElizaOS's real answer, its status and headers at once and then its body `bytes` at a time every `everyMs`. */
+  | { kind: 'trickle'; bytes: number; everyMs: number }
+  /** ElizaOS's real answer, changed on the way. */
+  | { kind: 'rewrite'; rewrite: (answer: UpstreamAnswer, request: RequestInfo) => UpstreamAnswer }
+);
 
 export interface LoggedRequest {
   method: string;
@@ -23,6 +52,10 @@ export interface LoggedRequest {
   endedAt?: number;
   /** The status sent back, or 0 for a reset or hang. */
   status?: number;
+  /** The fault this request got, if any. */
+  fault?: Fault['kind'];
+  /** When ElizaOS answered a request the fault forwarded (its answer then replaced, held or dropped). */
+  upstreamAnsweredAt?: number;
 }
 
 export interface FaultProxy {
@@ -32,13 +65,18 @@ export interface FaultProxy {
   apiRequests(): LoggedRequest[];
   /** Sets the fault for every following request; `times` limits it to that many requests. */
   inject(fault: Fault, times?: number): void;
+  /** Requests held open by a 'hang' fault right now. */
+  holding(): number;
   close(): Promise<void>;
 }
 
+const NONE: Fault = { kind: 'none' };
+
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
   const proxy = httpProxy.createProxyServer({ target, changeOrigin: true });
   const log: LoggedRequest[] = [];
-  let fault: Fault = { kind: 'none' };
+  let fault: Fault = NONE;
   let remaining = Infinity;
   const hanging = new Set<http.ServerResponse>();
 
@@ -49,8 +87,100 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
   });
 
+  /** Sends the request to ElizaOS ourselves (not through http-proxy) and collects the whole answer. */
+  function askUpstream(req: http.IncomingMessage): Promise<UpstreamAnswer> {
+    return new Promise((resolve, reject) => {
+      const outgoing = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('error', reject);
+          answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
+        },
+      );
+      outgoing.on('error', reject);
+      req.pipe(outgoing);
+    });
+  }
+
+  /** Copies an answer's headers, with its length made to fit `body`. */
+  function headersFor(answer: UpstreamAnswer, body: Buffer): http.OutgoingHttpHeaders {
+    const headers: http.OutgoingHttpHeaders = { ...answer.headers, 'content-length': String(body.length) };
+    delete headers['transfer-encoding'];
+    delete headers['connection'];
+    delete headers['keep-alive'];
+    return headers;
+  }
+
+  function hang(res: http.ServerResponse): void {
+    hanging.add(res);
+    res.on('close', () => hanging.delete(res));
+  }
+
+  function trickle(res: http.ServerResponse, answer: UpstreamAnswer, bytes: number, everyMs: number): void {
+    res.writeHead(answer.status, headersFor(answer, answer.body));
+    let offset = 0;
+    const timer = setInterval(() => {
+      res.write(answer.body.subarray(offset, offset + bytes));
+      offset += bytes;
+      if (offset >= answer.body.length) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
+  }
+
+  async function applyFault(
+    active: Exclude<Fault, { kind: 'none' }>,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    entry: LoggedRequest,
+  ): Promise<void> {
+    const ask = async (request: http.IncomingMessage) => {
+      const answer = await askUpstream(request);
+      entry.upstreamAnsweredAt = Date.now();
+      return answer;
+    };
+    switch (active.kind) {
+      case 'status': {
+        if (active.forward) await ask(req);
+        const headers = typeof active.headers === 'function' ? active.headers() : active.headers;
+        res.writeHead(active.status, { 'Content-Type': 'application/json', ...headers });
+        res.end(active.body ?? JSON.stringify({ success: false, error: { code: 'INJECTED', message: 'Injected by the fault proxy' } }));
+        return;
+      }
+      case 'reset':
+        if (active.forward) await ask(req);
+        req.socket.destroy();
+        return;
+      case 'hang':
+        hang(res);
+        if (active.forward) await ask(req);
+        return;
+      case 'trickle':
+        trickle(res, await ask(req), active.bytes, active.everyMs);
+        return;
+      case 'rewrite': {
+        // A whole answer to rewrite, not a 304; and no validator on the rewritten one, or
+        // the browser's HTTP cache would serve it again for ElizaOS's next 304.
+        delete req.headers['if-none-match'];
+        delete req.headers['if-modified-since'];
+        const answer = active.rewrite(await ask(req), { method: entry.method, path: entry.path });
+        const headers = headersFor(answer, answer.body);
+        delete headers['etag'];
+        delete headers['last-modified'];
+        res.writeHead(answer.status, headers);
+        res.end(answer.body);
+        return;
+      }
+    }
+  }
+
   const server = http.createServer((req, res) => {
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', startedAt: Date.now() };
+    const info: RequestInfo = { method: req.method ?? 'GET', path: req.url ?? '/' };
+    const entry: LoggedRequest = { ...info, startedAt: Date.now() };
     log.push(entry);
     res.on('finish', () => {
       entry.endedAt = Date.now();
@@ -60,23 +190,18 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       entry.endedAt ??= Date.now();
       entry.status ??= 0;
     });
-    const active = req.url?.startsWith('/api/') && remaining > 0 ? fault : ({ kind: 'none' } as Fault);
-    if (active.kind !== 'none') remaining -= 1;
-    switch (active.kind) {
-      case 'none':
-        proxy.web(req, res);
-        return;
-      case 'status':
-        res.writeHead(active.status, { 'Content-Type': 'application/json', ...active.headers });
-        res.end(active.body ?? JSON.stringify({ success: false, error: { code: 'INJECTED', message: 'Injected by the fault proxy' } }));
-        return;
-      case 'reset':
-        req.socket.destroy();
-        return;
-      case 'hang':
-        hanging.add(res);
-        return;
+    const hits = info.path.startsWith('/api/') && remaining > 0 && fault.kind !== 'none' && (fault.only?.(info) ?? true);
+    if (!hits || fault.kind === 'none') {
+      proxy.web(req, res);
+      return;
     }
+    remaining -= 1;
+    entry.fault = fault.kind;
+    applyFault(fault, req, res, entry).catch(() => {
+      // ElizaOS itself failed while we forwarded: answer as a proxy would.
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -88,6 +213,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       fault = next;
       remaining = times;
     },
+    holding: () => hanging.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();

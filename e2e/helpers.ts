@@ -74,3 +74,34 @@ export function conversationStartingWith(page: Page, text: string) {
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** How many user messages with exactly this text ElizaOS holds (asked directly, not through Purl). */
+export async function countOnServer(text: string): Promise<number> {
+  const { elizaUrl, agentId } = stackInfo();
+  const response = await fetch(`${elizaUrl}/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`);
+  const { data } = (await response.json()) as { data: { memories: { entityId: string; content: { text?: string } }[] } };
+  return data.memories.filter((memory) => memory.entityId !== agentId && memory.content.text === text).length;
+}
+
+/** Opens Purl on its chat view. */
+export async function openChat(page: Page, url?: string): Promise<void> {
+  await openPurl(page, url);
+  await page.getByRole('link', { name: 'Chat' }).click();
+  await expect(page.getByRole('heading', { name: /Chat with/ })).toBeVisible();
+}
+
+/** Types a message into the chat's composer and presses Enter. */
+export async function typeMessage(page: Page, text: string): Promise<void> {
+  await page.getByLabel(/Message to/).fill(text);
+  await page.getByLabel(/Message to/).press('Enter');
+}
+
+/** The chat line of the user's message with exactly this text. */
+export function chatLine(page: Page, text: string) {
+  return page.locator('.chat-line').filter({ has: page.locator('.memory-text', { hasText: new RegExp(`^${escapeRegExp(text)}$`) }) });
+}
+
+/** The agent's reply to a message (the local model quotes what it answers). */
+export function replyTo(page: Page, text: string) {
+  return page.locator('.chat-line[data-author="agent"] .memory-text').filter({ hasText: `"${text}"` });
+}

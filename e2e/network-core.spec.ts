@@ -182,11 +182,11 @@ test.describe('the network core', () => {
       await expect.poll(() => baseInterval(second!)).toBe(1000);
       await first!.evaluate(() => (window as unknown as { enableHighLoadMode: () => Promise<void> }).enableHighLoadMode());
       await expect.poll(() => baseInterval(second!)).toBe(1500);
-      await expect(second!.getByText('High-load mode')).toBeVisible();
-      await expect(first!.getByText('High-load mode')).toBeVisible();
+      await expect(second!.locator('.badge', { hasText: 'High-load mode' })).toBeVisible();
+      await expect(first!.locator('.badge', { hasText: 'High-load mode' })).toBeVisible();
       await second!.evaluate(() => (window as unknown as { disableHighLoadMode: () => Promise<void> }).disableHighLoadMode());
       await expect.poll(() => baseInterval(first!)).toBe(1000);
-      await expect(first!.getByText('High-load mode')).toBeHidden();
+      await expect(first!.locator('.badge', { hasText: 'High-load mode' })).toBeHidden();
     } finally {
       await stack.close();
     }

@@ -5,7 +5,7 @@
 import { Workbox } from 'workbox-window';
 import { getDb } from './data/sources';
 import { Subscribable } from './data/subscribable';
-import type { Command } from './shared/messages';
+import { isCommand, type Command } from './shared/messages';
 
 const HEARTBEAT_VISIBLE_MS = 5_000;
 const HEARTBEAT_HIDDEN_MS = 30_000;
@@ -32,9 +32,76 @@ export async function sendCommand(command: Command): Promise<void> {
   registration.active?.postMessage(command);
 }
 
+export type SendMessageCommand = Extract<Command, { type: 'send-message' }>;
+
 /** Typed messages the worker has not confirmed yet, by clientId. */
-const unconfirmed = new Map<string, Extract<Command, { type: 'send-message' }>>();
+const unconfirmed = new Map<string, SendMessageCommand>();
 let confirmTimer: ReturnType<typeof setInterval> | undefined;
+let isConfirming = false;
+
+/**
+ * Where a typed message also waits until the worker has saved it: localStorage, which
+ * survives a reload and which every tab sees, and which stays writable when IndexedDB
+ * is full or cannot be opened yet (drafts live there too).
+ */
+const UNSENT_PREFIX = 'purl-unsent-';
+const unsentListeners = new Set<(messages: SendMessageCommand[]) => void>();
+
+/** Messages typed in any tab of this browser that the worker has not saved yet, oldest first. */
+export function listUnsent(): SendMessageCommand[] {
+  const found: SendMessageCommand[] = [];
+  try {
+    for (let i = 0; i < localStorage.length; i += 1) {
+      const key = localStorage.key(i);
+      if (!key?.startsWith(UNSENT_PREFIX)) continue;
+      try {
+        const value: unknown = JSON.parse(localStorage.getItem(key) ?? 'null');
+        if (isCommand(value) && value.type === 'send-message') found.push(value);
+      } catch {
+        // Not ours, or damaged: the other entries still count.
+      }
+    }
+  } catch {
+    // Storage blocked (privacy settings): only this tab's memory holds its messages.
+  }
+  return found.sort((a, b) => a.createdAt - b.createdAt);
+}
+
+function keepUnsent(command: SendMessageCommand): void {
+  try {
+    localStorage.setItem(UNSENT_PREFIX + command.clientId, JSON.stringify(command));
+  } catch {
+    // Storage blocked or full: the message still waits in this tab's memory.
+  }
+  announceUnsent();
+}
+
+function forgetUnsent(clientId: string): void {
+  try {
+    localStorage.removeItem(UNSENT_PREFIX + clientId);
+  } catch {
+    // Storage blocked: there was nothing kept to forget.
+  }
+  announceUnsent();
+}
+
+function announceUnsent(): void {
+  const messages = listUnsent();
+  for (const listener of [...unsentListeners]) listener(messages);
+}
+
+/** The unsent messages, as they change in this tab or another (the `storage` event). */
+export const unsentMessages = new Subscribable<SendMessageCommand[]>((emit) => {
+  const onStorage = (event: StorageEvent) => {
+    if (event.key === null || event.key.startsWith(UNSENT_PREFIX)) emit(listUnsent());
+  };
+  addEventListener('storage', onStorage);
+  unsentListeners.add(emit);
+  return () => {
+    removeEventListener('storage', onStorage);
+    unsentListeners.delete(emit);
+  };
+});
 
 async function isKnownToWorker(clientId: string): Promise<boolean> {
   const db = await getDb();
@@ -43,9 +110,20 @@ async function isKnownToWorker(clientId: string): Promise<boolean> {
 
 /** Re-sends unconfirmed messages until the worker has written each one down. */
 async function confirmOrResend(): Promise<void> {
-  for (const [clientId, command] of unconfirmed) {
-    if (await isKnownToWorker(clientId).catch(() => false)) unconfirmed.delete(clientId);
-    else void sendCommand(command);
+  // One round at a time: a round waits as long as the database does (an old tab may hold it).
+  if (isConfirming) return;
+  isConfirming = true;
+  try {
+    for (const [clientId, command] of unconfirmed) {
+      if (await isKnownToWorker(clientId).catch(() => false)) {
+        unconfirmed.delete(clientId);
+        forgetUnsent(clientId);
+      } else {
+        void sendCommand(command);
+      }
+    }
+  } finally {
+    isConfirming = false;
   }
   if (unconfirmed.size === 0) {
     clearInterval(confirmTimer);
@@ -53,16 +131,23 @@ async function confirmOrResend(): Promise<void> {
   }
 }
 
-/**
- * Hands a typed message to the worker's outbox. The clientId makes repeating the
- * command harmless, so it is repeated until the message is in IndexedDB: a worker that
- * was starting or stopping when the user pressed Send cannot lose it.
- */
-export function sendMessage(agentId: string, text: string): string {
-  const command = { type: 'send-message', clientId: crypto.randomUUID(), agentId, text, createdAt: Date.now() } as const;
+function awaitConfirmation(command: SendMessageCommand): void {
   unconfirmed.set(command.clientId, command);
   void sendCommand(command);
   confirmTimer ??= setInterval(() => void confirmOrResend(), 1_000);
+}
+
+/**
+ * Hands a typed message to the worker's outbox. The clientId makes repeating the
+ * command harmless, so it is repeated until the message is in IndexedDB: a worker that
+ * was starting or stopping when the user pressed Send cannot lose it, nor can a
+ * browser with no room left in IndexedDB, nor a tab closed meanwhile (localStorage
+ * keeps it, and the next Purl tab sends it on).
+ */
+export function sendMessage(agentId: string, text: string): string {
+  const command = { type: 'send-message', clientId: crypto.randomUUID(), agentId, text, createdAt: Date.now() } as const;
+  keepUnsent(command);
+  awaitConfirmation(command);
   return command.clientId;
 }
 
@@ -148,4 +233,6 @@ export function registerWorker(): void {
   Object.assign(window, { enableHighLoadMode, disableHighLoadMode });
   applyRequestedMode();
   startHeartbeat();
+  // Messages a tab typed and was closed before the worker saved them.
+  for (const command of listUnsent()) awaitConfirmation(command);
 }

@@ -96,6 +96,19 @@ describe('the outbox', () => {
     expect((await listChat(h.db, AGENT)).map((m) => [m.text, m.clientId])).toEqual([['first', 'a'], ['second', 'b']]);
   });
 
+  it('tries a message waiting out its backoff at once when told the server is back, and only those', async () => {
+    const h = await harness();
+    h.server.faults = [503];
+    await h.chat.enqueue(typed('a', 'waiting'));
+    const retryAt = await h.chat.drain();
+    expect(retryAt).toBeGreaterThan(h.clock.now);
+    expect((await listOutbox(h.db))[0]).toMatchObject({ state: 'retrying', nextAttemptAt: retryAt });
+    await h.chat.retryNow();
+    expect((await listOutbox(h.db))[0]).toMatchObject({ state: 'retrying', nextAttemptAt: h.clock.now });
+    expect(await h.chat.drain()).toBeUndefined();
+    expect(h.server.messages.map((m) => m.content)).toEqual(['waiting']);
+  });
+
   it('ignores a repeated command for the same message, before and after it was sent', async () => {
     const h = await harness();
     await h.chat.enqueue(typed('a'));
@@ -145,6 +158,17 @@ describe('the outbox', () => {
     expect(await h.chat.drain()).toBeUndefined();
     expect(h.server.messages.map((m) => [m.content, m.channelId])).toEqual([['after restart', 'c2']]);
     expect((await getMeta(h.db, 'chatSession'))?.sessionId).toBe('s2');
+  });
+
+  it('makes one new session when the poll and the outbox find the old one gone at the same time', async () => {
+    const h = await harness();
+    await h.chat.openSession(AGENT, 'user');
+    h.server.sessions.clear(); // the server restarted
+    await h.chat.enqueue(typed('a', 'after restart'));
+    await Promise.all([h.chat.poll(), h.chat.drain()]);
+    expect([...h.server.sessions.keys()]).toEqual(['s2']);
+    expect((await getMeta(h.db, 'chatSession'))?.sessionId).toBe('s2');
+    expect(h.server.messages.map((m) => [m.content, m.channelId])).toEqual([['after restart', 'c2']]);
   });
 
   it('keeps a message the server refuses for good, lets later ones pass, and discards it on request', async () => {

@@ -59,6 +59,8 @@ export interface Chat {
   poll(): Promise<'changed' | 'unchanged'>;
   /** Sends what may be sent now; resolves with when there is more to do (epoch ms), or undefined. */
   drain(): Promise<number | undefined>;
+  /** The server answers again after an outage: messages waiting out their backoff are tried at once. */
+  retryNow(): Promise<void>;
   /** True while the newest message of the session is the user's, sent in the last `windowMs`. */
   awaitingReply(windowMs: number): Promise<boolean>;
 }
@@ -93,7 +95,19 @@ export function createChat(options: ChatOptions): Chat {
     return made;
   }
 
-  async function createSession(agentId: string, priority: Priority): Promise<ChatSession> {
+  /** Sessions being created, by agent: the poll and the outbox that find a session gone together make one, not two. */
+  const creating = new Map<string, Promise<ChatSession>>();
+
+  function createSession(agentId: string, priority: Priority): Promise<ChatSession> {
+    let made = creating.get(agentId);
+    if (!made) {
+      made = makeSession(agentId, priority).finally(() => creating.delete(agentId));
+      creating.set(agentId, made);
+    }
+    return made;
+  }
+
+  async function makeSession(agentId: string, priority: Priority): Promise<ChatSession> {
     const db = await getDb();
     const request = new Request(url(apiPaths.sessions), {
       method: 'POST',
@@ -272,6 +286,19 @@ export function createChat(options: ChatOptions): Chat {
       return (await getMeta(await getDb(), 'chatSession')) !== undefined;
     },
     poll,
+    async retryNow() {
+      const db = await getDb();
+      const tx = db.transaction('outbox', 'readwrite');
+      const at = now();
+      let isMoved = false;
+      for (const item of await tx.store.getAll()) {
+        if (item.state !== 'retrying' || (item.nextAttemptAt ?? 0) <= at) continue;
+        isMoved = true;
+        await tx.store.put({ ...item, nextAttemptAt: at });
+      }
+      await tx.done;
+      if (isMoved) changed('outbox');
+    },
     async awaitingReply(windowMs) {
       const db = await getDb();
       const current = await getMeta(db, 'chatSession');

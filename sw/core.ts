@@ -8,6 +8,7 @@ import type { PurlDatabase } from '../src/shared/db';
 import { getMeta } from '../src/shared/db';
 import { resolveConfig, type ConfigOverrides, type PurlConfig } from '../src/shared/config';
 import { apiPaths } from '../src/shared/api';
+import { isQuotaExceeded } from '../src/shared/errors';
 import type { Command, PurlEvent } from '../src/shared/messages';
 import type { MetricsSnapshot, PollKind, TabState } from '../src/shared/network';
 import { createApiReader } from './api-reader';
@@ -38,6 +39,8 @@ export interface CoreEnvironment {
   loadOverrides: () => Promise<ConfigOverrides>;
   /** Keeps the worker alive for background work started outside a command (revalidations). */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** False while the device is offline (requests failing then are not the server's fault); assumed online when absent. */
+  isOnline?: () => boolean;
 }
 
 /** The agent list changes rarely: it may be this many times older than the memories. */
@@ -111,6 +114,7 @@ export function createCore(env: CoreEnvironment): Core {
       }
     },
     onFailure: () => metrics.failed(),
+    isOnline: () => env.isOnline?.() ?? true,
   });
 
   const queue = new RequestQueue({
@@ -186,7 +190,15 @@ export function createCore(env: CoreEnvironment): Core {
       const { breakerThreshold: threshold, breakerTimeoutMs: timeoutMs } = config();
       const breaker = await loadBreaker(db, { threshold, timeoutMs });
       persistTransitions(breaker, db, { track: (write) => env.waitUntil?.(write) });
-      breaker.onTransition(() => metrics.breaker(breaker.view(now())));
+      let wasOpen = breaker.view(now()).state !== 'closed';
+      breaker.onTransition((snapshot) => {
+        metrics.breaker(breaker.view(now()));
+        if (wasOpen && snapshot.state === 'closed') {
+          const caughtUp = catchUpAfterOutage();
+          env.waitUntil?.(caughtUp);
+        }
+        wasOpen = snapshot.state === 'open';
+      });
       metrics.breaker(breaker.view(now()));
       breakerRef = breaker;
       return { db, breaker, overrides };
@@ -236,26 +248,73 @@ export function createCore(env: CoreEnvironment): Core {
   }
 
   let ticking: Promise<void> | null = null;
+  /** A tick arrived while the loop ran: it looks again instead of waiting. */
+  let rerunRequested = false;
+  /** Ends the loop's wait early, while it waits. */
+  let wake: (() => void) | undefined;
+
   /**
    * Runs what is due, then, while a poll falls due within the lookahead, waits for it
    * inside the same event (timers alone are unreliable in a worker: they die with it).
+   * A tick that arrives meanwhile (a typed message, the server back) cuts the wait short.
    */
   async function tickLoop(): Promise<void> {
     const { db } = await load();
     for (;;) {
+      rerunRequested = false;
       const [outboxAt] = await Promise.all([chat.drain(), poller.tick()]);
       const nextAt = Math.min(await recordIntervals(db), outboxAt ?? Infinity);
+      if (rerunRequested) continue;
       const wait = nextAt - now();
-      if (!(wait <= LOOKAHEAD_MS)) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 50)));
+      if (!(wait <= LOOKAHEAD_MS)) {
+        // Cleared in the same step as the last rerun check, so no tick is merged into a loop that has ended.
+        ticking = null;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve();
+        }, Math.max(wait, 50));
+        wake = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+      });
     }
   }
 
   function tick(): Promise<void> {
-    ticking ??= tickLoop().finally(() => {
-      ticking = null;
+    if (ticking) {
+      rerunRequested = true;
+      wake?.();
+      return ticking;
+    }
+    const run = tickLoop().catch((error: unknown) => {
+      if (ticking === run) ticking = null;
+      throw error;
     });
-    return ticking;
+    ticking = run;
+    return run;
+  }
+
+  /**
+   * The breaker closed after an outage (a probe got an answer): the polls run now, at
+   * their base interval, and waiting messages are sent now, instead of after the backoff
+   * the outage built up, so saved data, the outbox and the banner catch up as soon as the
+   * server is back.
+   */
+  async function catchUpAfterOutage(): Promise<void> {
+    try {
+      // Polls refused while the probe was out finish first, so their backoff does not undo this.
+      await poller.tick(undefined);
+      const { memoriesPollMs, chatPollMs } = config();
+      await Promise.all([poller.expedite('memories', now(), memoriesPollMs), poller.expedite('chat', now(), chatPollMs), chat.retryNow()]);
+      await tick();
+    } catch {
+      // The next heartbeat runs what is due anyway; catching up early is a courtesy.
+    }
   }
 
   async function onHeartbeat(tab: TabState): Promise<void> {
@@ -275,7 +334,20 @@ export function createCore(env: CoreEnvironment): Core {
     await recordIntervals(db);
   }
 
+  /**
+   * Runs a command. When it failed because the browser has no room left, every tab is
+   * told (the failure cannot be written to IndexedDB, where tabs read everything else).
+   */
   async function handle(command: Command): Promise<void> {
+    try {
+      await run(command);
+    } catch (error) {
+      if (isQuotaExceeded(error)) env.broadcast({ type: 'storage-full' });
+      throw error;
+    }
+  }
+
+  async function run(command: Command): Promise<void> {
     switch (command.type) {
       case 'heartbeat':
         return onHeartbeat({ tabId: command.tabId, visible: command.visible, active: command.active, seenAt: now() });
@@ -283,16 +355,20 @@ export function createCore(env: CoreEnvironment): Core {
         await load();
         return poller.forgetTab(command.tabId);
       case 'refresh':
+        // Sent when the device comes back online (or the user asks): messages waiting out a
+        // backoff go now too, not when it ends.
         await load();
-        await sync.refresh('user').catch(() => undefined);
-        return;
+        await Promise.all([sync.refresh('user').catch(() => undefined), chat.retryNow()]);
+        return tick();
       case 'select-agent':
         await load();
         return sync.selectAgent(command.agentId);
       case 'send-message':
         await load();
         await chat.enqueue(command);
-        return tick();
+        // Drained at once as well: the loop may be waiting on a slow poll before it drains again.
+        await Promise.all([chat.drain(), tick()]);
+        return;
       case 'discard-message':
         await load();
         return chat.discard(command.clientId);

@@ -3,7 +3,7 @@ import { PurlError } from '../src/shared/errors';
 import { CircuitBreaker } from './breaker';
 import { createGuard } from './guard';
 
-function harness(answer: () => Promise<Response>) {
+function harness(answer: () => Promise<Response>, online = { is: true }) {
   const clock = { now: 1_000_000 };
   const breaker = new CircuitBreaker({ threshold: 2, timeoutMs: 10_000 });
   let retryAt = 0;
@@ -20,6 +20,7 @@ function harness(answer: () => Promise<Response>) {
     setRetryAt: (at) => (retryAt = at),
     random: () => 1,
     onAnswer: (status) => answers.push(status),
+    isOnline: () => online.is,
   });
   const send = () => guard(new Request('http://purl.test/api/agents'), new AbortController().signal);
   return { clock, breaker, sent, answers, send, retryAt: () => retryAt };
@@ -69,6 +70,16 @@ describe('the guard in front of the network', () => {
 
   it('turns a network failure into a tried-and-failed error', async () => {
     const h = harness(async () => Promise.reject(new TypeError('Failed to fetch')));
+    expect(await code(h.send())).toBe('network-error');
+    expect(h.breaker.toJSON()).toEqual({ state: 'closed', failures: 1 });
+  });
+
+  it('does not hold failures while the device is offline against the server', async () => {
+    const online = { is: false };
+    const h = harness(async () => Promise.reject(new TypeError('Failed to fetch')), online);
+    for (let i = 0; i < 3; i += 1) expect(await code(h.send())).toBe('network-error');
+    expect(h.breaker.toJSON()).toEqual({ state: 'closed', failures: 0 });
+    online.is = true;
     expect(await code(h.send())).toBe('network-error');
     expect(h.breaker.toJSON()).toEqual({ state: 'closed', failures: 1 });
   });

@@ -28,6 +28,12 @@ export interface GuardOptions extends GuardEvents {
   retryAt: () => number;
   setRetryAt: (at: number) => void;
   random?: () => number;
+  /**
+   * False while the device has no network. A request that fails then says nothing about
+   * the server, so the breaker does not count it: a few seconds offline must not leave
+   * the server alone for minutes once the network is back.
+   */
+  isOnline?: () => boolean;
 }
 
 /** Without Retry-After, how long to hold off after consecutive 429s: 1 s, 2 s, 4 s … up to 30 min, jittered. */
@@ -59,7 +65,7 @@ export function createGuard(options: GuardOptions): (request: Request, signal: A
     try {
       response = await options.fetch(request, { signal });
     } catch (error) {
-      breaker.onFailure(now());
+      if (options.isOnline?.() !== false) breaker.onFailure(now());
       options.onFailure?.();
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new PurlError('timeout');
       throw new PurlError('network-error', error instanceof Error ? error.message : String(error));

@@ -67,6 +67,19 @@ describe('metrics', () => {
     expect(metrics.snapshot().consecutiveErrors).toBe(0);
   });
 
+  it('says how the last request failed until one succeeds', () => {
+    const { metrics } = harness();
+    expect(metrics.snapshot().lastFailure).toBeUndefined();
+    metrics.answered(429, {});
+    expect(metrics.snapshot().lastFailure).toBe('rate-limited');
+    metrics.answered(503, {});
+    expect(metrics.snapshot().lastFailure).toBe('server-error');
+    metrics.failed();
+    expect(metrics.snapshot().lastFailure).toBe('no-answer');
+    metrics.answered(404, {});
+    expect(metrics.snapshot().lastFailure).toBeUndefined();
+  });
+
   it('picks up counters and history from the last worker’s snapshot', () => {
     const first = harness();
     first.metrics.cacheLookup(true);

@@ -3,7 +3,7 @@
  * snapshot is published (written to IndexedDB and broadcast) at most once a second,
  * so a burst of requests costs one write, not one per request.
  */
-import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../src/shared/network';
+import type { BreakerView, FailureKind, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../src/shared/network';
 
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 15;
@@ -24,6 +24,7 @@ export class Metrics {
   #pending = 0;
   #inFlight = 0;
   #consecutiveErrors = 0;
+  #lastFailure: FailureKind | undefined;
   #breaker: BreakerView = { state: 'closed', failures: 0 };
   #hits: number;
   #misses: number;
@@ -79,11 +80,13 @@ export class Metrics {
       this.#bucket(this.#options.now()).rateLimited += 1;
     }
     this.#consecutiveErrors = status === 429 || status >= 500 ? this.#consecutiveErrors + 1 : 0;
+    this.#lastFailure = status === 429 ? 'rate-limited' : status >= 500 ? 'server-error' : undefined;
     this.changed();
   }
 
   failed(): void {
     this.#consecutiveErrors += 1;
+    this.#lastFailure = 'no-answer';
     this.changed();
   }
 
@@ -140,6 +143,7 @@ export class Metrics {
       highLoad: this.#highLoad,
     };
     if (lookups > 0) snapshot.cacheHitRate = this.#hits / lookups;
+    if (this.#lastFailure) snapshot.lastFailure = this.#lastFailure;
     return snapshot;
   }
 

@@ -308,6 +308,25 @@ describe('timeouts', () => {
     expect(await second).toBe('timeout');
   });
 
+  it('reads a timeout given as a function when each request starts, and falls back to 30 s when it is out of range', async () => {
+    const timers: number[] = [];
+    const network = fakeNetwork();
+    let setting = 3_000;
+    const queue = makeQueue(network, {
+      timeoutMs: () => setting,
+      setTimer: (_callback, ms) => {
+        timers.push(ms);
+        return () => {};
+      },
+    });
+    void queue.enqueue(get('/one'), 'chat');
+    setting = 1_500;
+    void queue.enqueue(get('/two'), 'chat');
+    setting = Number.NaN;
+    void queue.enqueue(get('/three'), 'chat');
+    expect(timers).toEqual([3_000, 1_500, 30_000]);
+  });
+
   it('uses an injected timer when one is given', async () => {
     const timers: Array<{ callback: () => void; ms: number }> = [];
     const network = fakeNetwork();

@@ -62,9 +62,11 @@ export interface QueueOptions {
   maxPending: number;
   /**
    * Per-request timeout in ms, counted from the start of the request; a timeout aborts
-   * the fetch and rejects with `PurlError('timeout')`.
+   * the fetch and rejects with `PurlError('timeout')`. A function is read as each
+   * request starts (so a setting loaded after the queue was made applies), and a value
+   * it gives out of range falls back to the queue's default of 30 s.
    */
-  timeoutMs: number;
+  timeoutMs: number | (() => number);
   /** The network (or a guard in front of it: breaker, Retry-After). Gets an AbortSignal. */
   send: (request: Request, signal: AbortSignal) => Promise<Response>;
   /** Called whenever the stats change (pending, in flight or a counter), for metrics. */
@@ -100,6 +102,11 @@ const USER_RANK = PRIORITIES.indexOf('user');
 // Browsers fire a setTimeout whose delay exceeds a signed 32-bit int at once:
 // https://developer.mozilla.org/en-US/docs/Web/API/Window/setTimeout#maximum_delay_value
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function isTimeoutInRange(ms: number): boolean {
+  return ms > 0 && ms <= MAX_TIMER_MS;
+}
 
 function defaultSetTimer(callback: () => void, ms: number): () => void {
   const id = setTimeout(callback, ms);
@@ -133,7 +140,7 @@ function deliver(waiters: readonly Waiter[], outcome: Outcome): void {
 export class RequestQueue {
   readonly #maxConcurrent: () => number;
   readonly #maxPending: number;
-  readonly #timeoutMs: number;
+  readonly #timeoutMs: () => number;
   readonly #send: QueueOptions['send'];
   readonly #onChange: QueueOptions['onChange'];
   readonly #setTimer: NonNullable<QueueOptions['setTimer']>;
@@ -153,12 +160,18 @@ export class RequestQueue {
     if (!(maxPending >= 0 && (Number.isInteger(maxPending) || maxPending === Infinity))) {
       throw new RangeError(`maxPending must be a whole number ≥ 0, got ${maxPending}`);
     }
-    if (!(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    if (typeof timeoutMs === 'number' && !isTimeoutInRange(timeoutMs)) {
       throw new RangeError(`timeoutMs must be > 0 and ≤ ${MAX_TIMER_MS}, got ${timeoutMs}`);
     }
     this.#maxConcurrent = options.maxConcurrent;
     this.#maxPending = maxPending;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs =
+      typeof timeoutMs === 'number'
+        ? () => timeoutMs
+        : () => {
+            const ms = timeoutMs();
+            return isTimeoutInRange(ms) ? ms : DEFAULT_TIMEOUT_MS;
+          };
     this.#send = options.send;
     this.#onChange = options.onChange;
     this.#setTimer = options.setTimer ?? defaultSetTimer;
@@ -270,6 +283,7 @@ export class RequestQueue {
     entry.isInFlight = true;
     this.#inFlight++;
     const controller = new AbortController();
+    const timeoutMs = this.#timeoutMs();
     let isSettled = false;
     const settle = (outcome: Outcome): void => {
       isSettled = true;
@@ -284,12 +298,12 @@ export class RequestQueue {
     const cancelTimer = this.#setTimer(() => {
       if (isSettled) return;
       this.#timedOut++;
-      const error = new PurlError('timeout', `${entry.request.method} ${entry.request.url} after ${this.#timeoutMs} ms`);
+      const error = new PurlError('timeout', `${entry.request.method} ${entry.request.url} after ${timeoutMs} ms`);
       // The reason reaches fetch, so a guard in front of the network sees why it stopped.
       controller.abort(error);
       // Settle now rather than when send gives up: a send that ignores the signal must not hold the slot.
       settle({ error });
-    }, this.#timeoutMs);
+    }, timeoutMs);
 
     let sending: Promise<Response>;
     try {

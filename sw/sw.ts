@@ -49,6 +49,7 @@ const core = createCore({
   now: Date.now,
   random: Math.random,
   randomUUID: () => crypto.randomUUID(),
+  isOnline: () => self.navigator.onLine,
   loadOverrides: createOverridesSource(fetch.bind(self), new URL('/config.json', self.location.origin).href),
   waitUntil: (promise) => {
     try {

@@ -20,6 +20,8 @@ export function clientAddress(req: IncomingMessage): string {
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  // The browser already left: there is nobody to tell.
+  if (res.destroyed) return;
   if (res.headersSent) {
     res.destroy();
     return;
@@ -105,8 +107,15 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
   // http-proxy reports its own proxyTimeout as a plain "socket hang up": remember
   // which requests timed out so the browser gets a 504 rather than a 502.
   const timedOut = new WeakSet<IncomingMessage>();
-  proxy.on('proxyReq', (proxyReq, req) => {
+  proxy.on('proxyReq', (proxyReq, req, res) => {
     proxyReq.on('timeout', () => timedOut.add(req));
+    // A browser that gave up (the worker's request timeout) ends its upstream request
+    // too. http-proxy only does that on 'aborted', which Node no longer emits for a
+    // request whose body had arrived (every GET), so each abandoned request would hold a
+    // connection to ElizaOS open until the upstream timeout.
+    res.on('close', () => {
+      if (!res.writableFinished) proxyReq.destroy();
+    });
   });
 
   proxy.on('proxyRes', (answer, _req, res) => {

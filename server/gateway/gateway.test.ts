@@ -61,13 +61,20 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
   let upstream: http.Server;
   let gateway: Gateway;
   let seen: Seen[];
+  let released: number[];
   let dist: string;
 
   beforeEach(async () => {
     seen = [];
+    released = [];
     upstream = http.createServer((req, res) => {
       seen.push({ headers: req.headers, url: req.url ?? '' });
       if (req.url === '/api/slow') return; // never answers
+      if (req.url === '/api/held') {
+        // Never answers; says when the gateway lets go of it.
+        res.on('close', () => released.push(Date.now()));
+        return;
+      }
       if (req.url === '/api/html') {
         res.writeHead(500, { 'Content-Type': 'text/html' });
         res.end('<h1>oops</h1>');
@@ -150,6 +157,24 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
     const response = await fetch(`${gateway.url}/api/slow`);
     expect(response.status).toBe(504);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/took too long/);
+  });
+
+  it('lets go of the upstream request at once when the browser gives up on it', async () => {
+    const port = (upstream.address() as AddressInfo).port;
+    const { options } = readGatewayOptions({ ELIZA_SERVER_URL: `http://127.0.0.1:${port}`, PORT: '0', PURL_DIST_DIR: dist, GATEWAY_UPSTREAM_TIMEOUT: '60000' });
+    const patient = await startGateway(options);
+    try {
+      const controller = new AbortController();
+      const request = fetch(`${patient.url}/api/held`, { signal: controller.signal }).catch(() => undefined);
+      await expect.poll(() => seen.some((entry) => entry.url === '/api/held')).toBe(true);
+      const abortedAt = Date.now();
+      controller.abort();
+      await request;
+      await expect.poll(() => released.length, { timeout: 2_000 }).toBe(1);
+      expect(released[0]! - abortedAt).toBeLessThan(1_000);
+    } finally {
+      await patient.close();
+    }
   });
 
   it('answers 502 with a sentence when the server is down, and keeps serving', async () => {

@@ -1,5 +1,5 @@
 import { getMeta, listAgents } from '../shared/db';
-import { useDbQuery, useMetrics, useOnline } from '../data/hooks';
+import { useDbQuery, useMetrics, useOnline, useStorageProblem } from '../data/hooks';
 import { useView } from '../data/route';
 import { ChatView } from './chat/ChatView';
 import { Header } from './Header';
@@ -11,6 +11,7 @@ import { UpdatePrompt } from './UpdatePrompt';
 export function App() {
   const online = useOnline();
   const metrics = useMetrics();
+  const storageProblem = useStorageProblem();
   const view = useView();
   const agents = useDbQuery((db) => listAgents(db), ['agents'], []);
   const meta = useDbQuery(async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync') }), ['meta'], []);
@@ -30,7 +31,7 @@ export function App() {
         </a>
       </nav>
       <main id="main">
-        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={meta.error ?? agents.error} />
+        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={storageProblem ?? meta.error ?? agents.error} />
         <Monitor metrics={metrics} />
         {!agentId ? (
           <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>

@@ -15,9 +15,11 @@ export function connectionSentence(online: boolean, sync: SyncStatus | undefined
   if (!online) return "You're offline. Showing saved memories; Purl will catch up when you're back online.";
   const breaker = metrics?.breaker;
   if (breaker && breaker.state !== 'closed') {
+    // A breaker opened by 429s is a server that answers but refuses: say so, not "isn't answering".
+    const what = metrics.lastFailure === 'rate-limited' ? "The agent's server asked Purl to slow down." : "The agent's server isn't answering.";
     return breaker.nextProbeAt > now
-      ? `The agent's server isn't answering. Showing saved memories; trying again in ${formatCountdown(breaker.nextProbeAt - now)}.`
-      : "The agent's server isn't answering. Showing saved memories; trying again now.";
+      ? `${what} Showing saved memories; trying again in ${formatCountdown(breaker.nextProbeAt - now)}.`
+      : `${what} Showing saved memories; trying again now.`;
   }
   const retryAt = metrics?.rateLimit.retryAt;
   if (retryAt !== undefined && retryAt > now) {

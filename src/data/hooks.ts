@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { getMeta, type PurlDatabase } from '../shared/db';
 import type { MetricsSnapshot } from '../shared/network';
 import type { StoreName } from '../shared/messages';
-import { getDb, onlineState, workerEvents } from './sources';
+import { databaseWait, getDb, onlineState, storageFull, workerEvents } from './sources';
 
 type Store = StoreName;
 
@@ -84,4 +84,21 @@ export function useNow(active: boolean): number {
     return () => clearInterval(timer);
   }, [active]);
   return now;
+}
+
+/** The sentence for a page waiting to open its saved data. */
+export const DATABASE_WAIT_SENTENCE =
+  'Purl is waiting to open the data it saved in this browser. If another Purl tab is open (an older version, perhaps), close or reload it; Purl carries on by itself.';
+/** The sentence for a browser with no room left for Purl. */
+export const STORAGE_FULL_SENTENCE =
+  "This browser has no room left for Purl's data. Purl shows what it saved, but can't save new memories or messages until there is space again; what you type is kept and sent then.";
+
+/** What the page must say about its own storage (waiting to open it, or full), or undefined. */
+export function useStorageProblem(): string | undefined {
+  const [isWaiting, setWaiting] = useState(false);
+  const [isFull, setFull] = useState(false);
+  useEffect(() => databaseWait.subscribe(setWaiting), []);
+  useEffect(() => storageFull.subscribe(setFull), []);
+  if (isWaiting) return DATABASE_WAIT_SENTENCE;
+  return isFull ? STORAGE_FULL_SENTENCE : undefined;
 }

@@ -11,6 +11,7 @@ describe('configuration', () => {
       MESSAGE_MIN_INTERVAL: '1500',
       CIRCUIT_BREAKER_THRESHOLD: '3',
       CIRCUIT_BREAKER_TIMEOUT: '5000',
+      FRONTEND_REQUEST_TIMEOUT: '3000',
     });
     expect(errors).toEqual([]);
     expect(overrides).toEqual({
@@ -21,6 +22,7 @@ describe('configuration', () => {
       messageMinIntervalMs: 1500,
       breakerThreshold: 3,
       breakerTimeoutMs: 5000,
+      requestTimeoutMs: 3000,
     });
   });
 
@@ -32,6 +34,12 @@ describe('configuration', () => {
     expect(errors[1]).toMatch(/FRONTEND_MAX_CONCURRENT must be a whole number/);
     expect(errors[2]).toMatch(/CIRCUIT_BREAKER_TIMEOUT must be a whole number/);
     expect(resolveConfig(overrides, false)).toEqual(defaultConfig);
+  });
+
+  it('keeps the request timeout at one second or more', () => {
+    expect(overridesFromEnv({ FRONTEND_REQUEST_TIMEOUT: '999' }).errors[0]).toMatch(/FRONTEND_REQUEST_TIMEOUT must be between 1000 and/);
+    expect(overridesFromEnv({ FRONTEND_REQUEST_TIMEOUT: '1000' }).overrides).toEqual({ requestTimeoutMs: 1000 });
+    expect(defaultConfig.requestTimeoutMs).toBe(30_000);
   });
 
   it('ignores unknown keys in /config.json and rejects a body that is not an object', () => {

@@ -19,6 +19,8 @@ export interface PurlConfig {
   breakerThreshold: number;
   /** How long the breaker stays open before one probe, ms (CIRCUIT_BREAKER_TIMEOUT). */
   breakerTimeoutMs: number;
+  /** How long one request may run before the worker gives up on it, ms (FRONTEND_REQUEST_TIMEOUT). */
+  requestTimeoutMs: number;
 }
 
 export const defaultConfig: Readonly<PurlConfig> = Object.freeze({
@@ -29,12 +31,13 @@ export const defaultConfig: Readonly<PurlConfig> = Object.freeze({
   messageMinIntervalMs: 2_000,
   breakerThreshold: 5,
   breakerTimeoutMs: 300_000,
+  requestTimeoutMs: 30_000,
 });
 
 /**
  * High-load mode from normal-mode settings: polls and the freshness window 1.5× longer
  * (the chat poll 1.4×: 5 s → 7 s), the message interval 1.5×, one request fewer in
- * flight (at least one). The breaker is the same in both modes. Deriving it means a
+ * flight (at least one). The breaker and the request timeout are the same in both modes. Deriving it means a
  * server that sets FRONTEND_POLL_INTERVAL still gets a slower high-load mode.
  */
 export function highLoadOf(normal: Readonly<PurlConfig>): PurlConfig {
@@ -65,6 +68,7 @@ export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.free
   messageMinIntervalMs: { env: 'MESSAGE_MIN_INTERVAL', min: 0, max: 600_000 },
   breakerThreshold: { env: 'CIRCUIT_BREAKER_THRESHOLD', min: 1, max: 1_000 },
   breakerTimeoutMs: { env: 'CIRCUIT_BREAKER_TIMEOUT', min: 5_000, max: 86_400_000 },
+  requestTimeoutMs: { env: 'FRONTEND_REQUEST_TIMEOUT', min: 1_000, max: 600_000 },
 });
 
 export type ConfigOverrides = Partial<PurlConfig>;

@@ -82,6 +82,24 @@ describe('the IndexedDB schema', () => {
     db.close();
   });
 
+  it('says when an old connection that ignores versionchange holds up the upgrade, and opens once it closes', async () => {
+    // An old Purl tab: the version 1 schema, and no versionchange handler.
+    const old = await openDB(DB_NAME, 1, {
+      upgrade: (db) => {
+        db.createObjectStore('agents', { keyPath: 'id' });
+        db.createObjectStore('memories', { keyPath: 'id' }).createIndex('by-agent', ['agentId', 'createdAt']);
+        db.createObjectStore('meta');
+      },
+    });
+    let isBlocked = false;
+    const opening = openPurlDB({ onBlocked: () => (isBlocked = true) });
+    await expect.poll(() => isBlocked).toBe(true);
+    old.close();
+    const db = await opening;
+    expect(db.version).toBe(DB_VERSION);
+    db.close();
+  });
+
   it('closes an open connection when a newer version is requested, so the upgrade is not blocked', async () => {
     let told = false;
     const db = await openPurlDB({ onBlocking: () => (told = true) });

@@ -128,6 +128,12 @@ function upgrade(
 export interface OpenOptions {
   /** Called when another context wants a newer version; the connection is already closed. */
   onBlocking?: () => void;
+  /**
+   * Called when this open has to upgrade the database but another context (an old tab
+   * that ignores `versionchange`) keeps an older version open: the open waits until it
+   * closes.
+   */
+  onBlocked?: () => void;
   /** Another database name: the Node simulation gives each simulated browser its own. */
   name?: string;
 }
@@ -143,6 +149,7 @@ export async function openPurlDB(options: OpenOptions = {}): Promise<PurlDatabas
       db.close();
       options.onBlocking?.();
     },
+    blocked: () => options.onBlocked?.(),
   });
   return db;
 }

@@ -25,3 +25,8 @@ export class PurlError extends Error {
     this.code = code;
   }
 }
+
+/** True for the browser's "no room left" error (IndexedDB, Cache Storage), whatever wraps it. */
+export function isQuotaExceeded(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'QuotaExceededError';
+}

@@ -35,7 +35,12 @@ export type PurlEvent =
   /** These stores changed: re-read them from IndexedDB. */
   | { type: 'data-changed'; stores: ReadonlyArray<StoreName> }
   /** The monitor's figures (also in IndexedDB, meta 'metrics'); at most once a second. */
-  | { type: 'metrics'; snapshot: MetricsSnapshot };
+  | { type: 'metrics'; snapshot: MetricsSnapshot }
+  /**
+   * The worker could not save because the browser has no room left for Purl. Not stored
+   * (it could not be): sent again with each failed command while storage stays full.
+   */
+  | { type: 'storage-full' };
 
 const commandTypes: ReadonlySet<string> = new Set<Command['type']>([
   'heartbeat',
@@ -85,5 +90,6 @@ export function isPurlEvent(value: unknown): value is PurlEvent {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   if (record['type'] === 'data-changed') return Array.isArray(record['stores']);
+  if (record['type'] === 'storage-full') return true;
   return record['type'] === 'metrics' && typeof record['snapshot'] === 'object' && record['snapshot'] !== null;
 }

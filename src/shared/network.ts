@@ -89,4 +89,12 @@ export interface MetricsSnapshot {
   /** The last 15 minutes, oldest first. */
   history: MinuteBucket[];
   highLoad: boolean;
+  /**
+   * How the last request failed, while failures run in a row (absent after a success):
+   * so an open breaker can say whether the server refused (429) or failed.
+   */
+  lastFailure?: FailureKind;
 }
+
+/** How a request failed: a 429, another server error (5xx), or no answer at all (network error, timeout). */
+export type FailureKind = 'rate-limited' | 'server-error' | 'no-answer';

@@ -13,6 +13,8 @@ function stateText(line: ChatLine): string {
       return '';
     case 'sent':
       return 'Sent';
+    case 'saving':
+      return 'Saving…';
     case 'queued':
       return 'Queued';
     case 'sending':

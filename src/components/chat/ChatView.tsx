@@ -1,7 +1,7 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { listChat, listOutbox } from '../../shared/db';
 import { useDbQuery, useNow } from '../../data/hooks';
-import { sendCommand, sendMessage } from '../../worker-link';
+import { listUnsent, sendCommand, sendMessage, unsentMessages } from '../../worker-link';
 import { ChatLineItem } from './ChatLineItem';
 import { chatLines, isAgentThinking } from './chat-model';
 import { Composer } from './Composer';
@@ -27,7 +27,9 @@ export function ChatView({ agentId, agentName }: ChatViewProps) {
     [agentId],
   );
   useEffect(() => void sendCommand({ type: 'open-chat', agentId }), [agentId]);
-  const lines = data ? chatLines(data.messages, data.outbox) : [];
+  const [unsent, setUnsent] = useState(listUnsent);
+  useEffect(() => unsentMessages.subscribe(setUnsent), []);
+  const lines = data ? chatLines(data.messages, data.outbox, unsent.filter((item) => item.agentId === agentId)) : [];
   const now = useNow(true);
   const thinking = isAgentThinking(lines, now);
   const lastAgentLine = [...lines].reverse().find((line) => line.isAgent);

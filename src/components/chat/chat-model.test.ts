@@ -17,6 +17,16 @@ describe('the chat timeline', () => {
     ]);
   });
 
+  it('shows a message the worker has not saved yet as saving, after the rest, and once only', () => {
+    const unsaved = (clientId: string, at: number) => ({ clientId, agentId: 'a', text: clientId, createdAt: at });
+    const lines = chatLines([message('hi', 10, false)], [queued('queued', 20)], [unsaved('queued', 20), unsaved('typed', 30)]);
+    expect(lines.map((line) => [line.text, line.state])).toEqual([
+      ['hi', 'sent'],
+      ['queued', 'queued'],
+      ['typed', 'saving'],
+    ]);
+  });
+
   it('shows the agent thinking after a delivered message until its reply, for a minute at most', () => {
     const asked = chatLines([message('hi', 1_000, false)], []);
     expect(isAgentThinking(asked, 2_000)).toBe(true);

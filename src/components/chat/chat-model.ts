@@ -5,7 +5,16 @@
 import type { ChatMessage } from '../../shared/api';
 import type { OutboxItem } from '../../shared/db';
 
-export type LineState = 'sent' | 'received' | OutboxItem['state'];
+/** 'saving': typed, and not yet written to the outbox by the worker. */
+export type LineState = 'sent' | 'received' | 'saving' | OutboxItem['state'];
+
+/** A message typed in this browser that the worker has not saved yet (worker-link keeps it). */
+export interface UnsavedMessage {
+  clientId: string;
+  agentId: string;
+  text: string;
+  createdAt: number;
+}
 
 export interface ChatLine {
   key: string;
@@ -23,7 +32,7 @@ export interface ChatLine {
 /** How long after a sent message without an answer the agent still counts as thinking. */
 export const THINKING_WINDOW_MS = 60_000;
 
-export function chatLines(messages: readonly ChatMessage[], outbox: readonly OutboxItem[]): ChatLine[] {
+export function chatLines(messages: readonly ChatMessage[], outbox: readonly OutboxItem[], unsaved: readonly UnsavedMessage[] = []): ChatLine[] {
   const lines: ChatLine[] = messages.map((message) => {
     const line: ChatLine = {
       key: message.id,
@@ -41,6 +50,11 @@ export function chatLines(messages: readonly ChatMessage[], outbox: readonly Out
     if (item.error) line.error = item.error;
     if (item.nextAttemptAt !== undefined) line.nextAttemptAt = item.nextAttemptAt;
     lines.push(line);
+  }
+  const known = new Set(lines.map((line) => line.clientId).filter(Boolean));
+  for (const item of unsaved) {
+    if (known.has(item.clientId)) continue;
+    lines.push({ key: item.clientId, isAgent: false, text: item.text, at: item.createdAt, state: 'saving', clientId: item.clientId });
   }
   // Unsent messages go last whatever their clock says: they will arrive after what the server has.
   const unsent = (line: ChatLine) => (line.state === 'sent' || line.state === 'received' ? 0 : 1);

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { MetricsSnapshot } from '../shared/network';
+import { connectionSentence } from './StatusBanner';
+
+const now = Date.UTC(2025, 0, 1, 12);
+
+function metrics(extra: Partial<MetricsSnapshot>): MetricsSnapshot {
+  return {
+    at: now,
+    pending: 0,
+    inFlight: 0,
+    maxConcurrent: 3,
+    consecutiveErrors: 0,
+    breaker: { state: 'closed', failures: 0 },
+    cacheHits: 0,
+    cacheMisses: 0,
+    baseIntervals: { memories: 60_000, chat: 5_000 },
+    pollIntervals: {},
+    rateLimit: {},
+    rateLimited: 0,
+    requestsPerMinute: 0,
+    history: [],
+    highLoad: false,
+    ...extra,
+  };
+}
+
+const open = { state: 'open', openedAt: now - 1_000, nextProbeAt: now + 4_000 } as const;
+
+describe('the connection sentence', () => {
+  it('says nothing when all is well', () => {
+    expect(connectionSentence(true, { attemptedAt: now, succeededAt: now }, metrics({}), now)).toBeUndefined();
+  });
+
+  it('says the server is not answering while the breaker is open after failures, with a countdown', () => {
+    expect(connectionSentence(true, undefined, metrics({ breaker: open, lastFailure: 'server-error' }), now)).toBe(
+      "The agent's server isn't answering. Showing saved memories; trying again in 0:04.",
+    );
+    expect(connectionSentence(true, undefined, metrics({ breaker: open, lastFailure: 'no-answer' }), now)).toMatch(/^The agent's server isn't answering\./);
+  });
+
+  it('says the server asked Purl to slow down when 429s opened the breaker', () => {
+    expect(connectionSentence(true, undefined, metrics({ breaker: open, lastFailure: 'rate-limited' }), now)).toBe(
+      "The agent's server asked Purl to slow down. Showing saved memories; trying again in 0:04.",
+    );
+  });
+
+  it('puts being offline first', () => {
+    expect(connectionSentence(false, undefined, metrics({ breaker: open }), now)).toMatch(/^You're offline\./);
+  });
+});

@@ -105,3 +105,20 @@ export function chatLine(page: Page, text: string) {
 export function replyTo(page: Page, text: string) {
   return page.locator('.chat-line[data-author="agent"] .memory-text').filter({ hasText: `"${text}"` });
 }
+
+/**
+ * Pages through the conversation list (newest first, 50 a page) until the conversation
+ * starting with `text` is on screen: the seeded ones are the oldest, and other tests
+ * add conversations before them.
+ */
+export async function showConversationStartingWith(page: Page, text: string) {
+  const row = conversationStartingWith(page, text);
+  await expect(conversationRows(page).first()).toBeVisible();
+  const next = page.locator('.conversation-list .memories-pager button', { hasText: 'Next' });
+  for (let pages = 0; pages < 20 && (await row.count()) === 0; pages += 1) {
+    if ((await next.count()) === 0 || (await next.isDisabled())) break;
+    await next.click();
+    await page.waitForTimeout(100);
+  }
+  return row;
+}

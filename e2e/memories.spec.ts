@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { conversationRows, conversationStartingWith, openPurl } from './helpers';
+import { conversationRows, openPurl, showConversationStartingWith } from './helpers';
 import { stackInfo } from './stack';
 
 /** The server's own answer: its memories whose text or thought contains `word`, any case. */
@@ -14,9 +14,9 @@ async function serverMatches(word: string): Promise<{ all: number; user: number 
 test.describe('the memories browser on the seeded data', () => {
   test('groups memories into conversations with their counts, and opens one as a transcript', async ({ page }) => {
     await openPurl(page);
-    const silent = conversationStartingWith(page, 'Why does the agent go silent after a while?');
+    await expect(await showConversationStartingWith(page, 'Hi Purl, what happens when I open ten tabs?')).toContainText('4 messages');
+    const silent = await showConversationStartingWith(page, 'Why does the agent go silent after a while?');
     await expect(silent).toContainText('6 messages');
-    await expect(conversationStartingWith(page, 'Hi Purl, what happens when I open ten tabs?')).toContainText('4 messages');
     await silent.click();
     await expect(page).toHaveURL(/#\/memories\/.+/);
     const texts = await page.locator('.memory .memory-text').allTextContents();

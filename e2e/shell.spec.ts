@@ -1,14 +1,15 @@
 import { expect, test, type Page } from '@playwright/test';
-import { conversationRows, conversationStartingWith, memoryTexts, openPurl, sendToAgent } from './helpers';
+import { conversationRows, conversationStartingWith, memoryTexts, openPurl, sendToAgent, showConversationStartingWith } from './helpers';
 import { startExtraGateway } from './stack';
 
 test.describe('the first data path', () => {
   test('the worker controls the page and the seeded conversations appear, newest first, with user and agent messages', async ({ page }) => {
     await openPurl(page);
-    await expect(conversationStartingWith(page, 'Hi Purl, what happens when I open ten tabs?')).toHaveCount(1);
-    await expect(conversationStartingWith(page, 'Why does the agent go silent after a while?')).toHaveCount(1);
+    await expect(await showConversationStartingWith(page, 'Hi Purl, what happens when I open ten tabs?')).toHaveCount(1);
     await expect(page.locator('.agent-name')).toHaveText('Talking to Purl');
-    await conversationStartingWith(page, 'Why does the agent go silent after a while?').click();
+    const silent = await showConversationStartingWith(page, 'Why does the agent go silent after a while?');
+    await expect(silent).toHaveCount(1);
+    await silent.click();
     await expect(page.locator('.memory[data-author="user"]')).toHaveCount(3);
     await expect(page.locator('.memory[data-author="agent"]')).toHaveCount(3);
     // A transcript reads in order: oldest first.

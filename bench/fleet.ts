@@ -3,6 +3,7 @@
  * real gateway and ElizaOS for a fixed real-time window, and reports what the server
  * saw and what the users experienced.
  */
+import { apiPaths, parseAgentList, parseMemories } from '../src/shared/api';
 import { NaiveUser } from './sim/naive-user';
 import { resetPeak, sample } from './sim/proc-stats';
 import { PurlUser } from './sim/purl-user';
@@ -49,6 +50,20 @@ export interface FleetResult {
   elizaCpuPercent: number;
   gatewayPeakMb: number;
   elizaPeakMb: number;
+  /** Memories of the agent on the server when the window ended (every memories read returns them all). */
+  serverMemories?: number;
+}
+
+/** How many memories the server holds for its first agent, or undefined if it cannot say. */
+async function countServerMemories(gatewayUrl: string): Promise<number | undefined> {
+  try {
+    const agents = parseAgentList(await (await fetch(`${gatewayUrl}${apiPaths.agents}`)).json());
+    const agentId = agents[0]?.id;
+    if (!agentId) return undefined;
+    return parseMemories(await (await fetch(`${gatewayUrl}${apiPaths.memories(agentId)}`)).json(), agentId).length;
+  } catch {
+    return undefined;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -109,6 +124,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     gatewayPeakMb: gatewayAfter.peakRssMb,
     elizaPeakMb: elizaAfter.peakRssMb,
   };
+  const serverMemories = await countServerMemories(options.gatewayUrl);
+  if (serverMemories !== undefined) result.serverMemories = serverMemories;
   if (first429.length > 0) result.first429S = (Math.min(...first429) - startedAt) / 1000;
   const p50 = percentile(delays, 50);
   const p95 = percentile(delays, 95);

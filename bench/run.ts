@@ -46,12 +46,12 @@ function render(report: Report): string {
   lines.push(`### Tabs: one browser, k tabs on the chat view, requests reaching the server in ${plan.tabsWindowMs / 1000} s`, '', '| tabs | Purl (Chromium) | naive | ratio | Purl k tabs ÷ 1 tab |', '|---|---|---|---|---|');
   const oneTab = report.tabs[0]?.purl ?? 0;
   for (const row of report.tabs) lines.push(`| ${row.tabs} | ${row.purl} | ${row.naive} | ${ratio(row.purl, row.naive)} | ${oneTab ? (row.purl / oneTab).toFixed(2) : '—'} |`);
-  lines.push('', `### Fleet: N users, ${TABS_PER_USER} tabs each (one visible), a message about once a minute, ${plan.fleetWindowMs / 1000} s, each user on its own loopback address`, '');
-  lines.push('| client | mode | users | req/user/min | ratio | 429s | reply visible p50 / p95 (s) | typed / delivered | gateway CPU % / peak MB | ElizaOS CPU % / peak MB |', '|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('', `### Fleet: N users, ${TABS_PER_USER} tabs each (one visible), a message about once a minute, ${plan.fleetWindowMs / 1000} s, each user on its own loopback address, each row on a freshly seeded ElizaOS`, '');
+  lines.push('| client | mode | users | req/user/min | ratio | 429s | reply visible p50 / p95 (s) | typed / delivered | memories at the end | gateway CPU % / peak MB | ElizaOS CPU % / peak MB |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of report.fleet) {
     const naive = report.fleet.find((other) => other.client === 'naive' && other.users === row.users);
     lines.push(
-      `| ${row.client} | ${row.mode} | ${row.users} | ${fixed(row.requestsPerUserPerMinute)} | ${row.client === 'purl' && naive ? ratio(row.requestsPerUserPerMinute, naive.requestsPerUserPerMinute) : ''} | ${row.rateLimited} | ${seconds(row.replyP50Ms)} / ${seconds(row.replyP95Ms)} | ${row.typed} / ${row.delivered} | ${row.gatewayCpuPercent.toFixed(0)} / ${row.gatewayPeakMb.toFixed(0)} | ${row.elizaCpuPercent.toFixed(0)} / ${row.elizaPeakMb.toFixed(0)} |`,
+      `| ${row.client} | ${row.mode} | ${row.users} | ${fixed(row.requestsPerUserPerMinute)} | ${row.client === 'purl' && naive ? ratio(row.requestsPerUserPerMinute, naive.requestsPerUserPerMinute) : ''} | ${row.rateLimited} | ${seconds(row.replyP50Ms)} / ${seconds(row.replyP95Ms)} | ${row.typed} / ${row.delivered} | ${row.serverMemories ?? '—'} | ${row.gatewayCpuPercent.toFixed(0)} / ${row.gatewayPeakMb.toFixed(0)} | ${row.elizaCpuPercent.toFixed(0)} / ${row.elizaPeakMb.toFixed(0)} |`,
     );
   }
   lines.push('', `### One address: ${plan.oneAddressUsers} users behind one NAT (one bucket of 1000 requests per 15 minutes)`, '', '| client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) |', '|---|---|---|---|');
@@ -101,26 +101,34 @@ async function main(): Promise<void> {
     await browser.close();
     await proxied.stop();
 
+    // Each row runs on a freshly seeded ElizaOS of its own, so every row starts from the
+    // same state: ElizaOS returns every memory on each memories read, and the history an
+    // earlier row left behind would otherwise load the next row's users and server.
     const fleet: FleetResult[] = [];
     let offset = 0;
     const run = async (client: 'purl' | 'naive', users: number, highLoad: boolean, oneAddress?: string) => {
       log(`fleet: ${client}${highLoad ? ' (high load)' : ''}, ${users} users${oneAddress ? ` behind ${oneAddress}` : ''}`);
-      const result = await runFleet({
-        client,
-        users,
-        highLoad,
-        tabs: TABS_PER_USER,
-        windowMs: oneAddress ? plan.oneAddressWindowMs : plan.fleetWindowMs,
-        addressOffset: offset,
-        gatewayUrl: stack.gatewayUrl,
-        gatewayPid: stack.gatewayPid,
-        elizaPid: stack.eliza.pid,
-        run: `${client}-${users}-${highLoad ? 'h' : 'n'}-${offset}`,
-        ...(oneAddress ? { oneAddress } : {}),
-      });
-      offset += users;
-      log(JSON.stringify(result));
-      return result;
+      const rowStack = await startBenchStack();
+      try {
+        const result = await runFleet({
+          client,
+          users,
+          highLoad,
+          tabs: TABS_PER_USER,
+          windowMs: oneAddress ? plan.oneAddressWindowMs : plan.fleetWindowMs,
+          addressOffset: offset,
+          gatewayUrl: rowStack.gatewayUrl,
+          gatewayPid: rowStack.gatewayPid,
+          elizaPid: rowStack.eliza.pid,
+          run: `${client}-${users}-${highLoad ? 'h' : 'n'}-${offset}`,
+          ...(oneAddress ? { oneAddress } : {}),
+        });
+        offset += users;
+        log(JSON.stringify(result));
+        return result;
+      } finally {
+        await rowStack.stop();
+      }
     };
     for (const users of plan.fleet) {
       fleet.push(await run('purl', users, false));

@@ -5,15 +5,14 @@
  * and says in words what is happening, the saved data stays readable, no typed message
  * is lost or stored twice, and Purl recovers by itself when the fault ends.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './browser';
-import { startFaultProxy, type Fault, type FaultProxy } from './fault-proxy';
-import { chatLine, conversationRows, conversationStartingWith, countOnServer, openPurl, replyTo, typeMessage } from './helpers';
-import { startExtraGateway, stackInfo } from './stack';
+import type { Fault, FaultProxy } from './fault-proxy';
+import { chatLine, conversationRows, conversationStartingWith, countOnServer, openPurl, postToAgent, replyTo, typeMessage } from './helpers';
+import { faultStack, type FaultStack } from './stack';
 
 /**
  * Settings that make each fault take seconds: polls every second, nothing fresh in the
@@ -32,24 +31,9 @@ export const FAULT_ENV: Readonly<Record<string, string>> = {
 /** How long recovery may take after a fault ends: a breaker timeout, a message retry, a poll. */
 export const RECOVERY_TIMEOUT_MS = 25_000;
 
-export interface FaultStack {
-  proxy: FaultProxy;
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The fault proxy in front of the real ElizaOS, and a gateway in front of the proxy. */
-export async function faultStack(env: Record<string, string> = {}): Promise<FaultStack> {
-  const proxy = await startFaultProxy(stackInfo().elizaUrl);
-  const gateway = await startExtraGateway({ ...FAULT_ENV, ...env }, proxy.url);
-  return {
-    proxy,
-    url: gateway.url,
-    close: async () => {
-      await gateway.close();
-      await proxy.close();
-    },
-  };
+/** A fault stack (see stack.ts) with the short settings above, and `env` over them. */
+export function shortFaultStack(env: Record<string, string> = {}): Promise<FaultStack> {
+  return faultStack({ ...FAULT_ENV, ...env });
 }
 
 /** The two tabs of one person: one on the chat, one on the memories. */
@@ -115,23 +99,6 @@ export async function expectUsable(tabs: Tabs, history: readonly string[]): Prom
   await composer.fill('');
 }
 
-/** Posts a message to the agent from elsewhere (straight to ElizaOS), without waiting for the reply. */
-export async function postFromElsewhere(text: string): Promise<void> {
-  const { elizaUrl, agentId } = stackInfo();
-  const session = await fetch(`${elizaUrl}/api/messaging/sessions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ agentId, userId: randomUUID() }),
-  });
-  const { sessionId } = (await session.json()) as { sessionId: string };
-  const posted = await fetch(`${elizaUrl}/api/messaging/sessions/${sessionId}/messages`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ content: text }),
-  });
-  expect(posted.status).toBe(201);
-}
-
 /** Types a message in the memories tab: it switches to the chat, sends, and switches back. */
 export async function typeInOtherTab(tabs: Tabs, text: string): Promise<void> {
   await tabs.memories.getByRole('link', { name: 'Chat' }).click();
@@ -147,7 +114,7 @@ export async function typeInOtherTab(tabs: Tabs, text: string): Promise<void> {
  */
 export async function expectRecovered(tabs: Tabs, typed: readonly string[], label: string): Promise<void> {
   const news = `News after ${label} ${Date.now()}`;
-  await postFromElsewhere(news);
+  await postToAgent(news);
   const timeout = RECOVERY_TIMEOUT_MS;
   await Promise.all([
     ...typed.map((text) => expect(replyTo(tabs.chat, text)).toHaveCount(1, { timeout })),
@@ -243,7 +210,7 @@ export interface FaultRow {
  * itself, and ElizaOS holds every typed message exactly once.
  */
 export async function proveFault(browser: Browser, row: FaultRow): Promise<void> {
-  const stack = await faultStack(row.env);
+  const stack = await shortFaultStack(row.env);
   const profile = row.profile === 'on-disk' ? await onDiskContext() : { context: await freshContext(browser), close: () => Promise.resolve() };
   const { context } = profile;
   try {

@@ -6,7 +6,7 @@
  */
 import { expect, test, type CDPSession } from '@playwright/test';
 import type { RequestInfo } from './fault-proxy';
-import { expectRecovered, expectSays, faultStack, freshContext, proveFault, stopWorker, type FaultRow, type FaultRun } from './fault-kit';
+import { expectRecovered, expectSays, freshContext, proveFault, shortFaultStack, stopWorker, type FaultRow, type FaultRun } from './fault-kit';
 import { chatLine, conversationRows, openPurl, replyTo, typeMessage } from './helpers';
 
 const isPoll = (request: RequestInfo) => request.method === 'GET';
@@ -117,7 +117,7 @@ test.describe('faults in the browser', () => {
   test('an old tab blocking the database upgrade', async ({ browser }) => {
     // Not a row of the table: the fault has to be there before Purl first opens, so there
     // is no saved data or conversation yet, and nothing to type into until it ends.
-    const stack = await faultStack();
+    const stack = await shortFaultStack();
     const context = await freshContext(browser);
     try {
       // An old Purl tab: the database at version 2, held open, deaf to versionchange.

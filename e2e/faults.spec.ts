@@ -24,6 +24,7 @@ const SERVER_ERROR = /answered with an error|isn't answering/;
 const TOO_SLOW = /taking too long|isn't answering/;
 const UNREADABLE = /couldn't read/;
 
+const isChatPoll = (request: RequestInfo) => request.method === 'GET' && /^\/api\/messaging\/sessions\/[^/]+\/messages/.test(request.path);
 const isMemories = (request: RequestInfo) => request.method === 'GET' && /^\/api\/agents\/[^/]+\/memories/.test(request.path);
 
 /**
@@ -118,6 +119,11 @@ const table: FaultRow[] = [
   { name: 'valid JSON of the wrong shape', fault: { kind: 'status', status: 200, body: json({ success: true, data: { items: 'none' }, messages: {} }) }, says: UNREADABLE },
   { name: 'an HTML page with 200', fault: { kind: 'status', status: 200, headers: HTML, body: html('Welcome to nginx!') }, says: UNREADABLE },
   { name: 'an HTML error page with 502', fault: { kind: 'status', status: 502, headers: HTML, body: html('502 Bad Gateway') }, says: SERVER_ERROR },
+  {
+    name: '500 answers to the chat poll only, the memories fine',
+    fault: { kind: 'status', status: 500, only: isChatPoll, body: injected('INTERNAL', 'Internal server error') },
+    says: /can't check the chat for new messages/,
+  },
   {
     name: 'a 20 MB memories answer',
     fault: { kind: 'rewrite', only: isMemories, rewrite: (answer) => padMemories(answer, (twentyMegabytes ??= oldMemories(TWENTY_MB))) },

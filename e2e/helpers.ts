@@ -35,10 +35,11 @@ export async function waitForReply(sessionId: string): Promise<string> {
 }
 
 /**
- * Talks to the agent "from elsewhere": straight to ElizaOS's sessions API, not through
- * Purl, with the default transport (the one that stores the reply as a memory).
+ * Posts a message to the agent "from elsewhere": straight to ElizaOS's sessions API, not
+ * through Purl, with the default transport (the one that stores the reply as a memory).
+ * Resolves the session id, without waiting for the reply.
  */
-export async function sendToAgent(text: string): Promise<{ reply: string }> {
+export async function postToAgent(text: string): Promise<string> {
   const { elizaUrl, agentId } = stackInfo();
   const session = await fetch(`${elizaUrl}/api/messaging/sessions`, {
     method: 'POST',
@@ -53,7 +54,12 @@ export async function sendToAgent(text: string): Promise<{ reply: string }> {
     body: JSON.stringify({ content: text }),
   });
   expect(posted.status).toBe(201);
-  return { reply: await waitForReply(sessionId) };
+  return sessionId;
+}
+
+/** Talks to the agent from elsewhere (see postToAgent) and waits for its reply. */
+export async function sendToAgent(text: string): Promise<{ reply: string }> {
+  return { reply: await waitForReply(await postToAgent(text)) };
 }
 
 /** The texts of the memories on screen, newest first. */

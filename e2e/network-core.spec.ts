@@ -1,27 +1,7 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { startFaultProxy, type FaultProxy } from './fault-proxy';
-import { conversationStartingWith, openPurl } from './helpers';
-import { startExtraGateway, stackInfo } from './stack';
-
-interface FaultStack {
-  proxy: FaultProxy;
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The fault proxy in front of the real ElizaOS, and a gateway in front of the proxy. */
-async function faultStack(env: Record<string, string> = {}): Promise<FaultStack> {
-  const proxy = await startFaultProxy(stackInfo().elizaUrl);
-  const gateway = await startExtraGateway(env, proxy.url);
-  return {
-    proxy,
-    url: gateway.url,
-    close: async () => {
-      await gateway.close();
-      await proxy.close();
-    },
-  };
-}
+import type { FaultProxy } from './fault-proxy';
+import { conversationStartingWith, openPurl, postToAgent } from './helpers';
+import { faultStack } from './stack';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,17 +44,7 @@ test.describe('the network core', () => {
       console.log(`requests in ${windowMs / 1000} s: 1 tab ${one.count}, 5 tabs ${five.count}`);
 
       const text = `Five tabs, one poller ${Date.now()}`;
-      const session = await fetch(`${stackInfo().elizaUrl}/api/messaging/sessions`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ agentId: stackInfo().agentId, userId: crypto.randomUUID() }),
-      });
-      const { sessionId } = (await session.json()) as { sessionId: string };
-      await fetch(`${stackInfo().elizaUrl}/api/messaging/sessions/${sessionId}/messages`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ content: text }),
-      });
+      await postToAgent(text);
       for (const page of five.pages) await expect(conversationStartingWith(page, text)).toHaveCount(1);
       await five.context.close();
     } finally {

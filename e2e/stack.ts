@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type Gateway } from '../server/gateway/app';
 import { readGatewayOptions } from '../server/gateway/options';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,4 +44,24 @@ export async function startExtraGateway(env: Record<string, string> = {}, upstre
     new URL(upstream ?? info.elizaUrl),
   );
   return startGateway(options);
+}
+
+export interface FaultStack {
+  proxy: FaultProxy;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The fault proxy in front of the real ElizaOS, and a gateway with `env` in front of the proxy. */
+export async function faultStack(env: Record<string, string> = {}): Promise<FaultStack> {
+  const proxy = await startFaultProxy(stackInfo().elizaUrl);
+  const gateway = await startExtraGateway(env, proxy.url);
+  return {
+    proxy,
+    url: gateway.url,
+    close: async () => {
+      await gateway.close();
+      await proxy.close();
+    },
+  };
 }

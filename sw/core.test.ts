@@ -51,7 +51,12 @@ interface Harness {
 }
 
 /** A core on a database that already holds `meta`: the state an earlier worker left. */
-async function harness(server: ReturnType<typeof fakeServer>, meta: Partial<MetaValues>, overrides: ConfigOverrides = {}): Promise<Harness> {
+async function harness(
+  server: ReturnType<typeof fakeServer>,
+  meta: Partial<MetaValues>,
+  overrides: ConfigOverrides = {},
+  broadcast: (event: unknown) => void = () => undefined,
+): Promise<Harness> {
   const db = await openPurlDB();
   for (const [key, value] of Object.entries(meta)) await db.put('meta', value as MetaValues[keyof MetaValues], key as keyof MetaValues);
   const cache = new MemoryCache();
@@ -61,7 +66,7 @@ async function harness(server: ReturnType<typeof fakeServer>, meta: Partial<Meta
     openCache: async () => cache as unknown as Cache,
     expiration: { updateTimestamp: async () => undefined, expireEntries: async () => undefined },
     getDb: async () => db,
-    broadcast: () => undefined,
+    broadcast,
     now: Date.now,
     random: () => 0.5,
     randomUUID: () => crypto.randomUUID(),
@@ -147,6 +152,41 @@ describe('the core', () => {
     void core.handle(heartbeat);
     await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls[0]).toBe('GET /api/messaging/sessions/s1/messages');
+  });
+
+  it('keeps a failing chat poll in IndexedDB for the banner while the memories are fine, and clears it when the poll works again', async () => {
+    const server = fakeServer();
+    let chatFails = true;
+    const answer = server.fetch;
+    server.fetch = async (request, init) =>
+      chatFails && request.method === 'GET' && request.url.endsWith('/messages?limit=50') ? json({ error: 'boom' }, 500) : answer(request, init);
+    const now = Date.now();
+    const events: unknown[] = [];
+    const { core, db } = await harness(server, {
+      ...running(now),
+      schedules: {
+        chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+        memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
+      },
+    }, { breakerThreshold: 10 }, (event) => events.push(event));
+    void core.handle(heartbeat);
+    await vi.waitFor(async () =>
+      expect(await db.get('meta', 'chatPoll')).toMatchObject({ error: "Purl can't check the chat for new messages. The agent's server answered with an error. Showing saved messages; Purl will try again shortly." }),
+    );
+    expect(events).toContainEqual({ type: 'data-changed', stores: ['meta'] });
+    const failedAt = ((await db.get('meta', 'chatPoll')) as MetaValues['chatPoll']).attemptedAt;
+    expect((await db.get('meta', 'sync')) as MetaValues['sync']).not.toHaveProperty('error');
+
+    chatFails = false;
+    await vi.waitFor(
+      async () => {
+        void core.handle(heartbeat);
+        const status = (await db.get('meta', 'chatPoll')) as MetaValues['chatPoll'];
+        expect(status.error).toBeUndefined();
+        expect(status.succeededAt).toBeGreaterThan(failedAt);
+      },
+      { timeout: 8_000, interval: 250 },
+    );
   });
 
   it('tells every tab when a command failed because the browser has no room left', async () => {

@@ -4,7 +4,7 @@
  * the broadcast, the clock) is injected, so the same core runs in the service worker
  * and in a Node simulation of many browsers.
  */
-import type { PurlDatabase } from '../src/shared/db';
+import type { PurlDatabase, SyncStatus } from '../src/shared/db';
 import { getMeta } from '../src/shared/db';
 import { resolveConfig, type ConfigOverrides, type PurlConfig } from '../src/shared/config';
 import { apiPaths } from '../src/shared/api';
@@ -23,7 +23,7 @@ import { stretchForBudget } from './rate-limit';
 import { cadenceOf, effectiveInterval, scheduleDefaults, type ScheduleOptions } from './schedule';
 import { setMeta } from './store';
 import { createChat } from './chat';
-import { createSync } from './sync';
+import { createSync, describeChatPollFailure } from './sync';
 
 export interface CoreEnvironment {
   origin: string;
@@ -171,11 +171,35 @@ export function createCore(env: CoreEnvironment): Core {
    * not wait for a stretched interval.
    */
   async function pollChat(): Promise<'changed' | 'unchanged'> {
-    for (let recheck = 0; ; recheck += 1) {
-      const outcome = await chat.poll();
-      if (outcome === 'changed' || recheck >= REPLY_RECHECKS || !(await chat.awaitingReply(REPLY_WINDOW_MS))) return outcome;
-      await new Promise((resolve) => setTimeout(resolve, REPLY_RECHECK_MS));
+    try {
+      for (let recheck = 0; ; recheck += 1) {
+        const outcome = await chat.poll();
+        if (outcome === 'changed' || recheck >= REPLY_RECHECKS || !(await chat.awaitingReply(REPLY_WINDOW_MS))) {
+          await recordChatPoll(undefined);
+          return outcome;
+        }
+        await new Promise((resolve) => setTimeout(resolve, REPLY_RECHECK_MS));
+      }
+    } catch (error) {
+      await recordChatPoll(error).catch(() => undefined);
+      throw error;
     }
+  }
+
+  /**
+   * Keeps the chat poll's outcome in IndexedDB for the banner, written only when it
+   * changes (a failure starts or ends, or its reason changes), not on every poll.
+   */
+  async function recordChatPoll(error: unknown): Promise<void> {
+    const db = await env.getDb();
+    const sentence = error === undefined ? undefined : describeChatPollFailure(error);
+    const stored = await getMeta(db, 'chatPoll');
+    if (stored !== undefined ? stored.error === sentence : sentence === undefined) return;
+    const status: SyncStatus = { attemptedAt: now() };
+    if (sentence === undefined) status.succeededAt = status.attemptedAt;
+    else status.error = sentence;
+    await setMeta(db, 'chatPoll', status);
+    env.broadcast({ type: 'data-changed', stores: ['meta'] });
   }
 
   function load(): Promise<Loaded> {

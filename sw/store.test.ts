@@ -22,6 +22,23 @@ describe('the worker’s writes', () => {
     db.close();
   });
 
+  it('saves a big answer in several short transactions, with the same result', async () => {
+    const db = await openPurlDB();
+    const writes: number[] = [];
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((stores: never, mode?: IDBTransactionMode) => {
+      if (mode === 'readwrite') writes.push(Date.now());
+      return transaction(stores, mode);
+    }) as typeof db.transaction;
+    const first = Array.from({ length: 5 }, (_, i) => memory(`m${i}`, i));
+    expect(await reconcileMemories(db, 'a1', first, 2)).toEqual({ added: 5, removed: 0 });
+    expect(writes).toHaveLength(3);
+    expect(await reconcileMemories(db, 'a1', [memory('m4', 4), memory('m5', 5)], 2)).toEqual({ added: 1, removed: 4 });
+    expect(writes).toHaveLength(6);
+    expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m5', 'm4']);
+    db.close();
+  });
+
   it('reports no change when the same list arrives again', async () => {
     const db = await openPurlDB();
     await reconcileMemories(db, 'a1', [memory('m1', 1)]);

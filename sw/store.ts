@@ -35,26 +35,39 @@ export interface ReconcileResult {
 }
 
 /**
+ * Memories written per transaction. A huge answer (tens of thousands of memories) is
+ * saved in steps, so the worker's other writes (the chat, the poll schedules) get their
+ * turn between them instead of waiting for one long transaction to commit.
+ */
+export const MEMORY_WRITE_BATCH = 500;
+
+/**
  * Makes the stored memories of one agent equal to the server's full list
  * (ElizaOS returns every memory each time): adds the new ones, drops the deleted ones.
+ * Only the worker's single-flight sync calls it, so nothing else writes memories
+ * between its steps; a worker stopped midway leaves a subset that the next sync completes.
  */
 export async function reconcileMemories(
   db: PurlDatabase,
   agentId: string,
   memories: readonly Memory[],
+  batchSize = MEMORY_WRITE_BATCH,
 ): Promise<ReconcileResult> {
-  const tx = db.transaction('memories', 'readwrite');
   const range = IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]);
-  const storedIds = new Set(await tx.store.index('by-agent').getAllKeys(range));
-  let added = 0;
-  for (const memory of memories) {
-    if (storedIds.delete(memory.id)) continue;
-    added += 1;
-    void tx.store.put(memory);
+  const storedIds = new Set(await db.getAllKeysFromIndex('memories', 'by-agent', range));
+  const added = memories.filter((memory) => !storedIds.delete(memory.id));
+  const removed = [...storedIds];
+  for (let i = 0; i < added.length; i += batchSize) {
+    const tx = db.transaction('memories', 'readwrite');
+    for (const memory of added.slice(i, i + batchSize)) void tx.store.put(memory);
+    await tx.done;
   }
-  for (const goneId of storedIds) void tx.store.delete(goneId);
-  await tx.done;
-  return { added, removed: storedIds.size };
+  for (let i = 0; i < removed.length; i += batchSize) {
+    const tx = db.transaction('memories', 'readwrite');
+    for (const id of removed.slice(i, i + batchSize)) void tx.store.delete(id);
+    await tx.done;
+  }
+  return { added: added.length, removed: removed.length };
 }
 
 export async function setMeta<K extends MetaKey>(db: PurlDatabase, key: K, value: MetaValues[K]): Promise<void> {

@@ -79,6 +79,11 @@ export function describeFailure(error: unknown): string {
   return 'Something went wrong while refreshing. Showing saved memories; Purl will try again shortly.';
 }
 
+/** The sentence for a failed chat poll: replies may be late, and why. */
+export function describeChatPollFailure(error: unknown): string {
+  return `Purl can't check the chat for new messages. ${describeFailure(error).replace('saved memories', 'saved messages')}`;
+}
+
 export function createSync(options: SyncOptions): Sync {
   const { getDb, fetchApi, broadcast, now } = options;
   let running: Promise<'changed' | 'unchanged'> | null = null;

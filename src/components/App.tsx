@@ -14,7 +14,7 @@ export function App() {
   const storageProblem = useStorageProblem();
   const view = useView();
   const agents = useDbQuery((db) => listAgents(db), ['agents'], []);
-  const meta = useDbQuery(async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync') }), ['meta'], []);
+  const meta = useDbQuery(async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync'), chatPoll: await getMeta(db, 'chatPoll') }), ['meta'], []);
   const agentId = meta.data?.agentId;
   const agent = agents.data?.find((candidate) => candidate.id === agentId);
   const agentName = agent?.name ?? 'Agent';
@@ -31,7 +31,7 @@ export function App() {
         </a>
       </nav>
       <main id="main">
-        <StatusBanner online={online} sync={meta.data?.sync} metrics={metrics} storageError={storageProblem ?? meta.error ?? agents.error} />
+        <StatusBanner online={online} sync={meta.data?.sync} chatPoll={meta.data?.chatPoll} metrics={metrics} storageError={storageProblem ?? meta.error ?? agents.error} />
         <Monitor metrics={metrics} />
         {!agentId ? (
           <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>

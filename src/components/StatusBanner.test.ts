@@ -48,4 +48,11 @@ describe('the connection sentence', () => {
   it('puts being offline first', () => {
     expect(connectionSentence(false, undefined, metrics({ breaker: open }), now)).toMatch(/^You're offline\./);
   });
+
+  it("says why the chat gets no new messages when only the chat poll fails, and lets the memories' own trouble speak first", () => {
+    const chatPoll = { attemptedAt: now, error: "Purl can't check the chat for new messages. The agent's server answered with an error." };
+    expect(connectionSentence(true, { attemptedAt: now, succeededAt: now }, metrics({}), now, chatPoll)).toBe(chatPoll.error);
+    expect(connectionSentence(true, { attemptedAt: now, error: 'The memories failed.' }, metrics({}), now, chatPoll)).toBe('The memories failed.');
+    expect(connectionSentence(true, { attemptedAt: now, succeededAt: now }, metrics({}), now, { attemptedAt: now, succeededAt: now })).toBeUndefined();
+  });
 });

@@ -6,12 +6,20 @@ import { formatCountdown, formatTime } from './format';
 export interface StatusBannerProps {
   online: boolean;
   sync: SyncStatus | undefined;
+  /** The chat poll's outcome: a failure is said when nothing above already explains it. */
+  chatPoll?: SyncStatus | undefined;
   metrics: MetricsSnapshot | undefined;
   storageError: string | undefined;
 }
 
 /** The sentence for the connection as it is now; undefined when all is well. */
-export function connectionSentence(online: boolean, sync: SyncStatus | undefined, metrics: MetricsSnapshot | undefined, now: number): string | undefined {
+export function connectionSentence(
+  online: boolean,
+  sync: SyncStatus | undefined,
+  metrics: MetricsSnapshot | undefined,
+  now: number,
+  chatPoll?: SyncStatus,
+): string | undefined {
   if (!online) return "You're offline. Showing saved memories; Purl will catch up when you're back online.";
   const breaker = metrics?.breaker;
   if (breaker && breaker.state !== 'closed') {
@@ -25,13 +33,13 @@ export function connectionSentence(online: boolean, sync: SyncStatus | undefined
   if (retryAt !== undefined && retryAt > now) {
     return `The agent's server asked Purl to slow down. Showing saved memories; trying again at ${formatTime(retryAt)}.`;
   }
-  return sync?.error;
+  return sync?.error ?? chatPoll?.error;
 }
 
 /** Says in words what is happening with the connection; only "last updated" when all is well. */
-export function StatusBanner({ online, sync, metrics, storageError }: StatusBannerProps) {
+export function StatusBanner({ online, sync, chatPoll, metrics, storageError }: StatusBannerProps) {
   const now = useNow(true);
-  const lines = [connectionSentence(online, sync, metrics, now), storageError].filter((line): line is string => Boolean(line));
+  const lines = [connectionSentence(online, sync, metrics, now, chatPoll), storageError].filter((line): line is string => Boolean(line));
   const updated = sync?.succeededAt ? `Last updated ${formatTime(sync.succeededAt)}.` : '';
   return (
     <div class="status" role="status" data-state={lines.length ? 'degraded' : 'ok'}>

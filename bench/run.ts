@@ -17,8 +17,8 @@ import { measureWeight, type Weight } from './weight';
 const smoke = process.argv.includes('--smoke');
 
 const plan = smoke
-  ? { tabs: [1, 2], tabsWindowMs: 6_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddressUsers: 5, oneAddressWindowMs: 6_000, outageTabs: 2, breakerTimeoutMs: 5_000, paintSamples: 1 }
-  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddressUsers: 20, oneAddressWindowMs: 90_000, outageTabs: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
+  ? { tabs: [1, 2], tabsWindowMs: 6_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddress: [{ users: 5, windowMs: 6_000 }], outageTabs: 2, breakerTimeoutMs: 5_000, paintSamples: 1 }
+  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddress: [{ users: 20, windowMs: 90_000 }, { users: 80, windowMs: 120_000 }], outageTabs: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
 
 /** Tabs each simulated user has open (one visible, one in the background). */
 const TABS_PER_USER = 2;
@@ -54,9 +54,11 @@ function render(report: Report): string {
       `| ${row.client} | ${row.mode} | ${row.users} | ${fixed(row.requestsPerUserPerMinute)} | ${row.client === 'purl' && naive ? ratio(row.requestsPerUserPerMinute, naive.requestsPerUserPerMinute) : ''} | ${row.rateLimited} | ${seconds(row.replyP50Ms)} / ${seconds(row.replyP95Ms)} | ${row.typed} / ${row.delivered} | ${row.serverMemories ?? '—'} | ${row.gatewayCpuPercent.toFixed(0)} / ${row.gatewayPeakMb.toFixed(0)} | ${row.elizaCpuPercent.toFixed(0)} / ${row.elizaPeakMb.toFixed(0)} |`,
     );
   }
-  lines.push('', `### One address: ${plan.oneAddressUsers} users behind one NAT (one bucket of 1000 requests per 15 minutes)`, '', '| client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) |', '|---|---|---|---|');
+  lines.push('', '### One address: N users behind one NAT, sharing one bucket of 1000 requests per 15 minutes', '');
+  lines.push('| users | window (s) | client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) | 429s | typed / delivered |', '|---|---|---|---|---|---|---|---|');
   for (const row of report.oneAddress) {
-    lines.push(`| ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${row.first429S === undefined ? `none in ${row.windowS} s` : row.first429S.toFixed(0)} |`);
+    const first429 = row.first429S === undefined ? 'none' : row.first429S.toFixed(0);
+    lines.push(`| ${row.users} | ${row.windowS} | ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${first429} | ${row.rateLimited} | ${row.typed} / ${row.delivered} |`);
   }
   const outage = report.outage;
   lines.push('', `### Outage: ${outage.tabs} tabs, server down for ${outage.outageS} s (twice the breaker timeout)`, '', '| | Purl | naive | ratio |', '|---|---|---|---|');
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
     // earlier row left behind would otherwise load the next row's users and server.
     const fleet: FleetResult[] = [];
     let offset = 0;
-    const run = async (client: 'purl' | 'naive', users: number, highLoad: boolean, oneAddress?: string) => {
+    const run = async (client: 'purl' | 'naive', users: number, highLoad: boolean, oneAddress?: string, windowMs?: number) => {
       log(`fleet: ${client}${highLoad ? ' (high load)' : ''}, ${users} users${oneAddress ? ` behind ${oneAddress}` : ''}`);
       const rowStack = await startBenchStack();
       try {
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
           users,
           highLoad,
           tabs: TABS_PER_USER,
-          windowMs: oneAddress ? plan.oneAddressWindowMs : plan.fleetWindowMs,
+          windowMs: windowMs ?? plan.fleetWindowMs,
           addressOffset: offset,
           gatewayUrl: rowStack.gatewayUrl,
           gatewayPid: rowStack.gatewayPid,
@@ -135,7 +137,11 @@ async function main(): Promise<void> {
       if (plan.highLoadFleet.includes(users)) fleet.push(await run('purl', users, true));
       fleet.push(await run('naive', users, false));
     }
-    const oneAddress = [await run('purl', plan.oneAddressUsers, false, '127.0.250.1'), await run('naive', plan.oneAddressUsers, false, '127.0.250.2')];
+    const oneAddress: FleetResult[] = [];
+    for (const [i, row] of plan.oneAddress.entries()) {
+      oneAddress.push(await run('purl', row.users, false, `127.0.250.${2 * i + 1}`, row.windowMs));
+      oneAddress.push(await run('naive', row.users, false, `127.0.250.${2 * i + 2}`, row.windowMs));
+    }
 
     const elapsedS = (Date.now() - startedAt) / 1000;
     const cpu = process.cpuUsage(cpuAtStart);

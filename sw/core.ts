@@ -19,7 +19,7 @@ import { createGuard } from './guard';
 import { Metrics } from './metrics';
 import { createPoller } from './poller';
 import { RequestQueue } from './queue';
-import { stretchForBudget } from './rate-limit';
+import { BucketShare, stretchForBudget } from './rate-limit';
 import { cadenceOf, effectiveInterval, scheduleDefaults, type ScheduleOptions } from './schedule';
 import { setMeta } from './store';
 import { createChat } from './chat';
@@ -45,8 +45,8 @@ export interface CoreEnvironment {
 
 /** The agent list changes rarely: it may be this many times older than the memories. */
 const AGENTS_TTL_FACTOR = 10;
-/** Requests per memories poll (agents and memories), for budget stretching. */
-const REQUESTS_PER_POLL = 2;
+/** Requests each poll spends (memories: the agent list and the memories), for budget stretching. */
+const REQUESTS_PER_POLL: Readonly<Record<PollKind, number>> = { memories: 2, chat: 1 };
 /** Most polls and revalidations waiting at once; user actions are never dropped. */
 const MAX_PENDING = 20;
 /** How far ahead the worker waits for a poll that falls due between two heartbeats. */
@@ -96,6 +96,8 @@ export function createCore(env: CoreEnvironment): Core {
     },
   });
 
+  /** How many clients spend this browser's rate-limit bucket (everyone behind one NAT shares one). */
+  const bucketShare = new BucketShare();
   const guard = createGuard({
     fetch: env.fetch,
     now,
@@ -107,7 +109,9 @@ export function createCore(env: CoreEnvironment): Core {
       void env.getDb().then((db) => setMeta(db, 'retryAt', at)).catch(() => undefined);
     },
     onSent: () => metrics.sent(),
-    onAnswer: (status, rateLimit) => {
+    onAnswer: (status, headers) => {
+      const sharers = bucketShare.observe(headers, now());
+      const rateLimit = sharers === undefined ? headers : { ...headers, sharers };
       metrics.answered(status, rateLimit);
       if (Object.keys(rateLimit).length > 0) {
         void env.getDb().then(async (db) => setMeta(db, 'rateLimit', { ...((await getMeta(db, 'rateLimit')) ?? {}), ...rateLimit })).catch(() => undefined);
@@ -233,11 +237,20 @@ export function createCore(env: CoreEnvironment): Core {
     return loading;
   }
 
+  /**
+   * A poll's options, its base interval stretched when the budget runs low. What this
+   * browser spends per interval of `kind` counts every poll (a memories interval holds
+   * twelve chat polls), so all polls together fit the share of the budget left to it.
+   */
   function scheduleOptions(kind: PollKind, rateLimit: Parameters<typeof stretchForBudget>[1]): ScheduleOptions {
-    const base = kind === 'memories' ? config().memoriesPollMs : config().chatPollMs;
+    const { memoriesPollMs, chatPollMs } = config();
+    const bases: Record<PollKind, number> = { memories: memoriesPollMs, chat: chatPollMs };
+    const base = bases[kind];
+    const requestsPerPoll = POLL_KINDS.reduce((sum, other) => sum + (REQUESTS_PER_POLL[other] * base) / bases[other], 0);
+    const sharers = rateLimit?.sharers;
     return {
       ...scheduleDefaults,
-      baseMs: stretchForBudget(base, rateLimit, now(), { requestsPerPoll: REQUESTS_PER_POLL }),
+      baseMs: stretchForBudget(base, rateLimit, now(), { requestsPerPoll, ...(sharers !== undefined && Number.isFinite(sharers) && sharers >= 1 ? { sharers } : {}) }),
       random: env.random,
     };
   }

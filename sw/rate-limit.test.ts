@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RateLimitInfo } from '../src/shared/network';
-import { parseRateLimit, stretchForBudget } from './rate-limit';
+import { BucketShare, parseRateLimit, stretchForBudget } from './rate-limit';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const WINDOW = 900_000;
@@ -229,10 +229,61 @@ describe('stretchForBudget', () => {
     }
   });
 
+  it('gives each client behind the same address its share of what is left', () => {
+    // 1000 − 200 reserve = 800 requests over 800 s shared by 40: 20 polls each → one every 40 s.
+    expect(stretchForBudget(5_000, info(1000, 800_000), NOW, { sharers: 40 })).toBe(40_000);
+    expect(stretchForBudget(5_000, info(1000, 800_000), NOW, { sharers: 1 })).toBe(5_000);
+  });
+
   it('rejects bad arguments with a RangeError naming the value', () => {
+    expect(() => stretchForBudget(1_000, undefined, NOW, { sharers: 0.5 })).toThrow(/sharers.*0.5/);
+    expect(() => stretchForBudget(1_000, undefined, NOW, { sharers: Number.POSITIVE_INFINITY })).toThrow(RangeError);
     expect(() => stretchForBudget(-1, undefined, NOW)).toThrow(/intervalMs.*-1/);
     expect(() => stretchForBudget(Number.NaN, undefined, NOW)).toThrow(RangeError);
     expect(() => stretchForBudget(1_000, undefined, NOW, { requestsPerPoll: 0 })).toThrow(/requestsPerPoll.*0/);
     expect(() => stretchForBudget(1_000, undefined, NOW, { reserveFraction: 1.5 })).toThrow(/reserveFraction.*1.5/);
+  });
+});
+
+describe('BucketShare', () => {
+  /** This browser sends one request every `everyMs` while `others` other clients each send as many. */
+  function run(share: BucketShare, others: number, answers: number, everyMs = 1_000, startRemaining = 1000, from = NOW) {
+    let remaining = startRemaining;
+    let estimate: number | undefined;
+    for (let i = 0; i < answers; i += 1) {
+      remaining -= 1 + others;
+      estimate = share.observe({ limit: 1000, remaining, resetAt: NOW + WINDOW }, from + i * everyMs);
+    }
+    return estimate;
+  }
+
+  it('says nothing until it has seen a few of its own answers', () => {
+    const share = new BucketShare();
+    expect(run(share, 9, 3)).toBeUndefined();
+    expect(share.observe({ limit: 1000 }, NOW)).toBeUndefined();
+  });
+
+  it('finds one client when the budget falls only by what this browser sends', () => {
+    expect(run(new BucketShare(), 0, 10)).toBe(1);
+  });
+
+  it('finds how many clients share the bucket from how fast it falls', () => {
+    expect(run(new BucketShare(), 9, 10)).toBe(10);
+    expect(run(new BucketShare(), 39, 20)).toBe(40);
+  });
+
+  it('starts again when the window resets, and forgets what is older than its span', () => {
+    const share = new BucketShare({ spanMs: 10_000 });
+    expect(run(share, 49, 15, 1_000, 1000)).toBe(50);
+    // A new window: more left than before. Alone now, the estimate follows within the span.
+    expect(run(share, 0, 15, 1_000, 1000, NOW + 20_000)).toBe(1);
+  });
+
+  it('is never below one, whatever order the answers come in', () => {
+    const share = new BucketShare({ minOwnAnswers: 1 });
+    share.observe({ remaining: 500 }, NOW);
+    // An older answer arriving late shows more left: taken as a reset, never a negative count.
+    expect(share.observe({ remaining: 520 }, NOW + 100)).toBeUndefined();
+    expect(share.observe({ remaining: 520 }, NOW + 200)).toBe(1);
   });
 });

@@ -266,8 +266,17 @@ export function parseRateLimit(headers: Headers, now: number): RateLimitInfo {
 }
 
 export interface StretchOptions {
-  /** Requests one poll spends, default 1. */
+  /**
+   * Requests this browser spends per interval of this poll, default 1: the poll's own,
+   * plus what its other polls spend meanwhile, so that all of them together fit.
+   */
   requestsPerPoll?: number;
+  /**
+   * Clients spending the same bucket, this browser included (≥ 1, default 1): everyone
+   * behind one NAT or proxy shares one budget, so each takes its share of what is left.
+   * See {@link BucketShare}.
+   */
+  sharers?: number;
   /** Share of the limit kept back for the user's own actions, 0..1, default 0.2. */
   reserveFraction?: number;
 }
@@ -278,7 +287,7 @@ export interface StretchOptions {
  * The rule, with `remaining` and `resetAt` from the last response:
  * - reserve = max(5, ⌈reserveFraction · limit⌉) requests (5 when the limit is unknown),
  *   kept back for what the user does (sending messages, opening a chat);
- * - polls left = ⌊(remaining − reserve) / requestsPerPoll⌋;
+ * - polls left = ⌊(remaining − reserve) / (requestsPerPoll · sharers)⌋;
  * - time left = resetAt − now, at most one window when the window is known (a reset
  *   further away than a window is a bad header, and must not stall polling for longer);
  * - with at least one poll left: max(intervalMs, ⌈time left / polls left⌉);
@@ -298,12 +307,15 @@ export function stretchForBudget(
   now: number,
   options: StretchOptions = {},
 ): number {
-  const { requestsPerPoll = 1, reserveFraction = DEFAULT_RESERVE_FRACTION } = options;
+  const { requestsPerPoll = 1, reserveFraction = DEFAULT_RESERVE_FRACTION, sharers = 1 } = options;
   if (!Number.isFinite(intervalMs) || intervalMs < 0) {
     throw new RangeError(`stretchForBudget: intervalMs is out of range: ${String(intervalMs)}`);
   }
   if (!Number.isFinite(requestsPerPoll) || requestsPerPoll <= 0) {
     throw new RangeError(`stretchForBudget: requestsPerPoll is out of range: ${String(requestsPerPoll)}`);
+  }
+  if (!Number.isFinite(sharers) || sharers < 1) {
+    throw new RangeError(`stretchForBudget: sharers is out of range: ${String(sharers)}`);
   }
   if (!Number.isFinite(reserveFraction) || reserveFraction < 0 || reserveFraction > 1) {
     throw new RangeError(`stretchForBudget: reserveFraction is out of range: ${String(reserveFraction)}`);
@@ -312,7 +324,61 @@ export function stretchForBudget(
 
   const reserve = Math.max(MIN_RESERVE_REQUESTS, info.limit === undefined ? 0 : Math.ceil(reserveFraction * info.limit));
   const timeLeft = Math.min(info.resetAt - now, info.windowMs ?? Number.POSITIVE_INFINITY);
-  const pollsLeft = Math.floor((info.remaining - reserve) / requestsPerPoll);
+  const pollsLeft = Math.floor((info.remaining - reserve) / (requestsPerPoll * sharers));
   if (pollsLeft < 1) return Math.max(intervalMs, timeLeft);
   return Math.max(intervalMs, Math.ceil(timeLeft / pollsLeft));
+}
+
+/** One answer's view of the bucket, and how many of this browser's answers came before it. */
+interface BucketSample {
+  at: number;
+  remaining: number;
+  ownAnswers: number;
+}
+
+export interface BucketShareOptions {
+  /** How far back the estimate looks, ms (default 60 s). */
+  spanMs?: number;
+  /** This browser's answers needed in the span before it estimates (default 4). */
+  minOwnAnswers?: number;
+}
+
+/**
+ * Estimates how many clients spend the same rate-limit bucket as this browser: everyone
+ * behind one NAT or proxy shares one. Over the last minute, `RateLimit-Remaining` fell
+ * by what all of them sent, and this browser knows what it sent itself (each of its
+ * answers that carried `remaining`); the ratio is the number of sharers, itself
+ * included. A rise of `remaining` means the window reset: the samples before it are
+ * dropped. Answers arriving out of order only add noise, and the result is never
+ * below 1.
+ */
+export class BucketShare {
+  readonly #spanMs: number;
+  readonly #minOwnAnswers: number;
+  #samples: BucketSample[] = [];
+  #ownAnswers = 0;
+
+  constructor(options: BucketShareOptions = {}) {
+    this.#spanMs = options.spanMs ?? 60_000;
+    this.#minOwnAnswers = options.minOwnAnswers ?? 4;
+  }
+
+  /**
+   * Takes one answer's rate-limit info (answers without `remaining` are ignored) and
+   * returns the sharers estimated so far, or undefined while there is too little to go on.
+   */
+  observe(info: RateLimitInfo, now: number): number | undefined {
+    if (info.remaining === undefined) return undefined;
+    this.#ownAnswers += 1;
+    const last = this.#samples.at(-1);
+    // More left than before: a new window began, and older samples describe the last one.
+    if (last && info.remaining > last.remaining) this.#samples = [];
+    this.#samples.push({ at: now, remaining: info.remaining, ownAnswers: this.#ownAnswers });
+    this.#samples = this.#samples.filter((sample) => sample.at >= now - this.#spanMs);
+    const first = this.#samples[0]!;
+    const newest = this.#samples.at(-1)!;
+    const own = newest.ownAnswers - first.ownAnswers;
+    if (own < this.#minOwnAnswers) return undefined;
+    return Math.max(1, (first.remaining - newest.remaining) / own);
+  }
 }

@@ -80,11 +80,13 @@ function pollValue(interval: number | null | undefined, baseMs: number): string 
   return baseMs > 0 && interval > baseMs * (1 + JITTER) ? `${every} (stretched from ${formatInterval(baseMs)})` : every;
 }
 
-function budgetValue({ limit, remaining, resetAt }: RateLimitInfo, now: number): string {
+function budgetValue({ limit, remaining, resetAt, sharers }: RateLimitInfo, now: number): string {
   if (remaining === undefined) return limit === undefined ? 'unknown until the first answer' : `${limit} per window, left unknown`;
   const left = limit === undefined ? `${remaining} left` : `${remaining} of ${limit} left`;
-  if (resetAt === undefined) return left;
-  return resetAt > now ? `${left}, resets at ${formatTime(resetAt)}` : `${left} before the reset at ${formatTime(resetAt)}`;
+  const when = resetAt === undefined ? left : resetAt > now ? `${left}, resets at ${formatTime(resetAt)}` : `${left} before the reset at ${formatTime(resetAt)}`;
+  // Everyone behind this address spends the same budget; say so once others clearly do.
+  const others = sharers !== undefined && Number.isFinite(sharers) ? Math.round(sharers) - 1 : 0;
+  return others >= 1 ? `${when}; shared with about ${others} other ${others === 1 ? 'client' : 'clients'} at this address` : when;
 }
 
 /** Whether the budget is nearly spent (a tenth or less left) in a window still running. */

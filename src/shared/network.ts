@@ -53,6 +53,12 @@ export interface RateLimitInfo {
   windowMs?: number;
   /** Epoch ms before which nothing may be sent (from Retry-After). */
   retryAt?: number;
+  /**
+   * Not a header: the clients estimated to spend this bucket, this browser included
+   * (everyone behind one NAT shares one), from how fast `remaining` falls against this
+   * browser's own requests (sw/rate-limit.ts, BucketShare).
+   */
+  sharers?: number;
 }
 
 /** One minute of traffic, for the monitor's chart. */

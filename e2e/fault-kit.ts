@@ -112,10 +112,9 @@ export async function typeInOtherTab(tabs: Tabs, text: string): Promise<void> {
  * new chat data arrived), news from elsewhere reaches the memories tab, both banners
  * are clear, and ElizaOS holds each typed message exactly once.
  */
-export async function expectRecovered(tabs: Tabs, typed: readonly string[], label: string): Promise<void> {
+export async function expectRecovered(tabs: Tabs, typed: readonly string[], label: string, timeout = RECOVERY_TIMEOUT_MS): Promise<void> {
   const news = `News after ${label} ${Date.now()}`;
   await postToAgent(news);
-  const timeout = RECOVERY_TIMEOUT_MS;
   await Promise.all([
     ...typed.map((text) => expect(replyTo(tabs.chat, text)).toHaveCount(1, { timeout })),
     expect(conversationStartingWith(tabs.memories, news)).toHaveCount(1, { timeout }),
@@ -196,6 +195,8 @@ export interface FaultRow {
   lasts?: number;
   /** Ends a fault in the browser, or does what the end of the fault brings (before the proxy passes requests again). */
   end?: (run: FaultRun) => Promise<void>;
+  /** How long recovery may take once the fault ended, ms (default RECOVERY_TIMEOUT_MS). */
+  recoveryMs?: number;
   /** Gateway settings beyond FAULT_ENV. */
   env?: Record<string, string>;
   /** The browser profile: in memory (default) or on disk (for storage quotas). */
@@ -243,7 +244,7 @@ export async function proveFault(browser: Browser, row: FaultRow): Promise<void>
     await row.end?.(run);
     const endAt = Date.now();
     stack.proxy.inject({ kind: 'none' });
-    await expectRecovered(tabs, [before, ...during], row.name);
+    await expectRecovered(tabs, [before, ...during], row.name, row.recoveryMs);
     if (process.env['FAULT_TRACE']) trace(row, stack.proxy, { faultAt, endAt });
   } finally {
     await profile.close();

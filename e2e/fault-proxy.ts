@@ -72,7 +72,16 @@ export interface FaultProxy {
 
 const NONE: Fault = { kind: 'none' };
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /**
+   * The client address to name in `X-Forwarded-For` instead of the gateway's, so the
+   * requests through this proxy get a rate-limit bucket of their own at ElizaOS (the
+   * gateway's secret header still passes, so ElizaOS trusts it).
+   */
+  clientAddress?: string;
+}
+
+export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
   const proxy = httpProxy.createProxyServer({ target, changeOrigin: true });
   const log: LoggedRequest[] = [];
@@ -179,6 +188,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   }
 
   const server = http.createServer((req, res) => {
+    if (options.clientAddress) req.headers['x-forwarded-for'] = options.clientAddress;
     const info: RequestInfo = { method: req.method ?? 'GET', path: req.url ?? '/' };
     const entry: LoggedRequest = { ...info, startedAt: Date.now() };
     log.push(entry);

@@ -2,6 +2,7 @@
  * The real stack for end-to-end tests: the embedded ElizaOS and the gateway, started
  * with the same code `npm start` uses, with short intervals so each test takes seconds.
  */
+import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type Gateway } from '../server/gateway/app';
@@ -52,9 +53,21 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-/** The fault proxy in front of the real ElizaOS, and a gateway with `env` in front of the proxy. */
+/**
+ * The addresses fault stacks name their client by (198.18.0.0/15, set aside for
+ * benchmarks), from a random start so a restarted test worker does not reuse one.
+ */
+let nextClient = randomInt(1, 60_000);
+
+/**
+ * The fault proxy in front of the real ElizaOS, and a gateway with `env` in front of the
+ * proxy. Each stack's browser is a user of its own at ElizaOS (its own rate-limit
+ * bucket), as each person is: tests do not spend one another's budget.
+ */
 export async function faultStack(env: Record<string, string> = {}): Promise<FaultStack> {
-  const proxy = await startFaultProxy(stackInfo().elizaUrl);
+  nextClient += 1;
+  const clientAddress = `198.18.${(nextClient >> 8) & 255}.${nextClient & 255}`;
+  const proxy = await startFaultProxy(stackInfo().elizaUrl, { clientAddress });
   const gateway = await startExtraGateway(env, proxy.url);
   return {
     proxy,

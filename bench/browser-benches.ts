@@ -5,7 +5,7 @@
  */
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../e2e/browser';
-import type { FaultProxy } from '../e2e/fault-proxy';
+import { countApiRequests, type FaultProxy } from '../e2e/fault-proxy';
 import { NaiveUser } from './sim/naive-user';
 import { loopbackAddress } from './sim/source-fetch';
 
@@ -26,10 +26,6 @@ async function openTabs(context: BrowserContext, url: string, count: number): Pr
   return pages;
 }
 
-function apiCount(proxy: FaultProxy, from: number, to: number): number {
-  return proxy.apiRequests().filter((entry) => entry.startedAt >= from && entry.startedAt < to).length;
-}
-
 export interface TabsRow {
   tabs: number;
   purl: number;
@@ -45,7 +41,7 @@ export async function benchTabs(browser: Browser, gatewayUrl: string, proxy: Fau
     await sleep(3_000); // let the first visit's reads settle: measure the steady state
     let from = Date.now();
     await sleep(windowMs);
-    const purl = apiCount(proxy, from, Date.now());
+    const purl = countApiRequests(proxy, from, Date.now());
     await context.close();
 
     const naive = new NaiveUser({ index: i, origin: gatewayUrl, localAddress: loopbackAddress(addressOffset + i), tabs, messageEveryMs: 1e9 });
@@ -53,7 +49,7 @@ export async function benchTabs(browser: Browser, gatewayUrl: string, proxy: Fau
     await sleep(3_000);
     from = Date.now();
     await sleep(windowMs);
-    const naiveCount = apiCount(proxy, from, Date.now());
+    const naiveCount = countApiRequests(proxy, from, Date.now());
     await naive.stop();
     rows.push({ tabs, purl, naive: naiveCount });
   }
@@ -90,7 +86,7 @@ export async function benchOutage(browser: Browser, gatewayUrl: string, proxy: F
     await sleep(outageMs);
     proxy.inject({ kind: 'none' });
     const upAt = Date.now();
-    const requests = apiCount(proxy, downAt, upAt);
+    const requests = countApiRequests(proxy, downAt, upAt);
     const recovered = await recovery(proxy, upAt, 3 * breakerTimeoutMs);
     await during();
     return { requests, recovered };

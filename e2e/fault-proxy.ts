@@ -81,6 +81,11 @@ export interface FaultProxyOptions {
   clientAddress?: string;
 }
 
+/** API requests that reached the proxy within [from, to), epoch ms. */
+export function countApiRequests(proxy: FaultProxy, from: number, to: number): number {
+  return proxy.apiRequests().filter((entry) => entry.startedAt >= from && entry.startedAt < to).length;
+}
+
 export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
   const proxy = httpProxy.createProxyServer({ target, changeOrigin: true });

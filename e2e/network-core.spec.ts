@@ -1,5 +1,5 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import type { FaultProxy } from './fault-proxy';
+import { countApiRequests } from './fault-proxy';
 import { conversationStartingWith, openPurl, postToAgent } from './helpers';
 import { faultStack } from './stack';
 
@@ -17,11 +17,6 @@ async function openTabs(context: BrowserContext, url: string, count: number): Pr
   return pages;
 }
 
-/** API requests that reached the server within [from, to). */
-function countBetween(proxy: FaultProxy, from: number, to: number): number {
-  return proxy.apiRequests().filter((entry) => entry.startedAt >= from && entry.startedAt < to).length;
-}
-
 test.describe('the network core', () => {
   test('five tabs cost the server what one tab costs, and all five show each update', async ({ browser }) => {
     const stack = await faultStack();
@@ -32,7 +27,7 @@ test.describe('the network core', () => {
         const pages = await openTabs(context, stack.url, tabs);
         const from = Date.now();
         await sleep(windowMs);
-        const count = countBetween(stack.proxy, from, Date.now());
+        const count = countApiRequests(stack.proxy, from, Date.now());
         return { context, pages, count };
       };
       const one = await measure(1);
@@ -117,18 +112,18 @@ test.describe('the network core', () => {
       const windowMs = 12_000;
       let from = Date.now();
       await sleep(windowMs);
-      const visible = countBetween(stack.proxy, from, Date.now());
+      const visible = countApiRequests(stack.proxy, from, Date.now());
       await page!.evaluate(() => (window as unknown as { setHidden: (value: boolean) => void }).setHidden(true));
       from = Date.now();
       await sleep(windowMs);
-      const hidden = countBetween(stack.proxy, from, Date.now());
+      const hidden = countApiRequests(stack.proxy, from, Date.now());
       console.log(`requests in ${windowMs / 1000} s: visible ${visible}, hidden ${hidden}`);
       expect(hidden).toBeLessThan(visible / 2);
 
       await context.close();
       const closedAt = Date.now();
       await sleep(6_000);
-      expect(countBetween(stack.proxy, closedAt + 500, Date.now())).toBe(0);
+      expect(countApiRequests(stack.proxy, closedAt + 500, Date.now())).toBe(0);
     } finally {
       await stack.close();
     }

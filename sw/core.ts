@@ -190,6 +190,9 @@ export function createCore(env: CoreEnvironment): Core {
     }
   }
 
+  /** The chat poll's error as last written to IndexedDB; read from there once per worker start. */
+  let chatPollError: { sentence: string | undefined } | undefined;
+
   /**
    * Keeps the chat poll's outcome in IndexedDB for the banner, written only when it
    * changes (a failure starts or ends, or its reason changes), not on every poll.
@@ -197,8 +200,9 @@ export function createCore(env: CoreEnvironment): Core {
   async function recordChatPoll(error: unknown): Promise<void> {
     const db = await env.getDb();
     const sentence = error === undefined ? undefined : describeChatPollFailure(error);
-    const stored = await getMeta(db, 'chatPoll');
-    if (stored !== undefined ? stored.error === sentence : sentence === undefined) return;
+    chatPollError ??= { sentence: (await getMeta(db, 'chatPoll'))?.error };
+    if (chatPollError.sentence === sentence) return;
+    chatPollError = { sentence };
     const status: SyncStatus = { attemptedAt: now() };
     if (sentence === undefined) status.succeededAt = status.attemptedAt;
     else status.error = sentence;
@@ -247,10 +251,11 @@ export function createCore(env: CoreEnvironment): Core {
     const bases: Record<PollKind, number> = { memories: memoriesPollMs, chat: chatPollMs };
     const base = bases[kind];
     const requestsPerPoll = POLL_KINDS.reduce((sum, other) => sum + (REQUESTS_PER_POLL[other] * base) / bases[other], 0);
-    const sharers = rateLimit?.sharers;
+    // Read back from IndexedDB: a value out of range counts as this browser alone.
+    const sharers = rateLimit?.sharers ?? 1;
     return {
       ...scheduleDefaults,
-      baseMs: stretchForBudget(base, rateLimit, now(), { requestsPerPoll, ...(sharers !== undefined && Number.isFinite(sharers) && sharers >= 1 ? { sharers } : {}) }),
+      baseMs: stretchForBudget(base, rateLimit, now(), { requestsPerPoll, sharers: Number.isFinite(sharers) && sharers >= 1 ? sharers : 1 }),
       random: env.random,
     };
   }

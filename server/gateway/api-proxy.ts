@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { GatewayOptions } from './options';
-import { stripSecrets, stripStacks } from './strip-secrets';
+import { cleanForBrowser } from './strip-secrets';
 
 /** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
 const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
@@ -61,10 +61,8 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     const raw = Buffer.concat(chunks);
     let body = raw;
     try {
-      const withoutSecrets = stripSecrets(JSON.parse(raw.toString('utf8')));
-      const isError = (answer.statusCode ?? 500) >= 400;
-      const clean = isError ? stripStacks(withoutSecrets.value) : { value: withoutSecrets.value, stripped: false };
-      if (withoutSecrets.stripped || clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
+      const clean = cleanForBrowser(JSON.parse(raw.toString('utf8')), (answer.statusCode ?? 500) >= 400);
+      if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
     }

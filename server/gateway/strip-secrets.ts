@@ -21,20 +21,23 @@ function dropKeys(value: unknown, drop: (key: string) => boolean): { value: unkn
   return { value: walk(value), stripped };
 }
 
+const SECRETS = /^secrets$/i;
+
 /**
  * ElizaOS copies the server's whole environment (encrypted) into each agent's
  * `settings.secrets`, and `GET /api/agents/:id` returns it. Nothing of it may reach a
  * browser, so every `secrets` key, at any depth and in any case, is dropped.
  */
 export function stripSecrets(value: unknown): { value: unknown; stripped: boolean } {
-  return dropKeys(value, (key) => /^secrets$/i.test(key));
+  return dropKeys(value, (key) => SECRETS.test(key));
 }
 
 /**
- * ElizaOS puts the server's stack trace (file paths, line numbers) into its error
- * answers. A browser has no use for it and an attacker some: every `stack` key is
- * dropped from error answers.
+ * What a browser gets of an answer: without `secrets` (see {@link stripSecrets}), and,
+ * in an error answer, without `stack`: ElizaOS puts the server's stack trace (file
+ * paths, line numbers) there, of no use to a browser and of some to an attacker.
+ * One walk over the answer either way.
  */
-export function stripStacks(value: unknown): { value: unknown; stripped: boolean } {
-  return dropKeys(value, (key) => key === 'stack');
+export function cleanForBrowser(value: unknown, isError: boolean): { value: unknown; stripped: boolean } {
+  return dropKeys(value, (key) => SECRETS.test(key) || (isError && key === 'stack'));
 }

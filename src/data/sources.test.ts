@@ -1,7 +1,6 @@
 import { IDBFactory } from 'fake-indexeddb';
-import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DB_NAME } from '../shared/db';
+import { openVersion1Database } from '../shared/db-v1.fixture';
 import { CHANNEL_NAME, type PurlEvent } from '../shared/messages';
 import { databaseWait, getDb, storageFull } from './sources';
 
@@ -25,13 +24,7 @@ describe('what the page hears about its own storage', () => {
   });
 
   it('says it is waiting while an old tab holds the database at an older version, until it lets go', async () => {
-    const old = await openDB(DB_NAME, 1, {
-      upgrade: (db) => {
-        db.createObjectStore('agents', { keyPath: 'id' });
-        db.createObjectStore('memories', { keyPath: 'id' }).createIndex('by-agent', ['agentId', 'createdAt']);
-        db.createObjectStore('meta');
-      },
-    });
+    const old = await openVersion1Database();
     const seen: boolean[] = [];
     const unsubscribe = databaseWait.subscribe((waiting) => seen.push(waiting));
     const opening = getDb();

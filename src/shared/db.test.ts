@@ -3,6 +3,7 @@ import { openDB } from 'idb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Memory } from './api';
 import { DB_NAME, DB_VERSION, countMemories, getMeta, listChat, listMemories, listOutbox, openPurlDB } from './db';
+import { openVersion1Database } from './db-v1.fixture';
 
 const agentId = 'agent-1';
 
@@ -60,13 +61,7 @@ describe('the IndexedDB schema', () => {
 
   it('migrates a version 1 database to the current version and keeps its data', async () => {
     // Version 1 as it shipped: no by-room index.
-    const v1 = await openDB(DB_NAME, 1, {
-      upgrade(db) {
-        db.createObjectStore('agents', { keyPath: 'id' });
-        db.createObjectStore('memories', { keyPath: 'id' }).createIndex('by-agent', ['agentId', 'createdAt']);
-        db.createObjectStore('meta');
-      },
-    });
+    const v1 = await openVersion1Database();
     await v1.put('memories', memory('kept', 1, { roomId: 'room-7' }));
     await v1.put('meta', agentId, 'selectedAgentId');
     v1.close();
@@ -84,13 +79,7 @@ describe('the IndexedDB schema', () => {
 
   it('says when an old connection that ignores versionchange holds up the upgrade, and opens once it closes', async () => {
     // An old Purl tab: the version 1 schema, and no versionchange handler.
-    const old = await openDB(DB_NAME, 1, {
-      upgrade: (db) => {
-        db.createObjectStore('agents', { keyPath: 'id' });
-        db.createObjectStore('memories', { keyPath: 'id' }).createIndex('by-agent', ['agentId', 'createdAt']);
-        db.createObjectStore('meta');
-      },
-    });
+    const old = await openVersion1Database();
     let isBlocked = false;
     const opening = openPurlDB({ onBlocked: () => (isBlocked = true) });
     await expect.poll(() => isBlocked).toBe(true);

@@ -21,7 +21,7 @@ import { createFirstVisit } from './first-visit';
 import { createFreshCache, type ExpirationLike } from './fresh-cache';
 import { Gate } from './gate';
 import { createGuard } from './guard';
-import { HealthWatch } from './health';
+import { createHealthJob, HealthWatch } from './health';
 import { Metrics } from './metrics';
 import { createPoller } from './poller';
 import { RequestQueue } from './queue';
@@ -169,20 +169,7 @@ export function createCore(env: CoreEnvironment): Core {
       dueAt: async () => Math.max((await poller.nextDueAt()) ?? now(), gate.notBefore()),
       run: () => poller.tick(undefined),
     },
-    {
-      name: 'health',
-      runsOnEvent: false,
-      dueAt: () => (isOnline() ? health.nextCheckAt(gate.failingSince(), poller.cadence()) : undefined),
-      run: async () => {
-        const failingSince = gate.failingSince();
-        if (failingSince === undefined) return;
-        const verdict = await health.check(failingSince);
-        if (verdict === 'down') gate.serverDown(now());
-        if (verdict !== 'back') return;
-        gate.serverBack(now());
-        await catchUp();
-      },
-    },
+    createHealthJob({ watch: health, gate, now, isOnline, cadence: () => poller.cadence(), catchUp }),
   ];
   const loop = createWakeLoop({ now, jobs, lookaheadMs: LOOKAHEAD_MS, ...(env.setTimer ? { setTimer: env.setTimer } : {}) });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthWatch, isBackAfter, parseHealth } from './health';
+import { createHealthJob, HealthWatch, isBackAfter, parseHealth } from './health';
 
 const T0 = 1_000_000;
 
@@ -88,5 +88,42 @@ describe('the health watch', () => {
     const { watch } = harness(() => Promise.reject(new TypeError('Failed to fetch')));
     expect(await watch.check(T0 - 1)).toBe('unknown');
     expect(watch.nextCheckAt(T0 - 1, 'active')).toBe(T0 + 1_000);
+  });
+});
+
+describe('the health job', () => {
+  function job(answer: () => Response, failing: { since?: number } = { since: T0 - 1_000 }) {
+    const { clock, watch } = harness(answer);
+    const events: string[] = [];
+    const spec = createHealthJob({
+      watch,
+      now: () => clock.now,
+      isOnline: () => true,
+      cadence: () => 'active',
+      catchUp: async () => {
+        events.push('catch up');
+      },
+      gate: {
+        failingSince: () => failing.since,
+        serverDown: (at) => events.push(`down at ${at}`),
+        serverBack: (at) => events.push(`back at ${at}`),
+      },
+    });
+    return { spec, events };
+  }
+
+  it('shuts the gate when the server is down, and lets everything go when it is back', async () => {
+    let answer = report('down', T0 - 5_000, T0);
+    const { spec, events } = job(() => answer);
+    expect(spec.dueAt()).toBe(T0);
+    await spec.run();
+    answer = report('up', T0, T0);
+    await spec.run();
+    expect(events).toEqual([`down at ${T0}`, `back at ${T0}`, 'catch up']);
+  });
+
+  it('is never due while requests succeed', () => {
+    const { spec } = job(() => report('up', 0, T0), {});
+    expect(spec.dueAt()).toBeUndefined();
   });
 });

@@ -12,7 +12,9 @@
  * Health checks do not go through the request queue, the gate or the budget: they are
  * not API requests, and a failed one says nothing about the agent's server.
  */
+import type { Gate } from './gate';
 import type { Cadence } from './schedule';
+import type { WakeJob } from './wake-loop';
 
 /** What the gateway's /health says. */
 export interface HealthReport {
@@ -141,4 +143,40 @@ export class HealthWatch {
     }
     return parseHealth(body) ?? 'unsupported';
   }
+}
+
+export interface HealthJobOptions {
+  watch: HealthWatch;
+  gate: Pick<Gate, 'failingSince' | 'serverDown' | 'serverBack'>;
+  now: () => number;
+  /** False while the device is offline: the gateway cannot be asked then. */
+  isOnline: () => boolean;
+  /** How often polls run for the open tabs (the health cadence follows it). */
+  cadence: () => Cadence;
+  /** Brings what waits forward once the server is back (sw/catch-up.ts). */
+  catchUp: () => Promise<void>;
+}
+
+/**
+ * The health watch as a job of the wake loop: due on its cadence while requests fail.
+ * 'down' shuts the gate (the breaker opens, so nothing knocks on the dead API); 'back'
+ * lets the breaker's probe go at once and brings every backed-off poll and message
+ * forward.
+ */
+export function createHealthJob(options: HealthJobOptions): WakeJob {
+  const { watch, gate, now } = options;
+  return {
+    name: 'health',
+    runsOnEvent: false,
+    dueAt: () => (options.isOnline() ? watch.nextCheckAt(gate.failingSince(), options.cadence()) : undefined),
+    run: async () => {
+      const failingSince = gate.failingSince();
+      if (failingSince === undefined) return;
+      const verdict = await watch.check(failingSince);
+      if (verdict === 'down') gate.serverDown(now());
+      if (verdict !== 'back') return;
+      gate.serverBack(now());
+      await options.catchUp();
+    },
+  };
 }

@@ -146,6 +146,9 @@ async function outagesOf(proxy: FaultProxy, options: OutageOptions, page?: Page)
   const runs: OutageRun[] = [];
   const limitMs = options.limitMs ?? 60_000;
   for (let i = 0; i < options.outages; i += 1) {
+    // The user is at the screen: a key press keeps the tab "active" (the page reports no
+    // input for 5 minutes as idle, and idle tabs poll five times slower).
+    await page?.keyboard.press('Shift');
     await sleep(5_000 + Math.random() * 10_000);
     proxy.inject({ kind: 'reset' });
     const downAt = Date.now();

@@ -17,13 +17,15 @@ function harness() {
 }
 
 describe('the budget', () => {
-  it('keeps the last rate-limit headers in memory, merged, and saves each change', () => {
+  it('keeps the binding limiter\'s last figures in memory, never mixed with another\'s, and saves each change', () => {
     const { budget, saved } = harness();
     budget.observe({ limit: 1000, remaining: 900, resetAt: T0 + 60_000 }, T0);
     budget.observe({}, T0);
     budget.observe({ remaining: 899 }, T0 + 1);
-    expect(budget.info()).toEqual({ limit: 1000, remaining: 899, resetAt: T0 + 60_000 });
-    expect(saved).toHaveLength(2);
+    expect(budget.info()).toEqual({ remaining: 899 });
+    budget.observe({ retryAt: T0 + 5_000 }, T0 + 2);
+    expect(budget.info()).toEqual({ remaining: 899, retryAt: T0 + 5_000 });
+    expect(saved).toHaveLength(3);
   });
 
   it('polls at the base interval while the budget is ample, and stretches when it runs low', () => {

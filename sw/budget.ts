@@ -47,10 +47,11 @@ export class Budget {
   observe(headers: RateLimitInfo, at: number): RateLimitInfo {
     const sharers = this.#share.observe(headers, at);
     const seen = sharers === undefined ? headers : { ...headers, sharers };
-    if (Object.keys(seen).length > 0) {
-      this.#info = { ...this.#info, ...seen };
-      this.#options.save?.(this.#info);
-    }
+    if (Object.keys(seen).length === 0) return seen;
+    // An answer with `remaining` is one limiter's whole picture (the one that binds now):
+    // it replaces the last, so figures of two limiters are never mixed.
+    this.#info = seen.remaining === undefined ? { ...this.#info, ...seen } : { ...seen };
+    this.#options.save?.(this.#info);
     return seen;
   }
 

@@ -56,7 +56,7 @@ const OUTAGE_END = '<!-- bench:outage:end -->';
 function renderOutage(outage: OutageResult, command: string): string {
   const lines: string[] = [OUTAGE_START];
   const runs = outage.purl.length;
-  lines.push(`### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outages in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`, '');
+  lines.push(`### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`, '');
   lines.push('| | Purl | naive |', '|---|---|---|');
   const perOutage = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => list.map(pick).join(', ');
   const mean = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => (list.length === 0 ? '—' : (list.reduce((sum, run) => sum + pick(run), 0) / list.length).toFixed(1));

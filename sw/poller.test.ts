@@ -228,7 +228,7 @@ describe('poller', () => {
     expect((await h.schedule('memories'))?.nextDueAt).toBe(T0 + MEMORIES_MS);
   });
 
-  it('does not hold up the chat poll behind a slow memories poll', async () => {
+  it('does not hold up the chat poll behind a slow memories poll', { timeout: 15_000 }, async () => {
     const h = await harness();
     h.wanted.push('chat');
     const slow = gate<Result>();

@@ -1,5 +1,5 @@
 import type { Agent } from '../shared/api';
-import { sendCommand } from '../worker-link';
+import { sendCommand } from '../link/commands';
 import { InstallButton } from './InstallButton';
 
 export interface HeaderProps {

@@ -1,3 +1,4 @@
+import { isAgentStopped } from '../shared/agent-choice';
 import type { Agent } from '../shared/api';
 import { sendCommand } from '../link/commands';
 import { InstallButton } from './InstallButton';
@@ -31,13 +32,18 @@ export function Header({ agents, selectedId, highLoad }: HeaderProps) {
           >
             {agents.map((agent) => (
               <option key={agent.id} value={agent.id}>
-                {agent.name}
+                {isAgentStopped(agent) ? `${agent.name} (stopped)` : agent.name}
               </option>
             ))}
           </select>
         </label>
       ) : (
         selected && <p class="agent-name">Talking to {selected.name}</p>
+      )}
+      {selected && isAgentStopped(selected) && (
+        <p class="agent-stopped" role="status">
+          {selected.name} is stopped on the server: its memories can be read, but it won’t reply until it is started again.
+        </p>
       )}
     </header>
   );

@@ -6,6 +6,9 @@
 import { messageSW } from 'workbox-window';
 import { PurlError } from '../shared/errors';
 import { isCommandReply, type Command } from '../shared/messages';
+import { within } from './within';
+
+const TIMED_OUT = Symbol('timed out');
 
 /** How long the worker may take to answer once it has the command (it may be starting, and open its database first). */
 export const ANSWER_TIMEOUT_MS = 10_000;
@@ -34,17 +37,9 @@ export async function askWorker(command: Command, timeoutMs = ANSWER_TIMEOUT_MS)
 
 /** {@link askWorker} once the worker is known (exported for tests). */
 export async function ask(worker: Pick<ServiceWorker, 'postMessage'>, command: Command, timeoutMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
-  try {
-    // messageSW never settles when the worker does not answer (it stopped, or an older version): hence the timeout.
-    const reply: unknown = await Promise.race([messageSW(worker as ServiceWorker, command), timedOut]);
-    if (reply === 'timeout') throw new PurlError('no-answer', `nothing within ${timeoutMs} ms`);
-    if (!isCommandReply(reply)) throw new PurlError('no-answer', 'the answer was not one Purl knows');
-    if (!reply.ok) throw new PurlError(reply.failure);
-  } finally {
-    clearTimeout(timer);
-  }
+  // messageSW never settles when the worker does not answer (it stopped, or an older version): hence the deadline.
+  const reply: unknown = await within(messageSW(worker as ServiceWorker, command), timeoutMs, () => TIMED_OUT);
+  if (reply === TIMED_OUT) throw new PurlError('no-answer', `nothing within ${timeoutMs} ms`);
+  if (!isCommandReply(reply)) throw new PurlError('no-answer', 'the answer was not one Purl knows');
+  if (!reply.ok) throw new PurlError(reply.failure);
 }

@@ -167,6 +167,18 @@ describe('the unsent store and the resend protocol', () => {
     expect(store.list()).toEqual([]);
   });
 
+  it('does not wait for a look in IndexedDB that hangs (an old tab holds the database)', async () => {
+    worker.answers = ['no-answer'];
+    const { store, outgoing } = tab({ isSaved: () => new Promise<boolean>(() => undefined) });
+    const saved = outgoing.send('agent-1', 'database held');
+    const failed = expect(saved).rejects.toMatchObject({ code: 'no-answer' });
+    await vi.advanceTimersByTimeAsync(5_000);
+    await failed;
+    expect(store.list()).toMatchObject([{ text: 'database held', problem: 'no-answer' }]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(worker.saved).toEqual(['database held']);
+  });
+
   it('registers the outbox for Background Sync after each save', async () => {
     const onSaved = vi.fn();
     const { outgoing } = tab({ onSaved });

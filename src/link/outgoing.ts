@@ -9,6 +9,7 @@
  */
 import { PurlError, type PurlErrorCode } from '../shared/errors';
 import type { SendMessageCommand, UnsentStore } from './unsent';
+import { within } from './within';
 
 export interface OutgoingOptions {
   store: UnsentStore;
@@ -34,6 +35,8 @@ interface Pending {
 }
 
 const RETRY = { initialMs: 1_000, maxMs: 30_000 };
+/** How long the look in IndexedDB may take: the page's own open may wait on an old tab, and the protocol must not wait with it. */
+const IS_SAVED_TIMEOUT_MS = 5_000;
 
 function codeOf(error: unknown): PurlErrorCode {
   return error instanceof PurlError ? error.code : 'worker-failed';
@@ -119,8 +122,9 @@ export class Outgoing {
       return undefined;
     } catch (error) {
       const code = codeOf(error);
-      if (code === 'no-answer' && (await this.#options.isSaved?.(command.clientId).catch(() => false))) return undefined;
-      return code;
+      if (code !== 'no-answer' || !this.#options.isSaved) return code;
+      const isSaved = await within(this.#options.isSaved(command.clientId).catch(() => false), IS_SAVED_TIMEOUT_MS, () => false);
+      return isSaved ? undefined : code;
     }
   }
 

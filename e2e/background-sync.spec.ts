@@ -1,8 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { chatLine as line, countOnServer, openChat, typeMessage as type } from './helpers';
+import { OUTBOX_SYNC_TAG } from '../src/shared/messages';
 import { faultStack } from './stack';
-
-const OUTBOX_SYNC_TAG = 'purl-outbox';
 
 interface Registration {
   registrationId: string;

@@ -3,16 +3,19 @@
  * on `window`), `?highload=true|false` in the URL, or `localStorage.highLoadMode`. The
  * worker stores the mode and applies it to every tab.
  */
-import { sendCommand } from './commands';
+import { askWorker, sendCommand } from './commands';
 
-/** Switches this browser (every tab) to high-load mode: slower polls, fewer requests at once. */
+/**
+ * Switches this browser (every tab) to high-load mode: slower polls, fewer requests at
+ * once. Resolves once the worker has stored it; rejects with a PurlError saying why not.
+ */
 export function enableHighLoadMode(): Promise<void> {
-  return sendCommand({ type: 'set-high-load', on: true });
+  return askWorker({ type: 'set-high-load', on: true });
 }
 
-/** Switches this browser back to normal mode. */
+/** Switches this browser back to normal mode; settles as {@link enableHighLoadMode} does. */
 export function disableHighLoadMode(): Promise<void> {
-  return sendCommand({ type: 'set-high-load', on: false });
+  return askWorker({ type: 'set-high-load', on: false });
 }
 
 /**

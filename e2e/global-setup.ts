@@ -13,7 +13,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   if (needsBuild(root)) await build(root);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-e2e-'));
   const eliza = await startEmbeddedEliza({ root, dataDir, onProgress: (line) => console.log(`[eliza] ${line}`) });
-  const info: StackInfo = { baseUrl: '', elizaUrl: eliza.url.href.replace(/\/$/, ''), agentId: eliza.agentId, gatewaySecret: eliza.gatewaySecret };
+  const info: StackInfo = { baseUrl: '', elizaUrl: eliza.url.href.replace(/\/$/, ''), agentId: eliza.agentId, gatewaySecret: eliza.gatewaySecret, dataDir };
   process.env['PURL_E2E_STACK'] = JSON.stringify(info);
   const gateway = await startExtraGateway();
   info.baseUrl = gateway.url;

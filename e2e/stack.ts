@@ -25,6 +25,8 @@ export interface StackInfo {
   elizaUrl: string;
   agentId: string;
   gatewaySecret: string;
+  /** The embedded ElizaOS's data folder (its database, log and route table). */
+  dataDir: string;
 }
 
 /** Written by global setup into the environment the test workers inherit. */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build, needsBuild } from './build';
 import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
 import { startGateway, type Gateway } from './gateway/app';
-import { OptionsError, readGatewayOptions } from './gateway/options';
+import { exposureWarning, OptionsError, readGatewayOptions } from './gateway/options';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dev = process.argv.includes('--dev');
@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     if (eliza) env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
     const { options, warnings } = readGatewayOptions(env, eliza?.url);
     for (const warning of warnings) console.error(`purl: ${warning}`);
+    const exposed = exposureWarning(options);
+    if (exposed) console.error(`purl: ${exposed}`);
     if (dev && !process.env['PORT']) options.port = 5174;
     const gateway: Gateway = await startGateway(options);
     running.push(gateway);

@@ -55,7 +55,20 @@ describe('parseRateLimit', () => {
     expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000, remaining: 0, resetAt: NOW + 12_000, windowMs: WINDOW });
   });
 
-  it('takes the limit with the fewest requests left when several limiters report', () => {
+  it('takes the limit that allows the fewest requests per second when several limiters report', () => {
+    // The gateway's per-minute limit has fewer left, but the server's 15-minute budget binds.
+    const headers = new Headers();
+    headers.append('RateLimit-Policy', '"purl-api"; q=500; w=60');
+    headers.append('RateLimit-Policy', '"eliza"; q=1000; w=900');
+    headers.append('RateLimit', '"purl-api"; r=480; t=40');
+    headers.append('RateLimit', '"eliza"; r=900; t=800');
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000, remaining: 900, resetAt: NOW + 800_000, windowMs: WINDOW });
+    // Nearly spent, the per-minute limit binds.
+    headers.set('RateLimit', '"purl-api"; r=5; t=40, "eliza"; r=900; t=800');
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 500, remaining: 5, resetAt: NOW + 40_000, windowMs: 60_000 });
+  });
+
+  it('takes the limit with the fewest requests left when several limiters share a reset', () => {
     const headers = new Headers();
     headers.append('RateLimit-Policy', '"burst"; q=10; w=1');
     headers.append('RateLimit-Policy', '"api"; q=1000; w=900');

@@ -123,6 +123,11 @@ function parsePolicies(header: string | null): Policy[] {
   return policies;
 }
 
+/** Requests per second a limit still allows until its reset (a reset of 0 s counts as 1 s). */
+function pace(remaining: number, resetSeconds: number | undefined): number {
+  return remaining / Math.max(1, resetSeconds ?? 1);
+}
+
 /** What one `RateLimit` header says, before it is matched with a policy. */
 interface Current {
   name?: string;
@@ -134,7 +139,9 @@ interface Current {
 /**
  * `RateLimit`, in both shapes: the draft-7 dictionary `limit=1000, remaining=998, reset=899`
  * and the draft-8 list `"name"; r=998; t=899`. With several draft-8 limits (one per
- * limiter the request passed) the one with the fewest requests left binds.
+ * limiter the request passed: the gateway's per-minute limit and the server's 15-minute
+ * budget, say) the one that allows the fewest requests per second until its reset binds:
+ * 400 left of a minute is more room than 900 left of fifteen.
  */
 function parseCurrent(header: string | null): Current {
   const dictionary: Current = {};
@@ -154,7 +161,7 @@ function parseCurrent(header: string | null): Current {
     const remaining = numberParam(member, 'r');
     const resetSeconds = numberParam(member, 't');
     if (remaining === undefined && resetSeconds === undefined) continue;
-    if (binding && (remaining === undefined || (binding.remaining !== undefined && binding.remaining <= remaining))) continue;
+    if (binding && (remaining === undefined || (binding.remaining !== undefined && pace(binding.remaining, binding.resetSeconds) <= pace(remaining, resetSeconds)))) continue;
     binding = { name: unquote(member.item) };
     if (remaining !== undefined) binding.remaining = remaining;
     if (resetSeconds !== undefined) binding.resetSeconds = resetSeconds;

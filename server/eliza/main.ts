@@ -65,9 +65,11 @@ if (process.connected) process.on('disconnect', () => onSignal('SIGTERM'));
 printProgress('loading ElizaOS');
 const { startEliza } = await import('./eliza-server');
 const { seedConversationsOnce } = await import('./seed');
+const { writeRouteTable } = await import('./route-table');
 
 async function boot(): Promise<RunningEliza> {
   const eliza = await startEliza(config, printProgress);
+  writeRouteTable(eliza.server.app, config.dataDir);
   // Signalled while starting: do not begin seeding, the shutdown is waiting for us.
   if (isShuttingDown) return eliza;
   try {

@@ -1,38 +1,42 @@
 /**
- * Proxies /api and /socket.io to ElizaOS on the gateway's own origin, so the service
- * worker can read RateLimit-* and Retry-After (ElizaOS exposes none of them cross-origin).
- * It names the real client in X-Forwarded-For, adds the server's API key itself, drops
- * `secrets` from every JSON answer, and turns an unreachable server into a JSON 502.
+ * Forwards an allowlisted API request to ElizaOS on the gateway's own origin, so the
+ * service worker can read RateLimit-* and Retry-After (ElizaOS exposes none of them
+ * cross-origin). It names the real client in X-Forwarded-For, adds the server's API key
+ * itself, passes on no browser credentials, drops `secrets` (and stack traces) from every
+ * JSON answer and every CORS header, restates the server's budget beside the gateway's,
+ * and turns an unreachable server into a JSON 502.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
+import { sendError } from './errors';
 import type { GatewayOptions } from './options';
+import { isUpstreamRateLimitHeader, restateUpstreamBudget } from './rate-limit-headers';
 import { cleanForBrowser } from './strip-secrets';
 
 /** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
 const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
 
-/** The address a request came from, with IPv4-mapped IPv6 unwrapped (::ffff:1.2.3.4 → 1.2.3.4). */
-export function clientAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
-}
+/** Browser headers that have no business upstream: credentials, and where the page was. */
+const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'origin', 'referer', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip'];
 
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  // The browser already left: there is nobody to tell.
-  if (res.destroyed) return;
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ success: false, error: { code, message } });
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(body);
+/** The address a request came from, with IPv4-mapped IPv6 unwrapped (::ffff:1.2.3.4 → 1.2.3.4). */
+export function clientAddress(address: string | undefined): string {
+  const text = address ?? '';
+  return text.startsWith('::ffff:') && text.includes('.') ? text.slice('::ffff:'.length) : text;
 }
 
 function isJson(answer: IncomingMessage): boolean {
   return /\bjson\b/i.test(String(answer.headers['content-type'] ?? ''));
+}
+
+/** Copies the upstream's headers that may reach a browser, and restates its budget. */
+function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped: ReadonlySet<string>): void {
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value === undefined || dropped.has(name) || name.startsWith('access-control-') || isUpstreamRateLimitHeader(name)) continue;
+    res.setHeader(name, value);
+  }
+  restateUpstreamBudget(answer.headers, res, Date.now());
 }
 
 /** Buffers a JSON answer, removes secrets, and sends it on with the upstream's status and headers. */
@@ -66,18 +70,24 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
     }
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !DROPPED_ANSWER_HEADERS.has(name)) res.setHeader(name, value);
-    }
+    copyAnswerHeaders(answer, res, DROPPED_ANSWER_HEADERS);
     res.setHeader('Content-Length', body.length);
     res.writeHead(answer.statusCode ?? 502);
     res.end(body);
   });
 }
 
+export interface ForwardOptions {
+  /** Path and query to request upstream (the allowlist's canonical form). */
+  path: string;
+  /** Who the client is (req.ip), named upstream in X-Forwarded-For. */
+  client: string;
+  /** A POST body already read and checked by the gateway. */
+  body?: Buffer;
+}
+
 export interface ApiProxy {
-  web(req: IncomingMessage, res: ServerResponse): void;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void;
   close(): void;
 }
 
@@ -89,22 +99,10 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
     selfHandleResponse: true,
   });
 
-  /** Headers the upstream gets: ours overwrite whatever the browser sent under those names. */
-  const setUpstreamHeaders = (req: IncomingMessage): void => {
-    req.headers['x-forwarded-for'] = clientAddress(req);
-    delete req.headers['forwarded'];
-    delete req.headers['x-purl-gateway'];
-    delete req.headers['x-api-key'];
-    if (options.gatewaySecret) req.headers['x-purl-gateway'] = options.gatewaySecret;
-    if (options.upstreamApiKey) req.headers['x-api-key'] = options.upstreamApiKey;
-    // Answers are rewritten (secrets dropped), so ask for them uncompressed; the
-    // gateway compresses what it sends to the browser itself.
-    req.headers['accept-encoding'] = 'identity';
-  };
-
   // http-proxy reports its own proxyTimeout as a plain "socket hang up": remember
   // which requests timed out so the browser gets a 504 rather than a 502.
   const timedOut = new WeakSet<IncomingMessage>();
+
   proxy.on('proxyReq', (proxyReq, req, res) => {
     proxyReq.on('timeout', () => timedOut.add(req));
     // A browser that gave up (the worker's request timeout) ends its upstream request
@@ -121,9 +119,7 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
       relayJson(answer, res, options.maxJsonBytes);
       return;
     }
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && name !== 'connection' && name !== 'keep-alive') res.setHeader(name, value);
-    }
+    copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']));
     res.writeHead(answer.statusCode ?? 502);
     answer.pipe(res);
   });
@@ -142,14 +138,25 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
   });
 
   return {
-    web(req, res) {
-      setUpstreamHeaders(req);
-      proxy.web(req, res);
-    },
-    upgrade(req, socket, head) {
-      setUpstreamHeaders(req);
-      socket.on('error', () => socket.destroy());
-      proxy.ws(req, socket, head);
+    forward(req, res, forward) {
+      // Headers the upstream gets: ours overwrite whatever the browser sent under those names.
+      for (const name of DROPPED_REQUEST_HEADERS) delete req.headers[name];
+      req.headers['x-forwarded-for'] = clientAddress(forward.client);
+      delete req.headers['x-purl-gateway'];
+      delete req.headers['x-api-key'];
+      if (options.gatewaySecret) req.headers['x-purl-gateway'] = options.gatewaySecret;
+      if (options.upstreamApiKey) req.headers['x-api-key'] = options.upstreamApiKey;
+      // Answers are rewritten (secrets dropped), so ask for them uncompressed; the
+      // gateway compresses what it sends to the browser itself.
+      req.headers['accept-encoding'] = 'identity';
+      req.url = forward.path;
+      if (forward.body) {
+        req.headers['content-length'] = String(forward.body.length);
+        delete req.headers['transfer-encoding'];
+        proxy.web(req, res, { buffer: Readable.from([forward.body]) });
+      } else {
+        proxy.web(req, res);
+      }
     },
     close() {
       proxy.close();

@@ -1,12 +1,24 @@
 /**
- * The gateway: one origin for the app, its configuration and the agent's API.
+ * The gateway: one origin for the app, its configuration and the agent's API, locked to
+ * what the app uses. In order, every request meets:
+ *   1. the Host check (DNS rebinding) — everything, the page included;
+ *   2. the same-origin check — data routes (/api, /health, /config.json);
+ *   3. for /api: the allowlist (server/gateway/routes.ts; anything else is a JSON 404
+ *      that never reaches ElizaOS), the per-client limits, the body check, then ElizaOS.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
-import express from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { createApiProxy } from './api-proxy';
+import { BodyError, readJsonBody } from './body';
+import { sendError } from './errors';
+import { createHealth } from './health';
+import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
+import { matchApiRoute } from './routes';
+import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { serveApp } from './static';
 
 export interface Gateway {
@@ -15,36 +27,91 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const isProxied = (url: string | undefined): boolean => /^\/(api|socket\.io)(\/|$|\?)/.test(url ?? '');
+const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
 
 export function createGatewayServer(options: GatewayOptions): { server: http.Server; close: () => void } {
   const proxy = createApiProxy(options);
+  const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
+  const health = createHealth({
+    upstream: options.upstream,
+    ...(options.upstreamApiKey ? { headers: { 'X-API-KEY': options.upstreamApiKey } } : {}),
+  });
   const app = express();
   app.disable('x-powered-by');
-  app.use((_req, res, next) => {
+  app.set('trust proxy', options.trustProxy);
+
+  app.use((req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    next();
+    if (!refuseForeignHost(req, res, options.allowedHosts)) next();
   });
   app.use(compression());
+
+  const sameOrigin = (req: Request, res: Response, next: NextFunction) => {
+    if (!refuseCrossOrigin(req, res, req.protocol === 'https')) next();
+  };
+
   const clientConfig = JSON.stringify(options.clientConfig);
-  app.get('/config.json', (_req, res) => {
+  app.get('/config.json', sameOrigin, (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.type('application/json').send(clientConfig);
   });
+  // The gateway's own liveness, for a load balancer: it answers, whatever ElizaOS does.
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.use((req, res, next) => (isProxied(req.url) ? proxy.web(req, res) : next()));
+  app.get('/health', sameOrigin, (_req, res, next) => {
+    health
+      .report()
+      .then((report) => {
+        res.setHeader('Cache-Control', 'no-store');
+        res.json(report);
+      })
+      .catch(next);
+  });
+
+  app.use('/api', sameOrigin, (req, res, next) => {
+    const matched = matchApiRoute(req.method, req.originalUrl);
+    if (!matched) {
+      sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
+      return;
+    }
+    const forward = (body?: Buffer) => proxy.forward(req, res, { path: matched.upstreamPath, client: req.ip ?? '', ...(body ? { body } : {}) });
+    const checkBodyThenForward = () => {
+      if (!matched.route.body) {
+        forward();
+        return;
+      }
+      readJsonBody(req, options.maxBodyBytes)
+        .then(({ raw, value }) => {
+          const problem = matched.route.body!(value);
+          if (problem) sendError(res, 400, 'INVALID_BODY', problem);
+          else forward(raw);
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof BodyError)) return next(error);
+          res.setHeader('Connection', 'close');
+          sendError(res, error.status, error.code, error.message);
+        });
+    };
+    limits.api(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      if (matched.route.limit === 'memories') limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : checkBodyThenForward()));
+      else checkBodyThenForward();
+    });
+  });
+
   app.use(serveApp(options.distDir));
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found.');
   });
 
-  const server = http.createServer(app);
-  server.on('upgrade', (req, socket, head) => {
-    if (isProxied(req.url)) proxy.upgrade(req, socket, head);
-    else socket.destroy();
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, app) : http.createServer(app);
+  // No real-time route yet (the push work brings one, with WS_MAX_CONNECTIONS_PER_IP):
+  // every upgrade is refused, so ElizaOS's Socket.IO is not reachable through the gateway.
+  server.on('upgrade', (_req, socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   return { server, close: () => proxy.close() };
 }
@@ -62,7 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         close();

@@ -1,13 +1,11 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from './app';
+import type { Gateway } from './app';
+import { parseRateLimit } from '../../sw/rate-limit';
 import { readGatewayOptions, OptionsError } from './options';
 import { cacheControlFor } from './static';
 import { stripSecrets } from './strip-secrets';
+import { AGENT, ask, gatewayFor, hasNoCors, jsonAnswer, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
 
 describe('stripSecrets', () => {
   it('drops every secrets key at any depth and says so', () => {
@@ -52,121 +50,101 @@ describe('gateway options', () => {
   });
 });
 
-interface Seen {
-  headers: http.IncomingHttpHeaders;
-  url: string;
-}
-
 describe('the gateway in front of a stand-in ElizaOS', () => {
-  let upstream: http.Server;
+  let upstream: StandIn;
   let gateway: Gateway;
-  let seen: Seen[];
-  let released: number[];
   let dist: string;
 
   beforeEach(async () => {
-    seen = [];
-    released = [];
-    upstream = http.createServer((req, res) => {
-      seen.push({ headers: req.headers, url: req.url ?? '' });
-      if (req.url === '/api/slow') return; // never answers
-      if (req.url === '/api/held') {
-        // Never answers; says when the gateway lets go of it.
-        res.on('close', () => released.push(Date.now()));
-        return;
-      }
-      if (req.url === '/api/html') {
-        res.writeHead(500, { 'Content-Type': 'text/html' });
-        res.end('<h1>oops</h1>');
-        return;
-      }
-      if (req.url === '/api/error-with-stack') {
-        res.writeHead(404, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'SESSION_NOT_FOUND', message: 'Session not found', stack: 'Error: at /srv/eliza/index.js:1' } }));
-        return;
-      }
-      if (req.url === '/api/broken-json') {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end('{"success":tru');
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json', 'RateLimit-Remaining': '998', 'Retry-After': '7' });
-      res.end(JSON.stringify({ success: true, data: { id: 'a', settings: { secrets: { TOKEN: 'hidden' } } } }));
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const port = (upstream.address() as AddressInfo).port;
-    dist = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-dist-'));
-    fs.mkdirSync(path.join(dist, 'assets'));
-    fs.writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>Purl</title>');
-    fs.writeFileSync(path.join(dist, 'assets', 'app-1a2b.js'), 'console.log(1)');
-    const { options } = readGatewayOptions({
-      ELIZA_SERVER_URL: `http://127.0.0.1:${port}`,
-      PORT: '0',
+    upstream = await startStandIn();
+    dist = makeDist();
+    gateway = await gatewayFor(upstream, dist, {
       ELIZA_SERVER_AUTH_TOKEN: 'server-key',
       PURL_GATEWAY_SECRET: 'gateway-secret',
-      PURL_DIST_DIR: dist,
       GATEWAY_UPSTREAM_TIMEOUT: '300',
       FRONTEND_POLL_INTERVAL: '2000',
     });
-    gateway = await startGateway(options);
   });
 
   afterEach(async () => {
     await gateway.close();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
+    await upstream.close();
     fs.rmSync(dist, { recursive: true, force: true });
   });
 
-  it('passes an API answer on without secrets, keeping the rate-limit headers', async () => {
-    const response = await fetch(`${gateway.url}/api/agents/a`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('ratelimit-remaining')).toBe('998');
-    expect(response.headers.get('retry-after')).toBe('7');
-    const body = await response.text();
-    expect(body).not.toMatch(/secrets|hidden/);
-    expect(JSON.parse(body)).toEqual({ success: true, data: { id: 'a', settings: {} } });
+  it('passes an API answer on without secrets, restating the server’s budget beside its own', async () => {
+    upstream.answer = jsonAnswer(
+      200,
+      { success: true, data: { agents: [{ id: AGENT, settings: { secrets: { TOKEN: 'hidden' } } }] } },
+      { 'RateLimit-Policy': '1000;w=900', 'RateLimit-Limit': '1000', 'RateLimit-Remaining': '998', 'RateLimit-Reset': '800', 'Access-Control-Allow-Origin': '*' },
+    );
+    const reply = await ask(gateway.url, '/api/agents');
+    expect(reply.status).toBe(200);
+    expect(reply.body).not.toMatch(/secrets|hidden/);
+    expect(reply.json()).toEqual({ success: true, data: { agents: [{ id: AGENT, settings: {} }] } });
+    expect(reply.headers['ratelimit']).toBe('"purl-api"; r=499; t=60, "eliza"; r=998; t=800');
+    expect(reply.headers['ratelimit-policy']).toMatch(/^"purl-api"; q=500; w=60; pk=:[^:]+:, "eliza"; q=1000; w=900$/);
+    expect(reply.headers['ratelimit-remaining']).toBeUndefined();
+    expect(hasNoCors(reply)).toBe(true);
+    // What the worker reads from it: the server's 15-minute budget binds.
+    const headers = new Headers({ RateLimit: String(reply.headers['ratelimit']), 'RateLimit-Policy': String(reply.headers['ratelimit-policy']) });
+    expect(parseRateLimit(headers, 0)).toEqual({ limit: 1000, remaining: 998, resetAt: 800_000, windowMs: 900_000 });
   });
 
-  it('names the real client, adds the key and the gateway secret, and overwrites what a browser forged', async () => {
-    await fetch(`${gateway.url}/api/agents`, { headers: { 'X-Forwarded-For': '6.6.6.6', 'X-Api-Key': 'forged', 'X-Purl-Gateway': 'forged' } });
-    const headers = seen[0]!.headers;
+  it('names the real client, adds the key and the gateway secret, and passes on no browser credentials', async () => {
+    await ask(gateway.url, '/api/agents', {
+      headers: { 'X-Forwarded-For': '6.6.6.6', 'X-Api-Key': 'forged', 'X-Purl-Gateway': 'forged', Cookie: 'sid=1', Authorization: 'Bearer x', Forwarded: 'for=6.6.6.6' },
+    });
+    const headers = upstream.apiSeen()[0]!.headers;
     expect(headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(headers['x-api-key']).toBe('server-key');
     expect(headers['x-purl-gateway']).toBe('gateway-secret');
+    expect(headers['cookie']).toBeUndefined();
+    expect(headers['authorization']).toBeUndefined();
+    expect(headers['forwarded']).toBeUndefined();
   });
 
   it('drops the server’s stack trace from error answers, keeping code and message', async () => {
-    const response = await fetch(`${gateway.url}/api/error-with-stack`);
-    expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { code: 'SESSION_NOT_FOUND', message: 'Session not found' } });
+    upstream.answer = jsonAnswer(404, { error: { code: 'SESSION_NOT_FOUND', message: 'Session not found', stack: 'Error: at /srv/eliza/index.js:1' } });
+    const reply = await ask(gateway.url, `/api/messaging/sessions/${SESSION}/messages?limit=50`);
+    expect(reply.status).toBe(404);
+    expect(reply.json()).toEqual({ error: { code: 'SESSION_NOT_FOUND', message: 'Session not found' } });
   });
 
   it('passes a body that is not valid JSON through unchanged for the worker to reject', async () => {
-    const response = await fetch(`${gateway.url}/api/broken-json`);
-    expect(await response.text()).toBe('{"success":tru');
+    upstream.answer = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"success":tru');
+    };
+    expect((await ask(gateway.url, MEMORIES)).body).toBe('{"success":tru');
   });
 
   it('passes non-JSON error pages through with their status', async () => {
-    const response = await fetch(`${gateway.url}/api/html`);
-    expect(response.status).toBe(500);
-    expect(await response.text()).toBe('<h1>oops</h1>');
+    upstream.answer = (_req, res) => {
+      res.writeHead(500, { 'Content-Type': 'text/html', 'Access-Control-Allow-Origin': '*' });
+      res.end('<h1>oops</h1>');
+    };
+    const reply = await ask(gateway.url, '/api/agents');
+    expect(reply.status).toBe(500);
+    expect(reply.body).toBe('<h1>oops</h1>');
+    expect(hasNoCors(reply)).toBe(true);
   });
 
   it('answers 504 with a sentence when the server hangs past the timeout', async () => {
-    const response = await fetch(`${gateway.url}/api/slow`);
-    expect(response.status).toBe(504);
-    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/took too long/);
+    upstream.answer = () => undefined;
+    const reply = await ask(gateway.url, '/api/agents');
+    expect(reply.status).toBe(504);
+    expect(reply.json().error.message).toMatch(/took too long/);
   });
 
   it('lets go of the upstream request at once when the browser gives up on it', async () => {
-    const port = (upstream.address() as AddressInfo).port;
-    const { options } = readGatewayOptions({ ELIZA_SERVER_URL: `http://127.0.0.1:${port}`, PORT: '0', PURL_DIST_DIR: dist, GATEWAY_UPSTREAM_TIMEOUT: '60000' });
-    const patient = await startGateway(options);
+    const released: number[] = [];
+    upstream.answer = (_req, res) => res.on('close', () => released.push(Date.now()));
+    const patient = await gatewayFor(upstream, dist, { GATEWAY_UPSTREAM_TIMEOUT: '60000' });
     try {
       const controller = new AbortController();
-      const request = fetch(`${patient.url}/api/held`, { signal: controller.signal }).catch(() => undefined);
-      await expect.poll(() => seen.some((entry) => entry.url === '/api/held')).toBe(true);
+      const request = fetch(`${patient.url}/api/agents`, { signal: controller.signal }).catch(() => undefined);
+      await expect.poll(() => upstream.apiSeen().length).toBe(1);
       const abortedAt = Date.now();
       controller.abort();
       await request;
@@ -178,30 +156,28 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
   });
 
   it('answers 502 with a sentence when the server is down, and keeps serving', async () => {
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-    const response = await fetch(`${gateway.url}/api/agents`);
-    expect(response.status).toBe(502);
-    expect(await response.json()).toEqual({
+    await upstream.close();
+    const reply = await ask(gateway.url, '/api/agents');
+    expect(reply.status).toBe(502);
+    expect(reply.json()).toEqual({
       success: false,
       error: { code: 'UPSTREAM_UNAVAILABLE', message: "The agent's server isn't reachable right now. Purl will try again shortly." },
     });
-    expect((await fetch(`${gateway.url}/config.json`)).status).toBe(200);
-    upstream.listen(0); // so afterEach can close it again
+    expect((await ask(gateway.url, '/config.json')).status).toBe(200);
   });
 
   it('serves /config.json from the environment', async () => {
-    const response = await fetch(`${gateway.url}/config.json`);
-    expect(response.headers.get('cache-control')).toBe('no-cache');
-    expect(await response.json()).toEqual({ memoriesPollMs: 2000 });
+    const reply = await ask(gateway.url, '/config.json');
+    expect(reply.headers['cache-control']).toBe('no-cache');
+    expect(reply.json()).toEqual({ memoriesPollMs: 2000 });
   });
 
   it('serves hashed assets as immutable and the page as no-cache, with a content security policy', async () => {
-    const asset = await fetch(`${gateway.url}/assets/app-1a2b.js`);
-    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    const page = await fetch(`${gateway.url}/some/deep/link`, { headers: { Accept: 'text/html' } });
+    const asset = await ask(gateway.url, '/assets/app-1a2b.js');
+    expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const page = await ask(gateway.url, '/some/deep/link', { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(page.headers.get('cache-control')).toBe('no-cache');
-    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(page.headers['cache-control']).toBe('no-cache');
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
   });
 });

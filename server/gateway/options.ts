@@ -2,7 +2,10 @@
  * The gateway's settings, read from the environment and checked once at start.
  * A bad value stops the start with one sentence that names it.
  */
+import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import proxyAddr from 'proxy-addr';
 import { overridesFromEnv, type ConfigOverrides } from '../../src/shared/config';
 
 export interface GatewayOptions {
@@ -22,6 +25,24 @@ export interface GatewayOptions {
   clientConfig: ConfigOverrides;
   /** Largest JSON answer the gateway will inspect for secrets, bytes. */
   maxJsonBytes: number;
+  /** Largest request body a browser may post, bytes (GATEWAY_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /**
+   * Host names the gateway answers to besides IP literals and localhost
+   * (PURL_ALLOWED_HOSTS, plus HOST when it is a name): anything else is refused, which
+   * defeats DNS rebinding.
+   */
+  allowedHosts: string[];
+  /** Express's `trust proxy` (TRUST_PROXY): whose X-Forwarded-For names the client. */
+  trustProxy: string | number | false;
+  /** Requests per minute per client to /api (API_RATE_LIMIT_REQUESTS). */
+  apiRequestsPerMinute: number;
+  /** Memories reads per minute per client (MEMORY_API_RATE_LIMIT_REQUESTS). */
+  memoryRequestsPerMinute: number;
+  /** Push connections per client (WS_MAX_CONNECTIONS_PER_IP), for the real-time route. */
+  maxConnectionsPerClient: number;
+  /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export class OptionsError extends Error {
@@ -57,6 +78,76 @@ function parsePositive(raw: string | undefined, name: string, fallback: number):
   return value;
 }
 
+/** A whole number in range, or the default with a sentence in `warnings` (like the client settings). */
+function wholeNumberOr(raw: string | undefined, name: string, fallback: number, min: number, max: number, warnings: string[]): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  warnings.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"; the default ${fallback} is kept.`);
+  return fallback;
+}
+
+/**
+ * TRUST_PROXY in express's syntax: a hop count, or addresses, subnets and the names
+ * loopback, linklocal and uniquelocal, comma-separated. `true` (trust everyone) is
+ * refused: then any browser could name itself anyone and take another user's budget.
+ */
+function parseTrustProxy(raw: string | undefined): string | number | false {
+  if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
+  if (raw.trim() === 'true') {
+    throw new OptionsError('TRUST_PROXY=true would let any client forge its address; list your proxies instead (for example TRUST_PROXY=loopback or TRUST_PROXY=10.0.0.5).');
+  }
+  const list = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  try {
+    proxyAddr.compile(list);
+  } catch {
+    throw new OptionsError(`TRUST_PROXY must be addresses, subnets, loopback, linklocal or uniquelocal separated by commas, or a hop count; got "${raw}".`);
+  }
+  return list.join(',');
+}
+
+function readTls(env: NodeJS.ProcessEnv): GatewayOptions['tls'] {
+  const certFile = env['TLS_CERT_FILE'];
+  const keyFile = env['TLS_KEY_FILE'];
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new OptionsError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither.');
+  const read = (file: string, name: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new OptionsError(`${name} names ${file}, which cannot be read (${code}).`);
+    }
+  };
+  return { cert: read(certFile, 'TLS_CERT_FILE'), key: read(keyFile, 'TLS_KEY_FILE') };
+}
+
+/** Host names from PURL_ALLOWED_HOSTS and HOST, lower-case, without ports or brackets. */
+function allowedHostNames(env: NodeJS.ProcessEnv, host: string): string[] {
+  const names = (env['PURL_ALLOWED_HOSTS'] ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  if (net.isIP(host) === 0 && host !== '') names.push(host.toLowerCase());
+  return [...new Set(names.map((name) => name.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')))];
+}
+
+/** True when HOST only listens on this machine. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/**
+ * The warning for a gateway that other machines reach over plain http: their browsers
+ * give Purl no service worker there (no secure context), so it cannot work for them.
+ */
+export function exposureWarning(options: Pick<GatewayOptions, 'host' | 'tls'>): string | undefined {
+  if (isLoopbackHost(options.host) || options.tls) return undefined;
+  return (
+    `warning: HOST=${options.host} serves other machines over plain http, where browsers give Purl no service worker ` +
+    '(it needs a secure context): the page will say so and not work there. Set TLS_CERT_FILE and TLS_KEY_FILE to serve https ' +
+    '(the README\'s "Security" section shows how to make a certificate).'
+  );
+}
+
 export interface ReadOptionsResult {
   options: GatewayOptions;
   /** Sentences about rejected client settings (the defaults are kept for those). */
@@ -69,16 +160,26 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
   const target = upstream ?? (upstreamRaw ? parseUrl(upstreamRaw, 'ELIZA_SERVER_URL') : undefined);
   if (!target) throw new OptionsError('ELIZA_SERVER_URL is not set, so the gateway has no ElizaOS server to talk to.');
   const { overrides, errors } = overridesFromEnv(env);
+  const warnings = [...errors];
+  const host = env['HOST'] || '127.0.0.1';
   const options: GatewayOptions = {
-    host: env['HOST'] || '127.0.0.1',
+    host,
     port: parsePort(env['PORT'], 'PORT', 5174),
     upstream: target,
     upstreamTimeoutMs: parsePositive(env['GATEWAY_UPSTREAM_TIMEOUT'], 'GATEWAY_UPSTREAM_TIMEOUT', 60_000),
     distDir: path.resolve(env['PURL_DIST_DIR'] || 'dist'),
     clientConfig: overrides,
     maxJsonBytes: parsePositive(env['GATEWAY_MAX_JSON_BYTES'], 'GATEWAY_MAX_JSON_BYTES', 64 * 1024 * 1024),
+    maxBodyBytes: wholeNumberOr(env['GATEWAY_MAX_BODY_BYTES'], 'GATEWAY_MAX_BODY_BYTES', 64 * 1024, 1024, 2 * 1024 * 1024, warnings),
+    allowedHosts: allowedHostNames(env, host),
+    trustProxy: parseTrustProxy(env['TRUST_PROXY']),
+    apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000, warnings),
+    memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000, warnings),
+    maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000, warnings),
   };
+  const tls = readTls(env);
+  if (tls) options.tls = tls;
   if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];
   if (env['PURL_GATEWAY_SECRET']) options.gatewaySecret = env['PURL_GATEWAY_SECRET'];
-  return { options, warnings: errors };
+  return { options, warnings };
 }

@@ -7,6 +7,10 @@ import { MemoriesView } from './memories/MemoriesView';
 import { Monitor } from './Monitor';
 import { StatusBanner } from './StatusBanner';
 import { UpdatePrompt } from './UpdatePrompt';
+import { currentWorkerSupport, noWorkerSentence } from './worker-support';
+
+/** Fixed for the page's life: whether this browser gives Purl its service worker here. */
+const noWorker = noWorkerSentence(currentWorkerSupport());
 
 export function App() {
   const online = useOnline();
@@ -33,8 +37,13 @@ export function App() {
       <main id="main">
         <StatusBanner online={online} sync={meta.data?.sync} chatPoll={meta.data?.chatPoll} metrics={metrics} storageError={storageProblem ?? meta.error ?? agents.error} />
         <Monitor metrics={metrics} />
+        {noWorker && (
+          <p class="status-line no-worker" role="alert">
+            {noWorker}
+          </p>
+        )}
         {!agentId ? (
-          <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>
+          !noWorker && <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>
         ) : view === 'chat' ? (
           <ChatView agentId={agentId} agentName={agentName} />
         ) : (

@@ -1,0 +1,38 @@
+/**
+ * One rate-limit picture for the browser. The gateway's own limiters write draft-8
+ * `RateLimit` / `RateLimit-Policy` members ("purl-api", "purl-memories"); ElizaOS sends
+ * its own budget in whatever draft its express-rate-limit speaks (1.7: draft-6's
+ * `RateLimit-Limit`, `-Remaining`, `-Reset`, `-Policy: 1000;w=900`). Passing both on
+ * would give two `RateLimit-Policy` headers in two syntaxes, so the server's budget is
+ * restated as one more draft-8 member, "eliza", beside the gateway's. The worker reads
+ * every member and obeys the one that binds.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { parseRateLimit } from '../../sw/rate-limit';
+
+/** The name the upstream's budget goes by in the gateway's answers. */
+export const UPSTREAM_POLICY = 'eliza';
+
+const UPSTREAM_RATE_LIMIT_HEADERS = new Set(['ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']);
+
+/** True for the upstream headers this module restates (they are not copied as they are). */
+export function isUpstreamRateLimitHeader(name: string): boolean {
+  return UPSTREAM_RATE_LIMIT_HEADERS.has(name.toLowerCase());
+}
+
+/** Appends the upstream's budget, if it sent one, as the draft-8 member "eliza". */
+export function restateUpstreamBudget(upstream: IncomingHttpHeaders, res: ServerResponse, now: number): void {
+  const headers = new Headers();
+  for (const name of UPSTREAM_RATE_LIMIT_HEADERS) {
+    const value = upstream[name];
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const info = parseRateLimit(headers, now);
+  if (info.remaining === undefined) return;
+  const resetSeconds = info.resetAt === undefined ? undefined : Math.max(0, Math.ceil((info.resetAt - now) / 1000));
+  res.appendHeader('RateLimit', `"${UPSTREAM_POLICY}"; r=${info.remaining}${resetSeconds === undefined ? '' : `; t=${resetSeconds}`}`);
+  if (info.limit !== undefined) {
+    const window = info.windowMs === undefined ? '' : `; w=${Math.round(info.windowMs / 1000)}`;
+    res.appendHeader('RateLimit-Policy', `"${UPSTREAM_POLICY}"; q=${info.limit}${window}`);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * For the gateway's unit tests: a stand-in ElizaOS that records what reaches it and
+ * answers as each test says, a built app in a temporary folder, and a raw HTTP client
+ * that can set any header (Host, Origin) and leave from any loopback address.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startGateway, type Gateway } from './app';
+import { readGatewayOptions } from './options';
+
+export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
+export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
+export const MEMORIES = `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false`;
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export type Answer = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export const jsonAnswer =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Answer =>
+  (_req, res) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+
+export interface StandIn {
+  url: string;
+  port: number;
+  seen: Seen[];
+  /** Requests to /api only (the health check's /healthz is not one). */
+  apiSeen(): Seen[];
+  /** How the stand-in answers from now on. */
+  answer: Answer;
+  close(): Promise<void>;
+}
+
+export async function startStandIn(): Promise<StandIn> {
+  const seen: Seen[] = [];
+  const standIn = {
+    seen,
+    apiSeen: () => seen.filter((entry) => entry.url.startsWith('/api')),
+    answer: jsonAnswer(200, { success: true, data: { agents: [] } }) as Answer,
+  } as StandIn;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"status":"OK"}');
+        return;
+      }
+      standIn.answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  standIn.port = (server.address() as AddressInfo).port;
+  standIn.url = `http://127.0.0.1:${standIn.port}`;
+  standIn.close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return standIn;
+}
+
+export function makeDist(): string {
+  const dist = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-dist-'));
+  fs.mkdirSync(path.join(dist, 'assets'));
+  fs.writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>Purl</title>');
+  fs.writeFileSync(path.join(dist, 'assets', 'app-1a2b.js'), 'console.log(1)');
+  return dist;
+}
+
+export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}): Promise<Gateway> {
+  const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env });
+  return startGateway(options);
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json(): any;
+}
+
+export interface AskOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** The loopback address to leave from (another user). */
+  from?: string;
+  /** Send the body in chunks without a Content-Length. */
+  chunked?: boolean;
+  /** For https gateways: the certificate to trust. */
+  ca?: Buffer;
+}
+
+/** One request with full control of its headers; never throws on a status. */
+export function ask(base: string, pathAndQuery: string, options: AskOptions = {}): Promise<Reply> {
+  const url = new URL(pathAndQuery, base);
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        ...(options.from ? { localAddress: options.from } : {}),
+        ...(options.ca ? { ca: options.ca } : {}),
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+      },
+    );
+    request.on('error', reject);
+    if (options.body !== undefined && options.chunked) {
+      const body = Buffer.from(options.body);
+      for (let at = 0; at < body.length; at += 16_384) request.write(body.subarray(at, at + 16_384));
+      request.end();
+    } else {
+      request.end(options.body);
+    }
+  });
+}
+
+/** True when no header of the answer is a CORS header. */
+export const hasNoCors = (reply: Reply): boolean => Object.keys(reply.headers).every((name) => !name.startsWith('access-control-'));

@@ -30,7 +30,8 @@ export async function sendCommand(command: Command): Promise<void> {
  * 'worker-failed', or 'no-answer' when nothing came back in time).
  */
 export async function askWorker(command: Command, timeoutMs = ANSWER_TIMEOUT_MS): Promise<void> {
-  const worker = await activeWorker();
+  // A registration that failed never becomes ready: the caller hears so, and may try again.
+  const worker = await within(activeWorker(), timeoutMs, () => null);
   if (!worker) throw new PurlError('no-answer', 'no service worker is active');
   await ask(worker, command, timeoutMs);
 }

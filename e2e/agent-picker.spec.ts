@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import type { UpstreamAnswer } from './fault-proxy';
 import { conversationRows, openPurl } from './helpers';
@@ -14,7 +13,8 @@ function withStoppedAgentFirst(answer: UpstreamAnswer, id: string): UpstreamAnsw
 test('a stopped agent is marked in the picker and not chosen, though the server lists it first', async ({ page }) => {
   const stack = await faultStack();
   try {
-    const retiredId = randomUUID();
+    // First in the server's list and in the picker (which lists agents by id).
+    const retiredId = '00000000-0000-4000-8000-000000000000';
     stack.proxy.inject({
       kind: 'rewrite',
       only: (request) => request.method === 'GET' && request.path.split('?')[0] === '/api/agents',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import type { UpstreamAnswer } from './fault-proxy';
 import { conversationRows, openPurl } from './helpers';
@@ -13,8 +14,7 @@ function withStoppedAgentFirst(answer: UpstreamAnswer, id: string): UpstreamAnsw
 test('a stopped agent is marked in the picker and not chosen, though the server lists it first', async ({ page }) => {
   const stack = await faultStack();
   try {
-    // First in the server's list and in the picker (which lists agents by id).
-    const retiredId = '00000000-0000-4000-8000-000000000000';
+    const retiredId = randomUUID();
     stack.proxy.inject({
       kind: 'rewrite',
       only: (request) => request.method === 'GET' && request.path.split('?')[0] === '/api/agents',
@@ -22,7 +22,8 @@ test('a stopped agent is marked in the picker and not chosen, though the server 
     });
     await openPurl(page, stack.url);
     const picker = page.getByLabel('Agent');
-    await expect(picker.locator('option')).toHaveText(['Retired (stopped)', 'Purl']);
+    // Running agents first in the picker, whatever the server's order.
+    await expect(picker.locator('option')).toHaveText(['Purl', 'Retired (stopped)']);
     await expect(picker).not.toHaveValue(retiredId);
     await expect(picker.locator('option:checked')).toHaveText('Purl');
     // The running agent's memories are what shows, and nothing says an agent is stopped.

@@ -21,10 +21,10 @@ afterEach(() => {
 });
 
 describe('the agent picker', () => {
-  it('marks stopped agents in the list, and says nothing while the chosen one runs', () => {
-    show([agent('a', 'Eliza', 'active'), agent('b', 'Old bot', 'inactive'), agent('c', 'New bot', 'unknown')], 'a');
+  it('marks stopped agents in the list, after the running ones, and says nothing while the chosen one runs', () => {
+    show([agent('b', 'Old bot', 'inactive'), agent('a', 'Eliza', 'active'), agent('c', 'New bot', 'unknown')], 'a');
     const options = [...container.querySelectorAll('option')].map((option) => option.textContent);
-    expect(options).toEqual(['Eliza', 'Old bot (stopped)', 'New bot']);
+    expect(options).toEqual(['Eliza', 'New bot', 'Old bot (stopped)']);
     expect(container.querySelector('select')?.value).toBe('a');
     expect(container.querySelector('.agent-stopped')).toBeNull();
   });

@@ -1,4 +1,4 @@
-import { isAgentStopped } from '../shared/agent-choice';
+import { isAgentStopped, pickerOrder } from '../shared/agent-choice';
 import type { Agent } from '../shared/api';
 import { sendCommand } from '../link/commands';
 import { InstallButton } from './InstallButton';
@@ -30,7 +30,7 @@ export function Header({ agents, selectedId, highLoad }: HeaderProps) {
             value={selectedId}
             onChange={(event) => void sendCommand({ type: 'select-agent', agentId: event.currentTarget.value })}
           >
-            {agents.map((agent) => (
+            {pickerOrder(agents).map((agent) => (
               <option key={agent.id} value={agent.id}>
                 {isAgentStopped(agent) ? `${agent.name} (stopped)` : agent.name}
               </option>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Agent } from './api';
-import { chooseAgent, isAgentStopped } from './agent-choice';
+import { chooseAgent, isAgentStopped, pickerOrder } from './agent-choice';
 
 const agent = (id: string, status: string): Agent => ({ id, name: id, bio: '', status });
 const byDefault = (agentId?: string) => ({ agentId, isByUser: false });
@@ -40,5 +40,10 @@ describe('choosing the agent to show', () => {
     expect(isAgentStopped({ status: 'inactive' })).toBe(true);
     expect(isAgentStopped({ status: 'active' })).toBe(false);
     expect(isAgentStopped({ status: 'unknown' })).toBe(false);
+  });
+
+  it('lists running agents first, then stopped ones, each by name', () => {
+    const agents = [agent('Zed', 'active'), agent('Bob', 'inactive'), agent('Amy', 'active'), agent('Al', 'inactive')];
+    expect(pickerOrder(agents).map((item) => item.name)).toEqual(['Amy', 'Zed', 'Al', 'Bob']);
   });
 });

@@ -24,3 +24,8 @@ export function chooseAgent(agents: readonly Agent[], selection: AgentSelection)
   // All stopped: keep the one shown, else the first, so its memories can still be read.
   return (running ?? current ?? agents[0])?.id;
 }
+
+/** The picker's order: running agents first, then stopped ones, each by name. */
+export function pickerOrder(agents: readonly Agent[]): Agent[] {
+  return [...agents].sort((a, b) => Number(isAgentStopped(a)) - Number(isAgentStopped(b)) || a.name.localeCompare(b.name));
+}

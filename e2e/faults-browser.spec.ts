@@ -106,6 +106,8 @@ const table: FaultRow[] = [
     during: async ({ tabs }) => {
       // Nothing typed can be saved in IndexedDB: it waits, and says so on the message.
       await expect(tabs.chat.locator('.chat-line[data-state="saving"]')).toHaveCount(2);
+      // The worker's answer to the tab that typed it gives the reason, on the message itself.
+      await expect(tabs.chat.locator('.chat-line[data-state="saving"] .chat-error').filter({ hasText: 'no room left' })).toHaveCount(1);
     },
     end: makeRoom,
   },

@@ -27,6 +27,8 @@ export interface EmbeddedElizaOptions {
   onProgress?: (line: string) => void;
   /** How long to wait for the ready line, ms. */
   readyTimeoutMs?: number;
+  /** ElizaOS as users run it themselves: no Purl middleware, so the gateway is one client to it. */
+  stock?: boolean;
 }
 
 const READY = /^purl-eliza ready (\S+) agent=(\S+)$/;
@@ -43,7 +45,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Only what Node and ElizaOS need to run; nothing from the user's environment. */
-function cleanEnvironment(port: number, dataDir: string, secret: string): NodeJS.ProcessEnv {
+function cleanEnvironment(port: number, dataDir: string, secret: string, stock: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     HOME: process.env['HOME'] ?? dataDir,
@@ -54,6 +56,7 @@ function cleanEnvironment(port: number, dataDir: string, secret: string): NodeJS
     PURL_GATEWAY_SECRET: secret,
     LOG_LEVEL: process.env['ELIZA_LOG_LEVEL'] ?? 'warn',
   };
+  if (stock) env['PURL_ELIZA_STOCK'] = 'true';
   return env;
 }
 
@@ -77,7 +80,7 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
   const log = fs.createWriteStream(logPath, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(options.root, 'server', 'eliza', 'main.ts')], {
     cwd: options.root,
-    env: cleanEnvironment(port, options.dataDir, secret),
+    env: cleanEnvironment(port, options.dataDir, secret, options.stock ?? false),
     // The IPC channel is how the child learns that this process died without stopping
     // it (a SIGKILL, a crashed terminal): it shuts down when the channel closes.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build, needsBuild } from './build';
 import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
 import { startGateway, type Gateway } from './gateway/app';
-import { isLoopbackHost, OptionsError, readGatewayOptions } from './gateway/options';
+import { exposureWarning, OptionsError, readGatewayOptions } from './gateway/options';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dev = process.argv.includes('--dev');
@@ -60,13 +60,8 @@ async function main(): Promise<void> {
     if (eliza) env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
     const { options, warnings } = readGatewayOptions(env, eliza?.url);
     for (const warning of warnings) console.error(`purl: ${warning}`);
-    if (!isLoopbackHost(options.host) && !options.tls) {
-      console.error(
-        `purl: warning: HOST=${options.host} serves other machines over plain http, where browsers give Purl no service worker ` +
-          '(it needs a secure context): the app will say so and not work there. Set TLS_CERT_FILE and TLS_KEY_FILE ' +
-          '(the README\'s "Security" section shows how to make a certificate) to serve https.',
-      );
-    }
+    const exposed = exposureWarning(options);
+    if (exposed) console.error(`purl: ${exposed}`);
     if (dev && !process.env['PORT']) options.port = 5174;
     const gateway: Gateway = await startGateway(options);
     running.push(gateway);

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { App } from './components/App';
-import { registerWorker } from './worker-link';
+import { registerWorker } from './link/register';
 import './styles.css';
 
 render(<App />, document.getElementById('app')!);

@@ -52,6 +52,8 @@ interface Harness {
   chat: Chat;
   clock: { now: number };
   minInterval: { ms: number };
+  /** What the outbox waited for (Background Sync's drain), each wait moving the clock on. */
+  slept: number[];
 }
 
 async function harness(): Promise<Harness> {
@@ -60,6 +62,7 @@ async function harness(): Promise<Harness> {
   const clock = { now: 100_000 };
   const minInterval = { ms: 2_000 };
   let uuid = 0;
+  const slept: number[] = [];
   const chat = createChat({
     getDb: async () => db,
     send: (request) => server.handle(request),
@@ -70,8 +73,12 @@ async function harness(): Promise<Harness> {
     randomUUID: () => `uuid-${++uuid}`,
     minIntervalMs: () => minInterval.ms,
     notBefore: () => 0,
+    sleep: async (ms) => {
+      slept.push(ms);
+      clock.now += ms;
+    },
   });
-  return { db, server, chat, clock, minInterval };
+  return { db, server, chat, clock, minInterval, slept };
 }
 
 const typed = (clientId: string, text = clientId, createdAt = 1) => ({ clientId, agentId: AGENT, text, createdAt });
@@ -107,6 +114,28 @@ describe('the outbox', () => {
     expect((await listOutbox(h.db))[0]).toMatchObject({ state: 'retrying', nextAttemptAt: h.clock.now });
     expect(await h.chat.drain()).toBeUndefined();
     expect(h.server.messages.map((m) => m.content)).toEqual(['waiting']);
+  });
+
+  it('sends everything on a Background Sync event: a message waiting out its backoff at once, the next after the minimum interval', async () => {
+    const h = await harness();
+    h.server.faults = [503];
+    await h.chat.enqueue(typed('a', 'first', 1));
+    expect(await h.chat.drain()).toBeGreaterThan(h.clock.now);
+    await h.chat.enqueue(typed('b', 'second', 2));
+    await h.chat.drainForSync(10_000);
+    expect(h.server.messages.map((m) => m.content)).toEqual(['first', 'second']);
+    expect(h.slept).toEqual([2_000]);
+    expect(await listOutbox(h.db)).toEqual([]);
+  });
+
+  it('rejects a Background Sync event while messages still wait, so the browser fires it again later', async () => {
+    const h = await harness();
+    h.server.faults = [503, 503, 503, 503, 503, 503];
+    await h.chat.enqueue(typed('a', 'not yet'));
+    await expect(h.chat.drainForSync(5_000)).rejects.toMatchObject({ code: 'not-sent' });
+    // It tried, waited out the short backoffs, and gave up at the first long one.
+    expect(h.slept.every((ms) => ms <= 5_000)).toBe(true);
+    expect(await listOutbox(h.db)).toMatchObject([{ clientId: 'a', state: 'retrying' }]);
   });
 
   it('ignores a repeated command for the same message, before and after it was sent', async () => {

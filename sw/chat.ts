@@ -38,6 +38,8 @@ export interface ChatOptions {
   notBefore: () => number;
   /** A message reached the server (the agent's reply is likely soon). */
   onSent?: () => Promise<void>;
+  /** Waits `ms` (Background Sync's drain waits out the pacing between messages); setTimeout when absent. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface NewMessage {
@@ -63,7 +65,16 @@ export interface Chat {
   retryNow(): Promise<void>;
   /** True while the newest message of the session is the user's, sent in the last `windowMs`. */
   awaitingReply(windowMs: number): Promise<boolean>;
+  /**
+   * Background Sync's entry point: the browser thinks it is online and wakes the worker,
+   * perhaps with no tab open. Messages waiting out a backoff are tried now, and the
+   * outbox is drained, waiting out the pacing between messages (up to `maxWaitMs` at a
+   * time). Rejects while messages still wait, so the browser fires the event again later.
+   */
+  drainForSync(maxWaitMs: number): Promise<void>;
 }
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Retries of one message: 2 s, 4 s, 8 s … up to 5 minutes, jittered. */
 const RETRY = { initialMs: 2_000, maxMs: 5 * 60_000 };
@@ -312,6 +323,16 @@ export function createChat(options: ChatOptions): Chat {
         draining = null;
       });
       return draining;
+    },
+    async drainForSync(maxWaitMs) {
+      await this.retryNow();
+      for (;;) {
+        const nextAt = await this.drain();
+        if (nextAt === undefined) return;
+        const gap = nextAt - now();
+        if (gap > maxWaitMs) throw new PurlError('not-sent', `the next attempt is in ${Math.round(gap / 1000)} s`);
+        await (options.sleep ?? wait)(Math.max(0, gap));
+      }
     },
   };
 }

@@ -136,6 +136,17 @@ describe('the core', () => {
     expect(calls).toContain('POST /api/messaging/sessions/s1/messages');
   });
 
+  it('settles a typed message once it is in the outbox, while sending it still hangs', async () => {
+    const server = fakeServer((request) => request.method === 'POST' && request.url.endsWith('/messages'));
+    const { core, calls, db } = await harness(server, running(Date.now()), { requestTimeoutMs: 20_000 });
+    const typed = message('Saved before it is sent');
+    const started = Date.now();
+    await core.handle(typed);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await db.get('outbox', typed.clientId)).toMatchObject({ text: 'Saved before it is sent' });
+    await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+  });
+
   it('polls the memories at once when a request gets through after an outage, not after their backoff', async () => {
     const server = fakeServer();
     const now = Date.now();

@@ -58,11 +58,15 @@ const MAX_PENDING = 20;
 /** How far ahead the worker waits, inside one event, for something that falls due. */
 const LOOKAHEAD_MS = 5_000;
 const POLL_KINDS: readonly PollKind[] = ['memories', 'chat'];
+/** How long a Background Sync event waits for the next message's turn before leaving it to the next event. */
+const SYNC_MAX_WAIT_MS = 10_000;
 
 export interface Core {
   handle(command: Command): Promise<void>;
   /** Any other event: run what is due. */
   tick(): Promise<void>;
+  /** A Background Sync event: send what waits in the outbox; rejects while messages still wait. */
+  drainOutbox(): Promise<void>;
   config(): PurlConfig;
 }
 
@@ -239,12 +243,17 @@ export function createCore(env: CoreEnvironment): Core {
       case 'select-agent':
         await load();
         return sync.selectAgent(command.agentId);
-      case 'send-message':
+      case 'send-message': {
         await load();
         await chat.enqueue(command);
+        // The page is answered once the message is saved; sending goes on in the background.
         // Drained at once as well: the loop may be waiting on a slow poll before it drains again.
-        await Promise.all([drainOutbox(), tick()]);
+        const sending = Promise.all([drainOutbox(), tick()]).catch(() => {
+          // The outbox item records a failed attempt; the next heartbeat's tick runs (and reports) the rest.
+        });
+        env.waitUntil?.(sending);
         return;
+      }
       case 'discard-message':
         await load();
         return chat.discard(command.clientId);
@@ -263,5 +272,13 @@ export function createCore(env: CoreEnvironment): Core {
     }
   }
 
-  return { handle, tick, config };
+  return {
+    handle,
+    tick,
+    config,
+    drainOutbox: async () => {
+      await load();
+      await chat.drainForSync(SYNC_MAX_WAIT_MS);
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Agent, Memory } from '../src/shared/api';
 import { listAgents, listMemories, openPurlDB } from '../src/shared/db';
-import { reconcileMemories, saveAgents } from './store';
+import { isSameMemory, reconcileMemories, saveAgents } from './store';
 
 const memory = (id: string, createdAt: number, agentId = 'a1'): Memory => ({
   id, agentId, roomId: 'r', entityId: 'u', createdAt, text: id, isAgent: false,
@@ -16,8 +16,8 @@ beforeEach(() => {
 describe('the worker’s writes', () => {
   it('reconciles memories with the server’s full list: adds new, drops deleted, reports counts', async () => {
     const db = await openPurlDB();
-    expect(await reconcileMemories(db, 'a1', [memory('m1', 1), memory('m2', 2)])).toEqual({ added: 2, removed: 0 });
-    expect(await reconcileMemories(db, 'a1', [memory('m2', 2), memory('m3', 3)])).toEqual({ added: 1, removed: 1 });
+    expect(await reconcileMemories(db, 'a1', [memory('m1', 1), memory('m2', 2)])).toEqual({ added: 2, removed: 0, updated: 0 });
+    expect(await reconcileMemories(db, 'a1', [memory('m2', 2), memory('m3', 3)])).toEqual({ added: 1, removed: 1, updated: 0 });
     expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m3', 'm2']);
     db.close();
   });
@@ -31,9 +31,9 @@ describe('the worker’s writes', () => {
       return transaction(stores, mode);
     }) as typeof db.transaction;
     const first = Array.from({ length: 5 }, (_, i) => memory(`m${i}`, i));
-    expect(await reconcileMemories(db, 'a1', first, 2)).toEqual({ added: 5, removed: 0 });
+    expect(await reconcileMemories(db, 'a1', first, 2)).toEqual({ added: 5, removed: 0, updated: 0 });
     expect(writes).toHaveLength(3);
-    expect(await reconcileMemories(db, 'a1', [memory('m4', 4), memory('m5', 5)], 2)).toEqual({ added: 1, removed: 4 });
+    expect(await reconcileMemories(db, 'a1', [memory('m4', 4), memory('m5', 5)], 2)).toEqual({ added: 1, removed: 4, updated: 0 });
     expect(writes).toHaveLength(6);
     expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m5', 'm4']);
     db.close();
@@ -42,8 +42,28 @@ describe('the worker’s writes', () => {
   it('reports no change when the same list arrives again', async () => {
     const db = await openPurlDB();
     await reconcileMemories(db, 'a1', [memory('m1', 1)]);
-    expect(await reconcileMemories(db, 'a1', [memory('m1', 1)])).toEqual({ added: 0, removed: 0 });
+    expect(await reconcileMemories(db, 'a1', [memory('m1', 1)])).toEqual({ added: 0, removed: 0, updated: 0 });
     db.close();
+  });
+
+  it('rewrites a memory edited on the server (same id, new text or thought), and only that one', async () => {
+    const db = await openPurlDB();
+    await reconcileMemories(db, 'a1', [memory('m1', 1), memory('m2', 2), { ...memory('m3', 3), thought: 'first thought' }]);
+    const edited = [{ ...memory('m1', 1), text: 'edited on the server' }, memory('m2', 2), { ...memory('m3', 3), thought: 'second thought' }];
+    expect(await reconcileMemories(db, 'a1', edited)).toEqual({ added: 0, removed: 0, updated: 2 });
+    expect((await listMemories(db, 'a1')).map((m) => [m.id, m.text, m.thought])).toEqual([
+      ['m3', 'm3', 'second thought'],
+      ['m2', 'm2', undefined],
+      ['m1', 'edited on the server', undefined],
+    ]);
+    expect(await reconcileMemories(db, 'a1', edited)).toEqual({ added: 0, removed: 0, updated: 0 });
+    db.close();
+  });
+
+  it('counts the same memory stored with its keys in another order as unchanged', () => {
+    const { text, ...rest } = memory('m1', 1);
+    expect(isSameMemory(memory('m1', 1), { text, ...rest })).toBe(true);
+    expect(isSameMemory({ ...memory('m1', 1), actions: ['REPLY'] }, { ...memory('m1', 1), actions: ['REPLY', 'IGNORE'] })).toBe(false);
   });
 
   it('leaves other agents’ memories alone', async () => {

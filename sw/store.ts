@@ -32,6 +32,8 @@ export async function saveAgents(db: PurlDatabase, agents: readonly Agent[]): Pr
 export interface ReconcileResult {
   added: number;
   removed: number;
+  /** Memories the server still has under the same id, changed (edited text, a new thought). */
+  updated: number;
 }
 
 /**
@@ -41,9 +43,19 @@ export interface ReconcileResult {
  */
 export const MEMORY_WRITE_BATCH = 500;
 
+/** True when two versions of a memory hold the same values, whatever their key order. */
+export function isSameMemory(a: Memory, b: Memory): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Memory>;
+  for (const key of keys) {
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false;
+  }
+  return true;
+}
+
 /**
  * Makes the stored memories of one agent equal to the server's full list
- * (ElizaOS returns every memory each time): adds the new ones, drops the deleted ones.
+ * (ElizaOS returns every memory each time): adds the new ones, rewrites the ones edited
+ * on the server (same id, new content), drops the deleted ones.
  * Only the worker's single-flight sync calls it, so nothing else writes memories
  * between its steps; a worker stopped midway leaves a subset that the next sync completes.
  */
@@ -54,12 +66,18 @@ export async function reconcileMemories(
   batchSize = MEMORY_WRITE_BATCH,
 ): Promise<ReconcileResult> {
   const range = IDBKeyRange.bound([agentId, -Infinity], [agentId, Infinity]);
-  const storedIds = new Set(await db.getAllKeysFromIndex('memories', 'by-agent', range));
-  const added = memories.filter((memory) => !storedIds.delete(memory.id));
-  const removed = [...storedIds];
-  for (let i = 0; i < added.length; i += batchSize) {
+  const stored = new Map((await db.getAllFromIndex('memories', 'by-agent', range)).map((memory) => [memory.id, memory]));
+  let added = 0;
+  const writes = memories.filter((memory) => {
+    const old = stored.get(memory.id);
+    stored.delete(memory.id);
+    if (!old) added += 1;
+    return !old || !isSameMemory(old, memory);
+  });
+  const removed = [...stored.keys()];
+  for (let i = 0; i < writes.length; i += batchSize) {
     const tx = db.transaction('memories', 'readwrite');
-    for (const memory of added.slice(i, i + batchSize)) void tx.store.put(memory);
+    for (const memory of writes.slice(i, i + batchSize)) void tx.store.put(memory);
     await tx.done;
   }
   for (let i = 0; i < removed.length; i += batchSize) {
@@ -67,7 +85,7 @@ export async function reconcileMemories(
     for (const id of removed.slice(i, i + batchSize)) void tx.store.delete(id);
     await tx.done;
   }
-  return { added: added.length, removed: removed.length };
+  return { added, removed: removed.length, updated: writes.length - added };
 }
 
 export async function setMeta<K extends MetaKey>(db: PurlDatabase, key: K, value: MetaValues[K]): Promise<void> {

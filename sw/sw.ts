@@ -9,11 +9,16 @@ import { CacheExpiration } from 'workbox-expiration';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { openPurlDB, type PurlDatabase } from '../src/shared/db';
-import { CHANNEL_NAME, isCommand } from '../src/shared/messages';
+import { CHANNEL_NAME, isCommand, OUTBOX_SYNC_TAG } from '../src/shared/messages';
+import { createCommandReplies } from './command-reply';
 import { createOverridesSource } from './config-source';
 import { createCore } from './core';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
+/** One-off Background Sync (https://wicg.github.io/background-sync/spec/): not in TypeScript's WebWorker lib. */
+interface SyncEvent extends ExtendableEvent {
+  readonly tag: string;
+}
 
 const API_CACHE = 'purl-api-v1';
 
@@ -28,12 +33,19 @@ registerRoute(
 // user to accept the update prompt (a 'skip-waiting' command).
 clientsClaim();
 
+// Pages are answered on their command's port; failures are logged (a failed command must not kill the worker).
+const replies = createCommandReplies({ onError: (error) => console.error('Purl worker:', error) });
+
 let dbPromise: Promise<PurlDatabase> | null = null;
-const getDb = (): Promise<PurlDatabase> =>
-  (dbPromise ??= openPurlDB({ onBlocking: () => (dbPromise = null) }).catch((error: unknown) => {
+const getDb = (): Promise<PurlDatabase> => {
+  if (dbPromise) return dbPromise;
+  const opening: Promise<PurlDatabase> = openPurlDB({ onBlocking: () => (dbPromise = null), onBlocked: () => replies.storageBlocked(opening) });
+  dbPromise = opening.catch((error: unknown) => {
     dbPromise = null;
     throw error;
-  }));
+  });
+  return dbPromise;
+};
 
 const channel = new BroadcastChannel(CHANNEL_NAME);
 /** Background work started outside an event (a cache revalidation, a breaker save) still gets one. */
@@ -67,10 +79,14 @@ self.addEventListener('message', (event) => {
     return;
   }
   currentEvent = event;
-  event.waitUntil(
-    core.handle(event.data).catch((error: unknown) => {
-      // A failed command must not kill the worker; the sync status already says why.
-      console.error('Purl worker:', error);
-    }),
-  );
+  event.waitUntil(replies.answer(event.ports[0], core.handle(event.data)));
+});
+
+// The browser is online again (perhaps with no Purl tab left): send what waits in the
+// outbox. A rejection makes the browser fire the event again later.
+self.addEventListener('sync', (event: Event) => {
+  const sync = event as SyncEvent;
+  if (sync.tag !== OUTBOX_SYNC_TAG) return;
+  currentEvent = sync;
+  sync.waitUntil(core.drainOutbox());
 });

@@ -71,6 +71,40 @@ describe('sync', () => {
     expect((await listMemories(h.db, B)).map((m) => m.id)).toEqual(['b1']);
   });
 
+  it('chooses a running agent by itself, not a stopped one listed first, and moves off one that stops', async () => {
+    const h = await harness();
+    const agents = (statusA: string, statusB: string) => ({
+      success: true,
+      data: { agents: [{ id: A, name: 'A', bio: '', status: statusA }, { id: B, name: 'B', bio: '', status: statusB }] },
+    });
+    h.routes.set(apiPaths.agents, () => ({ response: json(agents('inactive', 'active')) }));
+    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
+    h.routes.set(apiPaths.memories(B), () => ({ response: json(memoriesBody(B)) }));
+    await h.sync.refresh('memories');
+    expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
+    h.routes.set(apiPaths.agents, () => ({ response: json(agents('active', 'inactive')) }));
+    await h.sync.refresh('memories');
+    expect(await getMeta(h.db, 'selectedAgentId')).toBe(A);
+    // Picked by the user, a stopped agent stays (its memories can still be read).
+    await h.sync.selectAgent(B);
+    await h.sync.refresh('memories');
+    expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
+  });
+
+  it('shows the new text of a memory edited on the server, and tells the tabs', async () => {
+    const h = await harness();
+    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
+    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    await h.sync.refresh('memories');
+    const edited = memoriesBody(A, 'm1');
+    edited.data.memories[0]!.content.text = 'edited on the server';
+    h.routes.set(apiPaths.memories(A), () => ({ response: json(edited) }));
+    h.events.length = 0;
+    expect(await h.sync.refresh('memories')).toBe('changed');
+    expect((await listMemories(h.db, A)).map((m) => m.text)).toEqual(['edited on the server']);
+    expect(h.events).toEqual([{ type: 'data-changed', stores: ['meta', 'memories'] }]);
+  });
+
   it('keeps saved memories and records a sentence when the server cannot be reached', async () => {
     const h = await harness();
     h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));

@@ -5,7 +5,8 @@
  * runs is the poller's business (sw/poller.ts); how reads reach the server is the
  * freshness cache's and the queue's.
  */
-import { apiPaths, parseAgentList, parseMemories } from '../src/shared/api';
+import { chooseAgent } from '../src/shared/agent-choice';
+import { apiPaths, parseAgentList, parseMemories, type Agent } from '../src/shared/api';
 import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
@@ -94,13 +95,16 @@ export function createSync(options: SyncOptions): Sync {
     return failure ? { body: await readJson(response), failure } : { body: await readJson(response) };
   }
 
-  async function chooseAgent(db: PurlDatabase, agentIds: readonly string[]): Promise<string> {
+  /** The agent whose memories to read (src/shared/agent-choice.ts), remembered when it changes. */
+  async function pickAgent(db: PurlDatabase, agents: readonly Agent[]): Promise<string> {
     const selected = await getMeta(db, 'selectedAgentId');
-    if (selected && agentIds.includes(selected)) return selected;
-    const first = agentIds[0];
-    if (!first) throw new PurlError('no-agent');
-    await setMeta(db, 'selectedAgentId', first);
-    return first;
+    const chosen = chooseAgent(agents, { agentId: selected, isByUser: (await getMeta(db, 'agentChosenByUser')) ?? false });
+    if (!chosen) throw new PurlError('no-agent');
+    if (chosen !== selected) {
+      await setMeta(db, 'selectedAgentId', chosen);
+      await db.delete('meta', 'agentChosenByUser');
+    }
+    return chosen;
   }
 
   async function runOnce(priority: Priority): Promise<'changed' | 'unchanged'> {
@@ -114,10 +118,10 @@ export function createSync(options: SyncOptions): Sync {
       const agentsRead = await fetchBody(apiPaths.agents, priority);
       const agents = parseAgentList(agentsRead.body);
       if (await saveAgents(db, agents)) changed.add('agents');
-      const agentId = await chooseAgent(db, agents.map((agent) => agent.id));
+      const agentId = await pickAgent(db, agents);
       const memoriesRead = await fetchBody(apiPaths.memories(agentId), priority);
       const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
-      if (result.added + result.removed > 0) changed.add('memories');
+      if (result.added + result.removed + result.updated > 0) changed.add('memories');
       failure = agentsRead.failure ?? memoriesRead.failure;
     } catch (error) {
       failure = error;
@@ -141,6 +145,7 @@ export function createSync(options: SyncOptions): Sync {
     const db = await getDb();
     if (!(await db.get('agents', agentId))) return;
     await setMeta(db, 'selectedAgentId', agentId);
+    await setMeta(db, 'agentChosenByUser', true);
     broadcast({ type: 'data-changed', stores: ['meta'] });
     await running?.catch(() => undefined);
     await refresh('user').catch(() => undefined);

@@ -62,7 +62,12 @@ export class PurlUser {
   }
 
   #send(command: Command): void {
-    const work = this.#core!.handle(command).catch(() => undefined);
+    this.#track(this.#core!.handle(command));
+  }
+
+  /** Work a worker event would keep alive (a command, or what it goes on with in the background), waited for at stop. */
+  #track(promise: Promise<unknown>): void {
+    const work = promise.catch(() => undefined);
     this.#pending.push(work);
     void work.finally(() => (this.#pending = this.#pending.filter((p) => p !== work)));
   }
@@ -102,6 +107,7 @@ export class PurlUser {
       random: Math.random,
       randomUUID,
       loadOverrides: createOverridesSource((input, init) => fetch(new Request(input as string, init)), `${origin}/config.json`),
+      waitUntil: (promise) => this.#track(promise),
     });
     this.#tabIds = Array.from({ length: this.#options.tabs ?? 1 }, () => randomUUID());
     if (this.#options.highLoad) this.#send({ type: 'set-high-load', on: true });

@@ -12,7 +12,9 @@ describe('readElizaConfig', () => {
       gatewaySecret: undefined,
       authToken: undefined,
       baseUrl: 'http://127.0.0.1:3901',
+      stock: false,
     });
+    expect(readElizaConfig({ ELIZA_PORT: '3901', PURL_ELIZA_STOCK: 'true' }, '/srv/purl').stock).toBe(true);
   });
 
   it('resolves PURL_DATA_DIR against the working directory and reads the optional secrets', () => {

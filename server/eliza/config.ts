@@ -22,6 +22,12 @@ export interface ElizaConfig {
   readonly authToken: string | undefined;
   /** How this process and its agent reach the server, e.g. `http://127.0.0.1:3901`. */
   readonly baseUrl: string;
+  /**
+   * `PURL_ELIZA_STOCK=true`: run ElizaOS as people run it themselves, without Purl's
+   * client-address middleware, so a gateway in front is one client to it (for tests of
+   * the deployment most users have).
+   */
+  readonly stock: boolean;
 }
 
 function parsePort(raw: string | undefined): number {
@@ -73,5 +79,6 @@ export function readElizaConfig(env: NodeJS.ProcessEnv, cwd: string): ElizaConfi
     gatewaySecret: optional(env.PURL_GATEWAY_SECRET),
     authToken: optional(env.ELIZA_SERVER_AUTH_TOKEN),
     baseUrl: reachableBaseUrl(host, port),
+    stock: env.PURL_ELIZA_STOCK === 'true',
   };
 }

@@ -61,7 +61,7 @@ export async function startEliza(config: ElizaConfig, onProgress: (step: string)
     await server.start({
       port: config.port,
       dataDir: config.elizaDataDir,
-      middlewares: [createClientIpMiddleware({ gatewaySecret: config.gatewaySecret })],
+      middlewares: config.stock ? [] : [createClientIpMiddleware({ gatewaySecret: config.gatewaySecret })],
     });
     // When the port is taken, ElizaOS quietly listens on the next free one instead.
     const bound = (server.server.address() as AddressInfo | null)?.port;

@@ -131,8 +131,21 @@ function allowedHostNames(env: NodeJS.ProcessEnv, host: string): string[] {
 }
 
 /** True when HOST only listens on this machine. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/**
+ * The warning for a gateway that other machines reach over plain http: their browsers
+ * give Purl no service worker there (no secure context), so it cannot work for them.
+ */
+export function exposureWarning(options: Pick<GatewayOptions, 'host' | 'tls'>): string | undefined {
+  if (isLoopbackHost(options.host) || options.tls) return undefined;
+  return (
+    `warning: HOST=${options.host} serves other machines over plain http, where browsers give Purl no service worker ` +
+    '(it needs a secure context): the page will say so and not work there. Set TLS_CERT_FILE and TLS_KEY_FILE to serve https ' +
+    '(the README\'s "Security" section shows how to make a certificate).'
+  );
 }
 
 export interface ReadOptionsResult {

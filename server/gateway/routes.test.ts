@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiPaths } from '../../src/shared/api';
-import { MAX_MESSAGE_CHARS } from '../../src/shared/limits';
+import { apiPaths, MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import { API_ROUTES, matchApiRoute } from './routes';
 
 const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
@@ -87,7 +86,7 @@ describe('bodies the allowlist accepts', () => {
   it.each([
     [{ content: '' }, /non-empty/],
     [{ content: 42 }, /non-empty string/],
-    [{ content: 'x'.repeat(MAX_MESSAGE_CHARS + 1) }, new RegExp(`at most ${MAX_MESSAGE_CHARS} characters`)],
+    [{ content: 'x'.repeat(MAX_MESSAGE_LENGTH + 1) }, new RegExp(`at most ${MAX_MESSAGE_LENGTH} characters`)],
     [{ content: 'hi', transport: 'http' }, /"transport" is not accepted/],
     [{ content: 'hi', metadata: { blob: 'x'.repeat(11_000) } }, /at most 10240 bytes/],
   ])('refuses the message body %j', (body, message) => {
@@ -95,6 +94,6 @@ describe('bodies the allowlist accepts', () => {
   });
 
   it('takes a message of exactly the longest length', () => {
-    expect(newMessage({ content: 'x'.repeat(MAX_MESSAGE_CHARS) })).toBeUndefined();
+    expect(newMessage({ content: 'x'.repeat(MAX_MESSAGE_LENGTH) })).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@
  * server's `.env` read and rewritten, logs, uploads) stays out of reach. A route added
  * to the app must be added here on purpose, with its reason.
  */
-import { MAX_MESSAGE_CHARS, MAX_METADATA_BYTES } from '../../src/shared/limits';
+import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
+import { MAX_METADATA_BYTES } from '../../src/shared/limits';
 
 /** A canonical UUID (what ElizaOS's `validateUuid` accepts), any version. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,7 +64,7 @@ function checkNewMessage(body: unknown): string | undefined {
   if (extra) return extra;
   const content = body['content'];
   if (typeof content !== 'string' || content.trim() === '') return 'content must be a non-empty string.';
-  if (content.length > MAX_MESSAGE_CHARS) return `A message may be at most ${MAX_MESSAGE_CHARS} characters long; this one has ${content.length}.`;
+  if (content.length > MAX_MESSAGE_LENGTH) return `A message may be at most ${MAX_MESSAGE_LENGTH} characters long; this one has ${content.length}.`;
   return checkMetadata(body['metadata']);
 }
 

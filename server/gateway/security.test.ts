@@ -4,9 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_CHARS } from '../../src/shared/limits';
+import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
-import { readGatewayOptions } from './options';
+import { exposureWarning, readGatewayOptions } from './options';
 import { HOST_REFUSED } from './same-origin';
 import { AGENT, ask, gatewayFor, hasNoCors, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
 
@@ -176,7 +176,7 @@ describe('bodies', () => {
     ['no type', '{"content":"hi"}', {}, 415, /only JSON/],
     ['broken JSON', '{"content":', { 'Content-Type': 'application/json' }, 400, /not valid JSON/],
     ['the wrong shape', '{"content":"hi","transport":"http"}', { 'Content-Type': 'application/json' }, 400, /"transport" is not accepted/],
-    ['too long a message', JSON.stringify({ content: 'x'.repeat(MAX_MESSAGE_CHARS + 1) }), { 'Content-Type': 'application/json' }, 400, /at most 4000 characters/],
+    ['too long a message', JSON.stringify({ content: 'x'.repeat(MAX_MESSAGE_LENGTH + 1) }), { 'Content-Type': 'application/json' }, 400, /at most 4000 characters/],
   ])('refuses %s with %i and a sentence, forwarding nothing', async (_what, body, headers, status, message) => {
     const gateway = await open();
     const reply = await post(gateway, body, headers);
@@ -268,5 +268,12 @@ describe('options of the locked door', () => {
   it('adds a HOST that is a name to the allowed hosts', () => {
     expect(read({ HOST: 'purl.lan', PURL_ALLOWED_HOSTS: 'a.example,B.example:8443' }).options.allowedHosts).toEqual(['a.example', 'b.example', 'purl.lan']);
     expect(read({ HOST: '0.0.0.0' }).options.allowedHosts).toEqual([]);
+  });
+
+  it('warns at start when other machines would reach it over plain http', () => {
+    expect(exposureWarning({ host: '127.0.0.1' })).toBeUndefined();
+    expect(exposureWarning({ host: 'localhost' })).toBeUndefined();
+    expect(exposureWarning({ host: '0.0.0.0' })).toMatch(/HOST=0\.0\.0\.0 serves other machines over plain http.*TLS_CERT_FILE and TLS_KEY_FILE/);
+    expect(exposureWarning({ host: '0.0.0.0', tls: { cert: Buffer.from(''), key: Buffer.from('') } })).toBeUndefined();
   });
 });

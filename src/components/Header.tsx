@@ -1,5 +1,6 @@
+import { isAgentStopped, pickerOrder } from '../shared/agent-choice';
 import type { Agent } from '../shared/api';
-import { sendCommand } from '../worker-link';
+import { sendCommand } from '../link/commands';
 import { InstallButton } from './InstallButton';
 
 export interface HeaderProps {
@@ -29,15 +30,20 @@ export function Header({ agents, selectedId, highLoad }: HeaderProps) {
             value={selectedId}
             onChange={(event) => void sendCommand({ type: 'select-agent', agentId: event.currentTarget.value })}
           >
-            {agents.map((agent) => (
+            {pickerOrder(agents).map((agent) => (
               <option key={agent.id} value={agent.id}>
-                {agent.name}
+                {isAgentStopped(agent) ? `${agent.name} (stopped)` : agent.name}
               </option>
             ))}
           </select>
         </label>
       ) : (
         selected && <p class="agent-name">Talking to {selected.name}</p>
+      )}
+      {selected && isAgentStopped(selected) && (
+        <p class="agent-stopped" role="status">
+          {selected.name} is stopped on the server: its memories can be read, but it won’t reply until it is started again.
+        </p>
       )}
     </header>
   );

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { MetricsSnapshot } from '../shared/network';
 import { useNow } from '../data/hooks';
-import { disableHighLoadMode, enableHighLoadMode } from '../worker-link';
+import { disableHighLoadMode, enableHighLoadMode } from '../link/high-load';
 import { MonitorChart } from './MonitorChart';
 import { monitorRows, monitorSummary } from './monitor-model';
 

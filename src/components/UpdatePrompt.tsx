@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { acceptUpdate, isUpdateWaiting, updateReady } from '../worker-link';
+import { acceptUpdate, isUpdateWaiting, updateReady } from '../link/update';
 
 /** Offers the new version when one is waiting; the worker never swaps under the user. */
 export function UpdatePrompt() {

@@ -49,6 +49,8 @@ export interface OutboxItem {
 /** Values kept in the `meta` store, by key. */
 export interface MetaValues {
   selectedAgentId: string;
+  /** True when the user picked `selectedAgentId` (kept even if it stops); absent when Purl chose it. */
+  agentChosenByUser: boolean;
   sync: SyncStatus;
   /** The chat poll's last outcome; its error, while it fails, says why replies are not arriving. */
   chatPoll: SyncStatus;

@@ -12,6 +12,11 @@ const messages = {
   timeout: 'The agent server did not answer in time',
   'breaker-open': 'Purl is not calling the agent server for a while after repeated failures',
   'rate-limited': 'The agent server asked Purl to wait before the next request',
+  'storage-full': "The browser has no room left for Purl's data",
+  'storage-blocked': 'Purl is waiting to open its saved data: an older Purl tab keeps it open',
+  'worker-failed': "Purl's service worker could not do this",
+  'no-answer': "Purl's service worker did not answer",
+  'not-sent': 'Messages are still waiting to be sent',
 } as const;
 
 export type PurlErrorCode = keyof typeof messages;

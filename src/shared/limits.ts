@@ -1,11 +1,9 @@
 /**
- * Limits of ElizaOS 1.7's sessions API that both sides enforce: the gateway refuses a
- * body over them before anything is forwarded, and the chat refuses a message over them
- * before it is queued, saying so.
+ * Limits of ElizaOS 1.7's sessions API that the gateway enforces before anything is
+ * forwarded. (The message length, the same 4000 characters as ElizaOS's
+ * `MAX_CONTENT_LENGTH`, is `MAX_MESSAGE_LENGTH` in api.ts: the composer refuses longer
+ * messages before they are queued.)
  */
-
-/** Longest message text ElizaOS accepts, in characters (its `MAX_CONTENT_LENGTH`). */
-export const MAX_MESSAGE_CHARS = 4000;
 
 /** Largest message or session metadata ElizaOS accepts, as JSON bytes (its `MAX_METADATA_SIZE`). */
 export const MAX_METADATA_BYTES = 10 * 1024;

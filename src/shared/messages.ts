@@ -10,7 +10,17 @@ export type StoreName = 'agents' | 'memories' | 'meta' | 'chat' | 'outbox';
 /** The BroadcastChannel every tab and the worker share. */
 export const CHANNEL_NAME = 'purl';
 
-/** Page → worker, through `postMessage` on the controlling worker. */
+/**
+ * The Background Sync tag a page registers when a message waits in the outbox: the
+ * browser then wakes the worker to send it when it is online, even with no tab open.
+ */
+export const OUTBOX_SYNC_TAG = 'purl-outbox';
+
+/**
+ * Page → worker, through `postMessage` on the active worker. A command sent with a
+ * MessageChannel port (workbox-window's `messageSW`) is answered there with a
+ * {@link CommandReply} once the worker has done it.
+ */
 export type Command =
   /** "This tab is alive": drives the refresh schedule. */
   | { type: 'heartbeat'; tabId: string; visible: boolean; active: boolean }
@@ -41,6 +51,28 @@ export type PurlEvent =
    * (it could not be): sent again with each failed command while storage stays full.
    */
   | { type: 'storage-full' };
+
+/** Why the worker could not do a command. */
+export type CommandFailure =
+  /** The browser has no room left for Purl's data. */
+  | 'storage-full'
+  /** The worker waits to open its database: an older Purl tab keeps it open. */
+  | 'storage-blocked'
+  /** Anything else (the worker logs it). */
+  | 'worker-failed';
+
+/** Worker → the page that asked, on the command's MessageChannel port. */
+export type CommandReply = { ok: true } | { ok: false; failure: CommandFailure };
+
+const commandFailures: ReadonlySet<string> = new Set<CommandFailure>(['storage-full', 'storage-blocked', 'worker-failed']);
+
+/** Validates the worker's answer to a command (an older worker may answer nothing, or something else). */
+export function isCommandReply(value: unknown): value is CommandReply {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  if (record['ok'] === true) return true;
+  return record['ok'] === false && typeof record['failure'] === 'string' && commandFailures.has(record['failure']);
+}
 
 const commandTypes: ReadonlySet<string> = new Set<Command['type']>([
   'heartbeat',

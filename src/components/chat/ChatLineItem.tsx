@@ -1,6 +1,6 @@
 import type { ChatLine } from './chat-model';
 import { formatTime } from '../format';
-import { sendCommand } from '../../worker-link';
+import { sendCommand } from '../../link/commands';
 
 export interface ChatLineItemProps {
   line: ChatLine;

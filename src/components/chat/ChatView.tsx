@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { listChat, listOutbox } from '../../shared/db';
 import { useDbQuery, useNow } from '../../data/hooks';
-import { listUnsent, sendCommand, sendMessage, unsentMessages } from '../../worker-link';
+import { sendCommand } from '../../link/commands';
+import { listUnsent, sendMessage, unsentMessages } from '../../link/send';
 import { ChatLineItem } from './ChatLineItem';
 import { chatLines, isAgentThinking } from './chat-model';
 import { Composer } from './Composer';
@@ -57,7 +58,9 @@ export function ChatView({ agentId, agentName }: ChatViewProps) {
         agentName={agentName}
         draftKey={`purl-draft-${agentId}`}
         onSend={(text) => {
-          sendMessage(agentId, text);
+          sendMessage(agentId, text).catch(() => {
+            // Kept in this browser and handed over again; its line says why it is not saved yet.
+          });
           askForPersistentStorage();
         }}
       />

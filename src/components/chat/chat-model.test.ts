@@ -27,6 +27,11 @@ describe('the chat timeline', () => {
     ]);
   });
 
+  it('says why a message is not saved yet, as a sentence', () => {
+    const lines = chatLines([], [], [{ clientId: 'full', agentId: 'a', text: 'full', createdAt: 1, problem: 'storage-full' }]);
+    expect(lines[0]).toMatchObject({ state: 'saving', error: expect.stringMatching(/no room left/) });
+  });
+
   it('shows the agent thinking after a delivered message until its reply, for a minute at most', () => {
     const asked = chatLines([message('hi', 1_000, false)], []);
     expect(isAgentThinking(asked, 2_000)).toBe(true);

@@ -4,16 +4,31 @@
  */
 import type { ChatMessage } from '../../shared/api';
 import type { OutboxItem } from '../../shared/db';
+import type { PurlErrorCode } from '../../shared/errors';
 
 /** 'saving': typed, and not yet written to the outbox by the worker. */
 export type LineState = 'sent' | 'received' | 'saving' | OutboxItem['state'];
 
-/** A message typed in this browser that the worker has not saved yet (worker-link keeps it). */
+/** A message typed in this browser that the worker has not saved yet (src/link/unsent.ts keeps it). */
 export interface UnsavedMessage {
   clientId: string;
   agentId: string;
   text: string;
   createdAt: number;
+  /** Why the worker could not save it the last time this tab tried. */
+  problem?: PurlErrorCode;
+}
+
+/** The sentence for a message the worker could not save yet; it stays kept and is tried again. */
+export function describeSaveProblem(problem: PurlErrorCode): string {
+  switch (problem) {
+    case 'storage-full':
+      return 'This browser has no room left for Purl’s data. The message is kept here and saved once there is space.';
+    case 'storage-blocked':
+      return 'Another Purl tab (an older version) keeps the saved data open. The message is kept here; close or reload that tab.';
+    default:
+      return 'Purl hasn’t saved this message yet. It is kept here and Purl keeps trying.';
+  }
 }
 
 export interface ChatLine {
@@ -54,7 +69,9 @@ export function chatLines(messages: readonly ChatMessage[], outbox: readonly Out
   const known = new Set(lines.map((line) => line.clientId).filter(Boolean));
   for (const item of unsaved) {
     if (known.has(item.clientId)) continue;
-    lines.push({ key: item.clientId, isAgent: false, text: item.text, at: item.createdAt, state: 'saving', clientId: item.clientId });
+    const line: ChatLine = { key: item.clientId, isAgent: false, text: item.text, at: item.createdAt, state: 'saving', clientId: item.clientId };
+    if (item.problem) line.error = describeSaveProblem(item.problem);
+    lines.push(line);
   }
   // Unsent messages go last whatever their clock says: they will arrive after what the server has.
   const unsent = (line: ChatLine) => (line.state === 'sent' || line.state === 'received' ? 0 : 1);

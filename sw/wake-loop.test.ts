@@ -16,12 +16,13 @@ function job(name: string, dueAt: number, every: number, runsOnEvent = false) {
   return { state, spec };
 }
 
-function loopOf(jobs: WakeJob[], lookaheadMs = 5_000) {
+function loopOf(jobs: WakeJob[], lookaheadMs = 5_000, maxRunMs?: number) {
   const waits: number[] = [];
   const loop = createWakeLoop({
     now: Date.now,
     jobs,
     lookaheadMs,
+    ...(maxRunMs === undefined ? {} : { maxRunMs }),
     setTimer: (callback, ms) => {
       waits.push(ms);
       const id = setTimeout(callback, ms);
@@ -95,4 +96,17 @@ describe('the wake loop', () => {
     expect(onEvent.state.runs).toHaveLength(2);
     await first;
   }, 10_000);
+
+  it('ends a loop kept going by a short cadence before the browser would stop the event holding it, and a tick starts a new one', async () => {
+    const health = job('health', Date.now() + 100, 100);
+    const { loop } = loopOf([health.spec], 5_000, 450);
+    const started = Date.now();
+    await loop.tick();
+    expect(Date.now() - started).toBeLessThan(600);
+    const runs = health.state.runs.length;
+    expect(runs).toBeGreaterThanOrEqual(3);
+    await loop.tick();
+    expect(health.state.runs.length).toBeGreaterThan(runs);
+  });
 });
+

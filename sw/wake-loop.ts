@@ -32,6 +32,13 @@ export interface WakeLoopOptions {
   lookaheadMs: number;
   /** Starts a timer and returns its canceller (default: setTimeout). */
   setTimer?: (callback: () => void, ms: number) => () => void;
+  /**
+   * How long one loop may run, ms (default 4 minutes). The loop holds the event that
+   * started it open (`waitUntil`), and a browser stops a worker whose event runs for 5
+   * minutes; so a loop kept going by a short cadence (health checks every second during
+   * a long outage) ends in time, and the next event (a heartbeat) starts a new one.
+   */
+  maxRunMs?: number;
 }
 
 export interface WakeLoop {
@@ -99,6 +106,7 @@ export function createWakeLoop(options: WakeLoopOptions): WakeLoop {
 
   async function loop(): Promise<void> {
     let isEvent = true;
+    const endBy = now() + (options.maxRunMs ?? 240_000);
     for (;;) {
       rerunRequested = false;
       await round(isEvent);
@@ -108,7 +116,7 @@ export function createWakeLoop(options: WakeLoopOptions): WakeLoop {
       }
       let wait = nextAt - now();
       if (!isEvent && wait <= 0) wait = STALLED_WAIT_MS;
-      if (!(wait <= lookaheadMs)) {
+      if (!(wait <= lookaheadMs) || now() + wait > endBy) {
         // Cleared in the same step as the last rerun check, so no tick is merged into a loop that has ended.
         running = null;
         return;

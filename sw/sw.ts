@@ -5,7 +5,6 @@
  * the core, through one queue, one breaker and one cache for all tabs.
  */
 import { clientsClaim } from 'workbox-core';
-import { CacheExpiration } from 'workbox-expiration';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { openPurlDB, type PurlDatabase } from '../src/shared/db';
@@ -15,7 +14,12 @@ import { createCore } from './core';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
 
-const API_CACHE = 'purl-api-v1';
+/**
+ * Where earlier versions kept a second copy of every API answer (and workbox-expiration
+ * its timestamps). IndexedDB is now the one store of data: both are deleted once.
+ */
+const RETIRED_API_CACHE = 'purl-api-v1';
+const RETIRED_EXPIRATION_DB = 'workbox-expiration';
 
 cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
@@ -42,8 +46,6 @@ let currentEvent: ExtendableEvent | undefined;
 const core = createCore({
   origin: self.location.origin,
   fetch: (request, init) => fetch(request, init),
-  openCache: () => caches.open(API_CACHE),
-  expiration: new CacheExpiration(API_CACHE, { maxEntries: 32, maxAgeSeconds: 30 * 24 * 3600 }),
   getDb,
   broadcast: (event) => channel.postMessage(event),
   now: Date.now,
@@ -58,6 +60,14 @@ const core = createCore({
       // The event already finished; the promise runs as long as the worker does.
     }
   },
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    Promise.all([caches.delete(RETIRED_API_CACHE), self.indexedDB.deleteDatabase(RETIRED_EXPIRATION_DB)]).catch(() => {
+      // Left over, they only take room; the next version's activation tries again.
+    }),
+  );
 });
 
 self.addEventListener('message', (event) => {

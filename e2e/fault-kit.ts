@@ -59,7 +59,7 @@ export function sentences(page: Page): Locator {
 }
 
 /** Something a person could not read: an HTTP code, an error name, a stack frame, markup or JSON. */
-const NOT_WORDS = /\bHTTP\b|\b[1-5]\d\d\b|\b\w*Error\b|\bat \S+ \(|[{}<>]|\bundefined\b|\bnull\b|\bNaN\b/;
+export const NOT_WORDS = /\bHTTP\b|\b[1-5]\d\d\b|\b\w*Error\b|\bat \S+ \(|[{}<>]|\bundefined\b|\bnull\b|\bNaN\b/;
 
 /** Waits until `page` says `words` (a sentence in the banner or on a message), and checks every such sentence is plain words. */
 export async function expectSays(page: Page, words: RegExp, timeout = 20_000): Promise<void> {

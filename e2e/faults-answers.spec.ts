@@ -2,7 +2,7 @@
  * The fault suite, answers half (issue 10): answers the worker must not believe — an
  * HTML page with 200 (a captive portal, a misrouted proxy), JSON of the wrong shape, and
  * a body cut short — on each endpoint the worker reads, with the real freshness window
- * (FRONTEND_CACHE_TTL non-zero: the memories fresh for 1 s, the agent list for 10 s).
+ * (fault-kit.ts's FAULT_ENV: the memories fresh for 1 s, the agent list for 10 s).
  * For each: one bad answer, then the fault ends. Purl must say it could not read the
  * answer, keep what it saved on screen, store nothing of the bad answer (no stamp that
  * would take it for fresh, nothing in Cache Storage), and recover by itself within one
@@ -16,18 +16,6 @@ import { faultsServed, freshContext, NOT_WORDS, shortFaultStack } from './fault-
 import type { Fault, LoggedRequest, RequestInfo } from './fault-proxy';
 import { chatLine, conversationRows, countOnServer, openChat, replyTo, typeMessage } from './helpers';
 import { stackInfo, type FaultStack } from './stack';
-
-/**
- * Short intervals, and a real freshness window: the memories fresh for 1 s, no longer
- * than their poll interval (as 30 s is shorter than 60 s by default), and the agent list
- * for 10 s, longer than any retry after one failure here (at most 2 × 4 × 1 s), so an
- * agent list wrongly taken for fresh would show as a retry that sends nothing.
- */
-const ANSWER_ENV = {
-  FRONTEND_POLL_INTERVAL: '1000',
-  FRONTEND_SESSION_POLL_INTERVAL: '1000',
-  FRONTEND_CACHE_TTL: '1000',
-};
 
 /** How late the next attempt may start after the time the worker set for it (a tick, a busy machine). */
 const SLACK_MS = 1_500;
@@ -205,7 +193,7 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
 
   if (process.env['FAULT_TRACE']) {
     const t0 = faulted.startedAt;
-    console.log(`${endpoint.name}, ${kind}: injected ${t0 - injectedAt} ms before the bad answer; retry planned at +${retryAt - t0} ms; recovered at +${Date.now() - t0} ms`);
+    console.log(`${endpoint.name}, ${kind}: injected ${t0 - injectedAt} ms before the bad answer; retry planned at +${Math.round(retryAt - t0)} ms; recovered at +${Date.now() - t0} ms`);
     for (const entry of proxy.apiRequests().filter((logged) => logged.startedAt >= injectedAt)) {
       console.log(`  +${entry.startedAt - t0} ms ${entry.method} ${entry.path.replace(/[0-9a-f-]{36}/g, ':id').replace(/\?.*/, '')} → ${entry.status ?? 'open'} ${entry.fault ?? ''}`);
     }
@@ -221,7 +209,7 @@ test.describe('answers the worker must not believe, with the real freshness wind
   for (const endpoint of ENDPOINTS) {
     test(`on ${endpoint.name}`, async ({ browser }) => {
       test.setTimeout(180_000);
-      const stack = await shortFaultStack(ANSWER_ENV);
+      const stack = await shortFaultStack();
       const context = await freshContext(browser);
       try {
         await recordSentences(context);

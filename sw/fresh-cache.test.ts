@@ -1,7 +1,9 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import type { AnswerStamp } from '../src/shared/db';
 import type { Priority } from '../src/shared/network';
-import { createFreshCache, MAX_STAMPS, type FreshRead } from './fresh-cache';
+import { createFreshCache, MAX_STAMPS, RETIRED_API_CACHE, RETIRED_EXPIRATION_DB, retireOldCopies, type FreshRead } from './fresh-cache';
 
 interface Sent {
   url: string;
@@ -130,5 +132,17 @@ describe('the freshness cache', () => {
     });
     await expect(h.fresh.read(request(), 'memories', 30_000)).rejects.toThrow('Failed to fetch');
     expect(h.persisted).toEqual([]);
+  });
+});
+
+describe('retiring the copies earlier versions kept', () => {
+  it('deletes the old API cache and workbox-expiration’s database, and never rejects', async () => {
+    globalThis.indexedDB = new IDBFactory();
+    (await openDB(RETIRED_EXPIRATION_DB, 1, { upgrade: (db) => db.createObjectStore('cache-entries') })).close();
+    const deleted: string[] = [];
+    await retireOldCopies({ delete: async (name: string) => (deleted.push(name), true) } as unknown as CacheStorage);
+    expect(deleted).toEqual([RETIRED_API_CACHE]);
+    expect((await indexedDB.databases()).map((db) => db.name)).not.toContain(RETIRED_EXPIRATION_DB);
+    await expect(retireOldCopies({ delete: async () => Promise.reject(new Error('gone')) } as unknown as CacheStorage)).resolves.toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@
  * Only a read answered without any request counts as a cache hit for the monitor; a
  * revalidation is a request, whatever the server answers.
  */
+import { deleteDB } from 'idb';
 import type { AnswerStamp } from '../src/shared/db';
 import type { Priority } from '../src/shared/network';
 
@@ -109,4 +110,15 @@ export function createFreshCache(options: FreshCacheOptions): FreshCache {
   }
 
   return { read };
+}
+
+/** Where earlier versions kept a second copy of every API answer, and workbox-expiration its timestamps for it. */
+export const RETIRED_API_CACHE = 'purl-api-v1';
+export const RETIRED_EXPIRATION_DB = 'workbox-expiration';
+
+/** Deletes what earlier versions kept besides IndexedDB (run at activation). Never rejects. */
+export async function retireOldCopies(cacheStorage: CacheStorage): Promise<void> {
+  await Promise.all([cacheStorage.delete(RETIRED_API_CACHE), deleteDB(RETIRED_EXPIRATION_DB)]).catch(() => {
+    // Left over, they only take room; the next activation tries again.
+  });
 }

@@ -11,15 +11,9 @@ import { openPurlDB, type PurlDatabase } from '../src/shared/db';
 import { CHANNEL_NAME, isCommand } from '../src/shared/messages';
 import { createOverridesSource } from './config-source';
 import { createCore } from './core';
+import { retireOldCopies } from './fresh-cache';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
-
-/**
- * Where earlier versions kept a second copy of every API answer (and workbox-expiration
- * its timestamps). IndexedDB is now the one store of data: both are deleted once.
- */
-const RETIRED_API_CACHE = 'purl-api-v1';
-const RETIRED_EXPIRATION_DB = 'workbox-expiration';
 
 cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
@@ -62,13 +56,7 @@ const core = createCore({
   },
 });
 
-self.addEventListener('activate', (event) => {
-  event.waitUntil(
-    Promise.all([caches.delete(RETIRED_API_CACHE), self.indexedDB.deleteDatabase(RETIRED_EXPIRATION_DB)]).catch(() => {
-      // Left over, they only take room; the next version's activation tries again.
-    }),
-  );
-});
+self.addEventListener('activate', (event) => event.waitUntil(retireOldCopies(caches)));
 
 self.addEventListener('message', (event) => {
   if (!isCommand(event.data)) return;

@@ -3,7 +3,8 @@
  * refuses to send while the server's Retry-After runs or the breaker is open, reads
  * the rate-limit headers of every answer, and tells the breaker how each request went.
  * "Did not try" (PurlError 'rate-limited' / 'breaker-open') and "tried and failed"
- * ('network-error', a 5xx or 429 answer, a timeout) stay distinct.
+ * ('network-error', a 5xx or 429 answer, a timeout, an answer `check` refuses:
+ * 'bad-response') stay distinct.
  */
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';

@@ -11,10 +11,11 @@ import { apiPaths } from '../src/shared/api';
 import { isQuotaExceeded } from '../src/shared/errors';
 import type { Command, PurlEvent } from '../src/shared/messages';
 import type { MetricsSnapshot, PollKind, TabState } from '../src/shared/network';
+import { untrustedAnswer } from './answer-check';
 import { createApiReader } from './api-reader';
 import type { CircuitBreaker } from './breaker';
 import { loadBreaker, persistTransitions } from './breaker-store';
-import { createFreshCache, type ExpirationLike } from './fresh-cache';
+import { createFreshCache } from './fresh-cache';
 import { createGuard } from './guard';
 import { Metrics } from './metrics';
 import { createPoller } from './poller';
@@ -28,8 +29,6 @@ import { createSync, describeChatPollFailure } from './sync';
 export interface CoreEnvironment {
   origin: string;
   fetch: (request: Request, init: { signal: AbortSignal }) => Promise<Response>;
-  openCache: () => Promise<Cache>;
-  expiration: ExpirationLike;
   getDb: () => Promise<PurlDatabase>;
   broadcast: (event: PurlEvent) => void;
   now: () => number;
@@ -122,6 +121,8 @@ export function createCore(env: CoreEnvironment): Core {
       }
     },
     onFailure: () => metrics.failed(),
+    onBadAnswer: () => metrics.badAnswer(),
+    check: untrustedAnswer,
     isOnline: () => env.isOnline?.() ?? true,
   });
 
@@ -135,8 +136,8 @@ export function createCore(env: CoreEnvironment): Core {
   });
 
   const cache = createFreshCache({
-    openCache: env.openCache,
-    expiration: env.expiration,
+    load: async () => getMeta(await env.getDb(), 'answers'),
+    save: async (stamps) => setMeta(await env.getDb(), 'answers', stamps),
     send: (request, priority) => queue.enqueue(request, priority),
     now,
     onLookup: (hit) => metrics.cacheLookup(hit),

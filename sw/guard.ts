@@ -3,7 +3,8 @@
  * refuses to send while the server's Retry-After runs or the breaker is open, reads
  * the rate-limit headers of every answer, and tells the breaker how each request went.
  * "Did not try" (PurlError 'rate-limited' / 'breaker-open') and "tried and failed"
- * ('network-error', a 5xx or 429 answer, a timeout) stay distinct.
+ * ('network-error', a 5xx or 429 answer, a timeout, an answer `check` refuses:
+ * 'bad-response') stay distinct.
  */
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';
@@ -18,6 +19,8 @@ export interface GuardEvents {
   onAnswer?(status: number, rateLimit: RateLimitInfo): void;
   /** The request failed without an answer (network error, timeout). */
   onFailure?(): void;
+  /** The server answered with something `check` refused (an HTML page, the wrong shape). */
+  onBadAnswer?(): void;
 }
 
 export interface GuardOptions extends GuardEvents {
@@ -34,6 +37,11 @@ export interface GuardOptions extends GuardEvents {
    * the server alone for minutes once the network is back.
    */
   isOnline?: () => boolean;
+  /**
+   * Judges an answer before the breaker hears of it (sw/answer-check.ts): one it refuses
+   * counts as a failure, and the request rejects with the reason.
+   */
+  check?: (request: Request, response: Response) => Promise<PurlError | undefined>;
 }
 
 /** Without Retry-After, how long to hold off after consecutive 429s: 1 s, 2 s, 4 s … up to 30 min, jittered. */
@@ -77,6 +85,12 @@ export function createGuard(options: GuardOptions): (request: Request, signal: A
       options.setRetryAt(rateLimit.retryAt ?? at + backoffAfter429(streak429, random));
     } else {
       streak429 = 0;
+    }
+    const untrusted = await options.check?.(request, response);
+    if (untrusted) {
+      breaker.onFailure(options.now());
+      options.onBadAnswer?.();
+      throw untrusted;
     }
     if (isServerFailure(response.status)) breaker.onFailure(at);
     else breaker.onSuccess(at);

@@ -1,19 +1,22 @@
 /**
- * Turns a freshness-cache read into what the sync needs: the freshest usable answer,
- * and what went wrong with the network this time, if anything.
+ * Turns a freshness-cache read into what the sync needs: either "what you stored is
+ * current", or a new body to check and store (then `keep()` to stamp it). Any other
+ * answer, or none, rejects with a PurlError that says why.
  */
 import { PurlError } from '../src/shared/errors';
 import type { Priority } from '../src/shared/network';
 import type { FreshCache } from './fresh-cache';
-import type { ApiResult } from './sync';
+
+/** What one API read produced. */
+export type ApiRead =
+  /** The stored data is current (fresh, or confirmed by a 304): nothing to store. */
+  | { kind: 'unchanged' }
+  /** A new body (parsed JSON, not yet shape-checked by the caller); `keep()` once its data is stored. */
+  | { kind: 'new'; body: unknown; keep: () => Promise<void> };
 
 function asPurlError(error: unknown): PurlError {
   if (error instanceof PurlError) return error;
   return new PurlError('network-error', error instanceof Error ? error.message : String(error));
-}
-
-function httpFailure(response: Response): PurlError {
-  return new PurlError('http-error', `HTTP ${response.status}`);
 }
 
 export interface ApiReaderOptions {
@@ -23,29 +26,22 @@ export interface ApiReaderOptions {
   ttlMs: (path: string) => number;
 }
 
-export function createApiReader(options: ApiReaderOptions): (path: string, priority: Priority) => Promise<ApiResult> {
+export function createApiReader(options: ApiReaderOptions): (path: string, priority: Priority) => Promise<ApiRead> {
   return async (path, priority) => {
     const request = new Request(new URL(path, options.origin).href, { headers: { Accept: 'application/json' } });
     let read;
     try {
       read = await options.cache.read(request, priority, options.ttlMs(path));
     } catch (error) {
-      return { failure: asPurlError(error) };
+      throw asPurlError(error);
     }
-    switch (read.source) {
-      case 'fresh':
-        return { response: read.response };
-      case 'network':
-        return read.response.ok ? { response: read.response } : { failure: httpFailure(read.response) };
-      case 'stale': {
-        const revalidated = await read.revalidation!;
-        if ('response' in revalidated) {
-          return revalidated.response.ok
-            ? { response: revalidated.response }
-            : { response: read.response, failure: httpFailure(revalidated.response) };
-        }
-        return { response: read.response, failure: asPurlError(revalidated.error) };
-      }
+    if (read.source !== 'network') return { kind: 'unchanged' };
+    const { response, keep } = read;
+    if (!response.ok) throw new PurlError('http-error', `HTTP ${response.status}`);
+    try {
+      return { kind: 'new', body: await response.json(), keep };
+    } catch {
+      throw new PurlError('bad-response', 'the body is not JSON');
     }
   };
 }

@@ -8,17 +8,6 @@ const ORIGIN = 'http://purl.test';
 const AGENT = '40608b6b-63b6-0e2c-b819-9d9850d060ec';
 const SESSION = { sessionId: 's1', channelId: 'c1', agentId: AGENT, userId: 'u1' };
 
-/** The part of the Cache API the core uses, in memory. */
-class MemoryCache {
-  readonly #entries = new Map<string, Response>();
-  async match(request: RequestInfo | URL): Promise<Response | undefined> {
-    return this.#entries.get(new Request(request).url)?.clone();
-  }
-  async put(request: RequestInfo | URL, response: Response): Promise<void> {
-    this.#entries.set(new Request(request).url, response.clone());
-  }
-}
-
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
 /**
@@ -80,12 +69,9 @@ async function harness(
 ): Promise<Harness> {
   const db = await openPurlDB();
   for (const [key, value] of Object.entries(meta)) await db.put('meta', value as MetaValues[keyof MetaValues], key as keyof MetaValues);
-  const cache = new MemoryCache();
   const core = createCore({
     origin: ORIGIN,
     fetch: server.fetch,
-    openCache: async () => cache as unknown as Cache,
-    expiration: { updateTimestamp: async () => undefined, expireEntries: async () => undefined },
     getDb: async () => db,
     broadcast,
     now: Date.now,
@@ -231,8 +217,6 @@ describe('the core', () => {
     const core = createCore({
       origin: ORIGIN,
       fetch: fakeServer().fetch,
-      openCache: async () => new MemoryCache() as unknown as Cache,
-      expiration: { updateTimestamp: async () => undefined, expireEntries: async () => undefined },
       getDb: async () => db,
       broadcast: (event) => events.push(event),
       now: Date.now,

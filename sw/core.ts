@@ -11,6 +11,7 @@ import { apiPaths } from '../src/shared/api';
 import { isQuotaExceeded } from '../src/shared/errors';
 import type { Command, PurlEvent } from '../src/shared/messages';
 import type { MetricsSnapshot, PollKind } from '../src/shared/network';
+import { untrustedAnswer } from './answer-check';
 import { createApiReader } from './api-reader';
 import { gateStore } from './breaker-store';
 import { Budget } from './budget';
@@ -18,7 +19,7 @@ import { createCatchUp } from './catch-up';
 import { createChat } from './chat';
 import { createChatPoll } from './chat-poll';
 import { createFirstVisit } from './first-visit';
-import { createFreshCache, type ExpirationLike } from './fresh-cache';
+import { createFreshCache } from './fresh-cache';
 import { Gate } from './gate';
 import { createGuard } from './guard';
 import { createHealthJob, HealthWatch } from './health';
@@ -34,8 +35,6 @@ import { createWakeLoop, type WakeJob } from './wake-loop';
 export interface CoreEnvironment {
   origin: string;
   fetch: (request: Request, init: { signal: AbortSignal }) => Promise<Response>;
-  openCache: () => Promise<Cache>;
-  expiration: ExpirationLike;
   getDb: () => Promise<PurlDatabase>;
   broadcast: (event: PurlEvent) => void;
   now: () => number;
@@ -105,6 +104,8 @@ export function createCore(env: CoreEnvironment): Core {
     onSent: () => metrics.sent(),
     onAnswer: (status, headers) => metrics.answered(status, budget.observe(headers, now())),
     onFailure: () => metrics.failed(),
+    onBadAnswer: () => metrics.badAnswer(),
+    check: untrustedAnswer,
     isOnline,
   });
   const queue = new RequestQueue({
@@ -116,7 +117,13 @@ export function createCore(env: CoreEnvironment): Core {
     onChange: (stats) => metrics.queue(stats),
   });
   const send = (request: Request, priority: Parameters<RequestQueue['enqueue']>[1]) => queue.enqueue(request, priority);
-  const cache = createFreshCache({ openCache: env.openCache, expiration: env.expiration, send, now, onLookup: (hit) => metrics.cacheLookup(hit) });
+  const cache = createFreshCache({
+    load: async () => getMeta(await env.getDb(), 'answers'),
+    save: async (stamps) => setMeta(await env.getDb(), 'answers', stamps),
+    send,
+    now,
+    onLookup: (hit) => metrics.cacheLookup(hit),
+  });
   const sync = createSync({
     getDb: env.getDb,
     fetchApi: createApiReader({ cache, origin: env.origin, ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_TTL_FACTOR : 1) }),

@@ -1,98 +1,148 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
+import type { AnswerStamp } from '../src/shared/db';
 import type { Priority } from '../src/shared/network';
-import { createFreshCache, fetchedAt } from './fresh-cache';
+import { createFreshCache, MAX_STAMPS, RETIRED_API_CACHE, RETIRED_EXPIRATION_DB, retireOldCopies, type FreshRead } from './fresh-cache';
 
-/** An in-memory Cache: enough of the Cache API for this module. */
-function memoryCache(): Cache {
-  const entries = new Map<string, Response>();
-  return {
-    match: async (request: RequestInfo | URL) => entries.get(new Request(request as RequestInfo).url)?.clone(),
-    put: async (request: RequestInfo | URL, response: Response) => {
-      entries.set(new Request(request as RequestInfo).url, response);
-    },
-  } as unknown as Cache;
+interface Sent {
+  url: string;
+  priority: Priority;
+  ifNoneMatch: string | null;
+  cacheControl: string | null;
+  cache: RequestCache;
 }
 
-function harness() {
-  const cache = memoryCache();
+function harness(saved?: Record<string, AnswerStamp>) {
   const clock = { now: 1_000 };
-  const sent: { url: string; priority: Priority }[] = [];
+  const sent: Sent[] = [];
   const lookups: boolean[] = [];
-  const expired: string[] = [];
-  let answer: () => Promise<Response> = async () => new Response('{"n":1}', { status: 200 });
+  const persisted: Record<string, AnswerStamp>[] = [];
+  let answer: (request: Request) => Response = () => new Response('{"n":1}', { status: 200, headers: { ETag: 'W/"1"' } });
   const fresh = createFreshCache({
-    openCache: async () => cache,
-    expiration: { updateTimestamp: async (url) => void expired.push(url), expireEntries: async () => undefined },
+    load: async () => saved,
+    save: async (stamps) => void persisted.push(structuredClone(stamps)),
     send: async (request, priority) => {
-      sent.push({ url: request.url, priority });
-      return answer();
+      sent.push({
+        url: request.url,
+        priority,
+        ifNoneMatch: request.headers.get('If-None-Match'),
+        cacheControl: request.headers.get('Cache-Control'),
+        cache: request.cache,
+      });
+      return answer(request);
     },
     now: () => clock.now,
     onLookup: (hit) => lookups.push(hit),
   });
-  return { fresh, clock, sent, lookups, expired, setAnswer: (next: () => Promise<Response>) => (answer = next) };
+  return { fresh, clock, sent, lookups, persisted, setAnswer: (next: (request: Request) => Response) => (answer = next) };
 }
 
-const request = () => new Request('http://purl.test/api/agents');
+const URL_A = 'http://purl.test/api/agents';
+const request = (url = URL_A) => new Request(url, { headers: { Accept: 'application/json' } });
+
+/** Reads, and stores the answer's data (here: nothing to store) the way the sync does. */
+async function readAndKeep(h: ReturnType<typeof harness>, url = URL_A): Promise<FreshRead> {
+  const read = await h.fresh.read(request(url), 'memories', 30_000);
+  if (read.source === 'network') await read.keep();
+  return read;
+}
 
 describe('the freshness cache', () => {
-  it('goes to the network on a miss, through the queue with the caller’s priority, and stores the answer stamped', async () => {
+  it('sends a first read through the queue with the caller’s priority, never into the browser’s HTTP cache', async () => {
     const h = harness();
     const read = await h.fresh.read(request(), 'memories', 30_000);
     expect(read.source).toBe('network');
-    expect(await read.response.json()).toEqual({ n: 1 });
-    expect(h.sent).toEqual([{ url: 'http://purl.test/api/agents', priority: 'memories' }]);
+    expect(h.sent).toEqual([{ url: URL_A, priority: 'memories', ifNoneMatch: null, cacheControl: null, cache: 'no-store' }]);
     expect(h.lookups).toEqual([false]);
-    expect(h.expired).toEqual(['http://purl.test/api/agents']);
   });
 
-  it('answers from the cache without any network inside the freshness window', async () => {
+  it('sends nothing inside the freshness window once the answer was kept', async () => {
     const h = harness();
-    await h.fresh.read(request(), 'memories', 30_000);
+    await readAndKeep(h);
     h.clock.now += 29_999;
-    const read = await h.fresh.read(request(), 'memories', 30_000);
-    expect(read.source).toBe('fresh');
-    expect(fetchedAt(read.response)).toBe(1_000);
+    expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('fresh');
     expect(h.sent).toHaveLength(1);
     expect(h.lookups).toEqual([false, true]);
   });
 
-  it('past the window, serves the cached answer at once and revalidates through the queue', async () => {
+  it('never takes an answer that was not kept for fresh: a refused or unstored answer is asked for again', async () => {
     const h = harness();
-    await h.fresh.read(request(), 'memories', 30_000);
-    h.clock.now += 30_000;
-    h.setAnswer(async () => new Response('{"n":2}', { status: 200 }));
-    const read = await h.fresh.read(request(), 'chat', 30_000);
-    expect(read.source).toBe('stale');
-    expect(await read.response.json()).toEqual({ n: 1 });
-    const revalidated = await read.revalidation;
-    expect(revalidated && 'response' in revalidated && (await revalidated.response.json())).toEqual({ n: 2 });
-    expect(h.sent.map((s) => s.priority)).toEqual(['memories', 'chat']);
-    // The revalidated answer is what the cache holds now, fresh again.
-    const again = await h.fresh.read(request(), 'chat', 30_000);
-    expect(again.source).toBe('fresh');
-    expect(await again.response.json()).toEqual({ n: 2 });
-  });
-
-  it('keeps the good cached answer when revalidation fails or answers an error', async () => {
-    const h = harness();
-    await h.fresh.read(request(), 'memories', 30_000);
-    h.clock.now += 60_000;
-    h.setAnswer(async () => new Response('busy', { status: 503 }));
+    h.setAnswer(() => new Response('<html>Welcome to nginx!</html>', { status: 200, headers: { 'Content-Type': 'text/html' } }));
     const read = await h.fresh.read(request(), 'memories', 30_000);
-    const revalidated = await read.revalidation;
-    expect(revalidated && 'response' in revalidated && revalidated.response.status).toBe(503);
-    h.setAnswer(async () => Promise.reject(new TypeError('offline')));
-    const later = await h.fresh.read(request(), 'memories', 30_000);
-    expect(await later.revalidation).toEqual({ error: new TypeError('offline') });
-    expect(await later.response.json()).toEqual({ n: 1 });
+    expect(read.source).toBe('network');
+    // The caller found it unreadable and did not call keep().
+    h.clock.now += 1;
+    expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('network');
+    expect(h.sent).toHaveLength(2);
+    expect(h.persisted).toEqual([]);
   });
 
-  it('rejects a miss when the network fails, and caches nothing', async () => {
+  it('does not stamp an error answer even when asked to keep it', async () => {
     const h = harness();
-    h.setAnswer(async () => Promise.reject(new TypeError('offline')));
-    await expect(h.fresh.read(request(), 'memories', 30_000)).rejects.toThrow('offline');
-    h.setAnswer(async () => new Response('{"n":3}', { status: 200 }));
+    h.setAnswer(() => new Response('{}', { status: 503 }));
+    await readAndKeep(h);
     expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('network');
+    expect(h.persisted).toEqual([]);
+  });
+
+  it('revalidates past the window with the stored ETag and max-age=0, so Express can answer 304', async () => {
+    const h = harness();
+    await readAndKeep(h);
+    h.clock.now += 30_000;
+    h.setAnswer((req) => (req.headers.get('If-None-Match') === 'W/"1"' ? new Response(null, { status: 304 }) : new Response('{}')));
+    expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('not-modified');
+    expect(h.sent[1]).toMatchObject({ ifNoneMatch: 'W/"1"', cacheControl: 'max-age=0', cache: 'no-store' });
+    // The 304 counts as a request, not a hit, and restarts the window.
+    expect(h.lookups).toEqual([false, false]);
+    h.clock.now += 29_999;
+    expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('fresh');
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('stamps a new answer with the time it arrived, not the time its data was stored', async () => {
+    const h = harness();
+    const read = await h.fresh.read(request(), 'memories', 30_000);
+    h.clock.now += 5_000;
+    if (read.source === 'network') await read.keep();
+    expect(h.persisted.at(-1)).toEqual({ [URL_A]: { fetchedAt: 1_000, etag: 'W/"1"' } });
+  });
+
+  it('picks up the stamps an earlier worker saved, and distrusts one from the future (the clock went back)', async () => {
+    const h = harness({ [URL_A]: { fetchedAt: 900, etag: 'W/"0"' }, 'http://purl.test/api/later': { fetchedAt: 5_000 } });
+    expect((await h.fresh.read(request(), 'memories', 30_000)).source).toBe('fresh');
+    expect((await h.fresh.read(request('http://purl.test/api/later'), 'memories', 30_000)).source).toBe('network');
+  });
+
+  it('keeps at most MAX_STAMPS stamps, dropping the oldest', async () => {
+    const h = harness();
+    for (let i = 0; i <= MAX_STAMPS; i += 1) {
+      h.clock.now += 1;
+      await readAndKeep(h, `http://purl.test/api/agents/${i}/memories`);
+    }
+    const last = h.persisted.at(-1)!;
+    expect(Object.keys(last)).toHaveLength(MAX_STAMPS);
+    expect(last['http://purl.test/api/agents/0/memories']).toBeUndefined();
+  });
+
+  it('rejects when the request fails, and stamps nothing', async () => {
+    const h = harness();
+    h.setAnswer(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(h.fresh.read(request(), 'memories', 30_000)).rejects.toThrow('Failed to fetch');
+    expect(h.persisted).toEqual([]);
+  });
+});
+
+describe('retiring the copies earlier versions kept', () => {
+  it('deletes the old API cache and workbox-expiration’s database, and never rejects', async () => {
+    globalThis.indexedDB = new IDBFactory();
+    (await openDB(RETIRED_EXPIRATION_DB, 1, { upgrade: (db) => db.createObjectStore('cache-entries') })).close();
+    const deleted: string[] = [];
+    await retireOldCopies({ delete: async (name: string) => (deleted.push(name), true) } as unknown as CacheStorage);
+    expect(deleted).toEqual([RETIRED_API_CACHE]);
+    expect((await indexedDB.databases()).map((db) => db.name)).not.toContain(RETIRED_EXPIRATION_DB);
+    await expect(retireOldCopies({ delete: async () => Promise.reject(new Error('gone')) } as unknown as CacheStorage)).resolves.toBeUndefined();
   });
 });

@@ -1,94 +1,124 @@
 /**
- * Stale-while-revalidate with a freshness window, for the agent's API. Workbox's
- * StaleWhileRevalidate has no freshness window (workbox #2807, #3069) and always goes to
- * the network; this one does not within the window:
- * - fresh (younger than the TTL): the cached answer, no network at all;
- * - stale: the cached answer at once, and a revalidation through the request queue;
- * - missing: the network, through the queue.
- * Size and age limits come from workbox-expiration. Hits (fresh or stale) and misses
- * are counted for the monitor.
+ * The freshness window for the worker's API reads, with IndexedDB as the one store of
+ * data. Workbox's StaleWhileRevalidate has no freshness window (workbox #2807, #3069)
+ * and keeps a second copy of every answer in Cache Storage; this keeps no body at all,
+ * only a stamp per URL (when the answer arrived, and its ETag / Last-Modified):
+ * - fresh (stamped less than the TTL ago): no request; the stored data is current;
+ * - otherwise: a request through the queue, conditional when the stamp has validators;
+ *   a 304 re-stamps it and the stored data stays; a new answer is handed to the caller,
+ *   who stamps it with `keep()` only once its data is stored.
+ * So an answer that was never stored (refused at the door, failed to parse, lost to a
+ * full disk or a stopped worker) is never taken for fresh, and a 304 never vouches for
+ * data that is not there. Stamps live in memory and are persisted (meta 'answers').
+ *
+ * Only a read answered without any request counts as a cache hit for the monitor; a
+ * revalidation is a request, whatever the server answers.
  */
+import { deleteDB } from 'idb';
+import type { AnswerStamp } from '../src/shared/db';
 import type { Priority } from '../src/shared/network';
 
-/** When a cached answer was fetched, epoch ms; stamped on every answer we cache. */
-const FETCHED_AT = 'x-purl-fetched-at';
+/** Most stamps kept (the agent list and one memories URL per agent seen); the oldest go first. */
+export const MAX_STAMPS = 32;
 
-export type Revalidation = { response: Response } | { error: unknown };
-
-export interface CacheRead {
-  /** Where the answer came from. */
-  source: 'fresh' | 'stale' | 'network';
-  response: Response;
-  /** For a stale answer: the network's answer once it came, or why there was none. */
-  revalidation?: Promise<Revalidation>;
-}
-
-/** The part of workbox-expiration's CacheExpiration this module uses. */
-export interface ExpirationLike {
-  updateTimestamp(url: string): Promise<void>;
-  expireEntries(): Promise<void>;
-}
+export type FreshRead =
+  /** Stamped within the TTL: nothing was sent. */
+  | { source: 'fresh' }
+  /** The server answered 304: the stored data is still current. */
+  | { source: 'not-modified' }
+  /** Any other answer. Call `keep()` once its data is stored, to stamp it (only a 2xx is stamped). */
+  | { source: 'network'; response: Response; keep: () => Promise<void> };
 
 export interface FreshCacheOptions {
-  openCache: () => Promise<Cache>;
-  expiration: ExpirationLike;
+  /** Reads the persisted stamps (once per worker). */
+  load: () => Promise<Record<string, AnswerStamp> | undefined>;
+  /** Persists the stamps. */
+  save: (stamps: Record<string, AnswerStamp>) => Promise<void>;
   /** Sends through the request queue. */
   send: (request: Request, priority: Priority) => Promise<Response>;
   now: () => number;
-  /** Called on each hit or miss. */
+  /** Called on each read: a hit is one answered without a request. */
   onLookup?: (hit: boolean) => void;
 }
 
 export interface FreshCache {
-  /** Reads `request` (a GET) with freshness window `ttlMs`. Rejects only when nothing is cached and the network failed. */
-  read(request: Request, priority: Priority, ttlMs: number): Promise<CacheRead>;
-  /** Stores a network answer; only complete successful answers are kept. */
-  put(request: Request, response: Response): Promise<void>;
+  /** Reads `request` (a GET) with freshness window `ttlMs`. Rejects when the request failed. */
+  read(request: Request, priority: Priority, ttlMs: number): Promise<FreshRead>;
 }
 
-export function fetchedAt(response: Response): number {
-  const value = Number(response.headers.get(FETCHED_AT));
-  return Number.isFinite(value) ? value : 0;
+function stampOf(response: Response, fetchedAt: number): AnswerStamp {
+  const stamp: AnswerStamp = { fetchedAt };
+  const etag = response.headers.get('ETag');
+  const lastModified = response.headers.get('Last-Modified');
+  if (etag) stamp.etag = etag;
+  if (lastModified) stamp.lastModified = lastModified;
+  return stamp;
+}
+
+/**
+ * The request as sent: never kept by the browser's HTTP cache (IndexedDB holds the data),
+ * and conditional when the stamp has validators. A request with a validator and cache
+ * mode 'no-store' gets `Cache-Control: no-cache` added by the browser (Fetch spec,
+ * "HTTP-network-or-cache fetch"), and Express then ignores the validator and answers 200;
+ * naming `max-age=0` ourselves keeps the header from being added (measured in Chromium).
+ */
+function conditional(request: Request, stamp: AnswerStamp | undefined): Request {
+  const headers = new Headers(request.headers);
+  if (stamp?.etag) headers.set('If-None-Match', stamp.etag);
+  if (stamp?.lastModified) headers.set('If-Modified-Since', stamp.lastModified);
+  if (stamp?.etag || stamp?.lastModified) headers.set('Cache-Control', 'max-age=0');
+  return new Request(request, { headers, cache: 'no-store' });
 }
 
 export function createFreshCache(options: FreshCacheOptions): FreshCache {
-  const { openCache, expiration, send, now } = options;
+  const { send, now } = options;
+  let stamps: Promise<Map<string, AnswerStamp>> | undefined;
 
-  async function put(request: Request, response: Response): Promise<void> {
-    if (!response.ok) return;
-    const headers = new Headers(response.headers);
-    headers.set(FETCHED_AT, String(now()));
-    const stamped = new Response(await response.clone().arrayBuffer(), { status: response.status, statusText: response.statusText, headers });
-    const cache = await openCache();
-    await cache.put(request, stamped);
-    await expiration.updateTimestamp(request.url);
-    // Expiry is housekeeping: never let it fail a read.
-    void expiration.expireEntries().catch(() => undefined);
-  }
+  const loaded = (): Promise<Map<string, AnswerStamp>> =>
+    (stamps ??= options.load().then(
+      (saved) => new Map(Object.entries(saved ?? {})),
+      // Unreadable stamps only cost one full request per URL.
+      () => new Map(),
+    ));
 
-  async function fromNetwork(request: Request, priority: Priority): Promise<Response> {
-    const response = await send(request, priority);
-    await put(request, response).catch(() => {
-      // A full disk must not lose the answer we already have in hand.
+  async function stamp(url: string, value: AnswerStamp): Promise<void> {
+    const map = await loaded();
+    map.delete(url);
+    map.set(url, value);
+    const newestFirst = [...map.entries()].sort(([, a], [, b]) => b.fetchedAt - a.fetchedAt);
+    for (const [old] of newestFirst.slice(MAX_STAMPS)) map.delete(old);
+    await options.save(Object.fromEntries(map)).catch(() => {
+      // The stamp holds in memory; a worker restarted without it sends one full request.
     });
-    return response;
   }
 
-  async function read(request: Request, priority: Priority, ttlMs: number): Promise<CacheRead> {
-    const cache = await openCache();
-    const cached = await cache.match(request);
-    if (!cached) {
-      options.onLookup?.(false);
-      return { source: 'network', response: await fromNetwork(request, priority) };
+  async function read(request: Request, priority: Priority, ttlMs: number): Promise<FreshRead> {
+    const url = request.url;
+    const known = (await loaded()).get(url);
+    const age = known ? now() - known.fetchedAt : Infinity;
+    // A negative age means the clock went back: trust nothing stamped "in the future".
+    const isFresh = age >= 0 && age < ttlMs;
+    options.onLookup?.(isFresh);
+    if (isFresh) return { source: 'fresh' };
+    const response = await send(conditional(request, known), priority);
+    const arrivedAt = now();
+    if (response.status === 304 && known) {
+      await stamp(url, { ...known, ...stampOf(response, arrivedAt) });
+      return { source: 'not-modified' };
     }
-    options.onLookup?.(true);
-    if (now() - fetchedAt(cached) < ttlMs) return { source: 'fresh', response: cached };
-    const revalidation = fromNetwork(request.clone(), priority).then(
-      (response): Revalidation => ({ response }),
-      (error: unknown): Revalidation => ({ error }),
-    );
-    return { source: 'stale', response: cached, revalidation };
+    return { source: 'network', response, keep: () => (response.ok ? stamp(url, stampOf(response, arrivedAt)) : Promise.resolve()) };
   }
 
-  return { read, put };
+  return { read };
+}
+
+/** Where earlier versions kept a second copy of every API answer, and workbox-expiration its timestamps for it. */
+export const RETIRED_API_CACHE = 'purl-api-v1';
+export const RETIRED_EXPIRATION_DB = 'workbox-expiration';
+
+/** Deletes what earlier versions kept besides IndexedDB (run at activation). Never rejects. */
+export async function retireOldCopies(cacheStorage: CacheStorage): Promise<void> {
+  await Promise.all([cacheStorage.delete(RETIRED_API_CACHE), deleteDB(RETIRED_EXPIRATION_DB)]).catch(() => {
+    // Left over, they only take room; the next activation tries again.
+  });
 }

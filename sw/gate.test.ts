@@ -96,4 +96,15 @@ describe('the gate', () => {
     gate.answered(429, { retryAt: T0 + 20_000 }, clock.now);
     expect(saved).toEqual([T0 + 20_000]);
   });
+
+  it('counts an answer refused at the door as a failure whatever its status, and still obeys its Retry-After', () => {
+    const { gate } = harness();
+    gate.refused(200, {}, T0);
+    expect(gate.failingSince()).toBe(T0);
+    expect(gate.view()).toEqual({ state: 'closed', failures: 1 });
+    gate.refused(429, { retryAt: T0 + 7_000 }, T0 + 1);
+    expect(gate.retryAt).toBe(T0 + 7_000);
+    expect(gate.view().state).toBe('open');
+  });
 });
+

@@ -102,14 +102,27 @@ export class Gate {
 
   /** The server answered a request at `at` with `status` (its rate-limit headers read into `rateLimit`). */
   answered(status: number, rateLimit: RateLimitInfo, at: number): void {
+    this.#noteRetryAfter(status, rateLimit, at);
+    if (isServerFailure(status)) this.#failed(at);
+    else this.#succeeded(at);
+  }
+
+  /**
+   * An answer came that cannot be used (an HTML page, the wrong shape: sw/answer-check.ts):
+   * whatever its status, it is a failure, as a captive portal or a misrouted proxy is.
+   */
+  refused(status: number, rateLimit: RateLimitInfo, at: number): void {
+    this.#noteRetryAfter(status, rateLimit, at);
+    this.#failed(at);
+  }
+
+  #noteRetryAfter(status: number, rateLimit: RateLimitInfo, at: number): void {
     if (status === 429) {
       this.#streak429 += 1;
       this.#setRetryAt(rateLimit.retryAt ?? at + backoffAfter429(this.#streak429, this.#random));
     } else {
       this.#streak429 = 0;
     }
-    if (isServerFailure(status)) this.#failed(at);
-    else this.#succeeded(at);
   }
 
   /**

@@ -3,12 +3,15 @@ import { PurlError } from '../src/shared/errors';
 import { Gate } from './gate';
 import { createGuard } from './guard';
 
-function harness(answer: () => Promise<Response>, online = { is: true }) {
+function harness(answer: () => Promise<Response>, online = { is: true }, check?: (request: Request, response: Response) => Promise<PurlError | undefined>) {
   const clock = { now: 1_000_000 };
   const gate = new Gate({ now: () => clock.now, random: () => 1 }, { threshold: 2, timeoutMs: 10_000 });
   const sent: string[] = [];
   const answers: number[] = [];
+  const badAnswers: number[] = [];
   const guard = createGuard({
+    ...(check ? { check } : {}),
+    onBadAnswer: () => badAnswers.push(clock.now),
     fetch: async (request) => {
       sent.push(request.url);
       return answer();
@@ -19,7 +22,7 @@ function harness(answer: () => Promise<Response>, online = { is: true }) {
     isOnline: () => online.is,
   });
   const send = () => guard(new Request('http://purl.test/api/agents'), new AbortController().signal);
-  return { clock, breaker: gate.breaker, sent, answers, send, retryAt: () => gate.retryAt };
+  return { clock, breaker: gate.breaker, sent, answers, badAnswers, send, retryAt: () => gate.retryAt };
 }
 
 const code = async (promise: Promise<unknown>) => {
@@ -32,6 +35,26 @@ const code = async (promise: Promise<unknown>) => {
 };
 
 describe('the guard in front of the network', () => {
+  it('counts an answer its check refuses as a failure: the breaker opens and the request rejects with the reason', async () => {
+    const refuse = async () => new PurlError('bad-response', 'the body is not JSON');
+    const h = harness(async () => new Response('<html></html>', { status: 200 }), { is: true }, refuse);
+    expect(await code(h.send())).toBe('bad-response');
+    expect(h.breaker.view(h.clock.now)).toEqual({ state: 'closed', failures: 1 });
+    expect(await code(h.send())).toBe('bad-response');
+    expect(h.breaker.view(h.clock.now).state).toBe('open');
+    expect(h.badAnswers).toHaveLength(2);
+    expect(h.answers).toEqual([]);
+    expect(await code(h.send())).toBe('breaker-open');
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('lets an answer its check accepts through as a success', async () => {
+    const h = harness(async () => new Response('{}', { status: 200 }), { is: true }, async () => undefined);
+    expect((await h.send()).status).toBe(200);
+    expect(h.breaker.view(h.clock.now)).toEqual({ state: 'closed', failures: 0 });
+    expect(h.answers).toEqual([200]);
+  });
+
   it('after a 429 with Retry-After sends nothing until it has passed', async () => {
     const h = harness(async () => new Response('', { status: 429, headers: { 'Retry-After': '30' } }));
     expect((await h.send()).status).toBe(429);

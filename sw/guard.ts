@@ -3,14 +3,13 @@
  * the gate (sw/gate.ts) whether the request may leave, sends it, reads the rate-limit
  * headers of the answer, and tells the gate how it went. "Did not try" (PurlError
  * 'rate-limited' / 'breaker-open', thrown by the gate) and "tried and failed"
- * ('network-error', a 5xx or 429 answer, a timeout) stay distinct.
+ * ('network-error', a 5xx or 429 answer, a timeout, an answer `check` refuses:
+ * 'bad-response') stay distinct.
  */
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';
 import type { Gate } from './gate';
 import { parseRateLimit } from './rate-limit';
-
-export { isServerFailure } from './gate';
 
 export interface GuardEvents {
   /** A request left for the server. */
@@ -19,6 +18,8 @@ export interface GuardEvents {
   onAnswer?(status: number, rateLimit: RateLimitInfo): void;
   /** The request failed without an answer (network error, timeout). */
   onFailure?(): void;
+  /** The server answered with something `check` refused (an HTML page, the wrong shape). */
+  onBadAnswer?(): void;
 }
 
 export interface GuardOptions extends GuardEvents {
@@ -30,6 +31,11 @@ export interface GuardOptions extends GuardEvents {
    * the server, so the gate does not count it.
    */
   isOnline?: () => boolean;
+  /**
+   * Judges an answer before the gate hears of it (sw/answer-check.ts): one it refuses
+   * counts as a failure, and the request rejects with the reason.
+   */
+  check?: (request: Request, response: Response) => Promise<PurlError | undefined>;
 }
 
 export function createGuard(options: GuardOptions): (request: Request, signal: AbortSignal) => Promise<Response> {
@@ -48,6 +54,12 @@ export function createGuard(options: GuardOptions): (request: Request, signal: A
     }
     const at = now();
     const rateLimit = parseRateLimit(response.headers, at);
+    const untrusted = await options.check?.(request, response);
+    if (untrusted) {
+      gate.refused(response.status, rateLimit, now());
+      options.onBadAnswer?.();
+      throw untrusted;
+    }
     gate.answered(response.status, rateLimit, at);
     options.onAnswer?.(response.status, rateLimit);
     return response;

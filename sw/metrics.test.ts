@@ -76,6 +76,8 @@ describe('metrics', () => {
     expect(metrics.snapshot().lastFailure).toBe('server-error');
     metrics.failed();
     expect(metrics.snapshot().lastFailure).toBe('no-answer');
+    metrics.badAnswer();
+    expect(metrics.snapshot()).toMatchObject({ lastFailure: 'bad-answer', consecutiveErrors: 4 });
     metrics.answered(404, {});
     expect(metrics.snapshot().lastFailure).toBeUndefined();
   });

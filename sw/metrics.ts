@@ -90,6 +90,14 @@ export class Metrics {
     this.changed();
   }
 
+  /** The server answered with something Purl refused (an HTML page, the wrong shape): a failure like no answer. */
+  badAnswer(): void {
+    this.#consecutiveErrors += 1;
+    this.#lastFailure = 'bad-answer';
+    this.changed();
+  }
+
+  /** A read of the freshness cache: a hit is one answered without any request (a revalidation is a miss). */
   cacheLookup(hit: boolean): void {
     if (hit) this.#hits += 1;
     else this.#misses += 1;

@@ -5,7 +5,6 @@
  * the core, through one queue, one breaker and one cache for all tabs.
  */
 import { clientsClaim } from 'workbox-core';
-import { CacheExpiration } from 'workbox-expiration';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { openPurlDB, type PurlDatabase } from '../src/shared/db';
@@ -13,14 +12,13 @@ import { CHANNEL_NAME, isCommand, OUTBOX_SYNC_TAG } from '../src/shared/messages
 import { createCommandReplies } from './command-reply';
 import { createOverridesSource } from './config-source';
 import { createCore } from './core';
+import { retireOldCopies } from './fresh-cache';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<string | { url: string; revision: string | null }> };
 /** One-off Background Sync (https://wicg.github.io/background-sync/spec/): not in TypeScript's WebWorker lib. */
 interface SyncEvent extends ExtendableEvent {
   readonly tag: string;
 }
-
-const API_CACHE = 'purl-api-v1';
 
 cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
@@ -54,8 +52,6 @@ let currentEvent: ExtendableEvent | undefined;
 const core = createCore({
   origin: self.location.origin,
   fetch: (request, init) => fetch(request, init),
-  openCache: () => caches.open(API_CACHE),
-  expiration: new CacheExpiration(API_CACHE, { maxEntries: 32, maxAgeSeconds: 30 * 24 * 3600 }),
   getDb,
   broadcast: (event) => channel.postMessage(event),
   now: Date.now,
@@ -71,6 +67,8 @@ const core = createCore({
     }
   },
 });
+
+self.addEventListener('activate', (event) => event.waitUntil(retireOldCopies(caches)));
 
 self.addEventListener('message', (event) => {
   if (!isCommand(event.data)) return;

@@ -4,7 +4,8 @@ import { apiPaths } from '../src/shared/api';
 import { getMeta, listMemories, openPurlDB, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent } from '../src/shared/messages';
-import { createSync, type ApiResult } from './sync';
+import type { ApiRead } from './api-reader';
+import { createSync } from './sync';
 
 const A = 'agent-a';
 const B = 'agent-b';
@@ -14,14 +15,18 @@ const memoriesBody = (agentId: string, ...ids: string[]) => ({
   success: true,
   data: { memories: ids.map((id, i) => ({ id, agentId, entityId: 'u', roomId: 'r', createdAt: 1000 + i, content: { text: id } })) },
 });
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+/** A new answer with this body (the harness records its keep()). */
+const answer = (body: unknown): ApiRead => ({ kind: 'new', body, keep: async () => undefined });
+const UNCHANGED: ApiRead = { kind: 'unchanged' };
 
 interface Harness {
   db: PurlDatabase;
   events: PurlEvent[];
   calls: string[];
   clock: { now: number };
-  routes: Map<string, () => ApiResult | Promise<ApiResult>>;
+  routes: Map<string, () => ApiRead | Promise<ApiRead>>;
+  /** Paths whose answer was kept (stamped fresh), in order. */
+  kept: string[];
   sync: ReturnType<typeof createSync>;
 }
 
@@ -30,18 +35,21 @@ async function harness(): Promise<Harness> {
   const events: PurlEvent[] = [];
   const calls: string[] = [];
   const clock = { now: 10_000 };
-  const routes = new Map<string, () => ApiResult | Promise<ApiResult>>();
+  const routes = new Map<string, () => ApiRead | Promise<ApiRead>>();
+  const kept: string[] = [];
   const sync = createSync({
     getDb: async () => db,
     fetchApi: async (path) => {
       calls.push(path);
       const route = routes.get(path);
-      return route ? route() : { failure: new PurlError('network-error') };
+      if (!route) throw new PurlError('network-error');
+      const read = await route();
+      return read.kind === 'new' ? { ...read, keep: async () => void kept.push(path) } : read;
     },
     broadcast: (event) => events.push(event),
     now: () => clock.now,
   });
-  return { db, events, calls, clock, routes, sync };
+  return { db, events, calls, clock, routes, kept, sync };
 }
 
 beforeEach(() => {
@@ -51,8 +59,8 @@ beforeEach(() => {
 describe('sync', () => {
   it('stores the agents and the first agent’s memories, then tells the tabs what changed', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A, B)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1', 'm2')) }));
+    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A, B))));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1', 'm2'))));
     await h.sync.refresh('memories');
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(A);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m2', 'm1']);
@@ -62,9 +70,9 @@ describe('sync', () => {
 
   it('keeps the user’s chosen agent while the server still has it', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A, B)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
-    h.routes.set(apiPaths.memories(B), () => ({ response: json(memoriesBody(B, 'b1')) }));
+    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A, B))));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A))));
+    h.routes.set(apiPaths.memories(B), () => (answer(memoriesBody(B, 'b1'))));
     await h.sync.refresh('memories');
     await h.sync.selectAgent(B);
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
@@ -77,12 +85,12 @@ describe('sync', () => {
       success: true,
       data: { agents: [{ id: A, name: 'A', bio: '', status: statusA }, { id: B, name: 'B', bio: '', status: statusB }] },
     });
-    h.routes.set(apiPaths.agents, () => ({ response: json(agents('inactive', 'active')) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
-    h.routes.set(apiPaths.memories(B), () => ({ response: json(memoriesBody(B)) }));
+    h.routes.set(apiPaths.agents, () => answer(agents('inactive', 'active')));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A)));
+    h.routes.set(apiPaths.memories(B), () => answer(memoriesBody(B)));
     await h.sync.refresh('memories');
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
-    h.routes.set(apiPaths.agents, () => ({ response: json(agents('active', 'inactive')) }));
+    h.routes.set(apiPaths.agents, () => answer(agents('active', 'inactive')));
     await h.sync.refresh('memories');
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(A);
     // Picked by the user, a stopped agent stays (its memories can still be read).
@@ -93,12 +101,12 @@ describe('sync', () => {
 
   it('shows the new text of a memory edited on the server, and tells the tabs', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
     await h.sync.refresh('memories');
     const edited = memoriesBody(A, 'm1');
     edited.data.memories[0]!.content.text = 'edited on the server';
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(edited) }));
+    h.routes.set(apiPaths.memories(A), () => answer(edited));
     h.events.length = 0;
     expect(await h.sync.refresh('memories')).toBe('changed');
     expect((await listMemories(h.db, A)).map((m) => m.text)).toEqual(['edited on the server']);
@@ -107,8 +115,8 @@ describe('sync', () => {
 
   it('keeps saved memories and records a sentence when the server cannot be reached', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
     await h.sync.refresh('memories');
     h.routes.clear();
     h.clock.now = 20_000;
@@ -123,31 +131,49 @@ describe('sync', () => {
 
   it('rejects a body of the wrong shape without touching saved data', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
     await h.sync.refresh('memories');
-    h.routes.set(apiPaths.memories(A), () => ({ response: json({ success: true, data: { memories: [{ id: 'broken' }] } }) }));
+    h.routes.set(apiPaths.memories(A), () => (answer({ success: true, data: { memories: [{ id: 'broken' }] } })));
     await expect(h.sync.refresh('memories')).rejects.toThrow(/could not read/);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
     expect((await getMeta(h.db, 'sync'))?.error).toMatch(/couldn't read/);
   });
 
-  it('uses a cached answer but reports the failure when only the network failed', async () => {
+  it('stamps an answer fresh only after its data is stored, and a refused one never', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)), failure: new PurlError('http-error', 'HTTP 429') }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'cached')) }));
-    await expect(h.sync.refresh('memories')).rejects.toThrow(/HTTP 429/);
-    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['cached']);
-    expect((await getMeta(h.db, 'sync'))?.error).toMatch(/asked Purl to slow down/);
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
+    await h.sync.refresh('memories');
+    expect(h.kept).toEqual([apiPaths.agents, apiPaths.memories(A)]);
+    h.routes.set(apiPaths.agents, () => answer('<html>Welcome to nginx!</html>'));
+    await expect(h.sync.refresh('memories')).rejects.toThrow(/could not read/);
+    expect(h.kept).toHaveLength(2);
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
+  });
+
+  it('uses the stored agents and memories when the server says they are unchanged', async () => {
+    const h = await harness();
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A, B)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
+    await h.sync.refresh('memories');
+    h.routes.set(apiPaths.agents, () => UNCHANGED);
+    h.routes.set(apiPaths.memories(A), () => UNCHANGED);
+    h.events.length = 0;
+    expect(await h.sync.refresh('memories')).toBe('unchanged');
+    expect(h.calls.slice(-2)).toEqual([apiPaths.agents, apiPaths.memories(A)]);
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
+    expect(h.events).toEqual([{ type: 'data-changed', stores: ['meta'] }]);
+    expect((await getMeta(h.db, 'sync'))?.error).toBeUndefined();
   });
 
   it('says whether the memories changed, so the poller can stretch its interval', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => ({ response: json(agentsBody(A)) }));
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1')) }));
+    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
     expect(await h.sync.refresh('memories')).toBe('changed');
     expect(await h.sync.refresh('memories')).toBe('unchanged');
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A, 'm1', 'm2')) }));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1', 'm2'))));
     expect(await h.sync.refresh('memories')).toBe('changed');
   });
 
@@ -157,9 +183,9 @@ describe('sync', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     h.routes.set(apiPaths.agents, async () => {
       await gate;
-      return { response: json(agentsBody(A)) };
+      return answer(agentsBody(A));
     });
-    h.routes.set(apiPaths.memories(A), () => ({ response: json(memoriesBody(A)) }));
+    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A))));
     const runs = [h.sync.refresh('memories'), h.sync.refresh('user'), h.sync.refresh('memories')];
     release();
     await Promise.all(runs);

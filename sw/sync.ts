@@ -3,28 +3,23 @@
  * IndexedDB, and tells every tab what changed. Pure TypeScript: the clock, the
  * network and the database are injected, so unit tests drive it with fakes. When it
  * runs is the poller's business (sw/poller.ts); how reads reach the server is the
- * freshness cache's and the queue's.
+ * freshness cache's and the queue's. An answer's data is stored only after it passed
+ * the shape check of src/shared/api.ts, and stamped fresh only after it was stored: a
+ * bad answer fails the refresh and leaves the saved data as it was.
  */
 import { chooseAgent } from '../src/shared/agent-choice';
 import { apiPaths, parseAgentList, parseMemories, type Agent } from '../src/shared/api';
-import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
+import { getMeta, listAgents, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
 import type { Priority } from '../src/shared/network';
+import type { ApiRead } from './api-reader';
 import { reconcileMemories, saveAgents, setMeta } from './store';
-
-/** What one API read produced: the answer to use, and what the network did this time. */
-export interface ApiResult {
-  /** The freshest answer available (network, or cache when the network failed). */
-  response?: Response;
-  /** Why the network part failed, when it did. */
-  failure?: PurlError;
-}
 
 export interface SyncOptions {
   getDb: () => Promise<PurlDatabase>;
   /** Reads an API path at a priority (through the freshness cache and the queue). */
-  fetchApi: (path: string, priority: Priority) => Promise<ApiResult>;
+  fetchApi: (path: string, priority: Priority) => Promise<ApiRead>;
   broadcast: (event: PurlEvent) => void;
   now: () => number;
 }
@@ -41,15 +36,6 @@ export interface Sync {
 }
 
 type Store = StoreName;
-
-async function readJson(response: Response): Promise<unknown> {
-  if (!response.ok) throw new PurlError('http-error', `HTTP ${response.status}`);
-  try {
-    return await response.json();
-  } catch {
-    throw new PurlError('bad-response', 'the body is not JSON');
-  }
-}
 
 /** The sentence a person sees for a failed refresh. */
 export function describeFailure(error: unknown): string {
@@ -89,12 +75,6 @@ export function createSync(options: SyncOptions): Sync {
   const { getDb, fetchApi, broadcast, now } = options;
   let running: Promise<'changed' | 'unchanged'> | null = null;
 
-  async function fetchBody(path: string, priority: Priority): Promise<{ body: unknown; failure?: PurlError }> {
-    const { response, failure } = await fetchApi(path, priority);
-    if (!response) throw failure ?? new PurlError('network-error');
-    return failure ? { body: await readJson(response), failure } : { body: await readJson(response) };
-  }
-
   /** The agent whose memories to read (src/shared/agent-choice.ts), remembered when it changes. */
   async function pickAgent(db: PurlDatabase, agents: readonly Agent[]): Promise<string> {
     const selected = await getMeta(db, 'selectedAgentId');
@@ -115,14 +95,20 @@ export function createSync(options: SyncOptions): Sync {
     if (previous?.succeededAt !== undefined) status.succeededAt = previous.succeededAt;
     let failure: unknown;
     try {
-      const agentsRead = await fetchBody(apiPaths.agents, priority);
-      const agents = parseAgentList(agentsRead.body);
-      if (await saveAgents(db, agents)) changed.add('agents');
+      const agentsRead = await fetchApi(apiPaths.agents, priority);
+      // Unchanged: the agents stored last time are the server's.
+      const agents = agentsRead.kind === 'new' ? parseAgentList(agentsRead.body) : await listAgents(db);
+      if (agentsRead.kind === 'new') {
+        if (await saveAgents(db, agents)) changed.add('agents');
+        await agentsRead.keep();
+      }
       const agentId = await pickAgent(db, agents);
-      const memoriesRead = await fetchBody(apiPaths.memories(agentId), priority);
-      const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
-      if (result.added + result.removed + result.updated > 0) changed.add('memories');
-      failure = agentsRead.failure ?? memoriesRead.failure;
+      const memoriesRead = await fetchApi(apiPaths.memories(agentId), priority);
+      if (memoriesRead.kind === 'new') {
+        const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
+        if (result.added + result.removed + result.updated > 0) changed.add('memories');
+        await memoriesRead.keep();
+      }
     } catch (error) {
       failure = error;
     }

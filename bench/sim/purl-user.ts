@@ -1,8 +1,8 @@
 /**
  * One simulated Purl user: the worker's real network core (sw/core.ts) running in Node
- * with its own IndexedDB (fake-indexeddb, a database of its own), its own cache, and its
- * own loopback source address, driven the way a page drives it: a heartbeat every 5 s
- * from one visible, active tab, the chat opened, and a message typed about once a minute.
+ * with its own IndexedDB (fake-indexeddb, a database of its own) and its own loopback
+ * source address, driven the way a page drives it: a heartbeat every 5 s from one
+ * visible, active tab, the chat opened, and a message typed about once a minute.
  */
 // Each simulated browser's IndexedDB: fake-indexeddb, one database per user.
 import 'fake-indexeddb/auto';
@@ -12,7 +12,6 @@ import type { Command, PurlEvent } from '../../src/shared/messages';
 import { getMeta } from '../../src/shared/db';
 import { createOverridesSource } from '../../sw/config-source';
 import { createCore, type Core } from '../../sw/core';
-import { MemoryCache } from './memory-cache';
 import { fetchFrom } from './source-fetch';
 import { countingFetch, emptyTraffic, type Traffic } from './traffic';
 
@@ -95,12 +94,9 @@ export class PurlUser {
     const fetch = countingFetch(source.fetch, this.traffic, Date.now);
     const name = `purl-sim-${this.#options.run}-${index}`;
     const getDb = async () => (this.#db ??= await openPurlDB({ name }));
-    const cache = new MemoryCache();
     this.#core = createCore({
       origin,
       fetch,
-      openCache: async () => cache.asCache(),
-      expiration: { updateTimestamp: async () => undefined, expireEntries: async () => undefined },
       getDb,
       broadcast: (event) => this.#onEvent(event),
       now: Date.now,

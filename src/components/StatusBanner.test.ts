@@ -45,6 +45,12 @@ describe('the connection sentence', () => {
     );
   });
 
+  it('says the server sent something unreadable when refused answers opened the breaker', () => {
+    expect(connectionSentence(true, undefined, metrics({ breaker: open, lastFailure: 'bad-answer' }), now)).toBe(
+      "The agent's server sent something Purl couldn't read. Showing saved memories; trying again in 0:04.",
+    );
+  });
+
   it('puts being offline first', () => {
     expect(connectionSentence(false, undefined, metrics({ breaker: open }), now)).toMatch(/^You're offline\./);
   });

@@ -23,8 +23,13 @@ export function connectionSentence(
   if (!online) return "You're offline. Showing saved memories; Purl will catch up when you're back online.";
   const breaker = metrics?.breaker;
   if (breaker && breaker.state !== 'closed') {
-    // A breaker opened by 429s is a server that answers but refuses: say so, not "isn't answering".
-    const what = metrics.lastFailure === 'rate-limited' ? "The agent's server asked Purl to slow down." : "The agent's server isn't answering.";
+    // A breaker opened by 429s or by unreadable answers is a server that answers: say what it does, not "isn't answering".
+    const what =
+      metrics.lastFailure === 'rate-limited'
+        ? "The agent's server asked Purl to slow down."
+        : metrics.lastFailure === 'bad-answer'
+          ? "The agent's server sent something Purl couldn't read."
+          : "The agent's server isn't answering.";
     return breaker.nextProbeAt > now
       ? `${what} Showing saved memories; trying again in ${formatCountdown(breaker.nextProbeAt - now)}.`
       : `${what} Showing saved memories; trying again now.`;

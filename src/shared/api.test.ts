@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAgentList, parseMemories } from './api';
+import { checkAnswer, hasAnswerShape, parseAgentList, parseMemories } from './api';
 import { PurlError } from './errors';
 
 const agentId = '11111111-1111-4111-8111-111111111111';
@@ -79,5 +79,35 @@ describe('parseMemories', () => {
     const text = '<img src=x onerror=alert(1)>';
     const [parsed] = parseMemories(envelope([memory({ content: { text } })]), agentId);
     expect(parsed?.text).toBe(text);
+  });
+});
+
+describe('checkAnswer', () => {
+  const session = { sessionId: 's1', channelId: 'c1', agentId, userId };
+  const good: [string, string, unknown][] = [
+    ['GET', '/api/agents', { success: true, data: { agents: [{ id: agentId, name: 'Purl' }] } }],
+    ['GET', `/api/agents/${agentId}/memories`, envelope([memory()])],
+    ['POST', '/api/messaging/sessions', session],
+    ['GET', '/api/messaging/sessions/s1/messages', { messages: [{ id: 'x', authorId: userId, content: 'hi', createdAt: 1 }] }],
+    ['POST', '/api/messaging/sessions/s1/messages', { success: true, userMessage: { id: 'x', content: 'hi', created_at: 1 } }],
+  ];
+
+  it.each(good)('accepts a good answer to %s %s', (method, path, body) => {
+    expect(hasAnswerShape(method, path)).toBe(true);
+    expect(() => checkAnswer(method, path, body)).not.toThrow();
+  });
+
+  it.each(good)('refuses JSON of the wrong shape to %s %s', (method, path) => {
+    expect(() => checkAnswer(method, path, { success: true, data: { items: 'none' }, messages: {} })).toThrowError(PurlError);
+  });
+
+  it('checks memories against the agent named in the path', () => {
+    expect(() => checkAnswer('GET', '/api/agents/someone-else/memories', envelope([memory()]))).toThrowError(/another agent/);
+  });
+
+  it('has no shape for paths Purl does not read, and lets them pass', () => {
+    expect(hasAnswerShape('GET', '/api/server/ping')).toBe(false);
+    expect(hasAnswerShape('DELETE', '/api/agents')).toBe(false);
+    expect(() => checkAnswer('GET', '/api/server/ping', '<html>')).not.toThrow();
   });
 });

@@ -226,5 +226,41 @@ export function parseSessionMessages(body: Json, session: ChatSession): ChatMess
     .sort((a, b) => a.createdAt - b.createdAt);
 }
 
+/** A session standing in for the real one where only an answer's shape is checked (the values are not kept). */
+const SHAPE_ONLY_SESSION: ChatSession = { sessionId: 'shape', channelId: 'shape', agentId: 'shape', userId: 'shape' };
+
+/**
+ * The answers Purl reads, by method and path, each with the parser that checks it. The
+ * parsers return what Purl keeps; here only whether they accept the answer matters.
+ */
+const ANSWER_SHAPES: readonly { method: string; path: RegExp; check: (body: Json, match: RegExpMatchArray) => unknown }[] = [
+  { method: 'GET', path: /^\/api\/agents$/, check: (body) => parseAgentList(body) },
+  { method: 'GET', path: /^\/api\/agents\/([^/]+)\/memories$/, check: (body, match) => parseMemories(body, decodeURIComponent(match[1]!)) },
+  { method: 'POST', path: /^\/api\/messaging\/sessions$/, check: (body) => parseSession(body) },
+  { method: 'GET', path: /^\/api\/messaging\/sessions\/[^/]+\/messages$/, check: (body) => parseSessionMessages(body, SHAPE_ONLY_SESSION) },
+  { method: 'POST', path: /^\/api\/messaging\/sessions\/[^/]+\/messages$/, check: (body) => parsePostedMessage(body, SHAPE_ONLY_SESSION) },
+];
+
+/** True when Purl reads answers of `method` on `pathname`, so {@link checkAnswer} has a shape for them. */
+export function hasAnswerShape(method: string, pathname: string): boolean {
+  return ANSWER_SHAPES.some((shape) => shape.method === method && shape.path.test(pathname));
+}
+
+/**
+ * The boundary check for a successful answer to `method` on `pathname` (no query):
+ * throws PurlError('bad-response') when `body` (parsed JSON) does not have the shape
+ * Purl reads there. Paths Purl does not read pass unchecked.
+ */
+export function checkAnswer(method: string, pathname: string, body: Json): void {
+  for (const shape of ANSWER_SHAPES) {
+    if (shape.method !== method) continue;
+    const match = pathname.match(shape.path);
+    if (match) {
+      shape.check(body, match);
+      return;
+    }
+  }
+}
+
 /** The most a chat message may hold, in characters (the server accepts 2 MB bodies; people do not type novels). */
 export const MAX_MESSAGE_LENGTH = 4_000;

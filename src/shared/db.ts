@@ -46,6 +46,18 @@ export interface OutboxItem {
   error?: string;
 }
 
+/**
+ * What the worker keeps of an API answer whose data it stored (sw/fresh-cache.ts): not
+ * the body (the data lives in the stores above), only what the freshness window and a
+ * conditional request need.
+ */
+export interface AnswerStamp {
+  /** Epoch ms when the answer arrived, or when a 304 last confirmed it. */
+  fetchedAt: number;
+  etag?: string;
+  lastModified?: string;
+}
+
 /** Values kept in the `meta` store, by key. */
 export interface MetaValues {
   selectedAgentId: string;
@@ -78,6 +90,8 @@ export interface MetaValues {
   retryAt: number;
   /** This browser's fixed offset into each poll interval, 0..1, so browsers do not poll in lockstep. */
   phase: number;
+  /** The stamps of the API answers whose data is stored, by URL. */
+  answers: Record<string, AnswerStamp>;
 }
 export type MetaKey = keyof MetaValues;
 

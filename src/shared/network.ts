@@ -79,7 +79,9 @@ export interface MetricsSnapshot {
   maxConcurrent: number;
   consecutiveErrors: number;
   breaker: BreakerView;
+  /** Reads answered from saved data without any request. */
   cacheHits: number;
+  /** Reads that sent a request (a revalidation answered 304 included). */
   cacheMisses: number;
   /** Hits / (hits + misses), or undefined before the first lookup. */
   cacheHitRate?: number;
@@ -102,5 +104,8 @@ export interface MetricsSnapshot {
   lastFailure?: FailureKind;
 }
 
-/** How a request failed: a 429, another server error (5xx), or no answer at all (network error, timeout). */
-export type FailureKind = 'rate-limited' | 'server-error' | 'no-answer';
+/**
+ * How a request failed: a 429, another server error (5xx), no answer at all (network
+ * error, timeout), or an answer Purl refused at the door (not JSON, the wrong shape).
+ */
+export type FailureKind = 'rate-limited' | 'server-error' | 'no-answer' | 'bad-answer';

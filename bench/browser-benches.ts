@@ -5,7 +5,7 @@
  */
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../e2e/browser';
-import { countApiRequests, type FaultProxy } from '../e2e/fault-proxy';
+import { countApiRequests, countHealthChecks, type FaultProxy } from '../e2e/fault-proxy';
 import { NaiveUser } from './sim/naive-user';
 import { loopbackAddress } from './sim/source-fetch';
 
@@ -56,59 +56,129 @@ export async function benchTabs(browser: Browser, gatewayUrl: string, proxy: Fau
   return rows;
 }
 
+/** One outage as one client lived it. */
+export interface OutageRun {
+  /** API requests that reached the dead server. */
+  requests: number;
+  /** ElizaOS health checks (`/healthz`, the gateway's, shared by every user) that reached it meanwhile. */
+  healthChecks: number;
+  /** From the server being back to the first good API answer leaving it, ms (undefined: none within the limit). */
+  answeredMs?: number;
+  /** From the server being back to fresh data in the browser's IndexedDB, ms (Purl only). */
+  storedMs?: number;
+}
+
 export interface OutageResult {
   tabs: number;
   outageS: number;
-  purlRequestsDuringOutage: number;
-  naiveRequestsDuringOutage: number;
-  purlRecoveryS?: number;
-  naiveRecoveryS?: number;
+  purl: OutageRun[];
+  naive: OutageRun[];
 }
 
-/** The time from `from` to the first successful API answer, if one came within `limitMs`. */
-async function recovery(proxy: FaultProxy, from: number, limitMs: number): Promise<number | undefined> {
+export interface OutageOptions {
+  tabs: number;
+  outageMs: number;
+  /** Outages in a row, for each client. */
+  outages: number;
+  breakerTimeoutMs: number;
+  addressOffset: number;
+  /** How long to wait for a recovery before calling it missing, ms. */
+  limitMs?: number;
+}
+
+/** The time from `from` to the end of the first successful API answer, if one came within `limitMs`. */
+async function firstAnswer(proxy: FaultProxy, from: number, limitMs: number): Promise<number | undefined> {
   const deadline = from + limitMs;
   while (Date.now() < deadline) {
-    const ok = proxy.apiRequests().find((entry) => entry.startedAt >= from && entry.status !== undefined && entry.status >= 200 && entry.status < 300);
-    if (ok) return (ok.endedAt ?? ok.startedAt) - from;
-    await sleep(100);
+    const ok = proxy.apiRequests().find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && entry.status !== undefined && entry.status >= 200 && entry.status < 300);
+    if (ok) return ok.endedAt! - from;
+    await sleep(50);
   }
   return undefined;
 }
 
-/** Five tabs while the server is down for twice the breaker timeout; then the server returns. */
-export async function benchOutage(browser: Browser, gatewayUrl: string, proxy: FaultProxy, tabs: number, breakerTimeoutMs: number, addressOffset: number): Promise<OutageResult> {
-  const outageMs = 2 * breakerTimeoutMs;
-  const measure = async (during: () => Promise<void>) => {
-    await sleep(3_000);
+/**
+ * What runs in the page for {@link storedAfter}, as source text: the bench runs under tsx,
+ * whose transform would wrap named functions in a helper the page does not have.
+ */
+const STORED_AFTER_SOURCE = `async ({ since, limitMs }) => {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open('purl');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const read = (key) => new Promise((resolve, reject) => {
+    const request = db.transaction('meta').objectStore('meta').get(key);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    const deadline = Date.now() + limitMs;
+    while (Date.now() < deadline) {
+      const [sync, chat] = await Promise.all([read('sync'), read('chatPoll')]);
+      if ((sync?.succeededAt ?? 0) >= since || (chat?.succeededAt ?? 0) >= since) return Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
+  } finally {
+    db.close();
+  }
+}`;
+
+/**
+ * In the page: resolves with the epoch ms at which IndexedDB first holds a sync or chat
+ * poll that succeeded at or after `since` (checked every 50 ms), or undefined after
+ * `limitMs` or when the page could not be read.
+ */
+function storedAfter(page: Page, since: number, limitMs: number): Promise<number | undefined> {
+  return page
+    .evaluate(`(${STORED_AFTER_SOURCE})(${JSON.stringify({ since, limitMs })})`)
+    .then((at) => (typeof at === 'number' ? at : undefined))
+    .catch(() => undefined);
+}
+
+/**
+ * `outages` outages in a row for one client: each after a settling pause of random
+ * length (so outages start at any point of the client's poll cycle), the server dead
+ * (connections reset, /healthz included) for `outageMs`, then back.
+ */
+async function outagesOf(proxy: FaultProxy, options: OutageOptions, page?: Page): Promise<OutageRun[]> {
+  const runs: OutageRun[] = [];
+  const limitMs = options.limitMs ?? 60_000;
+  for (let i = 0; i < options.outages; i += 1) {
+    // The user is at the screen: a key press keeps the tab "active" (the page reports no
+    // input for 5 minutes as idle, and idle tabs poll five times slower).
+    await page?.keyboard.press('Shift');
+    await sleep(5_000 + Math.random() * 10_000);
     proxy.inject({ kind: 'reset' });
     const downAt = Date.now();
-    await sleep(outageMs);
+    await sleep(options.outageMs);
     proxy.inject({ kind: 'none' });
     const upAt = Date.now();
-    const requests = countApiRequests(proxy, downAt, upAt);
-    const recovered = await recovery(proxy, upAt, 3 * breakerTimeoutMs);
-    await during();
-    return { requests, recovered };
-  };
+    const stored = page ? storedAfter(page, upAt, limitMs) : Promise.resolve(undefined);
+    const answeredMs = await firstAnswer(proxy, upAt, limitMs);
+    const storedAt = await stored;
+    const run: OutageRun = { requests: countApiRequests(proxy, downAt, upAt), healthChecks: countHealthChecks(proxy, downAt, upAt) };
+    if (answeredMs !== undefined) run.answeredMs = answeredMs;
+    if (storedAt !== undefined) run.storedMs = storedAt - upAt;
+    runs.push(run);
+    console.log(`bench: outage ${i + 1}/${options.outages}: ${JSON.stringify(run)}`);
+  }
+  return runs;
+}
 
+/** Tabs of one browser through `outages` outages of the server; then the naive client's tabs through as many. */
+export async function benchOutage(browser: Browser, gatewayUrl: string, proxy: FaultProxy, options: OutageOptions): Promise<OutageResult> {
   const context = await browser.newContext({ serviceWorkers: 'allow' });
-  await openTabs(context, `${gatewayUrl}/#/chat`, tabs);
-  const purl = await measure(() => context.close());
+  const pages = await openTabs(context, `${gatewayUrl}/#/chat`, options.tabs);
+  const purl = await outagesOf(proxy, options, pages[0]);
+  await context.close();
 
-  const naive = new NaiveUser({ index: 0, origin: gatewayUrl, localAddress: loopbackAddress(addressOffset), tabs, messageEveryMs: 1e9, breakerTimeoutMs });
+  const naive = new NaiveUser({ index: 0, origin: gatewayUrl, localAddress: loopbackAddress(options.addressOffset), tabs: options.tabs, messageEveryMs: 1e9, breakerTimeoutMs: options.breakerTimeoutMs });
   await naive.start();
-  const naiveResult = await measure(() => naive.stop());
-
-  const result: OutageResult = {
-    tabs,
-    outageS: outageMs / 1000,
-    purlRequestsDuringOutage: purl.requests,
-    naiveRequestsDuringOutage: naiveResult.requests,
-  };
-  if (purl.recovered !== undefined) result.purlRecoveryS = purl.recovered / 1000;
-  if (naiveResult.recovered !== undefined) result.naiveRecoveryS = naiveResult.recovered / 1000;
-  return result;
+  const naiveRuns = await outagesOf(proxy, options);
+  await naive.stop();
+  return { tabs: options.tabs, outageS: options.outageMs / 1000, purl, naive: naiveRuns };
 }
 
 export interface FirstPaint {

@@ -3,22 +3,25 @@
  * and the naive baseline side by side in the same run, against the real ElizaOS
  * through the real gateway. `npm run bench -- --smoke` is a one-minute run of the same
  * code with tiny sizes (CI runs it so the bench cannot rot); it writes nothing.
+ * `npm run bench:outage` runs only the outage part (a few minutes) and rewrites only its
+ * section of BENCHMARKS.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { startFaultProxy } from '../e2e/fault-proxy';
 import { build, needsBuild } from '../server/build';
-import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type TabsRow } from './browser-benches';
+import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type OutageRun, type TabsRow } from './browser-benches';
 import { runFleet, type FleetResult } from './fleet';
 import { root, startBenchStack } from './sim/stack';
 import { measureWeight, type Weight } from './weight';
 
 const smoke = process.argv.includes('--smoke');
+const outageOnly = process.argv.includes('--outage');
 
 const plan = smoke
-  ? { tabs: [1, 2], tabsWindowMs: 6_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddress: [{ users: 5, windowMs: 6_000 }], outageTabs: 2, breakerTimeoutMs: 5_000, paintSamples: 1 }
-  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddress: [{ users: 20, windowMs: 90_000 }, { users: 80, windowMs: 120_000 }], outageTabs: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
+  ? { tabs: [1, 2], tabsWindowMs: 6_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddress: [{ users: 5, windowMs: 6_000 }], outageTabs: 2, outages: 1, breakerTimeoutMs: 5_000, paintSamples: 1 }
+  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddress: [{ users: 20, windowMs: 90_000 }, { users: 80, windowMs: 120_000 }], outageTabs: 5, outages: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
 
 /** Tabs each simulated user has open (one visible, one in the background). */
 const TABS_PER_USER = 2;
@@ -38,6 +41,35 @@ const log = (line: string) => console.log(`bench: ${line}`);
 const ratio = (purl: number, naive: number) => (naive === 0 ? '—' : (purl / naive).toFixed(2));
 const fixed = (value: number | undefined, digits = 1) => (value === undefined ? '—' : value.toFixed(digits));
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(2));
+
+/** The value at quantile `q` (nearest rank); a missing recovery counts as the longest. */
+function quantile(values: readonly (number | undefined)[], q: number): number | undefined {
+  const sorted = values.map((value) => value ?? Infinity).sort((a, b) => a - b);
+  const value = sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
+  return value === undefined || value === Infinity ? undefined : value;
+}
+
+const OUTAGE_START = '<!-- bench:outage:start -->';
+const OUTAGE_END = '<!-- bench:outage:end -->';
+
+/** The outage section, between its own markers so `--outage` can rewrite it alone. */
+function renderOutage(outage: OutageResult, command: string): string {
+  const lines: string[] = [OUTAGE_START];
+  const runs = outage.purl.length;
+  lines.push(`### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`, '');
+  lines.push('| | Purl | naive |', '|---|---|---|');
+  const perOutage = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => list.map(pick).join(', ');
+  const mean = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => (list.length === 0 ? '—' : (list.reduce((sum, run) => sum + pick(run), 0) / list.length).toFixed(1));
+  lines.push(`| API requests sent to the dead server, per outage | ${perOutage(outage.purl, (run) => run.requests)} (mean ${mean(outage.purl, (run) => run.requests)}) | ${perOutage(outage.naive, (run) => run.requests)} (mean ${mean(outage.naive, (run) => run.requests)}) |`);
+  lines.push(`| ElizaOS health checks meanwhile (the gateway's, one a second at most for every user) | ${perOutage(outage.purl, (run) => run.healthChecks)} | ${perOutage(outage.naive, (run) => run.healthChecks)} |`);
+  const answered = (list: readonly OutageRun[]) => list.map((run) => run.answeredMs);
+  lines.push(`| first good answer after the server is back, p50 / p95 (s) | ${seconds(quantile(answered(outage.purl), 0.5))} / ${seconds(quantile(answered(outage.purl), 0.95))} | ${seconds(quantile(answered(outage.naive), 0.5))} / ${seconds(quantile(answered(outage.naive), 0.95))} |`);
+  const stored = outage.purl.map((run) => run.storedMs);
+  lines.push(`| fresh data in IndexedDB after the server is back, p50 / p95 (s) | ${seconds(quantile(stored, 0.5))} / ${seconds(quantile(stored, 0.95))} | (no IndexedDB) |`);
+  lines.push(`| each outage's first good answer (s) | ${answered(outage.purl).map(seconds).join(', ')} | ${answered(outage.naive).map(seconds).join(', ')} |`);
+  lines.push(OUTAGE_END);
+  return lines.join('\n');
+}
 
 function render(report: Report): string {
   const lines: string[] = [];
@@ -60,10 +92,7 @@ function render(report: Report): string {
     const first429 = row.first429S === undefined ? 'none' : row.first429S.toFixed(0);
     lines.push(`| ${row.users} | ${row.windowS} | ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${first429} | ${row.rateLimited} | ${row.typed} / ${row.delivered} |`);
   }
-  const outage = report.outage;
-  lines.push('', `### Outage: ${outage.tabs} tabs, server down for ${outage.outageS} s (twice the breaker timeout)`, '', '| | Purl | naive | ratio |', '|---|---|---|---|');
-  lines.push(`| requests sent to the dead server | ${outage.purlRequestsDuringOutage} | ${outage.naiveRequestsDuringOutage} | ${ratio(outage.purlRequestsDuringOutage, outage.naiveRequestsDuringOutage)} |`);
-  lines.push(`| seconds to the first good answer once it is back | ${fixed(outage.purlRecoveryS)} | ${fixed(outage.naiveRecoveryS)} | |`);
+  lines.push('', renderOutage(report.outage, command));
   lines.push('', '### First paint: navigation to the first conversation on screen (median)', '', '| condition | Purl | naive |', '|---|---|---|');
   for (const row of report.firstPaint) lines.push(`| ${row.condition} | ${row.purlMs === undefined ? '—' : `${row.purlMs.toFixed(0)} ms`} | ${row.naive} |`);
   lines.push('', '### Weight', '', '| UI JavaScript (gzip) | worker (gzip) | precache |', '|---|---|---|');
@@ -71,33 +100,65 @@ function render(report: Report): string {
   return lines.join('\n');
 }
 
-function writeReport(markdown: string): void {
+/** Puts `markdown` between the markers `start` and `end` of BENCHMARKS.md (at its end when they are missing). */
+function writeBetween(start: string, end: string, markdown: string): void {
   const file = path.join(root, 'BENCHMARKS.md');
-  const start = '<!-- bench:start -->';
-  const end = '<!-- bench:end -->';
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const block = `${start}\n${markdown}\n${end}`;
-  const next = current.includes(start) ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), block) : `${current.trimEnd()}\n\n${block}\n`;
+  const block = markdown.startsWith(start) ? markdown : `${start}\n${markdown}\n${end}`;
+  const next = current.includes(start) ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), () => block) : `${current.trimEnd()}\n\n${block}\n`;
   fs.writeFileSync(file, next);
 }
 
-async function main(): Promise<void> {
+function writeReport(markdown: string): void {
+  writeBetween('<!-- bench:start -->', '<!-- bench:end -->', markdown);
+}
+
+/** `--outage`: the outage part alone, written over its own section. */
+/** ElizaOS, the fault proxy in front of it, a gateway in front of that, and Chromium (built first if needed). */
+async function startBrowserStack() {
   const executablePath = findChromium();
   if (!executablePath) throw new Error(NO_BROWSER_MESSAGE);
   if (needsBuild(root)) await build(root);
-  const cpuAtStart = process.cpuUsage();
-  const startedAt = Date.now();
   log('starting ElizaOS and the gateway');
   const stack = await startBenchStack();
   const proxy = await startFaultProxy(stack.eliza.url.href.replace(/\/$/, ''));
   const proxied = await stack.startGateway({ CIRCUIT_BREAKER_TIMEOUT: String(plan.breakerTimeoutMs) }, proxy.url);
   const browser = await launch(executablePath);
+  return { stack, proxy, proxied, browser };
+}
+
+async function mainOutage(): Promise<void> {
+  const { stack, proxy, proxied, browser } = await startBrowserStack();
+  try {
+    log('outage');
+    const outage = await benchOutage(browser, proxied.url, proxy, outagePlan());
+    const markdown = renderOutage(outage, '`npm run bench:outage`');
+    console.log(`\n${markdown}\n`);
+    if (!smoke) writeBetween(OUTAGE_START, OUTAGE_END, markdown);
+  } finally {
+    await browser.close().catch(() => undefined);
+    await proxied.stop();
+    await proxy.close();
+    await stack.stop();
+  }
+}
+
+function outagePlan() {
+  return { tabs: plan.outageTabs, outageMs: 2 * plan.breakerTimeoutMs, outages: plan.outages, breakerTimeoutMs: plan.breakerTimeoutMs, addressOffset: 9_100 };
+}
+
+async function main(): Promise<void> {
+  // Built before the CPU clock starts: the figure is the simulated browsers' share.
+  if (needsBuild(root)) await build(root);
+  const cpuAtStart = process.cpuUsage();
+  const startedAt = Date.now();
+  const { stack, proxy, proxied, browser } = await startBrowserStack();
   try {
     const weight = measureWeight(path.join(root, 'dist'));
     log('tabs');
     const tabs = await benchTabs(browser, proxied.url, proxy, plan.tabs, plan.tabsWindowMs, 9_000);
     log('outage');
-    const outage = await benchOutage(browser, proxied.url, proxy, plan.outageTabs, plan.breakerTimeoutMs, 9_100);
+    const outage = await benchOutage(browser, proxied.url, proxy, outagePlan());
     log('first paint');
     const firstPaint = await benchFirstPaint(browser, proxied.url, proxy, plan.paintSamples);
     await browser.close();
@@ -164,7 +225,8 @@ async function main(): Promise<void> {
       const tabsMeasured = tabs.reduce((total, row) => total + row.purl + row.naive, 0) > 0;
       const fleetMeasured = [...fleet, ...oneAddress].every((row) => row.requests > 0);
       const painted = firstPaint.every((row) => row.purlMs !== undefined);
-      if (!tabsMeasured || !fleetMeasured || !painted) throw new Error('the smoke run measured nothing: the bench is broken');
+      const recovered = [...outage.purl, ...outage.naive].every((run) => run.answeredMs !== undefined);
+      if (!tabsMeasured || !fleetMeasured || !painted || !recovered) throw new Error('the smoke run measured nothing: the bench is broken');
       log(`smoke run finished in ${elapsedS.toFixed(0)} s`);
     } else {
       writeReport(markdown);
@@ -177,7 +239,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+(outageOnly ? mainOutage() : main()).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 });

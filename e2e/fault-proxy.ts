@@ -4,7 +4,9 @@
  * fault at a time on demand — things a real server cannot be asked to do.
  *
  * A fault hits every /api request (or only those its `only` picks); Socket.IO and
- * anything else always pass. With `forward`, the request first reaches ElizaOS, which
+ * anything else always pass, except ElizaOS's `/healthz` when the fault is a dead server
+ * (a reset or a hang that never reaches ElizaOS, or `health: true`): a dead server is dead
+ * on every path, so the gateway's own health check sees the outage too. With `forward`, the request first reaches ElizaOS, which
  * acts on it (a posted message is stored), and only its answer is replaced or lost:
  * the case where a client must not send again blindly.
  */
@@ -31,6 +33,11 @@ type Headers = Record<string, string>;
 export type Fault = {
   /** Only these requests get the fault; the others pass through. Default: every /api request. */
   only?: (request: RequestInfo) => boolean;
+  /**
+   * Whether ElizaOS's `/healthz` gets the fault too. Default: yes for a dead server (a
+   * `reset` or `hang` without `forward`, and no `only`), no otherwise.
+   */
+  health?: boolean;
 } & (
   | { kind: 'none' }
   /** Answer with this status, headers and body instead of ElizaOS's answer (`headers` may be made per request). */
@@ -71,6 +78,8 @@ export interface FaultProxy {
 }
 
 const NONE: Fault = { kind: 'none' };
+/** ElizaOS's health check, outside its /api rate limit. */
+const HEALTH_PATH = '/healthz';
 
 export interface FaultProxyOptions {
   /**
@@ -79,6 +88,17 @@ export interface FaultProxyOptions {
    * gateway's secret header still passes, so ElizaOS trusts it).
    */
   clientAddress?: string;
+}
+
+/** Whether `fault` also hits ElizaOS's `/healthz` (see {@link Fault.health}). */
+export function hitsHealth(fault: Fault): boolean {
+  if (fault.health !== undefined) return fault.health;
+  return (fault.kind === 'reset' || fault.kind === 'hang') && !fault.forward && !fault.only;
+}
+
+/** Health checks (`/healthz`) that reached the proxy within [from, to), epoch ms. */
+export function countHealthChecks(proxy: FaultProxy, from: number, to: number): number {
+  return proxy.log.filter((entry) => entry.path === HEALTH_PATH && entry.startedAt >= from && entry.startedAt < to).length;
 }
 
 /** API requests that reached the proxy within [from, to), epoch ms. */
@@ -205,12 +225,15 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       entry.endedAt ??= Date.now();
       entry.status ??= 0;
     });
-    const hits = info.path.startsWith('/api/') && remaining > 0 && fault.kind !== 'none' && (fault.only?.(info) ?? true);
+    const isHealth = info.path.split('?')[0] === HEALTH_PATH;
+    const isTarget = isHealth ? hitsHealth(fault) : info.path.startsWith('/api/') && (fault.only?.(info) ?? true);
+    const hits = isTarget && remaining > 0 && fault.kind !== 'none';
     if (!hits || fault.kind === 'none') {
       proxy.web(req, res);
       return;
     }
-    remaining -= 1;
+    // A health check does not use up a fault limited to `times` API requests.
+    if (!isHealth) remaining -= 1;
     entry.fault = fault.kind;
     applyFault(fault, req, res, entry).catch(() => {
       // ElizaOS itself failed while we forwarded: answer as a proxy would.

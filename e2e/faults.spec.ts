@@ -123,9 +123,9 @@ const table: FaultRow[] = [
     name: '500 answers to the chat poll only, the memories fine',
     fault: { kind: 'status', status: 500, only: isChatPoll, body: injected('INTERNAL', 'Internal server error') },
     says: /can't check the chat for new messages/,
-    // Only the chat poll fails, so only it backs off: from its interval, stretched while
-    // nothing new came (up to 4 s here), doubling with each failure. The breaker stays
-    // closed (the other requests succeed), so no probe cuts the wait short.
+    // Only the chat poll fails, so only it backs off: from its base interval (1 s here),
+    // doubling with each failure. The breaker stays closed (the other requests succeed)
+    // and the gateway's /health says the server is up, so nothing cuts the wait short.
     recoveryMs: 45_000,
   },
   {

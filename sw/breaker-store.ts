@@ -5,6 +5,7 @@
 import { getMeta, type PurlDatabase } from '../src/shared/db';
 import type { BreakerSnapshot } from '../src/shared/network';
 import { CircuitBreaker, isBreakerSnapshot, type CircuitBreakerOptions } from './breaker';
+import type { GateStore } from './gate';
 import { setMeta } from './store';
 
 /**
@@ -59,4 +60,26 @@ export function persistTransitions(breaker: CircuitBreaker, db: PurlDatabase, op
     });
     options.track?.(write);
   });
+}
+
+/**
+ * The gate's copy in IndexedDB: the breaker (meta 'breaker', saved on every transition)
+ * and the server's Retry-After (meta 'retryAt').
+ */
+export function gateStore(db: PurlDatabase, options: CircuitBreakerOptions, persist: PersistOptions = {}): GateStore {
+  return {
+    async load() {
+      const breaker = await loadBreaker(db, options);
+      persistTransitions(breaker, db, persist);
+      const retryAt = await getMeta(db, 'retryAt').catch(() => undefined);
+      return retryAt === undefined ? { breaker } : { breaker, retryAt };
+    },
+    saveRetryAt(at) {
+      const write = setMeta(db, 'retryAt', at).catch((error: unknown) => {
+        // Memory still holds it; a restart before it is saved only forgets a wait.
+        console.warn('Purl: could not save Retry-After', error);
+      });
+      persist.track?.(write);
+    },
+  };
 }

@@ -198,4 +198,35 @@ describe('CircuitBreaker', () => {
       expect(isBreakerSnapshot(bad), JSON.stringify(bad)).toBe(false);
     }
   });
+
+  it('says from when a request may be allowed: the probe time while open, the lost-probe time while one is out', () => {
+    const breaker = new CircuitBreaker(options);
+    expect(breaker.allowsAt(T0)).toBe(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < options.threshold; i += 1) breaker.onFailure(T0);
+    expect(breaker.allowsAt(T0 + 1)).toBe(T0 + TIMEOUT);
+    expect(breaker.request(T0 + TIMEOUT)).toEqual({ allowed: true, probe: true });
+    expect(breaker.allowsAt(T0 + TIMEOUT + 1)).toBe(T0 + 2 * TIMEOUT);
+  });
+
+  it('trips open when told the server is down, without pushing an open breaker\'s probe further away', () => {
+    const breaker = new CircuitBreaker(options);
+    breaker.trip(T0);
+    expect(breaker.toJSON()).toEqual({ state: 'open', openedAt: T0 });
+    breaker.trip(T0 + 1_000);
+    expect(breaker.toJSON()).toEqual({ state: 'open', openedAt: T0 });
+  });
+
+  it('lets the probe go at once when told the server is back, and still needs it to close', () => {
+    const breaker = new CircuitBreaker(options);
+    breaker.trip(T0);
+    breaker.probeNow(T0 + 1_000);
+    expect(breaker.view(T0 + 1_000).state).toBe('half-open');
+    expect(breaker.request(T0 + 1_000)).toEqual({ allowed: true, probe: true });
+    // A probe out is left to report.
+    breaker.probeNow(T0 + 1_001);
+    expect(breaker.request(T0 + 1_001).allowed).toBe(false);
+    breaker.onFailure(T0 + 1_002);
+    expect(breaker.toJSON()).toEqual({ state: 'open', openedAt: T0 + 1_002 });
+  });
 });
+

@@ -149,6 +149,39 @@ export class CircuitBreaker {
     this.#change({ state: 'open', openedAt: now });
   }
 
+  /**
+   * Epoch ms from which `request` may be allowed: `now` or earlier while closed or
+   * half-open with no probe out, the probe time while open, and while a probe is out the
+   * time it is presumed lost (its answer comes sooner, and changes this).
+   */
+  allowsAt(now: number): number {
+    const snapshot = this.#snapshot;
+    if (snapshot.state === 'closed') return Number.NEGATIVE_INFINITY;
+    const probeAt = Math.min(snapshot.openedAt, now) + this.#timeoutMs;
+    if (now < probeAt) return probeAt;
+    return this.#isProbeOut(now) ? (this.#probeSentAt as number) + this.#timeoutMs : probeAt;
+  }
+
+  /**
+   * Opens a closed breaker at `now` without waiting for the threshold: something other
+   * than a request (the gateway's health check) says the server is down. An open breaker
+   * is left as it is, so its probe is never pushed further away.
+   */
+  trip(now: number): void {
+    if (this.#snapshot.state === 'closed') this.#change({ state: 'open', openedAt: now });
+  }
+
+  /**
+   * Makes an open breaker half-open at `now` (its probe may go at once): something other
+   * than a request says the server is back. The probe still decides whether it closes.
+   * A probe already out is left to report.
+   */
+  probeNow(now: number): void {
+    const snapshot = this.#snapshot;
+    if (snapshot.state !== 'open' || this.#isProbeOut(now)) return;
+    if (now < snapshot.openedAt + this.#timeoutMs) this.#change({ state: 'open', openedAt: Math.max(0, now - this.#timeoutMs) });
+  }
+
   /** What the UI shows at `now`: half-open once the timeout has passed. */
   view(now: number): BreakerView {
     const snapshot = this.#snapshot;

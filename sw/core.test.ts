@@ -2,7 +2,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigOverrides } from '../src/shared/config';
 import { openPurlDB, type MetaValues, type PurlDatabase } from '../src/shared/db';
-import { createCore, type Core } from './core';
+import { createCore, type Core, type CoreEnvironment } from './core';
 
 const ORIGIN = 'http://purl.test';
 const AGENT = '40608b6b-63b6-0e2c-b819-9d9850d060ec';
@@ -10,12 +10,32 @@ const SESSION = { sessionId: 's1', channelId: 'c1', agentId: AGENT, userId: 'u1'
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
-/** ElizaOS as far as the core reads it; `hang` makes the matching requests wait until aborted. */
+/**
+ * The gateway's /health as the fake serves it: absent (an older gateway: 404), or up or
+ * down since some time.
+ */
+interface FakeHealth {
+  status: 'absent' | 'up' | 'down';
+  since: number;
+}
+
+/**
+ * ElizaOS behind the gateway, as far as the core reads it; `hang` makes the matching
+ * requests wait until aborted. API requests are logged in `calls`, health checks in
+ * `healthCalls` (they are not API requests).
+ */
 function fakeServer(hang: (request: Request) => boolean = () => false) {
   const calls: string[] = [];
+  const healthCalls: number[] = [];
+  const health: FakeHealth = { status: 'absent', since: 0 };
   let seq = 0;
   const fetch = async (request: Request, { signal }: { signal: AbortSignal }): Promise<Response> => {
     const { pathname } = new URL(request.url);
+    if (pathname === '/health') {
+      healthCalls.push(Date.now());
+      if (health.status === 'absent') return new Response('Not found.', { status: 404 });
+      return json({ status: health.status, since: health.since, checkedAt: Date.now() });
+    }
     calls.push(`${request.method} ${pathname}`);
     if (hang(request)) {
       return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
@@ -30,7 +50,7 @@ function fakeServer(hang: (request: Request) => boolean = () => false) {
     if (pathname.endsWith('/messages')) return json({ messages: [] });
     return json({ error: 'not found' }, 404);
   };
-  return { calls, fetch };
+  return { calls, healthCalls, health, fetch };
 }
 
 interface Harness {
@@ -45,6 +65,7 @@ async function harness(
   meta: Partial<MetaValues>,
   overrides: ConfigOverrides = {},
   broadcast: (event: unknown) => void = () => undefined,
+  environment: Partial<CoreEnvironment> = {},
 ): Promise<Harness> {
   const db = await openPurlDB();
   for (const [key, value] of Object.entries(meta)) await db.put('meta', value as MetaValues[keyof MetaValues], key as keyof MetaValues);
@@ -57,6 +78,7 @@ async function harness(
     random: () => 0.5,
     randomUUID: () => crypto.randomUUID(),
     loadOverrides: async () => ({ memoriesPollMs: 60_000, chatPollMs: 1_000, messageMinIntervalMs: 0, ...overrides }),
+    ...environment,
   });
   return { core, calls: server.calls, db };
 }
@@ -75,6 +97,8 @@ function running(now: number): Partial<MetaValues> {
 const message = (text: string) => ({ type: 'send-message', clientId: crypto.randomUUID(), agentId: AGENT, text, createdAt: Date.now() }) as const;
 const heartbeat = { type: 'heartbeat', tabId: 'tab-1', visible: true, active: true } as const;
 const flushSoon = () => new Promise((resolve) => setTimeout(resolve, 200));
+/** vi.waitFor with room for a loaded machine (fake-indexeddb runs slowly when the cores are busy). */
+const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 5_000, interval: 50 });
 
 beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
@@ -91,7 +115,7 @@ describe('the core', () => {
       schedules: { chat: { nextDueAt: now + 300, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 }, memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 } },
     }, { requestTimeoutMs: 20_000 });
     void core.handle(heartbeat);
-    await vi.waitFor(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
 
     void core.handle(message('Hello while the poll hangs'));
     await flushSoon();
@@ -126,7 +150,7 @@ describe('the core', () => {
     expect(calls).toEqual([]);
 
     void core.handle(message('The server is back'));
-    await vi.waitFor(() => expect(calls).toContain('GET /api/agents'));
+    await eventually(() => expect(calls).toContain('GET /api/agents'));
     expect(calls[0]).toBe('POST /api/messaging/sessions/s1/messages');
     expect(calls).toContain(`GET /api/agents/${AGENT}/memories`);
   });
@@ -147,7 +171,7 @@ describe('the core', () => {
       },
     }, { breakerTimeoutMs: 5_000 });
     void core.handle(heartbeat);
-    await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls[0]).toBe('GET /api/messaging/sessions/s1/messages');
   });
 
@@ -167,7 +191,7 @@ describe('the core', () => {
       },
     }, { breakerThreshold: 10 }, (event) => events.push(event));
     void core.handle(heartbeat);
-    await vi.waitFor(async () =>
+    await eventually(async () =>
       expect(await db.get('meta', 'chatPoll')).toMatchObject({ error: "Purl can't check the chat for new messages. The agent's server answered with an error. Showing saved messages; Purl will try again shortly." }),
     );
     expect(events).toContainEqual({ type: 'data-changed', stores: ['meta'] });
@@ -223,3 +247,184 @@ describe('the core', () => {
     expect((await db.get('meta', 'sync')) as MetaValues['sync']).toMatchObject({ error: expect.stringMatching(/taking too long/) });
   });
 });
+
+/** Counts the IndexedDB transactions opened on `db` from now on. */
+function countTransactions(db: PurlDatabase): { count: number } {
+  const counter = { count: 0 };
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((...args: Parameters<typeof transaction>) => {
+    counter.count += 1;
+    return transaction(...args);
+  }) as typeof db.transaction;
+  return counter;
+}
+
+/** A timer source that records each wait the core asks for. */
+function countingTimers(): { waits: number[]; setTimer: NonNullable<CoreEnvironment['setTimer']> } {
+  const waits: number[] = [];
+  return {
+    waits,
+    setTimer: (callback, ms) => {
+      waits.push(ms);
+      const id = setTimeout(callback, ms);
+      return () => clearTimeout(id);
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const schedule = (nextDueAt: number, intervalMs: number, errorStreak = 0) => ({ nextDueAt, intervalMs, unchangedStreak: 0, errorStreak });
+/** The tab goes away, so the worker's loop ends with the test. */
+const closeTab = (core: Core) => core.handle({ type: 'tab-closed', tabId: 'tab-1' });
+
+describe('the core while the server is down', { timeout: 15_000 }, () => {
+  it('with the breaker open and a poll overdue, waits for the probe instead of spinning', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const timers = countingTimers();
+    const { core, calls, db } = await harness(
+      server,
+      {
+        ...running(now),
+        // Opened 10 s ago: the probe is 4 min 50 s away. The chat poll has been due for a second.
+        breaker: { state: 'open', openedAt: now - 10_000 },
+        schedules: { chat: schedule(now - 1_000, 1_000), memories: schedule(now + 60_000, 60_000) },
+      },
+      { breakerTimeoutMs: 300_000 },
+      undefined,
+      { setTimer: timers.setTimer },
+    );
+    // The worker starts (reads its settings and saved state) before the window opens.
+    await core.handle({ type: 'tab-closed', tabId: 'warm-up' });
+    const transactions = countTransactions(db);
+    await core.handle(heartbeat);
+    await sleep(2_000);
+    expect(calls).toEqual([]);
+    // Measured before this fix: 197 transactions in 2 s, a 50 ms timer each round.
+    expect(transactions.count).toBeLessThanOrEqual(8);
+    expect(timers.waits).toEqual([]);
+    // This gateway has no /health (404): asked once, then left alone.
+    expect(server.healthCalls).toHaveLength(1);
+  });
+
+  it('asks /health every second while it says down, sending nothing to the API, and lets everything go the moment it says up', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    server.health.status = 'down';
+    server.health.since = now - 20_000;
+    const db = await openPurlDB();
+    await db.put('outbox', { clientId: 'c-1', agentId: AGENT, text: 'Typed during the outage', createdAt: now - 60_000, state: 'retrying', attempts: 4, nextAttemptAt: now + 240_000 });
+    db.close();
+    const timers = countingTimers();
+    const { core, calls, db: opened } = await harness(
+      server,
+      {
+        ...running(now),
+        breaker: { state: 'open', openedAt: now - 10_000 },
+        schedules: { chat: schedule(now + 60_000, 60_000, 3), memories: schedule(now + 240_000, 240_000, 3) },
+      },
+      { breakerTimeoutMs: 300_000 },
+      undefined,
+      { setTimer: timers.setTimer },
+    );
+    await core.handle({ type: 'tab-closed', tabId: 'warm-up' });
+    const transactions = countTransactions(opened);
+    void core.handle(heartbeat);
+    await sleep(2_500);
+    expect(calls).toEqual([]);
+    expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
+    expect(server.healthCalls.length).toBeLessThanOrEqual(4);
+    // One wait per health check (each up to a second), never a spin.
+    expect(timers.waits.length).toBeLessThanOrEqual(4);
+    expect(transactions.count).toBeLessThanOrEqual(8);
+
+    server.health.status = 'up';
+    server.health.since = Date.now();
+    const upAt = Date.now();
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`));
+    expect(calls).toContain('GET /api/messaging/sessions/s1/messages');
+    // The next health check (a second at most) brings everything forward: seconds, not the breaker's 5 minutes.
+    expect(Date.now() - upAt).toBeLessThan(3_500);
+    expect(await opened.get('meta', 'breaker')).toEqual({ state: 'closed', failures: 0 });
+    await closeTab(core);
+  });
+
+  it('stops knocking on the API once a request failed and /health says the server is down', async () => {
+    const server = fakeServer();
+    const answer = server.fetch;
+    let isDown = true;
+    server.fetch = async (request, init) => {
+      if (isDown && new URL(request.url).pathname.startsWith('/api/')) {
+        server.calls.push(`${request.method} ${new URL(request.url).pathname}`);
+        throw new TypeError('Failed to fetch');
+      }
+      return answer(request, init);
+    };
+    const now = Date.now();
+    server.health.status = 'down';
+    server.health.since = now - 1_000;
+    const { core, calls, db } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await sleep(3_500);
+    // The chat poll's own backoff (1–2 s, then 2–4 s) would have tried again by now; the health check says why not.
+    expect(calls).toEqual(['GET /api/messaging/sessions/s1/messages']);
+    expect(await db.get('meta', 'breaker')).toMatchObject({ state: 'open' });
+    expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
+    isDown = false;
+    server.health.status = 'up';
+    server.health.since = Date.now();
+    await vi.waitFor(() => expect(calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages')).toHaveLength(2), { timeout: 4_000 });
+    await closeTab(core);
+  });
+
+  it('with a gateway that has no /health, backs off as before and does not ask again soon', async () => {
+    const server = fakeServer();
+    const answer = server.fetch;
+    server.fetch = async (request, init) => {
+      if (request.method !== 'GET' || !request.url.endsWith('/messages?limit=50')) return answer(request, init);
+      server.calls.push(`GET ${new URL(request.url).pathname}`);
+      return json({ error: 'down' }, 503);
+    };
+    const now = Date.now();
+    const { core, calls } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
+    }, { breakerThreshold: 10 });
+    void core.handle(heartbeat);
+    // Backoff from the base interval: the first retry within 1–2 s.
+    await vi.waitFor(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { timeout: 4_000 });
+    expect(server.healthCalls).toHaveLength(1);
+    await closeTab(core);
+  });
+
+  it('does not count failed health checks against the breaker', async () => {
+    const server = fakeServer();
+    const answer = server.fetch;
+    server.fetch = async (request, init) => {
+      if (new URL(request.url).pathname === '/health') {
+        server.healthCalls.push(Date.now());
+        throw new TypeError('Failed to fetch');
+      }
+      return request.method === 'GET' && request.url.endsWith('/messages?limit=50') ? json({ error: 'down' }, 503) : answer(request, init);
+    };
+    const now = Date.now();
+    const { core, db } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await sleep(2_500);
+    expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
+    // Only the chat polls (one or two in 2.5 s) count: the breaker has not opened (threshold 5).
+    const breaker = (await db.get('meta', 'breaker')) as MetaValues['breaker'];
+    expect(breaker.state).toBe('closed');
+    expect(breaker).toMatchObject({ failures: expect.any(Number) });
+    expect((breaker as { failures: number }).failures).toBeLessThanOrEqual(2);
+    await closeTab(core);
+  });
+});
+

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PurlError } from '../src/shared/errors';
-import { CircuitBreaker } from './breaker';
+import { Gate } from './gate';
 import { createGuard } from './guard';
 
 function harness(answer: () => Promise<Response>, online = { is: true }, check?: (request: Request, response: Response) => Promise<PurlError | undefined>) {
   const clock = { now: 1_000_000 };
-  const breaker = new CircuitBreaker({ threshold: 2, timeoutMs: 10_000 });
-  let retryAt = 0;
+  const gate = new Gate({ now: () => clock.now, random: () => 1 }, { threshold: 2, timeoutMs: 10_000 });
   const sent: string[] = [];
   const answers: number[] = [];
   const badAnswers: number[] = [];
@@ -18,15 +17,12 @@ function harness(answer: () => Promise<Response>, online = { is: true }, check?:
       return answer();
     },
     now: () => clock.now,
-    breaker: () => breaker,
-    retryAt: () => retryAt,
-    setRetryAt: (at) => (retryAt = at),
-    random: () => 1,
+    gate,
     onAnswer: (status) => answers.push(status),
     isOnline: () => online.is,
   });
   const send = () => guard(new Request('http://purl.test/api/agents'), new AbortController().signal);
-  return { clock, breaker, sent, answers, badAnswers, send, retryAt: () => retryAt };
+  return { clock, breaker: gate.breaker, sent, answers, badAnswers, send, retryAt: () => gate.retryAt };
 }
 
 const code = async (promise: Promise<unknown>) => {

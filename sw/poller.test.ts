@@ -2,14 +2,14 @@ import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { getMeta, openPurlDB, type PurlDatabase } from '../src/shared/db';
 import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
-import { createPoller, type Poller } from './poller';
+import { createPoller, type Poller, type PollResult } from './poller';
 import { scheduleDefaults, type ScheduleOptions } from './schedule';
 
 const T0 = 1_000_000;
 const MEMORIES_MS = 60_000;
 const CHAT_MS = 5_000;
 
-type Result = 'changed' | 'unchanged';
+type Result = PollResult;
 
 interface Harness {
   db: PurlDatabase;
@@ -228,7 +228,7 @@ describe('poller', () => {
     expect((await h.schedule('memories'))?.nextDueAt).toBe(T0 + MEMORIES_MS);
   });
 
-  it('does not hold up the chat poll behind a slow memories poll', async () => {
+  it('does not hold up the chat poll behind a slow memories poll', { timeout: 15_000 }, async () => {
     const h = await harness();
     h.wanted.push('chat');
     const slow = gate<Result>();
@@ -289,10 +289,47 @@ describe('poller', () => {
     expect(h.runs).toHaveLength(2);
     expect((await h.schedule('memories'))?.errorStreak).toBe(2);
   });
+
+  it('knows when the next poll falls due without reading storage, for the cadence of the tabs', async () => {
+    const h = await harness();
+    h.wanted.push('chat');
+    await h.heartbeat(T0);
+    expect(await h.poller.nextDueAt()).toBe(T0 + CHAT_MS);
+    await h.poller.noteTab({ tabId: 'tab-1', visible: false, active: true, seenAt: T0 });
+    expect(h.poller.cadence()).toBe('background');
+    expect(await h.poller.nextDueAt()).toBe(T0 + 5 * CHAT_MS);
+    await h.poller.forgetTab('tab-1');
+    expect(await h.poller.nextDueAt()).toBe(Infinity);
+  });
+
+  it('brings only the polls backing off after errors forward, at their base interval', async () => {
+    const h = await harness();
+    h.wanted.push('chat');
+    h.behaviour.set('memories', async () => Promise.reject(new Error('down')));
+    await h.heartbeat(T0);
+    const failed = await h.schedule('memories');
+    expect(failed?.errorStreak).toBe(1);
+    expect(failed!.nextDueAt).toBeGreaterThan(T0 + MEMORIES_MS);
+    const chat = await h.schedule('chat');
+    await h.poller.retryFailed(T0 + 10, (kind) => (kind === 'chat' ? CHAT_MS : MEMORIES_MS));
+    expect(await h.schedule('memories')).toMatchObject({ nextDueAt: T0 + 10, intervalMs: MEMORIES_MS, errorStreak: 1 });
+    expect(await h.schedule('chat')).toEqual(chat);
+    expect(await h.poller.nextDueAt()).toBe(T0 + 10);
+  });
+
+  it('keeps a poll due by the time its run asked for (a reply is awaited)', async () => {
+    const h = await harness();
+    h.behaviour.set('memories', async () => ({ outcome: 'unchanged' as const, dueBy: T0 + 1_000 }));
+    await h.heartbeat(T0);
+    expect(await h.schedule('memories')).toMatchObject({ nextDueAt: T0 + 1_000, unchangedStreak: 1 });
+    await h.heartbeat(T0 + 1_000);
+    expect(h.runs.map((r) => r.at)).toEqual([T0, T0 + 1_000]);
+  });
 });
 
-/** Lets IndexedDB and promise callbacks run until `condition` holds. */
+/** Waits until `condition` holds, for 5 s at most (a loaded machine runs fake-indexeddb slowly). */
 async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+  const deadline = Date.now() + 5_000;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
   expect(condition()).toBe(true);
 }

@@ -13,7 +13,24 @@
  */
 import type { MetaValues, PurlDatabase } from '../src/shared/db';
 import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
-import { afterPoll, cadenceOf, freshSchedule, isDue, liveTabs, TAB_GONE_AFTER_MS, type PollOutcome, type ScheduleOptions } from './schedule';
+import {
+  afterPoll,
+  cadenceOf,
+  effectiveInterval,
+  freshSchedule,
+  isDue,
+  liveTabs,
+  TAB_GONE_AFTER_MS,
+  type Cadence,
+  type PollOutcome,
+  type ScheduleOptions,
+} from './schedule';
+
+/**
+ * What one poll found: 'changed' | 'unchanged', or that with `dueBy`, the latest time the
+ * next poll of its kind should run (a reply is awaited: look again soon).
+ */
+export type PollResult = 'changed' | 'unchanged' | { outcome: 'changed' | 'unchanged'; dueBy?: number };
 
 /**
  * `C` is whatever keeps the worker alive while a poll runs (the event in the worker);
@@ -27,25 +44,39 @@ export interface PollerOptions<C> {
   random: () => number;
   /** Per-kind options (read at each tick, so high-load mode and /config.json changes apply live). */
   options: (kind: PollKind) => Promise<ScheduleOptions>;
-  /** Runs one poll; resolves 'changed' | 'unchanged', rejects on failure. */
-  run: (kind: PollKind, context: C) => Promise<'changed' | 'unchanged'>;
+  /** Runs one poll; resolves with what it found, rejects on failure. */
+  run: (kind: PollKind, context: C) => Promise<PollResult>;
   /** Which polls are wanted now (e.g. 'chat' only while a chat session is open). */
   kinds: () => Promise<readonly PollKind[]>;
   /** Extra delay imposed from outside (Retry-After, budget stretching, open breaker): epoch ms before which nothing may run. */
   notBefore?: () => Promise<number>;
   /** A tab not heard from for longer than this is gone, ms; default `TAB_GONE_AFTER_MS` (75 s). */
   goneAfterMs?: number;
+  /** Hears the interval in force for each poll (for the monitor) whenever the next deadline is computed. */
+  onInterval?: (kind: PollKind, intervalMs: number) => void;
 }
 
 export interface Poller<C> {
   /** A tab's heartbeat: records the tab (meta 'tabs', prunes tabs gone > goneAfterMs), then runs whatever is due. */
   onHeartbeat(tab: TabState, context: C): Promise<void>;
+  /** Records a tab's heartbeat (as `onHeartbeat`) without running anything: the caller runs what is due. */
+  noteTab(tab: TabState): Promise<void>;
   /** Any other event (fetch, message): runs whatever is due. */
   tick(context: C): Promise<void>;
   /** Removes a tab (page hidden for good / unload). */
   forgetTab(tabId: string): Promise<void>;
   /** Makes the poll of `kind` due by `at`, its interval reset to `baseMs`. */
   expedite(kind: PollKind, at: number, baseMs: number): Promise<void>;
+  /** Makes every poll that is backing off after errors due by `at`, its interval reset to its base. */
+  retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void>;
+  /**
+   * When the next poll falls due (epoch ms, Infinity when none will), from what this
+   * poller last read or wrote; undefined before its first check. Ignores `notBefore`:
+   * the caller combines the two. Polls in flight are left out: their end is an event.
+   */
+  nextDueAt(): Promise<number | undefined>;
+  /** How often polls run for the open tabs, as last heard. */
+  cadence(): Cadence;
 }
 
 /** A poll this worker has claimed and must run, with the options it was claimed under. */
@@ -72,6 +103,11 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   /** The check under way; ticks arriving meanwhile merge into one more check. */
   let checking: Promise<void> | null = null;
   let rerunRequested = false;
+  /**
+   * The schedules and tabs as this poller last read or wrote them, for computing the next
+   * deadline without reading them again (IndexedDB stays the copy other workers share).
+   */
+  const view: { schedules?: MetaValues['schedules']; tabs?: MetaValues['tabs']; kinds: readonly PollKind[] } = { kinds: [] };
 
   /** Finds the due polls and claims them, in one transaction; returns what to run. */
   async function claimDue(): Promise<Claim[]> {
@@ -79,7 +115,8 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     // Everything that is not IndexedDB is read before the transaction opens: awaiting
     // anything else inside it would let it auto-commit half-way.
     const blockedUntil = options.notBefore ? await options.notBefore() : Number.NEGATIVE_INFINITY;
-    const kinds = (await options.kinds()).filter((kind) => !inFlight.has(kind));
+    view.kinds = await options.kinds();
+    const kinds = view.kinds.filter((kind) => !inFlight.has(kind));
     const kindOptions = await Promise.all(kinds.map((kind) => options.options(kind)));
     const at = now();
     if (at < blockedUntil || kinds.length === 0) return [];
@@ -114,13 +151,17 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
         schedules[kind] = schedule;
       });
       if (isChanged) void tx.store.put(schedules, 'schedules');
+      view.schedules = schedules;
+    } else {
+      view.schedules = storedSchedules;
     }
+    view.tabs = storedTabs;
     await tx.done;
     return claims;
   }
 
-  /** Writes a finished poll's outcome into its schedule. */
-  async function record(kind: PollKind, outcome: PollOutcome, scheduleOptions: ScheduleOptions): Promise<void> {
+  /** Writes a finished poll's outcome into its schedule (due by `dueBy` at the latest, when given). */
+  async function record(kind: PollKind, outcome: PollOutcome, scheduleOptions: ScheduleOptions, dueBy?: number): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
     const [storedSchedules, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('phase')])) as [
@@ -128,21 +169,27 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
       unknown,
     ];
     const phase = isPhase(storedPhase) ? storedPhase : 0;
-    const schedules = { ...storedSchedules, [kind]: afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions, phase) };
+    const next = afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions, phase);
+    if (dueBy !== undefined && dueBy < next.nextDueAt) next.nextDueAt = dueBy;
+    const schedules = { ...storedSchedules, [kind]: next };
     void tx.store.put(schedules, 'schedules');
+    view.schedules = schedules;
     await tx.done;
   }
 
   async function runClaimed(claim: Claim, context: C): Promise<void> {
     let outcome: PollOutcome;
+    let dueBy: number | undefined;
     try {
-      outcome = await options.run(claim.kind, context);
+      const result = await options.run(claim.kind, context);
+      if (typeof result === 'string') outcome = result;
+      else ({ outcome, dueBy } = result);
     } catch {
       // The run reports its own failure (status, metrics, breaker); here a failure
       // only decides the backoff.
       outcome = 'error';
     }
-    await record(claim.kind, outcome, claim.options);
+    await record(claim.kind, outcome, claim.options, dueBy);
   }
 
   function start(claim: Claim, context: C): Promise<void> {
@@ -187,13 +234,18 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
     const stored = (await tx.store.get('tabs')) as MetaValues['tabs'] | undefined;
-    void tx.store.put(update(stored, now()), 'tabs');
+    view.tabs = update(stored, now());
+    void tx.store.put(view.tabs, 'tabs');
     await tx.done;
   }
 
-  async function onHeartbeat(tab: TabState, context: C): Promise<void> {
+  function noteTab(tab: TabState): Promise<void> {
     // The worker's clock stamps the heartbeat: it is the clock the tabs are pruned by.
-    await writeTabs((tabs, at) => ({ ...prunedTabs(tabs, at, goneAfterMs, tab.tabId), [tab.tabId]: { ...tab, seenAt: at } }));
+    return writeTabs((tabs, at) => ({ ...prunedTabs(tabs, at, goneAfterMs, tab.tabId), [tab.tabId]: { ...tab, seenAt: at } }));
+  }
+
+  async function onHeartbeat(tab: TabState, context: C): Promise<void> {
+    await noteTab(tab);
     await tick(context);
   }
 
@@ -205,18 +257,61 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
    * Something happened that makes news likely (the user just sent a message): the poll
    * of `kind` is due at `at` at the latest, with its interval back at the base.
    */
-  async function expedite(kind: PollKind, at: number, baseMs: number): Promise<void> {
+  async function updateSchedules(change: (stored: MetaValues['schedules'] | undefined) => MetaValues['schedules'] | undefined): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
     const stored = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
-    const current = stored?.[kind];
-    const schedule: PollSchedule = current
-      ? { ...current, nextDueAt: Math.min(current.nextDueAt, at), intervalMs: baseMs, unchangedStreak: 0 }
-      : { nextDueAt: at, intervalMs: baseMs, unchangedStreak: 0, errorStreak: 0 };
-    void tx.store.put({ ...stored, [kind]: schedule }, 'schedules');
+    const next = change(stored);
+    if (next) {
+      void tx.store.put(next, 'schedules');
+      view.schedules = next;
+    }
     await tx.done;
   }
 
-  return { onHeartbeat, tick, forgetTab, expedite };
+  function expedite(kind: PollKind, at: number, baseMs: number): Promise<void> {
+    return updateSchedules((stored) => {
+      const current = stored?.[kind];
+      const schedule: PollSchedule = current
+        ? { ...current, nextDueAt: Math.min(current.nextDueAt, at), intervalMs: baseMs, unchangedStreak: 0 }
+        : { nextDueAt: at, intervalMs: baseMs, unchangedStreak: 0, errorStreak: 0 };
+      return { ...stored, [kind]: schedule };
+    });
+  }
+
+  function retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void> {
+    return updateSchedules((stored) => {
+      const failed = Object.entries(stored ?? {}).filter(([, schedule]) => schedule.errorStreak > 0 && schedule.nextDueAt > at);
+      if (failed.length === 0) return undefined;
+      const next = { ...stored };
+      for (const [kind, schedule] of failed) next[kind as PollKind] = { ...schedule, nextDueAt: at, intervalMs: baseMs(kind as PollKind) };
+      return next;
+    });
+  }
+
+  function cadence(): Cadence {
+    return cadenceOf(Object.values(view.tabs ?? {}), now(), { goneAfterMs });
+  }
+
+  async function nextDueAt(): Promise<number | undefined> {
+    if (!view.schedules && view.kinds.length === 0) return undefined;
+    const current = cadence();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const kind of view.kinds) {
+      const schedule = view.schedules?.[kind];
+      const kindOptions = await options.options(kind);
+      // A wanted poll without a schedule gets one at the next check.
+      if (!schedule) {
+        if (current !== 'none') soonest = Math.min(soonest, now());
+        continue;
+      }
+      const interval = effectiveInterval(schedule, current, kindOptions);
+      options.onInterval?.(kind, interval);
+      if (!inFlight.has(kind)) soonest = Math.min(soonest, schedule.nextDueAt - schedule.intervalMs + interval);
+    }
+    return soonest;
+  }
+
+  return { onHeartbeat, noteTab, tick, forgetTab, expedite, retryFailed, nextDueAt, cadence };
 }
 

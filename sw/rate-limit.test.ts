@@ -299,4 +299,19 @@ describe('BucketShare', () => {
     expect(share.observe({ remaining: 520 }, NOW + 100)).toBeUndefined();
     expect(share.observe({ remaining: 520 }, NOW + 200)).toBe(1);
   });
+
+  it('compares an answer only with answers about the same limiter, so a switch between limiters is not traffic', () => {
+    const share = new BucketShare();
+    let estimate: number | undefined;
+    // Alone: the gateway's per-minute limit and the server's 15-minute budget bind in turn,
+    // and a gateway error carries only the gateway's; each falls by this browser's one request.
+    for (let i = 0; i < 20; i += 1) {
+      const server = { limit: 1000, windowMs: 900_000, remaining: 990 - i };
+      const gateway = { limit: 500, windowMs: 60_000, remaining: 480 - i };
+      estimate = share.observe(i % 5 === 4 ? gateway : server, NOW + i * 1_000) ?? estimate;
+    }
+    expect(estimate).toBeDefined();
+    expect(estimate!).toBeLessThanOrEqual(1.5);
+  });
 });
+

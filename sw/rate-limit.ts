@@ -350,6 +350,11 @@ export interface BucketShareOptions {
   minOwnAnswers?: number;
 }
 
+/** Which limiter an answer's figures describe: its quota and window, as far as the answer says. */
+function bucketKey(info: RateLimitInfo): string {
+  return `${info.limit ?? '?'}/${info.windowMs ?? '?'}`;
+}
+
 /**
  * Estimates how many clients spend the same rate-limit bucket as this browser: everyone
  * behind one NAT or proxy shares one. Over the last minute, `RateLimit-Remaining` fell
@@ -358,11 +363,17 @@ export interface BucketShareOptions {
  * included. A rise of `remaining` means the window reset: the samples before it are
  * dropped. Answers arriving out of order only add noise, and the result is never
  * below 1.
+ *
+ * Answers may describe different limiters (the gateway's per-minute limit on one, the
+ * server's 15-minute budget on another: whichever binds, and an error the gateway made
+ * itself carries no server budget at all), so samples are compared only with samples of
+ * the same limiter (same quota and window): a jump from one limiter's figure to
+ * another's is not traffic.
  */
 export class BucketShare {
   readonly #spanMs: number;
   readonly #minOwnAnswers: number;
-  #samples: BucketSample[] = [];
+  readonly #samples = new Map<string, BucketSample[]>();
   #ownAnswers = 0;
 
   constructor(options: BucketShareOptions = {}) {
@@ -377,13 +388,17 @@ export class BucketShare {
   observe(info: RateLimitInfo, now: number): number | undefined {
     if (info.remaining === undefined) return undefined;
     this.#ownAnswers += 1;
-    const last = this.#samples.at(-1);
+    const key = bucketKey(info);
+    let samples = this.#samples.get(key) ?? [];
+    const last = samples.at(-1);
     // More left than before: a new window began, and older samples describe the last one.
-    if (last && info.remaining > last.remaining) this.#samples = [];
-    this.#samples.push({ at: now, remaining: info.remaining, ownAnswers: this.#ownAnswers });
-    this.#samples = this.#samples.filter((sample) => sample.at >= now - this.#spanMs);
-    const first = this.#samples[0]!;
-    const newest = this.#samples.at(-1)!;
+    if (last && info.remaining > last.remaining) samples = [];
+    samples.push({ at: now, remaining: info.remaining, ownAnswers: this.#ownAnswers });
+    samples = samples.filter((sample) => sample.at >= now - this.#spanMs);
+    this.#samples.set(key, samples);
+    const first = samples[0]!;
+    const newest = samples.at(-1)!;
+    // This browser's answers in the span, whichever limiter they showed: each spent from every bucket it passed.
     const own = newest.ownAnswers - first.ownAnswers;
     if (own < this.#minOwnAnswers) return undefined;
     return Math.max(1, (first.remaining - newest.remaining) / own);

@@ -116,9 +116,11 @@ describe('afterPoll', () => {
     expect(schedules.at(-1)?.errorStreak).toBe(60);
   });
 
-  it('backs off from the stretched interval, so a failure never polls sooner than before', () => {
-    const [, , , failed] = run(['unchanged', 'unchanged', 'unchanged', 'error'], options({ random: () => 0 }));
-    expect(failed).toMatchObject({ intervalMs: 202_500, unchangedStreak: 3, errorStreak: 1 });
+  it('backs off from the base interval, not from the interval stretched while nothing changed', () => {
+    // Three empty polls stretched the interval to 202.5 s; the first retry still comes within 1–2 base intervals.
+    const [, , , failed, again] = run(['unchanged', 'unchanged', 'unchanged', 'error', 'error'], options({ random: () => 0 }));
+    expect(failed).toMatchObject({ intervalMs: BASE, unchangedStreak: 3, errorStreak: 1 });
+    expect(again).toMatchObject({ intervalMs: 2 * BASE, unchangedStreak: 3, errorStreak: 2 });
   });
 
   it('resets the error streak and the backoff after a success', () => {

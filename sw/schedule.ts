@@ -124,10 +124,10 @@ export function freshSchedule(now: number, baseMs: number, phase: number): PollS
  *   not line up on it). The stretch is computed from the streak, not from the stored
  *   interval, so jitter never compounds and a new `baseMs` applies at once.
  * - `'error'` backs off exponentially with equal jitter: uniformly in [cap/2, cap],
- *   cap = min(maxBackoffMs, interval · 2^errorStreak), where interval is the stretched
- *   interval in force (= baseMs unless polls had found nothing), so a failure never makes
- *   polling faster than it was. The unchanged streak is kept: a failure says nothing
- *   about whether the data changes.
+ *   cap = min(maxBackoffMs, baseMs · 2^errorStreak). It starts from the base interval,
+ *   not from the interval stretched while polls found nothing: a poll stretched to 4×
+ *   its base must not make the first retry after a blip wait 4–8× it (issue 10). The
+ *   unchanged streak is kept: a failure says nothing about whether the data changes.
  *
  * The next deadline is `now + interval`, not the old deadline plus the interval: a poll
  * missed while the worker was stopped runs once, and the schedule continues from then.
@@ -149,7 +149,7 @@ export function afterPoll(
   const unchangedStreak = schedule?.unchangedStreak ?? 0;
   const errorStreak = schedule?.errorStreak ?? 0;
   if (outcome === 'error') {
-    const from = stretchedMs(unchangedStreak, options);
+    const from = options.baseMs;
     const streak = errorStreak + 1;
     // Attempt n of the backoff has cap min(max, initial · 2ⁿ); starting at 2 · from and
     // attempt streak − 1 gives cap = min(max, from · 2^streak).

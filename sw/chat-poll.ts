@@ -1,0 +1,53 @@
+/**
+ * The chat poll as the poller runs it: one read of the session's messages, its outcome
+ * kept in IndexedDB for the banner (written only when it changes), and the reply watch's
+ * say on when to look again.
+ */
+import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
+import type { PurlEvent } from '../src/shared/messages';
+import type { Chat } from './chat';
+import type { PollResult } from './poller';
+import type { ReplyWatch } from './reply-watch';
+import { setMeta } from './store';
+import { describeChatPollFailure } from './sync';
+
+export interface ChatPollOptions {
+  chat: Pick<Chat, 'poll'>;
+  replyWatch: ReplyWatch;
+  getDb: () => Promise<PurlDatabase>;
+  broadcast: (event: PurlEvent) => void;
+  now: () => number;
+}
+
+export function createChatPoll(options: ChatPollOptions): () => Promise<PollResult> {
+  const { getDb, now } = options;
+  /** The error sentence as last written to IndexedDB; read from there once per worker start. */
+  let lastError: { sentence: string | undefined } | undefined;
+
+  /** Writes the poll's outcome only when it changes (a failure starts or ends, or its reason changes). */
+  async function record(error: unknown): Promise<void> {
+    const db = await getDb();
+    const sentence = error === undefined ? undefined : describeChatPollFailure(error);
+    lastError ??= { sentence: (await getMeta(db, 'chatPoll'))?.error };
+    if (lastError.sentence === sentence) return;
+    lastError = { sentence };
+    const status: SyncStatus = { attemptedAt: now() };
+    if (sentence === undefined) status.succeededAt = status.attemptedAt;
+    else status.error = sentence;
+    await setMeta(db, 'chatPoll', status);
+    options.broadcast({ type: 'data-changed', stores: ['meta'] });
+  }
+
+  return async () => {
+    let outcome: 'changed' | 'unchanged';
+    try {
+      outcome = await options.chat.poll();
+    } catch (error) {
+      await record(error).catch(() => undefined);
+      throw error;
+    }
+    await record(undefined);
+    const dueBy = await options.replyWatch.afterPoll(outcome);
+    return dueBy === undefined ? outcome : { outcome, dueBy };
+  };
+}

@@ -10,6 +10,8 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   retries: 0,
+  // A test.only left in by mistake fails the CI run instead of quietly skipping the rest.
+  forbidOnly: Boolean(process.env['CI']),
   globalSetup: './e2e/global-setup.ts',
   reporter: [['list'], ['json', { outputFile: 'test-report/e2e.json' }]],
   use: {

@@ -33,7 +33,14 @@ export interface TabsRow {
 }
 
 /** One browser with k tabs on the chat view for the same window: requests that reached the server. */
-export async function benchTabs(browser: Browser, gatewayUrl: string, proxy: FaultProxy, tabCounts: readonly number[], windowMs: number, addressOffset: number): Promise<TabsRow[]> {
+export async function benchTabs(
+  browser: Browser,
+  gatewayUrl: string,
+  proxy: FaultProxy,
+  tabCounts: readonly number[],
+  windowMs: number,
+  addressOffset: number,
+): Promise<TabsRow[]> {
   const rows: TabsRow[] = [];
   for (const [i, tabs] of tabCounts.entries()) {
     const context = await browser.newContext({ serviceWorkers: 'allow' });
@@ -90,7 +97,9 @@ export interface OutageOptions {
 async function firstAnswer(proxy: FaultProxy, from: number, limitMs: number): Promise<number | undefined> {
   const deadline = from + limitMs;
   while (Date.now() < deadline) {
-    const ok = proxy.apiRequests().find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && entry.status !== undefined && entry.status >= 200 && entry.status < 300);
+    const ok = proxy
+      .apiRequests()
+      .find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && entry.status !== undefined && entry.status >= 200 && entry.status < 300);
     if (ok) return ok.endedAt! - from;
     await sleep(50);
   }
@@ -174,7 +183,14 @@ export async function benchOutage(browser: Browser, gatewayUrl: string, proxy: F
   const purl = await outagesOf(proxy, options, pages[0]);
   await context.close();
 
-  const naive = new NaiveUser({ index: 0, origin: gatewayUrl, localAddress: loopbackAddress(options.addressOffset), tabs: options.tabs, messageEveryMs: 1e9, breakerTimeoutMs: options.breakerTimeoutMs });
+  const naive = new NaiveUser({
+    index: 0,
+    origin: gatewayUrl,
+    localAddress: loopbackAddress(options.addressOffset),
+    tabs: options.tabs,
+    messageEveryMs: 1e9,
+    breakerTimeoutMs: options.breakerTimeoutMs,
+  });
   await naive.start();
   const naiveRuns = await outagesOf(proxy, options);
   await naive.stop();

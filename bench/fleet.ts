@@ -82,7 +82,15 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     const localAddress = options.oneAddress ?? loopbackAddress(options.addressOffset + i);
     users.push(
       options.client === 'purl'
-        ? new PurlUser({ index: i, origin: options.gatewayUrl, localAddress, highLoad: options.highLoad ?? false, messageEveryMs, run: options.run, tabs: options.tabs ?? 1 })
+        ? new PurlUser({
+            index: i,
+            origin: options.gatewayUrl,
+            localAddress,
+            highLoad: options.highLoad ?? false,
+            messageEveryMs,
+            run: options.run,
+            tabs: options.tabs ?? 1,
+          })
         : new NaiveUser({ index: i, origin: options.gatewayUrl, localAddress, tabs: options.tabs ?? 1, messageEveryMs }),
     );
   }

@@ -44,7 +44,10 @@ async function main(): Promise<void> {
   const gateway = { url: stack.gatewayUrl };
   try {
     const results: ViewScores[] = [];
-    for (const [view, hash] of [['memories', '#/memories'], ['chat', '#/chat']] as const) {
+    for (const [view, hash] of [
+      ['memories', '#/memories'],
+      ['chat', '#/chat'],
+    ] as const) {
       results.push({ view, scores: await audit(`${gateway.url}/${hash}`, chromePath) });
     }
     console.log('| view | performance | accessibility | best practices | SEO |');

@@ -20,8 +20,33 @@ const smoke = process.argv.includes('--smoke');
 const outageOnly = process.argv.includes('--outage');
 
 const plan = smoke
-  ? { tabs: [1, 2], tabsWindowMs: 6_000, fleet: [5], fleetWindowMs: 10_000, highLoadFleet: [], oneAddress: [{ users: 5, windowMs: 6_000 }], outageTabs: 2, outages: 1, breakerTimeoutMs: 5_000, paintSamples: 1 }
-  : { tabs: [1, 5, 10], tabsWindowMs: 60_000, fleet: [50, 200, 500], fleetWindowMs: 90_000, highLoadFleet: [50, 200, 500], oneAddress: [{ users: 20, windowMs: 90_000 }, { users: 80, windowMs: 120_000 }], outageTabs: 5, outages: 5, breakerTimeoutMs: 10_000, paintSamples: 3 };
+  ? {
+      tabs: [1, 2],
+      tabsWindowMs: 6_000,
+      fleet: [5],
+      fleetWindowMs: 10_000,
+      highLoadFleet: [],
+      oneAddress: [{ users: 5, windowMs: 6_000 }],
+      outageTabs: 2,
+      outages: 1,
+      breakerTimeoutMs: 5_000,
+      paintSamples: 1,
+    }
+  : {
+      tabs: [1, 5, 10],
+      tabsWindowMs: 60_000,
+      fleet: [50, 200, 500],
+      fleetWindowMs: 90_000,
+      highLoadFleet: [50, 200, 500],
+      oneAddress: [
+        { users: 20, windowMs: 90_000 },
+        { users: 80, windowMs: 120_000 },
+      ],
+      outageTabs: 5,
+      outages: 5,
+      breakerTimeoutMs: 10_000,
+      paintSamples: 3,
+    };
 
 /** Tabs each simulated user has open (one visible, one in the background). */
 const TABS_PER_USER = 2;
@@ -56,16 +81,28 @@ const OUTAGE_END = '<!-- bench:outage:end -->';
 function renderOutage(outage: OutageResult, command: string): string {
   const lines: string[] = [OUTAGE_START];
   const runs = outage.purl.length;
-  lines.push(`### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`, '');
+  lines.push(
+    `### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`,
+    '',
+  );
   lines.push('| | Purl | naive |', '|---|---|---|');
   const perOutage = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => list.map(pick).join(', ');
-  const mean = (list: readonly OutageRun[], pick: (run: OutageRun) => number) => (list.length === 0 ? '—' : (list.reduce((sum, run) => sum + pick(run), 0) / list.length).toFixed(1));
-  lines.push(`| API requests sent to the dead server, per outage | ${perOutage(outage.purl, (run) => run.requests)} (mean ${mean(outage.purl, (run) => run.requests)}) | ${perOutage(outage.naive, (run) => run.requests)} (mean ${mean(outage.naive, (run) => run.requests)}) |`);
-  lines.push(`| ElizaOS health checks meanwhile (the gateway's, one a second at most for every user) | ${perOutage(outage.purl, (run) => run.healthChecks)} | ${perOutage(outage.naive, (run) => run.healthChecks)} |`);
+  const mean = (list: readonly OutageRun[], pick: (run: OutageRun) => number) =>
+    list.length === 0 ? '—' : (list.reduce((sum, run) => sum + pick(run), 0) / list.length).toFixed(1);
+  lines.push(
+    `| API requests sent to the dead server, per outage | ${perOutage(outage.purl, (run) => run.requests)} (mean ${mean(outage.purl, (run) => run.requests)}) | ${perOutage(outage.naive, (run) => run.requests)} (mean ${mean(outage.naive, (run) => run.requests)}) |`,
+  );
+  lines.push(
+    `| ElizaOS health checks meanwhile (the gateway's, one a second at most for every user) | ${perOutage(outage.purl, (run) => run.healthChecks)} | ${perOutage(outage.naive, (run) => run.healthChecks)} |`,
+  );
   const answered = (list: readonly OutageRun[]) => list.map((run) => run.answeredMs);
-  lines.push(`| first good answer after the server is back, p50 / p95 (s) | ${seconds(quantile(answered(outage.purl), 0.5))} / ${seconds(quantile(answered(outage.purl), 0.95))} | ${seconds(quantile(answered(outage.naive), 0.5))} / ${seconds(quantile(answered(outage.naive), 0.95))} |`);
+  lines.push(
+    `| first good answer after the server is back, p50 / p95 (s) | ${seconds(quantile(answered(outage.purl), 0.5))} / ${seconds(quantile(answered(outage.purl), 0.95))} | ${seconds(quantile(answered(outage.naive), 0.5))} / ${seconds(quantile(answered(outage.naive), 0.95))} |`,
+  );
   const stored = outage.purl.map((run) => run.storedMs);
-  lines.push(`| fresh data in IndexedDB after the server is back, p50 / p95 (s) | ${seconds(quantile(stored, 0.5))} / ${seconds(quantile(stored, 0.95))} | (no IndexedDB) |`);
+  lines.push(
+    `| fresh data in IndexedDB after the server is back, p50 / p95 (s) | ${seconds(quantile(stored, 0.5))} / ${seconds(quantile(stored, 0.95))} | (no IndexedDB) |`,
+  );
   lines.push(`| each outage's first good answer (s) | ${answered(outage.purl).map(seconds).join(', ')} | ${answered(outage.naive).map(seconds).join(', ')} |`);
   lines.push(OUTAGE_END);
   return lines.join('\n');
@@ -74,12 +111,30 @@ function renderOutage(outage: OutageResult, command: string): string {
 function render(report: Report): string {
   const lines: string[] = [];
   const command = '`npm run bench`';
-  lines.push(`## Load and resilience (${report.date})`, '', `${command}, on this 2-core machine, the bench's own simulated browsers using ${report.benchCpuPercent.toFixed(0)} % CPU on average. Ratios are Purl ÷ naive, measured in the same run.`, '');
-  lines.push(`### Tabs: one browser, k tabs on the chat view, requests reaching the server in ${plan.tabsWindowMs / 1000} s`, '', '| tabs | Purl (Chromium) | naive | ratio | Purl k tabs ÷ 1 tab |', '|---|---|---|---|---|');
+  lines.push(
+    `## Load and resilience (${report.date})`,
+    '',
+    `${command}, on this 2-core machine, the bench's own simulated browsers using ${report.benchCpuPercent.toFixed(0)} % CPU on average. Ratios are Purl ÷ naive, measured in the same run.`,
+    '',
+  );
+  lines.push(
+    `### Tabs: one browser, k tabs on the chat view, requests reaching the server in ${plan.tabsWindowMs / 1000} s`,
+    '',
+    '| tabs | Purl (Chromium) | naive | ratio | Purl k tabs ÷ 1 tab |',
+    '|---|---|---|---|---|',
+  );
   const oneTab = report.tabs[0]?.purl ?? 0;
-  for (const row of report.tabs) lines.push(`| ${row.tabs} | ${row.purl} | ${row.naive} | ${ratio(row.purl, row.naive)} | ${oneTab ? (row.purl / oneTab).toFixed(2) : '—'} |`);
-  lines.push('', `### Fleet: N users, ${TABS_PER_USER} tabs each (one visible), a message about once a minute, ${plan.fleetWindowMs / 1000} s, each user on its own loopback address, each row on a freshly seeded ElizaOS`, '');
-  lines.push('| client | mode | users | req/user/min | ratio | 429s | reply visible p50 / p95 (s) | typed / delivered | memories at the end | gateway CPU % / peak MB | ElizaOS CPU % / peak MB |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const row of report.tabs)
+    lines.push(`| ${row.tabs} | ${row.purl} | ${row.naive} | ${ratio(row.purl, row.naive)} | ${oneTab ? (row.purl / oneTab).toFixed(2) : '—'} |`);
+  lines.push(
+    '',
+    `### Fleet: N users, ${TABS_PER_USER} tabs each (one visible), a message about once a minute, ${plan.fleetWindowMs / 1000} s, each user on its own loopback address, each row on a freshly seeded ElizaOS`,
+    '',
+  );
+  lines.push(
+    '| client | mode | users | req/user/min | ratio | 429s | reply visible p50 / p95 (s) | typed / delivered | memories at the end | gateway CPU % / peak MB | ElizaOS CPU % / peak MB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const row of report.fleet) {
     const naive = report.fleet.find((other) => other.client === 'naive' && other.users === row.users);
     lines.push(
@@ -87,16 +142,23 @@ function render(report: Report): string {
     );
   }
   lines.push('', '### One address: N users behind one NAT, sharing one bucket of 1000 requests per 15 minutes', '');
-  lines.push('| users | window (s) | client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) | 429s | typed / delivered |', '|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '| users | window (s) | client | req/user/min | users one bucket carries (1000 ÷ 15 ÷ rate) | first 429 after (s) | 429s | typed / delivered |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const row of report.oneAddress) {
     const first429 = row.first429S === undefined ? 'none' : row.first429S.toFixed(0);
-    lines.push(`| ${row.users} | ${row.windowS} | ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${first429} | ${row.rateLimited} | ${row.typed} / ${row.delivered} |`);
+    lines.push(
+      `| ${row.users} | ${row.windowS} | ${row.client} | ${fixed(row.requestsPerUserPerMinute)} | ${Math.floor(1000 / 15 / row.requestsPerUserPerMinute)} | ${first429} | ${row.rateLimited} | ${row.typed} / ${row.delivered} |`,
+    );
   }
   lines.push('', renderOutage(report.outage, command));
   lines.push('', '### First paint: navigation to the first conversation on screen (median)', '', '| condition | Purl | naive |', '|---|---|---|');
   for (const row of report.firstPaint) lines.push(`| ${row.condition} | ${row.purlMs === undefined ? '—' : `${row.purlMs.toFixed(0)} ms`} | ${row.naive} |`);
   lines.push('', '### Weight', '', '| UI JavaScript (gzip) | worker (gzip) | precache |', '|---|---|---|');
-  lines.push(`| ${(report.weight.uiJsGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.workerGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.precacheBytes / 1024).toFixed(1)} KB in ${report.weight.precacheEntries} files |`);
+  lines.push(
+    `| ${(report.weight.uiJsGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.workerGzipBytes / 1024).toFixed(1)} KB | ${(report.weight.precacheBytes / 1024).toFixed(1)} KB in ${report.weight.precacheEntries} files |`,
+  );
   return lines.join('\n');
 }
 

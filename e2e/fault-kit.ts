@@ -204,7 +204,6 @@ export interface FaultRow {
   profile?: 'in-memory' | 'on-disk';
 }
 
-
 /**
  * Proves one fault: two tabs of Purl with saved data and a conversation; the fault
  * starts; the user types a message in each tab; both tabs say in words what is

@@ -48,10 +48,30 @@ interface Endpoint {
 
 const ENDPOINTS: readonly Endpoint[] = [
   { name: 'the agent list (GET /api/agents)', only: (r) => r.method === 'GET' && /^\/api\/agents(\?|$)/.test(r.path), isPost: false, by: 'memories' },
-  { name: 'the memories (GET /api/agents/:id/memories)', only: (r) => r.method === 'GET' && /^\/api\/agents\/[^/]+\/memories/.test(r.path), isPost: false, by: 'memories' },
-  { name: 'the chat poll (GET /api/messaging/sessions/:id/messages)', only: (r) => r.method === 'GET' && /^\/api\/messaging\/sessions\/[^/]+\/messages/.test(r.path), isPost: false, by: 'chat' },
-  { name: 'sending a message (POST /api/messaging/sessions/:id/messages)', only: (r) => r.method === 'POST' && /^\/api\/messaging\/sessions\/[^/]+\/messages$/.test(r.path), isPost: true, by: 'outbox' },
-  { name: 'making a chat session (POST /api/messaging/sessions)', only: (r) => r.method === 'POST' && r.path === '/api/messaging/sessions', isPost: true, by: 'outbox' },
+  {
+    name: 'the memories (GET /api/agents/:id/memories)',
+    only: (r) => r.method === 'GET' && /^\/api\/agents\/[^/]+\/memories/.test(r.path),
+    isPost: false,
+    by: 'memories',
+  },
+  {
+    name: 'the chat poll (GET /api/messaging/sessions/:id/messages)',
+    only: (r) => r.method === 'GET' && /^\/api\/messaging\/sessions\/[^/]+\/messages/.test(r.path),
+    isPost: false,
+    by: 'chat',
+  },
+  {
+    name: 'sending a message (POST /api/messaging/sessions/:id/messages)',
+    only: (r) => r.method === 'POST' && /^\/api\/messaging\/sessions\/[^/]+\/messages$/.test(r.path),
+    isPost: true,
+    by: 'outbox',
+  },
+  {
+    name: 'making a chat session (POST /api/messaging/sessions)',
+    only: (r) => r.method === 'POST' && r.path === '/api/messaging/sessions',
+    isPost: true,
+    by: 'outbox',
+  },
 ];
 
 /** Records every sentence the page shows about trouble, however briefly (a bad answer's sentence lasts until the next success). */
@@ -59,7 +79,9 @@ async function recordSentences(context: BrowserContext): Promise<void> {
   await context.addInitScript(() => {
     const said = new Set<string>();
     (window as unknown as { purlSaid: Set<string> }).purlSaid = said;
-    const look = () => document.querySelectorAll('.status-line, .chat-error').forEach((node) => said.add(node.textContent ?? ''));
+    const look = () => {
+      for (const node of document.querySelectorAll('.status-line, .chat-error')) said.add(node.textContent ?? '');
+    };
     new MutationObserver(look).observe(document, { subtree: true, childList: true, characterData: true });
   });
 }
@@ -81,8 +103,14 @@ function meta<K extends keyof MetaValues>(page: Page, key: K): Promise<MetaValue
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const get = open.result.transaction('meta').objectStore('meta').get(name);
-          get.onsuccess = () => (open.result.close(), resolve(get.result as MetaValues[K] | undefined));
-          get.onerror = () => (open.result.close(), reject(get.error));
+          get.onsuccess = () => {
+            open.result.close();
+            resolve(get.result as MetaValues[K] | undefined);
+          };
+          get.onerror = () => {
+            open.result.close();
+            reject(get.error);
+          };
         };
       }),
     key,
@@ -97,7 +125,10 @@ function outbox(page: Page): Promise<OutboxItem[]> {
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const all = open.result.transaction('outbox').objectStore('outbox').getAll();
-          all.onsuccess = () => (open.result.close(), resolve(all.result as OutboxItem[]));
+          all.onsuccess = () => {
+            open.result.close();
+            resolve(all.result as OutboxItem[]);
+          };
         };
       }),
   );
@@ -157,7 +188,10 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
   if (endpoint.name.startsWith('making a chat session')) await dropSession(page);
   if (text) await typeMessage(page, text);
   await faultsServed(proxy, faultedBefore + 1, 30_000);
-  const faulted = proxy.apiRequests().filter((entry) => entry.fault).at(-1)!;
+  const faulted = proxy
+    .apiRequests()
+    .filter((entry) => entry.fault)
+    .at(-1)!;
 
   // The worker's own plan for its next try, set when the bad answer came.
   const retryAt = await nextAttemptAt(page, endpoint, text);
@@ -177,7 +211,11 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
   // Recovery within one interval: the worker's next try, on the schedule it set, succeeds.
   if (text) {
     await expect
-      .poll(async () => (await outbox(page)).some((item) => item.text === text), { message: 'the message left the outbox', timeout: Math.max(0, retryAt - Date.now()) + 15_000, intervals: [100] })
+      .poll(async () => (await outbox(page)).some((item) => item.text === text), {
+        message: 'the message left the outbox',
+        timeout: Math.max(0, retryAt - Date.now()) + 15_000,
+        intervals: [100],
+      })
       .toBe(false);
     expect(Date.now(), 'the message went at its next attempt').toBeLessThanOrEqual(retryAt + SLACK_MS);
     await expect(replyTo(page, text)).toHaveCount(1, { timeout: 15_000 });
@@ -193,15 +231,22 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
 
   if (process.env['FAULT_TRACE']) {
     const t0 = faulted.startedAt;
-    console.log(`${endpoint.name}, ${kind}: injected ${t0 - injectedAt} ms before the bad answer; retry planned at +${Math.round(retryAt - t0)} ms; recovered at +${Date.now() - t0} ms`);
+    console.log(
+      `${endpoint.name}, ${kind}: injected ${t0 - injectedAt} ms before the bad answer; retry planned at +${Math.round(retryAt - t0)} ms; recovered at +${Date.now() - t0} ms`,
+    );
     for (const entry of proxy.apiRequests().filter((logged) => logged.startedAt >= injectedAt)) {
-      console.log(`  +${entry.startedAt - t0} ms ${entry.method} ${entry.path.replace(/[0-9a-f-]{36}/g, ':id').replace(/\?.*/, '')} → ${entry.status ?? 'open'} ${entry.fault ?? ''}`);
+      console.log(
+        `  +${entry.startedAt - t0} ms ${entry.method} ${entry.path.replace(/[0-9a-f-]{36}/g, ':id').replace(/\?.*/, '')} → ${entry.status ?? 'open'} ${entry.fault ?? ''}`,
+      );
     }
   }
 
   // Purl said so, in words.
   const said = await sentencesSaid(page);
-  expect(said.some((sentence) => /couldn't read/.test(sentence)), `said it couldn't read: ${JSON.stringify(said)}`).toBe(true);
+  expect(
+    said.some((sentence) => /couldn't read/.test(sentence)),
+    `said it couldn't read: ${JSON.stringify(said)}`,
+  ).toBe(true);
   for (const sentence of said) expect(sentence, 'a sentence for people, not a code or a stack').not.toMatch(NOT_WORDS);
 }
 

@@ -26,8 +26,12 @@ function probeWrite(run: FaultRun): Promise<string> {
         open.onsuccess = () => {
           const tx = open.result.transaction('probe', 'readwrite');
           tx.objectStore('probe').put(Date.now(), 'written');
-          tx.oncomplete = () => (open.result.close(), resolve('ok'));
-          tx.onabort = () => (open.result.close(), resolve(tx.error?.name ?? 'aborted'));
+          const settle = (outcome: string) => {
+            open.result.close();
+            resolve(outcome);
+          };
+          tx.oncomplete = () => settle('ok');
+          tx.onabort = () => settle(tx.error?.name ?? 'aborted');
         };
       }),
   );
@@ -79,7 +83,14 @@ const table: FaultRow[] = [
       const stoppedAt = stack.proxy.apiRequests().length;
       await stopWorker(context, tabs.chat);
       // A new worker starts (on the next heartbeat or message) and polls again, into the same hang.
-      await expect.poll(() => stack.proxy.apiRequests().slice(stoppedAt).some((entry) => entry.fault === 'hang')).toBe(true);
+      await expect
+        .poll(() =>
+          stack.proxy
+            .apiRequests()
+            .slice(stoppedAt)
+            .some((entry) => entry.fault === 'hang'),
+        )
+        .toBe(true);
     },
     says: /taking too long|isn't answering/,
     lasts: 1,

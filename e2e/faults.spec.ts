@@ -15,8 +15,7 @@ import { stackInfo } from './stack';
 
 const json = (value: unknown) => JSON.stringify(value);
 const injected = (code: string, message: string) => json({ success: false, error: { code, message } });
-const html = (title: string) =>
-  `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1><hr><p>nginx</p></body></html>`;
+const html = (title: string) => `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1><hr><p>nginx</p></body></html>`;
 const HTML = { 'Content-Type': 'text/html; charset=utf-8' };
 
 const SLOW_DOWN = /asked Purl to slow down|asked Purl to wait/;
@@ -100,14 +99,27 @@ const table: FaultRow[] = [
   {
     name: '429 storm with Retry-After as an HTTP date',
     // An HTTP date has whole seconds: 3 s ahead, cut to the second, is 2 s at least.
-    fault: { kind: 'status', status: 429, headers: () => ({ 'Retry-After': new Date(Date.now() + 3_000).toUTCString() }), body: injected('RATE_LIMITED', 'Too many requests') },
+    fault: {
+      kind: 'status',
+      status: 429,
+      headers: () => ({ 'Retry-After': new Date(Date.now() + 3_000).toUTCString() }),
+      body: injected('RATE_LIMITED', 'Too many requests'),
+    },
     says: SLOW_DOWN,
     during: waitsOut(2_000),
   },
   { name: '429 storm without Retry-After', fault: { kind: 'status', status: 429, body: injected('RATE_LIMITED', 'Too many requests') }, says: SLOW_DOWN },
   { name: '500 answers', fault: { kind: 'status', status: 500, body: injected('INTERNAL', 'Internal server error') }, says: SERVER_ERROR },
-  { name: '502 answers after the server got the request', fault: { kind: 'status', status: 502, forward: true, body: injected('BAD_GATEWAY', 'Bad gateway') }, says: SERVER_ERROR },
-  { name: '503 answers', fault: { kind: 'status', status: 503, headers: { 'Retry-After': '1' }, body: injected('UNAVAILABLE', 'Service unavailable') }, says: SERVER_ERROR },
+  {
+    name: '502 answers after the server got the request',
+    fault: { kind: 'status', status: 502, forward: true, body: injected('BAD_GATEWAY', 'Bad gateway') },
+    says: SERVER_ERROR,
+  },
+  {
+    name: '503 answers',
+    fault: { kind: 'status', status: 503, headers: { 'Retry-After': '1' }, body: injected('UNAVAILABLE', 'Service unavailable') },
+    says: SERVER_ERROR,
+  },
   { name: 'connection resets after the server got the request', fault: { kind: 'reset', forward: true }, says: SERVER_ERROR },
   { name: 'hangs past the request timeout, the server having got the request', fault: { kind: 'hang', forward: true }, says: TOO_SLOW },
   { name: 'a slow trickle of 100 bytes every 100 ms', fault: { kind: 'trickle', bytes: 100, everyMs: 100 }, says: TOO_SLOW },
@@ -116,7 +128,11 @@ const table: FaultRow[] = [
     fault: { kind: 'status', status: 200, forward: true, body: '{"success":true,"data":{"memories":[{"id":"' },
     says: UNREADABLE,
   },
-  { name: 'valid JSON of the wrong shape', fault: { kind: 'status', status: 200, body: json({ success: true, data: { items: 'none' }, messages: {} }) }, says: UNREADABLE },
+  {
+    name: 'valid JSON of the wrong shape',
+    fault: { kind: 'status', status: 200, body: json({ success: true, data: { items: 'none' }, messages: {} }) },
+    says: UNREADABLE,
+  },
   { name: 'an HTML page with 200', fault: { kind: 'status', status: 200, headers: HTML, body: html('Welcome to nginx!') }, says: UNREADABLE },
   { name: 'an HTML error page with 502', fault: { kind: 'status', status: 502, headers: HTML, body: html('502 Bad Gateway') }, says: SERVER_ERROR },
   {
@@ -130,7 +146,14 @@ const table: FaultRow[] = [
   },
   {
     name: 'a 20 MB memories answer',
-    fault: { kind: 'rewrite', only: isMemories, rewrite: (answer) => padMemories(answer, (twentyMegabytes ??= oldMemories(TWENTY_MB))) },
+    fault: {
+      kind: 'rewrite',
+      only: isMemories,
+      rewrite: (answer) => {
+        twentyMegabytes ??= oldMemories(TWENTY_MB);
+        return padMemories(answer, twentyMegabytes);
+      },
+    },
     says: 'all is well',
     lasts: 1,
     during: async ({ tabs }) => {

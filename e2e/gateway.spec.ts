@@ -71,7 +71,14 @@ test.describe('the locked door', () => {
     const table = JSON.parse(fs.readFileSync(path.join(dataDir, 'eliza-routes.json'), 'utf8')) as { method: string; path: string }[];
     const closed = table.filter((route) => route.path.startsWith('/api/') && !matchApiRoute(route.method, concrete(route.path, agentId)));
     expect(closed.length, 'routes read from the server’s own table').toBeGreaterThanOrEqual(30);
-    for (const admin of ['GET /api/system/env/local', 'POST /api/system/env/local', 'DELETE /api/agents/:agentId', 'POST /api/agents/:agentId/start', 'DELETE /api/memory/:agentId/memories', 'GET /api/server/logs']) {
+    for (const admin of [
+      'GET /api/system/env/local',
+      'POST /api/system/env/local',
+      'DELETE /api/agents/:agentId',
+      'POST /api/agents/:agentId/start',
+      'DELETE /api/memory/:agentId/memories',
+      'GET /api/server/logs',
+    ]) {
       expect(closed.map((route) => `${route.method} ${route.path}`)).toContain(admin);
     }
 
@@ -229,4 +236,3 @@ test.describe('the locked door', () => {
     }
   });
 });
-

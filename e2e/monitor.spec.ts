@@ -3,7 +3,11 @@ import { startFaultProxy } from './fault-proxy';
 import { openPurl } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
-const row = (page: Page, label: string) => page.locator('.monitor-row').filter({ has: page.locator('dt', { hasText: label }) }).locator('dd');
+const row = (page: Page, label: string) =>
+  page
+    .locator('.monitor-row')
+    .filter({ has: page.locator('dt', { hasText: label }) })
+    .locator('dd');
 
 test('the monitor shows live figures, reflects an injected 429 and an open breaker, and switches high-load mode', async ({ page }) => {
   const proxy = await startFaultProxy(stackInfo().elizaUrl);

@@ -24,7 +24,12 @@ test('memories and chat lines whose text is HTML render as text and run nothing'
   expect(await page.locator('.conversation-preview *').count()).toBe(0);
   for (const payload of payloads) {
     await conversationStartingWith(page, `${payload} ${stamp}`).click();
-    await expect(page.locator('.memory-text').filter({ hasText: `${payload} ${stamp}` }).first()).toBeVisible();
+    await expect(
+      page
+        .locator('.memory-text')
+        .filter({ hasText: `${payload} ${stamp}` })
+        .first(),
+    ).toBeVisible();
     // Nothing the agent or a user wrote became markup.
     expect(await page.locator('.memory-text *').count()).toBe(0);
   }

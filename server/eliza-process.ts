@@ -102,8 +102,7 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
     child.stdout!.on('data', (chunk: Buffer) => {
       log.write(chunk);
       buffered += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
         const line = buffered.slice(0, newline).trim();
         buffered = buffered.slice(newline + 1);
         const ready = READY.exec(line);

@@ -5,7 +5,10 @@ const AGENT = '11111111-1111-4111-8111-111111111111';
 const get = (path: string) => new Request(`http://purl.test${path}`);
 const post = (path: string) => new Request(`http://purl.test${path}`, { method: 'POST', body: '{}' });
 const answer = (body: string, status = 200) => new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
-const memories = JSON.stringify({ success: true, data: { memories: [{ id: 'm1', agentId: AGENT, entityId: AGENT, roomId: 'r', createdAt: 1, content: { text: 'hi' } }] } });
+const memories = JSON.stringify({
+  success: true,
+  data: { memories: [{ id: 'm1', agentId: AGENT, entityId: AGENT, roomId: 'r', createdAt: 1, content: { text: 'hi' } }] },
+});
 const HTML = '<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>';
 
 describe('the door every answer passes', () => {

@@ -29,7 +29,7 @@ export interface ApiReaderOptions {
 export function createApiReader(options: ApiReaderOptions): (path: string, priority: Priority) => Promise<ApiRead> {
   return async (path, priority) => {
     const request = new Request(new URL(path, options.origin).href, { headers: { Accept: 'application/json' } });
-    let read;
+    let read: Awaited<ReturnType<typeof options.cache.read>>;
     try {
       read = await options.cache.read(request, priority, options.ttlMs(path));
     } catch (error) {

@@ -83,13 +83,7 @@ describe('the breaker’s repository', () => {
   it('ignores a corrupt snapshot with a warning and starts closed', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const db = await openPurlDB();
-    const corrupt = [
-      { state: 'half-open' },
-      { state: 'open', openedAt: 'yesterday' },
-      { state: 'closed', failures: -3 },
-      'open',
-      null,
-    ];
+    const corrupt = [{ state: 'half-open' }, { state: 'open', openedAt: 'yesterday' }, { state: 'closed', failures: -3 }, 'open', null];
     for (const value of corrupt) {
       await setMeta(db, 'breaker', value as unknown as MetaValues['breaker']);
       const breaker = await loadBreaker(db, options);

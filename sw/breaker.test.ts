@@ -208,7 +208,7 @@ describe('CircuitBreaker', () => {
     expect(breaker.allowsAt(T0 + TIMEOUT + 1)).toBe(T0 + 2 * TIMEOUT);
   });
 
-  it('trips open when told the server is down, without pushing an open breaker\'s probe further away', () => {
+  it("trips open when told the server is down, without pushing an open breaker's probe further away", () => {
     const breaker = new CircuitBreaker(options);
     breaker.trip(T0);
     expect(breaker.toJSON()).toEqual({ state: 'open', openedAt: T0 });
@@ -229,4 +229,3 @@ describe('CircuitBreaker', () => {
     expect(breaker.toJSON()).toEqual({ state: 'open', openedAt: T0 + 1_002 });
   });
 });
-

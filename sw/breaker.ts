@@ -52,9 +52,7 @@ export function isBreakerSnapshot(value: unknown): value is BreakerSnapshot {
 
 /** A copy holding only the snapshot's own fields. */
 function copySnapshot(snapshot: BreakerSnapshot): BreakerSnapshot {
-  return snapshot.state === 'closed'
-    ? { state: 'closed', failures: snapshot.failures }
-    : { state: 'open', openedAt: snapshot.openedAt };
+  return snapshot.state === 'closed' ? { state: 'closed', failures: snapshot.failures } : { state: 'open', openedAt: snapshot.openedAt };
 }
 
 function validateOptions(options: CircuitBreakerOptions): void {

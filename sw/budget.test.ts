@@ -17,7 +17,7 @@ function harness() {
 }
 
 describe('the budget', () => {
-  it('keeps the binding limiter\'s last figures in memory, never mixed with another\'s, and saves each change', () => {
+  it("keeps the binding limiter's last figures in memory, never mixed with another's, and saves each change", () => {
     const { budget, saved } = harness();
     budget.observe({ limit: 1000, remaining: 900, resetAt: T0 + 60_000 }, T0);
     budget.observe({}, T0);

@@ -7,7 +7,13 @@ describe('catching up after an outage', () => {
     let finishPoll: () => void = () => undefined;
     const catchUp = createCatchUp({
       poller: {
-        tick: () => new Promise<void>((resolve) => (finishPoll = () => (steps.push('poll in flight ended'), resolve()))),
+        tick: () =>
+          new Promise<void>((resolve) => {
+            finishPoll = () => {
+              steps.push('poll in flight ended');
+              resolve();
+            };
+          }),
         retryFailed: async (at, baseMs) => {
           steps.push(`polls due at ${at}, chat back to ${baseMs('chat')} ms`);
         },

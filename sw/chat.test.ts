@@ -32,16 +32,43 @@ class FakeServer {
     if (request.method === 'POST') {
       this.posts += 1;
       const body = (await request.json()) as { content: string; metadata: { clientMessageId: string } };
-      const message = { id: `m${++this.#seq}`, channelId, content: body.content, clientId: body.metadata.clientMessageId, createdAt: 1_000 + this.#seq, isAgent: false };
+      const message = {
+        id: `m${++this.#seq}`,
+        channelId,
+        content: body.content,
+        clientId: body.metadata.clientMessageId,
+        createdAt: 1_000 + this.#seq,
+        isAgent: false,
+      };
       this.messages.push(message);
       if (fault === 'store-then-throw') throw new TypeError('the answer was lost');
-      return json({ success: true, userMessage: { id: message.id, channel_id: channelId, author_id: 'u1', content: message.content, created_at: message.createdAt, metadata: { clientMessageId: message.clientId } } }, 201);
+      return json(
+        {
+          success: true,
+          userMessage: {
+            id: message.id,
+            channel_id: channelId,
+            author_id: 'u1',
+            content: message.content,
+            created_at: message.createdAt,
+            metadata: { clientMessageId: message.clientId },
+          },
+        },
+        201,
+      );
     }
     return json({
       messages: this.messages
         .filter((m) => m.channelId === channelId)
         .reverse()
-        .map((m) => ({ id: m.id, content: m.content, authorId: m.isAgent ? AGENT : 'u1', isAgent: m.isAgent, createdAt: new Date(m.createdAt).toISOString(), metadata: m.clientId ? { clientMessageId: m.clientId } : {} })),
+        .map((m) => ({
+          id: m.id,
+          content: m.content,
+          authorId: m.isAgent ? AGENT : 'u1',
+          isAgent: m.isAgent,
+          createdAt: new Date(m.createdAt).toISOString(),
+          metadata: m.clientId ? { clientMessageId: m.clientId } : {},
+        })),
     });
   };
 }
@@ -100,7 +127,10 @@ describe('the outbox', () => {
     expect(await h.chat.drain()).toBeUndefined();
     expect(h.server.messages.map((m) => m.content)).toEqual(['first', 'second']);
     expect(await listOutbox(h.db)).toEqual([]);
-    expect((await listChat(h.db, AGENT)).map((m) => [m.text, m.clientId])).toEqual([['first', 'a'], ['second', 'b']]);
+    expect((await listChat(h.db, AGENT)).map((m) => [m.text, m.clientId])).toEqual([
+      ['first', 'a'],
+      ['second', 'b'],
+    ]);
   });
 
   it('tries a message waiting out its backoff at once when told the server is back, and only those', async () => {
@@ -208,7 +238,9 @@ describe('the outbox', () => {
     await h.chat.enqueue(typed('a', 'refused', 1));
     await h.chat.enqueue(typed('b', 'fine', 2));
     await h.chat.drain();
-    expect(await listOutbox(h.db)).toEqual([expect.objectContaining({ clientId: 'a', state: 'rejected', error: expect.stringMatching(/refused this message \(HTTP 400\)/) })]);
+    expect(await listOutbox(h.db)).toEqual([
+      expect.objectContaining({ clientId: 'a', state: 'rejected', error: expect.stringMatching(/refused this message \(HTTP 400\)/) }),
+    ]);
     expect(h.server.messages.map((m) => m.content)).toEqual(['fine']);
     await h.chat.discard('a');
     expect(await listOutbox(h.db)).toEqual([]);

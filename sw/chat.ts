@@ -7,15 +7,7 @@
  * arrived after all (the clientId travels in the message's metadata), so each message
  * is stored once.
  */
-import {
-  apiPaths,
-  MAX_MESSAGE_LENGTH,
-  parsePostedMessage,
-  parseSession,
-  parseSessionMessages,
-  type ChatMessage,
-  type ChatSession,
-} from '../src/shared/api';
+import { apiPaths, MAX_MESSAGE_LENGTH, parsePostedMessage, parseSession, parseSessionMessages, type ChatMessage, type ChatSession } from '../src/shared/api';
 import { getMeta, type OutboxItem, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
@@ -236,7 +228,11 @@ export function createChat(options: ChatOptions): Chat {
           return 'next';
         }
         if (isPermanentRefusal(response.status)) {
-          await update({ ...sending, state: 'rejected', error: `The agent's server refused this message (HTTP ${response.status}). It is kept here; you can copy it or discard it.` });
+          await update({
+            ...sending,
+            state: 'rejected',
+            error: `The agent's server refused this message (HTTP ${response.status}). It is kept here; you can copy it or discard it.`,
+          });
           return 'next';
         }
         return await retryLater(sending, new PurlError('http-error', `HTTP ${response.status}`));
@@ -268,8 +264,7 @@ export function createChat(options: ChatOptions): Chat {
       if (!text) return;
       const db = await getDb();
       const tx = db.transaction(['outbox', 'chat'], 'readwrite');
-      const known =
-        (await tx.objectStore('outbox').getKey(message.clientId)) ?? (await tx.objectStore('chat').index('by-client').getKey(message.clientId));
+      const known = (await tx.objectStore('outbox').getKey(message.clientId)) ?? (await tx.objectStore('chat').index('by-client').getKey(message.clientId));
       if (!known) {
         await tx.objectStore('outbox').put({
           clientId: message.clientId,
@@ -314,7 +309,10 @@ export function createChat(options: ChatOptions): Chat {
       const db = await getDb();
       const current = await getMeta(db, 'chatSession');
       if (!current) return false;
-      const cursor = await db.transaction('chat').store.index('by-agent').openCursor(IDBKeyRange.bound([current.agentId, -Infinity], [current.agentId, Infinity]), 'prev');
+      const cursor = await db
+        .transaction('chat')
+        .store.index('by-agent')
+        .openCursor(IDBKeyRange.bound([current.agentId, -Infinity], [current.agentId, Infinity]), 'prev');
       const newest = cursor?.value;
       return newest !== undefined && !newest.isAgent && now() - newest.createdAt < windowMs;
     },

@@ -44,7 +44,14 @@ function fakeServer(hang: (request: Request) => boolean = () => false) {
     if (pathname.endsWith('/memories')) return json({ success: true, data: { memories: [] } });
     if (pathname.endsWith('/messages') && request.method === 'POST') {
       const body = (await request.json()) as { content: string; metadata: { clientMessageId: string } };
-      const message = { id: `m${++seq}`, channel_id: 'c1', author_id: 'u1', content: body.content, created_at: Date.now(), metadata: { clientMessageId: body.metadata.clientMessageId } };
+      const message = {
+        id: `m${++seq}`,
+        channel_id: 'c1',
+        author_id: 'u1',
+        content: body.content,
+        created_at: Date.now(),
+        metadata: { clientMessageId: body.metadata.clientMessageId },
+      };
       return json({ success: true, userMessage: message }, 201);
     }
     if (pathname.endsWith('/messages')) return json({ messages: [] });
@@ -109,11 +116,18 @@ describe('the core', () => {
   it('sends a message typed while a chat poll hangs at once, not when the poll gives up', async () => {
     const server = fakeServer((request) => request.method === 'GET' && request.url.endsWith('/messages?limit=50'));
     const now = Date.now();
-    const { core, calls } = await harness(server, {
-      ...running(now),
-      // Due shortly after the heartbeat, so the worker's own loop starts the poll that hangs.
-      schedules: { chat: { nextDueAt: now + 300, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 }, memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 } },
-    }, { requestTimeoutMs: 20_000 });
+    const { core, calls } = await harness(
+      server,
+      {
+        ...running(now),
+        // Due shortly after the heartbeat, so the worker's own loop starts the poll that hangs.
+        schedules: {
+          chat: { nextDueAt: now + 300, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+          memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
+        },
+      },
+      { requestTimeoutMs: 20_000 },
+    );
     void core.handle(heartbeat);
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
 
@@ -136,15 +150,19 @@ describe('the core', () => {
   it('polls the memories at once when a request gets through after an outage, not after their backoff', async () => {
     const server = fakeServer();
     const now = Date.now();
-    const { core, calls } = await harness(server, {
-      ...running(now),
-      // The breaker opened long enough ago for a probe; the memories poll backed off for minutes.
-      breaker: { state: 'open', openedAt: now - 10_000 },
-      schedules: {
-        memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
-        chat: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 3 },
+    const { core, calls } = await harness(
+      server,
+      {
+        ...running(now),
+        // The breaker opened long enough ago for a probe; the memories poll backed off for minutes.
+        breaker: { state: 'open', openedAt: now - 10_000 },
+        schedules: {
+          memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
+          chat: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 3 },
+        },
       },
-    }, { breakerTimeoutMs: 5_000 });
+      { breakerTimeoutMs: 5_000 },
+    );
     void core.handle(heartbeat);
     await flushSoon();
     expect(calls).toEqual([]);
@@ -159,17 +177,29 @@ describe('the core', () => {
     const server = fakeServer();
     const now = Date.now();
     const db = await openPurlDB();
-    await db.put('outbox', { clientId: 'c-1', agentId: AGENT, text: 'Typed during the outage', createdAt: now - 60_000, state: 'retrying', attempts: 4, nextAttemptAt: now + 240_000 });
+    await db.put('outbox', {
+      clientId: 'c-1',
+      agentId: AGENT,
+      text: 'Typed during the outage',
+      createdAt: now - 60_000,
+      state: 'retrying',
+      attempts: 4,
+      nextAttemptAt: now + 240_000,
+    });
     db.close();
-    const { core, calls } = await harness(server, {
-      ...running(now),
-      breaker: { state: 'open', openedAt: now - 10_000 },
-      // The chat poll is due: it is the probe.
-      schedules: {
-        chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 3 },
-        memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
+    const { core, calls } = await harness(
+      server,
+      {
+        ...running(now),
+        breaker: { state: 'open', openedAt: now - 10_000 },
+        // The chat poll is due: it is the probe.
+        schedules: {
+          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 3 },
+          memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
+        },
       },
-    }, { breakerTimeoutMs: 5_000 });
+      { breakerTimeoutMs: 5_000 },
+    );
     void core.handle(heartbeat);
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls[0]).toBe('GET /api/messaging/sessions/s1/messages');
@@ -183,16 +213,23 @@ describe('the core', () => {
       chatFails && request.method === 'GET' && request.url.endsWith('/messages?limit=50') ? json({ error: 'boom' }, 500) : answer(request, init);
     const now = Date.now();
     const events: unknown[] = [];
-    const { core, db } = await harness(server, {
-      ...running(now),
-      schedules: {
-        chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
-        memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
+    const { core, db } = await harness(
+      server,
+      {
+        ...running(now),
+        schedules: {
+          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+          memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
+        },
       },
-    }, { breakerThreshold: 10 }, (event) => events.push(event));
+      { breakerThreshold: 10 },
+      (event) => events.push(event),
+    );
     void core.handle(heartbeat);
     await eventually(async () =>
-      expect(await db.get('meta', 'chatPoll')).toMatchObject({ error: "Purl can't check the chat for new messages. The agent's server answered with an error. Showing saved messages; Purl will try again shortly." }),
+      expect(await db.get('meta', 'chatPoll')).toMatchObject({
+        error: "Purl can't check the chat for new messages. The agent's server answered with an error. Showing saved messages; Purl will try again shortly.",
+      }),
     );
     expect(events).toContainEqual({ type: 'data-changed', stores: ['meta'] });
     const failedAt = ((await db.get('meta', 'chatPoll')) as MetaValues['chatPoll']).attemptedAt;
@@ -313,10 +350,22 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     server.health.status = 'down';
     server.health.since = now - 20_000;
     const db = await openPurlDB();
-    await db.put('outbox', { clientId: 'c-1', agentId: AGENT, text: 'Typed during the outage', createdAt: now - 60_000, state: 'retrying', attempts: 4, nextAttemptAt: now + 240_000 });
+    await db.put('outbox', {
+      clientId: 'c-1',
+      agentId: AGENT,
+      text: 'Typed during the outage',
+      createdAt: now - 60_000,
+      state: 'retrying',
+      attempts: 4,
+      nextAttemptAt: now + 240_000,
+    });
     db.close();
     const timers = countingTimers();
-    const { core, calls, db: opened } = await harness(
+    const {
+      core,
+      calls,
+      db: opened,
+    } = await harness(
       server,
       {
         ...running(now),
@@ -390,10 +439,14 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
       return json({ error: 'down' }, 503);
     };
     const now = Date.now();
-    const { core, calls } = await harness(server, {
-      ...running(now),
-      schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
-    }, { breakerThreshold: 10 });
+    const { core, calls } = await harness(
+      server,
+      {
+        ...running(now),
+        schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
+      },
+      { breakerThreshold: 10 },
+    );
     void core.handle(heartbeat);
     // Backoff from the base interval: the first retry within 1–2 s.
     await vi.waitFor(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { timeout: 4_000 });
@@ -427,4 +480,3 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     await closeTab(core);
   });
 });
-

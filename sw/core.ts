@@ -95,7 +95,13 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     random: env.random,
     baseIntervals: () => ({ memories: baseMs('memories'), chat: baseMs('chat') }),
-    save: (info) => track(env.getDb().then((db) => setMeta(db, 'rateLimit', info)).catch(() => undefined)),
+    save: (info) =>
+      track(
+        env
+          .getDb()
+          .then((db) => setMeta(db, 'rateLimit', info))
+          .catch(() => undefined),
+      ),
   });
   const guard = createGuard({
     fetch: env.fetch,

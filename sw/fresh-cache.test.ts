@@ -140,7 +140,13 @@ describe('retiring the copies earlier versions kept', () => {
     globalThis.indexedDB = new IDBFactory();
     (await openDB(RETIRED_EXPIRATION_DB, 1, { upgrade: (db) => db.createObjectStore('cache-entries') })).close();
     const deleted: string[] = [];
-    await retireOldCopies({ delete: async (name: string) => (deleted.push(name), true) } as unknown as CacheStorage);
+    const caches = {
+      delete: async (name: string) => {
+        deleted.push(name);
+        return true;
+      },
+    };
+    await retireOldCopies(caches as unknown as CacheStorage);
     expect(deleted).toEqual([RETIRED_API_CACHE]);
     expect((await indexedDB.databases()).map((db) => db.name)).not.toContain(RETIRED_EXPIRATION_DB);
     await expect(retireOldCopies({ delete: async () => Promise.reject(new Error('gone')) } as unknown as CacheStorage)).resolves.toBeUndefined();

@@ -107,4 +107,3 @@ describe('the gate', () => {
     expect(gate.view().state).toBe('open');
   });
 });
-

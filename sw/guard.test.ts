@@ -49,7 +49,11 @@ describe('the guard in front of the network', () => {
   });
 
   it('lets an answer its check accepts through as a success', async () => {
-    const h = harness(async () => new Response('{}', { status: 200 }), { is: true }, async () => undefined);
+    const h = harness(
+      async () => new Response('{}', { status: 200 }),
+      { is: true },
+      async () => undefined,
+    );
     expect((await h.send()).status).toBe(200);
     expect(h.breaker.view(h.clock.now)).toEqual({ state: 'closed', failures: 0 });
     expect(h.answers).toEqual([200]);

@@ -45,7 +45,10 @@ describe('metrics', () => {
     metrics.sent();
     metrics.answered(200, { remaining: 990, limit: 1000 });
     const snapshot = metrics.snapshot();
-    expect(snapshot.history.map((b) => [b.requests, b.rateLimited])).toEqual([[1, 1], [1, 0]]);
+    expect(snapshot.history.map((b) => [b.requests, b.rateLimited])).toEqual([
+      [1, 1],
+      [1, 0],
+    ]);
     expect(snapshot.rateLimited).toBe(1);
     expect(snapshot.rateLimit).toMatchObject({ remaining: 990, limit: 1000 });
     vi.advanceTimersByTime(20 * 60_000);

@@ -164,10 +164,12 @@ export class Metrics {
     (this.#options.setTimer ?? setTimeout)(() => {
       this.#scheduled = false;
       this.#lastPublishedAt = this.#options.now();
-      this.#publishing = this.#publishing.then(() => this.#options.publish(this.snapshot())).catch((error: unknown) => {
-        // The monitor missing one update is harmless; the next change publishes again.
-        console.warn('Purl: could not publish metrics', error);
-      });
+      this.#publishing = this.#publishing
+        .then(() => this.#options.publish(this.snapshot()))
+        .catch((error: unknown) => {
+          // The monitor missing one update is harmless; the next change publishes again.
+          console.warn('Purl: could not publish metrics', error);
+        });
     }, wait);
   }
 

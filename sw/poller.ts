@@ -122,11 +122,11 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     if (at < blockedUntil || kinds.length === 0) return [];
 
     const tx = db.transaction('meta', 'readwrite');
-    const [storedSchedules, storedTabs, storedPhase] = (await Promise.all([
-      tx.store.get('schedules'),
-      tx.store.get('tabs'),
-      tx.store.get('phase'),
-    ])) as [MetaValues['schedules'] | undefined, MetaValues['tabs'] | undefined, unknown];
+    const [storedSchedules, storedTabs, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('tabs'), tx.store.get('phase')])) as [
+      MetaValues['schedules'] | undefined,
+      MetaValues['tabs'] | undefined,
+      unknown,
+    ];
     const cadence = cadenceOf(Object.values(storedTabs ?? {}), at, { goneAfterMs });
     const claims: Claim[] = [];
     if (cadence !== 'none') {
@@ -164,12 +164,8 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   async function record(kind: PollKind, outcome: PollOutcome, scheduleOptions: ScheduleOptions, dueBy?: number): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
-    const [storedSchedules, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('phase')])) as [
-      MetaValues['schedules'] | undefined,
-      unknown,
-    ];
-    const phase = isPhase(storedPhase) ? storedPhase : 0;
-    const next = afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions, phase);
+    const storedSchedules = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
+    const next = afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions);
     if (dueBy !== undefined && dueBy < next.nextDueAt) next.nextDueAt = dueBy;
     const schedules = { ...storedSchedules, [kind]: next };
     void tx.store.put(schedules, 'schedules');
@@ -314,4 +310,3 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
 
   return { onHeartbeat, noteTab, tick, forgetTab, expedite, retryFailed, nextDueAt, cadence };
 }
-

@@ -13,10 +13,7 @@ interface Call {
 /** A network whose answers the test gives by hand, in any order. */
 function fakeNetwork() {
   const calls: Call[] = [];
-  const send = vi.fn(
-    (request: Request, signal: AbortSignal) =>
-      new Promise<Response>((resolve, reject) => calls.push({ request, signal, resolve, reject })),
-  );
+  const send = vi.fn((request: Request, signal: AbortSignal) => new Promise<Response>((resolve, reject) => calls.push({ request, signal, resolve, reject })));
   /** The paths sent so far, in the order they started. */
   const sent = () => calls.map((call) => new URL(call.request.url).pathname);
   const callFor = (path: string): Call => {
@@ -52,9 +49,7 @@ describe('order and cap', () => {
     const queue = makeQueue(network, { maxConcurrent: () => 2 });
     const a = queue.enqueue(get('/a'), 'background');
     const b = queue.enqueue(get('/b'), 'background');
-    const waiting = (['background', 'memories', 'chat', 'user'] as Priority[]).map((priority) =>
-      queue.enqueue(get(`/${priority}`), priority),
-    );
+    const waiting = (['background', 'memories', 'chat', 'user'] as Priority[]).map((priority) => queue.enqueue(get(`/${priority}`), priority));
     expect(network.sent()).toEqual(['/a', '/b']);
     expect(queue.stats()).toMatchObject({ pending: 4, inFlight: 2 });
 
@@ -384,8 +379,7 @@ describe('failures', () => {
 
   it('rejects bad options with a RangeError naming the value', () => {
     const send = fakeNetwork().send;
-    const make = (options: Partial<QueueOptions>) => () =>
-      new RequestQueue({ maxConcurrent: () => 3, maxPending: 10, timeoutMs: 1_000, send, ...options });
+    const make = (options: Partial<QueueOptions>) => () => new RequestQueue({ maxConcurrent: () => 3, maxPending: 10, timeoutMs: 1_000, send, ...options });
     expect(make({ maxPending: -1 })).toThrow(/-1/);
     expect(make({ maxPending: 1.5 })).toThrow(RangeError);
     expect(make({ timeoutMs: 0 })).toThrow(RangeError);

@@ -129,7 +129,7 @@ function deliver(waiters: readonly Waiter[], outcome: Outcome): void {
     for (const waiter of waiters) waiter.reject(error);
     return;
   }
-  waiters.forEach((waiter, i) => waiter.resolve(responses[i]!));
+  for (const [i, waiter] of waiters.entries()) waiter.resolve(responses[i]!);
 }
 
 /**

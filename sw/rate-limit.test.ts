@@ -158,14 +158,7 @@ describe('parseRateLimit', () => {
   });
 
   it('rejects Retry-After values that Date.parse would accept but HTTP does not', () => {
-    const rejected = [
-      '1.5',
-      '-10',
-      '2026-01-15T12:05:30Z',
-      'Thu, 31 Feb 2026 12:00:00 GMT',
-      'Thu, 15 Jan 2026 25:00:00 GMT',
-      'next week',
-    ];
+    const rejected = ['1.5', '-10', '2026-01-15T12:05:30Z', 'Thu, 31 Feb 2026 12:00:00 GMT', 'Thu, 15 Jan 2026 25:00:00 GMT', 'next week'];
     for (const value of rejected) {
       expect(parseRateLimit(new Headers({ 'Retry-After': value }), NOW), value).toEqual({});
     }
@@ -314,4 +307,3 @@ describe('BucketShare', () => {
     expect(estimate!).toBeLessThanOrEqual(1.5);
   });
 });
-

@@ -59,9 +59,7 @@ function splitOutsideQuotes(text: string, separator: ',' | ';'): string[] {
 }
 
 function unquote(text: string): string {
-  return text.length >= 2 && text.startsWith('"') && text.endsWith('"')
-    ? text.slice(1, -1).replace(/\\(.)/g, '$1')
-    : text;
+  return text.length >= 2 && text.startsWith('"') && text.endsWith('"') ? text.slice(1, -1).replace(/\\(.)/g, '$1') : text;
 }
 
 function parseParamValue(raw: string): ParamValue {
@@ -161,7 +159,11 @@ function parseCurrent(header: string | null): Current {
     const remaining = numberParam(member, 'r');
     const resetSeconds = numberParam(member, 't');
     if (remaining === undefined && resetSeconds === undefined) continue;
-    if (binding && (remaining === undefined || (binding.remaining !== undefined && pace(binding.remaining, binding.resetSeconds) <= pace(remaining, resetSeconds)))) continue;
+    if (
+      binding &&
+      (remaining === undefined || (binding.remaining !== undefined && pace(binding.remaining, binding.resetSeconds) <= pace(remaining, resetSeconds)))
+    )
+      continue;
     binding = { name: unquote(member.item) };
     if (remaining !== undefined) binding.remaining = remaining;
     if (resetSeconds !== undefined) binding.resetSeconds = resetSeconds;
@@ -255,11 +257,7 @@ export function parseRateLimit(headers: Headers, now: number): RateLimitInfo {
   // one with the same quota. Only when nothing identifies it is the first one taken,
   // so the window of one limiter is never paired with the counts of another.
   const policy =
-    current.name !== undefined
-      ? policies.find((p) => p.name === current.name)
-      : limit !== undefined
-        ? policies.find((p) => p.quota === limit)
-        : policies[0];
+    current.name !== undefined ? policies.find((p) => p.name === current.name) : limit !== undefined ? policies.find((p) => p.quota === limit) : policies[0];
 
   const info: RateLimitInfo = {};
   const resolvedLimit = limit ?? policy?.quota;
@@ -308,12 +306,7 @@ export interface StretchOptions {
  *
  * @throws RangeError when `intervalMs` or an option is out of range.
  */
-export function stretchForBudget(
-  intervalMs: number,
-  info: RateLimitInfo | undefined,
-  now: number,
-  options: StretchOptions = {},
-): number {
+export function stretchForBudget(intervalMs: number, info: RateLimitInfo | undefined, now: number, options: StretchOptions = {}): number {
   const { requestsPerPoll = 1, reserveFraction = DEFAULT_RESERVE_FRACTION, sharers = 1 } = options;
   if (!Number.isFinite(intervalMs) || intervalMs < 0) {
     throw new RangeError(`stretchForBudget: intervalMs is out of range: ${String(intervalMs)}`);

@@ -29,7 +29,7 @@ function run(outcomes: readonly PollOutcome[], opts = options(), start?: PollSch
   const result: PollSchedule[] = [];
   let schedule = start;
   for (const outcome of outcomes) {
-    schedule = afterPoll(schedule, outcome, 0, opts, 0);
+    schedule = afterPoll(schedule, outcome, 0, opts);
     result.push(schedule);
   }
   return result;
@@ -77,16 +77,16 @@ describe('afterPoll', () => {
 
   it('schedules the next poll one interval from now, not from the old deadline', () => {
     const missed: PollSchedule = { nextDueAt: 1_000, intervalMs: BASE, unchangedStreak: 0, errorStreak: 0 };
-    expect(afterPoll(missed, 'changed', 10 * BASE, options(), 0).nextDueAt).toBe(11 * BASE);
+    expect(afterPoll(missed, 'changed', 10 * BASE, options()).nextDueAt).toBe(11 * BASE);
   });
 
   it('keeps each success interval within ±10 % of the stretched interval, and uses the whole range', () => {
     const seen: number[] = [];
     for (let i = 0; i < 1_000; i += 1) {
       const random = () => i / 1_000;
-      seen.push(afterPoll(undefined, 'changed', 0, options({ random }), 0).intervalMs / BASE);
+      seen.push(afterPoll(undefined, 'changed', 0, options({ random })).intervalMs / BASE);
       const atCap: PollSchedule = { nextDueAt: 0, intervalMs: 4 * BASE, unchangedStreak: 10, errorStreak: 0 };
-      const stretched = afterPoll(atCap, 'unchanged', 0, options({ random }), 0).intervalMs / (4 * BASE);
+      const stretched = afterPoll(atCap, 'unchanged', 0, options({ random })).intervalMs / (4 * BASE);
       expect(stretched).toBeGreaterThanOrEqual(0.9);
       expect(stretched).toBeLessThanOrEqual(1.1);
     }
@@ -129,8 +129,8 @@ describe('afterPoll', () => {
   });
 
   it('rejects options out of range with a RangeError naming the value', () => {
-    expect(() => afterPoll(undefined, 'changed', 0, options({ baseMs: 0 }), 0)).toThrow(new RangeError('schedule: baseMs is out of range: 0'));
-    expect(() => afterPoll(undefined, 'changed', 0, options({ unchangedStep: 0.5 }), 0)).toThrow(RangeError);
+    expect(() => afterPoll(undefined, 'changed', 0, options({ baseMs: 0 }))).toThrow(new RangeError('schedule: baseMs is out of range: 0'));
+    expect(() => afterPoll(undefined, 'changed', 0, options({ unchangedStep: 0.5 }))).toThrow(RangeError);
   });
 });
 

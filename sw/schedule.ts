@@ -132,19 +132,13 @@ export function freshSchedule(now: number, baseMs: number, phase: number): PollS
  * The next deadline is `now + interval`, not the old deadline plus the interval: a poll
  * missed while the worker was stopped runs once, and the schedule continues from then.
  *
- * `phase` does not change the result: only a poll's first deadline depends on it
+ * A browser's phase does not enter here: only a poll's first deadline depends on it
  * (`firstDueAt`); later deadlines keep the offset they started with, and the jitter
  * keeps browsers apart from then on.
  *
  * @throws RangeError when an option is out of range.
  */
-export function afterPoll(
-  schedule: PollSchedule | undefined,
-  outcome: PollOutcome,
-  now: number,
-  options: ScheduleOptions,
-  phase: number,
-): PollSchedule {
+export function afterPoll(schedule: PollSchedule | undefined, outcome: PollOutcome, now: number, options: ScheduleOptions): PollSchedule {
   checkOptions(options);
   const unchangedStreak = schedule?.unchangedStreak ?? 0;
   const errorStreak = schedule?.errorStreak ?? 0;

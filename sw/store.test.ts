@@ -5,7 +5,13 @@ import { listAgents, listMemories, openPurlDB } from '../src/shared/db';
 import { isSameMemory, reconcileMemories, saveAgents } from './store';
 
 const memory = (id: string, createdAt: number, agentId = 'a1'): Memory => ({
-  id, agentId, roomId: 'r', entityId: 'u', createdAt, text: id, isAgent: false,
+  id,
+  agentId,
+  roomId: 'r',
+  entityId: 'u',
+  createdAt,
+  text: id,
+  isAgent: false,
 });
 const agent = (id: string, name = id): Agent => ({ id, name, bio: '', status: 'active' });
 

@@ -59,8 +59,8 @@ beforeEach(() => {
 describe('sync', () => {
   it('stores the agents and the first agent’s memories, then tells the tabs what changed', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A, B))));
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1', 'm2'))));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A, B)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1', 'm2')));
     await h.sync.refresh('memories');
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(A);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m2', 'm1']);
@@ -70,9 +70,9 @@ describe('sync', () => {
 
   it('keeps the user’s chosen agent while the server still has it', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A, B))));
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A))));
-    h.routes.set(apiPaths.memories(B), () => (answer(memoriesBody(B, 'b1'))));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A, B)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A)));
+    h.routes.set(apiPaths.memories(B), () => answer(memoriesBody(B, 'b1')));
     await h.sync.refresh('memories');
     await h.sync.selectAgent(B);
     expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
@@ -83,7 +83,12 @@ describe('sync', () => {
     const h = await harness();
     const agents = (statusA: string, statusB: string) => ({
       success: true,
-      data: { agents: [{ id: A, name: 'A', bio: '', status: statusA }, { id: B, name: 'B', bio: '', status: statusB }] },
+      data: {
+        agents: [
+          { id: A, name: 'A', bio: '', status: statusA },
+          { id: B, name: 'B', bio: '', status: statusB },
+        ],
+      },
     });
     h.routes.set(apiPaths.agents, () => answer(agents('inactive', 'active')));
     h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A)));
@@ -115,8 +120,8 @@ describe('sync', () => {
 
   it('keeps saved memories and records a sentence when the server cannot be reached', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
     await h.sync.refresh('memories');
     h.routes.clear();
     h.clock.now = 20_000;
@@ -131,10 +136,10 @@ describe('sync', () => {
 
   it('rejects a body of the wrong shape without touching saved data', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
     await h.sync.refresh('memories');
-    h.routes.set(apiPaths.memories(A), () => (answer({ success: true, data: { memories: [{ id: 'broken' }] } })));
+    h.routes.set(apiPaths.memories(A), () => answer({ success: true, data: { memories: [{ id: 'broken' }] } }));
     await expect(h.sync.refresh('memories')).rejects.toThrow(/could not read/);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
     expect((await getMeta(h.db, 'sync'))?.error).toMatch(/couldn't read/);
@@ -169,11 +174,11 @@ describe('sync', () => {
 
   it('says whether the memories changed, so the poller can stretch its interval', async () => {
     const h = await harness();
-    h.routes.set(apiPaths.agents, () => (answer(agentsBody(A))));
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1'))));
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
     expect(await h.sync.refresh('memories')).toBe('changed');
     expect(await h.sync.refresh('memories')).toBe('unchanged');
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A, 'm1', 'm2'))));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1', 'm2')));
     expect(await h.sync.refresh('memories')).toBe('changed');
   });
 
@@ -185,7 +190,7 @@ describe('sync', () => {
       await gate;
       return answer(agentsBody(A));
     });
-    h.routes.set(apiPaths.memories(A), () => (answer(memoriesBody(A))));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A)));
     const runs = [h.sync.refresh('memories'), h.sync.refresh('user'), h.sync.refresh('memories')];
     release();
     await Promise.all(runs);

@@ -49,15 +49,18 @@ describe('the wake loop', () => {
   it('waits for the earliest deadline and never wakes sooner', async () => {
     const start = Date.now();
     const health = job('health', start + 300, 300);
-    const stop: WakeJob = { ...health.spec, run: async () => {
-      await health.spec.run();
-      if (health.state.runs.length === 3) health.state.dueAt = Infinity;
-    } };
+    const stop: WakeJob = {
+      ...health.spec,
+      run: async () => {
+        await health.spec.run();
+        if (health.state.runs.length === 3) health.state.dueAt = Infinity;
+      },
+    };
     const { loop, waits } = loopOf([stop], 1_000);
     await loop.tick();
     expect(health.state.runs).toHaveLength(3);
     // Each run came at its deadline, not before.
-    health.state.runs.forEach((at, i) => expect(at).toBeGreaterThanOrEqual(start + 300 * (i + 1) - 5));
+    for (const [i, at] of health.state.runs.entries()) expect(at).toBeGreaterThanOrEqual(start + 300 * (i + 1) - 5);
     expect(waits).toHaveLength(3);
     expect(waits.every((ms) => ms >= 250)).toBe(true);
   });
@@ -109,4 +112,3 @@ describe('the wake loop', () => {
     expect(health.state.runs.length).toBeGreaterThan(runs);
   });
 });
-

@@ -114,10 +114,13 @@ export class NaiveUser {
     };
     const schedule = () => {
       if (this.#stopped) return;
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        void typeMessage().finally(schedule);
-      }, this.#options.messageEveryMs * (0.5 + Math.random()));
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(timer);
+          void typeMessage().finally(schedule);
+        },
+        this.#options.messageEveryMs * (0.5 + Math.random()),
+      );
       this.#timers.add(timer);
     };
     const first = setTimeout(() => {

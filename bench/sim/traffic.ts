@@ -20,7 +20,11 @@ export function emptyTraffic(): Traffic {
 }
 
 /** Wraps a fetch so that every /api request and its answer are counted. */
-export function countingFetch<F extends (request: Request, init?: { signal?: AbortSignal }) => Promise<Response>>(fetch: F, traffic: Traffic, now: () => number): F {
+export function countingFetch<F extends (request: Request, init?: { signal?: AbortSignal }) => Promise<Response>>(
+  fetch: F,
+  traffic: Traffic,
+  now: () => number,
+): F {
   return (async (request: Request, init?: { signal?: AbortSignal }) => {
     const isApi = new URL(request.url).pathname.startsWith('/api/');
     if (isApi) traffic.requests += 1;

@@ -47,12 +47,8 @@ describe('resolveClientIp', () => {
   it('gives loopback requests with a wrong or missing secret the internal identity', () => {
     const xff = { 'x-forwarded-for': '203.0.113.7' };
     expect(resolveClientIp({ peer: '127.0.0.1', headers: xff, gatewaySecret: SECRET })).toBe(INTERNAL_CLIENT_IP);
-    expect(
-      resolveClientIp({ peer: '127.0.0.1', headers: { ...xff, 'x-purl-gateway': 'wrong' }, gatewaySecret: SECRET }),
-    ).toBe(INTERNAL_CLIENT_IP);
-    expect(
-      resolveClientIp({ peer: '::1', headers: { ...xff, 'x-purl-gateway': `${SECRET}x` }, gatewaySecret: SECRET }),
-    ).toBe(INTERNAL_CLIENT_IP);
+    expect(resolveClientIp({ peer: '127.0.0.1', headers: { ...xff, 'x-purl-gateway': 'wrong' }, gatewaySecret: SECRET })).toBe(INTERNAL_CLIENT_IP);
+    expect(resolveClientIp({ peer: '::1', headers: { ...xff, 'x-purl-gateway': `${SECRET}x` }, gatewaySecret: SECRET })).toBe(INTERNAL_CLIENT_IP);
   });
 
   it('trusts nobody when no secret is configured, not even an empty header', () => {
@@ -94,13 +90,7 @@ describe('resolveClientIp', () => {
 describe('address helpers', () => {
   it('recognises loopback addresses only', () => {
     expect(['127.0.0.1', '127.255.255.254', '::1', '::ffff:127.0.0.1'].map(isLoopback)).toEqual([true, true, true, true]);
-    expect(['128.0.0.1', '10.0.0.1', '::2', '::ffff:10.0.0.1', 'fe80::1'].map(isLoopback)).toEqual([
-      false,
-      false,
-      false,
-      false,
-      false,
-    ]);
+    expect(['128.0.0.1', '10.0.0.1', '::2', '::ffff:10.0.0.1', 'fe80::1'].map(isLoopback)).toEqual([false, false, false, false, false]);
   });
 
   it('normalises IPv4-mapped addresses only', () => {
@@ -131,7 +121,11 @@ describe('createClientIpMiddleware', () => {
   function run(peer: string, headers: IncomingHttpHeaders) {
     const req = { socket: { remoteAddress: peer }, headers: { ...headers } } as unknown as Request;
     // Express 5 puts `ip` on the request prototype as a getter; the middleware must shadow it.
-    Object.setPrototypeOf(req, { get ip() { return 'from-prototype'; } });
+    Object.setPrototypeOf(req, {
+      get ip() {
+        return 'from-prototype';
+      },
+    });
     const next = vi.fn<() => void>();
     createClientIpMiddleware({ gatewaySecret: SECRET })(req, {} as Response, next);
     return { req, next };

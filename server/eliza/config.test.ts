@@ -18,10 +18,7 @@ describe('readElizaConfig', () => {
   });
 
   it('resolves PURL_DATA_DIR against the working directory and reads the optional secrets', () => {
-    const config = readElizaConfig(
-      { ELIZA_PORT: '65535', PURL_DATA_DIR: 'data', PURL_GATEWAY_SECRET: 's', ELIZA_SERVER_AUTH_TOKEN: 't' },
-      '/srv/purl',
-    );
+    const config = readElizaConfig({ ELIZA_PORT: '65535', PURL_DATA_DIR: 'data', PURL_GATEWAY_SECRET: 's', ELIZA_SERVER_AUTH_TOKEN: 't' }, '/srv/purl');
     expect(config).toMatchObject({ port: 65535, dataDir: '/srv/purl/data', gatewaySecret: 's', authToken: 't' });
   });
 

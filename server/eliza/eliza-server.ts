@@ -70,9 +70,7 @@ export async function startEliza(config: ElizaConfig, onProgress: (step: string)
     }
     onProgress(`starting agent ${purlCharacter.name}`);
     // A copy, because startAgents writes the generated id into the character it gets.
-    const [runtime] = await server.startAgents([
-      { character: { ...purlCharacter }, plugins: [sqlPlugin, createLocalModelPlugin()] },
-    ]);
+    const [runtime] = await server.startAgents([{ character: { ...purlCharacter }, plugins: [sqlPlugin, createLocalModelPlugin()] }]);
     if (runtime === undefined) throw new Error(`agent ${purlCharacter.name} did not start`);
     let stopped: Promise<void> | undefined;
     return {

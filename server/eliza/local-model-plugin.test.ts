@@ -12,13 +12,7 @@ import {
 } from '@elizaos/core';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDING_DIMENSIONS, MAX_QUOTED_CODE_POINTS, decodeTokens, embedText, encodeTokens } from './local-model';
-import {
-  CURRENT_MESSAGE_PROVIDER,
-  composeReply,
-  createLocalModelPlugin,
-  currentMessageMarker,
-  formatCurrentMessage,
-} from './local-model-plugin';
+import { CURRENT_MESSAGE_PROVIDER, composeReply, createLocalModelPlugin, currentMessageMarker, formatCurrentMessage } from './local-model-plugin';
 
 const runtime = { character: { name: 'Purl' } } as unknown as IAgentRuntime;
 
@@ -37,10 +31,11 @@ function provider(plugin: Plugin, name: string): Provider {
 /** Builds the reply prompt the way DefaultMessageService does, from the plugin's providers. */
 async function replyPrompt(plugin: Plugin, userText: string): Promise<string> {
   const message = { content: { text: userText } } as Memory;
-  const results = await Promise.all(
-    (plugin.providers ?? []).map((candidate) => candidate.get(runtime, message, {} as State)),
-  );
-  const providers = results.map((result) => result.text ?? '').filter((text) => text !== '').join('\n');
+  const results = await Promise.all((plugin.providers ?? []).map((candidate) => candidate.get(runtime, message, {} as State)));
+  const providers = results
+    .map((result) => result.text ?? '')
+    .filter((text) => text !== '')
+    .join('\n');
   const values = Object.assign({ agentName: 'Purl', providers }, ...results.map((result) => result.values ?? {}));
   return composePromptFromState({ state: { values, data: {}, text: providers }, template: messageHandlerTemplate });
 }
@@ -56,9 +51,7 @@ const tricky = [
 
 describe('composeReply', () => {
   it('is deterministic', () => {
-    expect(composeReply('What happens when I open ten tabs?')).toEqual(
-      composeReply('What happens when I open ten tabs?'),
-    );
+    expect(composeReply('What happens when I open ten tabs?')).toEqual(composeReply('What happens when I open ten tabs?'));
   });
 
   it('contains the trimmed message verbatim and counts its words', () => {
@@ -139,11 +132,7 @@ describe('the local model plugin', () => {
 
   it('puts the message into the prompt through its provider', async () => {
     const plugin = createLocalModelPlugin({ markerNonce: 'n' });
-    const result = await provider(plugin, CURRENT_MESSAGE_PROVIDER).get(
-      runtime,
-      { content: { text: 'say "hi"' } } as Memory,
-      {} as State,
-    );
+    const result = await provider(plugin, CURRENT_MESSAGE_PROVIDER).get(runtime, { content: { text: 'say "hi"' } } as Memory, {} as State);
     expect(result.text).toBe('<<purl-current-message n>>"say \\"hi\\""');
   });
 
@@ -160,9 +149,7 @@ describe('the local model plugin', () => {
     const dot = (a: number[], b: number[]) => a.reduce((sum, value, i) => sum + value * (b[i] ?? 0), 0);
     const base = embedText('why does the agent stop replying');
     expect(embedText('why does the agent stop replying')).toEqual(base);
-    expect(dot(base, embedText('the agent stopped replying'))).toBeGreaterThan(
-      dot(base, embedText('offline outbox on a train')),
-    );
+    expect(dot(base, embedText('the agent stopped replying'))).toBeGreaterThan(dot(base, embedText('offline outbox on a train')));
   });
 
   it('round-trips text through its tokenizer, also for any tail of the tokens', async () => {

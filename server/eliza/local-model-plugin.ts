@@ -17,14 +17,7 @@ import {
   type TextEmbeddingParams,
   type TokenizeTextParams,
 } from '@elizaos/core';
-import {
-  composeReply,
-  decodeTokens,
-  embedText,
-  encodeTokens,
-  toResponseXml,
-  toShouldRespondXml,
-} from './local-model';
+import { composeReply, decodeTokens, embedText, encodeTokens, toResponseXml, toShouldRespondXml } from './local-model';
 
 export { composeReply, type LocalReply } from './local-model';
 
@@ -111,27 +104,22 @@ export function createLocalModelPlugin(options: LocalModelPluginOptions = {}): P
     get: async () => ({ text: '', values: { actionNames: 'REPLY' }, data: {} }),
   };
 
-  const replyFromPrompt = (prompt: string): string =>
-    toResponseXml(composeReply(findCurrentMessage(prompt, marker) ?? ''));
+  const replyFromPrompt = (prompt: string): string => toResponseXml(composeReply(findCurrentMessage(prompt, marker) ?? ''));
 
   return {
     name: 'purl-local-model',
     description: 'Deterministic offline model handlers for the Purl demo agent.',
     providers: [currentMessageProvider, actionsProvider],
     models: {
-      [ModelType.TEXT_LARGE]: async (_runtime: IAgentRuntime, params: GenerateTextParams) =>
-        replyFromPrompt(params.prompt),
+      [ModelType.TEXT_LARGE]: async (_runtime: IAgentRuntime, params: GenerateTextParams) => replyFromPrompt(params.prompt),
       [ModelType.TEXT_SMALL]: async (runtime: IAgentRuntime, params: GenerateTextParams) => {
         if (isShouldRespondPrompt(params.prompt)) return toShouldRespondXml(runtime.character.name);
         if (isTitlePrompt(params.prompt)) return 'Conversation with Purl';
         return replyFromPrompt(params.prompt);
       },
-      [ModelType.TEXT_EMBEDDING]: async (_runtime: IAgentRuntime, params: TextEmbeddingParams | string | null) =>
-        embedText(embeddingInput(params)),
-      [ModelType.TEXT_TOKENIZER_ENCODE]: async (_runtime: IAgentRuntime, params: TokenizeTextParams) =>
-        encodeTokens(params.prompt),
-      [ModelType.TEXT_TOKENIZER_DECODE]: async (_runtime: IAgentRuntime, params: DetokenizeTextParams) =>
-        decodeTokens(params.tokens),
+      [ModelType.TEXT_EMBEDDING]: async (_runtime: IAgentRuntime, params: TextEmbeddingParams | string | null) => embedText(embeddingInput(params)),
+      [ModelType.TEXT_TOKENIZER_ENCODE]: async (_runtime: IAgentRuntime, params: TokenizeTextParams) => encodeTokens(params.prompt),
+      [ModelType.TEXT_TOKENIZER_DECODE]: async (_runtime: IAgentRuntime, params: DetokenizeTextParams) => decodeTokens(params.tokens),
       [ModelType.OBJECT_SMALL]: async (_runtime: IAgentRuntime, params: ObjectGenerationParams) => ({
         ...composeReply(findCurrentMessage(params.prompt, marker) ?? ''),
       }),

@@ -8,7 +8,10 @@ describe('routeTable', () => {
     const agents = express.Router();
     agents.get('/', () => undefined);
     agents.delete('/:agentId', () => undefined);
-    agents.route('/:agentId/memories').get(() => undefined).patch(() => undefined);
+    agents
+      .route('/:agentId/memories')
+      .get(() => undefined)
+      .patch(() => undefined);
     const env = express.Router();
     env.get('/local', () => undefined);
     env.post('/local', () => undefined);

@@ -24,11 +24,7 @@ export const SEED_CONVERSATIONS: readonly SeedConversation[] = [
   },
   {
     userId: '5eed0001-0000-4000-8000-000000000002',
-    messages: [
-      'Why does the agent go silent after a while?',
-      'How long should I wait after a 429?',
-      'Can I see how many requests I have left?',
-    ],
+    messages: ['Why does the agent go silent after a while?', 'How long should I wait after a 429?', 'Can I see how many requests I have left?'],
   },
   {
     userId: '5eed0001-0000-4000-8000-000000000003',
@@ -93,14 +89,10 @@ async function sendAndAwaitReply(api: ElizaApi, sessionId: string, text: string,
 
 /** Checks that every seeded message and its reply are now among the agent's memories. */
 async function verifyMemories(api: ElizaApi, agentId: string, conversations: readonly SeedConversation[]): Promise<void> {
-  const { data } = await api.get<MemoriesResponse>(
-    `/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`,
-  );
+  const { data } = await api.get<MemoriesResponse>(`/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`);
   for (const text of conversations.flatMap((conversation) => conversation.messages)) {
     const hasUserMemory = data.memories.some((memory) => memory.entityId !== agentId && memory.content.text === text);
-    const hasReply = data.memories.some(
-      (memory) => memory.entityId === agentId && (memory.content.text ?? '').includes(text),
-    );
+    const hasReply = data.memories.some((memory) => memory.entityId === agentId && (memory.content.text ?? '').includes(text));
     if (!hasUserMemory || !hasReply) {
       throw new Error(`the memories lack "${text}" or the agent's reply to it after seeding`);
     }

@@ -18,7 +18,17 @@ import { cleanForBrowser } from './strip-secrets';
 const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
 
 /** Browser headers that have no business upstream: credentials, and where the page was. */
-const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'origin', 'referer', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip'];
+const DROPPED_REQUEST_HEADERS = [
+  'cookie',
+  'authorization',
+  'proxy-authorization',
+  'origin',
+  'referer',
+  'forwarded',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+];
 
 /** The address a request came from, with IPv4-mapped IPv6 unwrapped (::ffff:1.2.3.4 → 1.2.3.4). */
 export function clientAddress(address: string | undefined): string {

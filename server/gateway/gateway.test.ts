@@ -76,7 +76,13 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
     upstream.answer = jsonAnswer(
       200,
       { success: true, data: { agents: [{ id: AGENT, settings: { secrets: { TOKEN: 'hidden' } } }] } },
-      { 'RateLimit-Policy': '1000;w=900', 'RateLimit-Limit': '1000', 'RateLimit-Remaining': '998', 'RateLimit-Reset': '800', 'Access-Control-Allow-Origin': '*' },
+      {
+        'RateLimit-Policy': '1000;w=900',
+        'RateLimit-Limit': '1000',
+        'RateLimit-Remaining': '998',
+        'RateLimit-Reset': '800',
+        'Access-Control-Allow-Origin': '*',
+      },
     );
     const reply = await ask(gateway.url, '/api/agents');
     expect(reply.status).toBe(200);
@@ -93,7 +99,14 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
 
   it('names the real client, adds the key and the gateway secret, and passes on no browser credentials', async () => {
     await ask(gateway.url, '/api/agents', {
-      headers: { 'X-Forwarded-For': '6.6.6.6', 'X-Api-Key': 'forged', 'X-Purl-Gateway': 'forged', Cookie: 'sid=1', Authorization: 'Bearer x', Forwarded: 'for=6.6.6.6' },
+      headers: {
+        'X-Forwarded-For': '6.6.6.6',
+        'X-Api-Key': 'forged',
+        'X-Purl-Gateway': 'forged',
+        Cookie: 'sid=1',
+        Authorization: 'Bearer x',
+        Forwarded: 'for=6.6.6.6',
+      },
     });
     const headers = upstream.apiSeen()[0]!.headers;
     expect(headers['x-forwarded-for']).toBe('127.0.0.1');

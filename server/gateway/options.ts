@@ -96,9 +96,14 @@ function parseTrustProxy(raw: string | undefined): string | number | false {
   if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
   if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
   if (raw.trim() === 'true') {
-    throw new OptionsError('TRUST_PROXY=true would let any client forge its address; list your proxies instead (for example TRUST_PROXY=loopback or TRUST_PROXY=10.0.0.5).');
+    throw new OptionsError(
+      'TRUST_PROXY=true would let any client forge its address; list your proxies instead (for example TRUST_PROXY=loopback or TRUST_PROXY=10.0.0.5).',
+    );
   }
-  const list = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   try {
     proxyAddr.compile(list);
   } catch {
@@ -125,7 +130,10 @@ function readTls(env: NodeJS.ProcessEnv): GatewayOptions['tls'] {
 
 /** Host names from PURL_ALLOWED_HOSTS and HOST, lower-case, without ports or brackets. */
 function allowedHostNames(env: NodeJS.ProcessEnv, host: string): string[] {
-  const names = (env['PURL_ALLOWED_HOSTS'] ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  const names = (env['PURL_ALLOWED_HOSTS'] ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
   if (net.isIP(host) === 0 && host !== '') names.push(host.toLowerCase());
   return [...new Set(names.map((name) => name.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')))];
 }

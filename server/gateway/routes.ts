@@ -14,7 +14,6 @@ import { MAX_METADATA_BYTES } from '../../src/shared/limits';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_SEGMENT = '([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})';
 
-
 /** Which per-client limit a route counts against, besides the API-wide one. */
 export type RouteLimit = 'api' | 'memories';
 
@@ -33,8 +32,7 @@ export interface ApiRoute {
   why: string;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Fields a body may hold, and nothing else. */
 function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): string | undefined {
@@ -111,7 +109,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: new RegExp(`^/api/messaging/sessions/${UUID_SEGMENT}/messages$`),
     query: { limit: wholeNumberIn(1, 100) },
     limit: 'api',
-    why: "the chat poll, and the check before a retry whether a message already arrived (sw/chat.ts)",
+    why: 'the chat poll, and the check before a retry whether a message already arrived (sw/chat.ts)',
   },
   {
     name: 'send-message',
@@ -120,7 +118,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     query: {},
     body: checkNewMessage,
     limit: 'api',
-    why: "the outbox: a typed message, with its client id in metadata (sw/chat.ts)",
+    why: 'the outbox: a typed message, with its client id in metadata (sw/chat.ts)',
   },
 ];
 

@@ -19,7 +19,10 @@ export function hostNameOf(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+)(?::(\d{1,5}))?$/.exec(hostHeader.trim());
   if (!match) return undefined;
-  return match[1]!.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  return match[1]!
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
 export function isAllowedHost(hostHeader: string | undefined, allowedHosts: readonly string[]): boolean {
@@ -44,8 +47,7 @@ export function crossOriginReason(req: IncomingMessage, secure: boolean): string
   return undefined;
 }
 
-export const HOST_REFUSED =
-  "This Purl gateway doesn't answer to that host name. If it is yours, add it to PURL_ALLOWED_HOSTS (comma-separated) and restart.";
+export const HOST_REFUSED = "This Purl gateway doesn't answer to that host name. If it is yours, add it to PURL_ALLOWED_HOSTS (comma-separated) and restart.";
 
 /** Refuses requests under a foreign Host; returns true when it answered. */
 export function refuseForeignHost(req: IncomingMessage, res: ServerResponse, allowedHosts: readonly string[]): boolean {

@@ -43,7 +43,11 @@ describe('routes the app does not use', () => {
     ['GET', `${MEMORIES}&roomId=${AGENT}`],
   ])('%s %s is a JSON 404 that never reaches ElizaOS', async (method, url) => {
     const gateway = await open();
-    const reply = await ask(gateway.url, url, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'POST' ? '{"content":{"X":"1"}}' : undefined! });
+    const reply = await ask(gateway.url, url, {
+      method,
+      headers: { 'Content-Type': 'application/json' },
+      body: method === 'POST' ? '{"content":{"X":"1"}}' : undefined!,
+    });
     expect(reply.status).toBe(404);
     expect(reply.json()).toEqual({ success: false, error: { code: 'NOT_FOUND', message: expect.stringMatching(/only the requests the Purl app makes/) } });
     expect(upstream.apiSeen()).toEqual([]);
@@ -54,7 +58,9 @@ describe('routes the app does not use', () => {
     const { port } = new URL(gateway.url);
     const answer = await new Promise<string>((resolve) => {
       const socket = net.connect(Number(port), '127.0.0.1', () => {
-        socket.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        socket.write(
+          `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
       });
       let text = '';
       socket.on('data', (chunk) => (text += chunk.toString()));
@@ -147,7 +153,8 @@ describe('per-client limits', () => {
     expect(upstream.apiSeen().map((entry) => entry.headers['x-forwarded-for'])).toEqual(['127.0.0.1', '127.0.0.1']);
 
     const behindProxy = await open({ API_RATE_LIMIT_REQUESTS: '2', TRUST_PROXY: 'loopback' });
-    for (const client of ['1.1.1.1', '1.1.1.1']) expect((await ask(behindProxy.url, '/api/agents', { headers: { 'X-Forwarded-For': client } })).status).toBe(200);
+    for (const client of ['1.1.1.1', '1.1.1.1'])
+      expect((await ask(behindProxy.url, '/api/agents', { headers: { 'X-Forwarded-For': client } })).status).toBe(200);
     expect((await ask(behindProxy.url, '/api/agents', { headers: { 'X-Forwarded-For': '1.1.1.1' } })).status).toBe(429);
     expect((await ask(behindProxy.url, '/api/agents', { headers: { 'X-Forwarded-For': '2.2.2.2' } })).status).toBe(200);
     expect(upstream.apiSeen().at(-1)!.headers['x-forwarded-for']).toBe('2.2.2.2');
@@ -176,7 +183,13 @@ describe('bodies', () => {
     ['no type', '{"content":"hi"}', {}, 415, /only JSON/],
     ['broken JSON', '{"content":', { 'Content-Type': 'application/json' }, 400, /not valid JSON/],
     ['the wrong shape', '{"content":"hi","transport":"http"}', { 'Content-Type': 'application/json' }, 400, /"transport" is not accepted/],
-    ['too long a message', JSON.stringify({ content: 'x'.repeat(MAX_MESSAGE_LENGTH + 1) }), { 'Content-Type': 'application/json' }, 400, /at most 4000 characters/],
+    [
+      'too long a message',
+      JSON.stringify({ content: 'x'.repeat(MAX_MESSAGE_LENGTH + 1) }),
+      { 'Content-Type': 'application/json' },
+      400,
+      /at most 4000 characters/,
+    ],
   ])('refuses %s with %i and a sentence, forwarding nothing', async (_what, body, headers, status, message) => {
     const gateway = await open();
     const reply = await post(gateway, body, headers);
@@ -219,7 +232,29 @@ describe('HTTPS', () => {
     try {
       const cert = path.join(folder, 'cert.pem');
       const key = path.join(folder, 'key.pem');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+        ],
+        { stdio: 'ignore' },
+      );
       const gateway = await open({ TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
       expect(gateway.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const reply = await ask(gateway.url, '/api/agents', { ca: fs.readFileSync(cert), headers: { Origin: gateway.url } });
@@ -238,12 +273,24 @@ describe('options of the locked door', () => {
 
   it('has the documented defaults', () => {
     const { options } = read({});
-    expect(options).toMatchObject({ apiRequestsPerMinute: 500, memoryRequestsPerMinute: 200, maxConnectionsPerClient: 10, maxBodyBytes: 65_536, trustProxy: false, allowedHosts: [] });
+    expect(options).toMatchObject({
+      apiRequestsPerMinute: 500,
+      memoryRequestsPerMinute: 200,
+      maxConnectionsPerClient: 10,
+      maxBodyBytes: 65_536,
+      trustProxy: false,
+      allowedHosts: [],
+    });
     expect(options.tls).toBeUndefined();
   });
 
   it('reports values out of range and keeps the defaults', () => {
-    const { options, warnings } = read({ API_RATE_LIMIT_REQUESTS: '0', MEMORY_API_RATE_LIMIT_REQUESTS: 'lots', WS_MAX_CONNECTIONS_PER_IP: '-3', GATEWAY_MAX_BODY_BYTES: '1e9' });
+    const { options, warnings } = read({
+      API_RATE_LIMIT_REQUESTS: '0',
+      MEMORY_API_RATE_LIMIT_REQUESTS: 'lots',
+      WS_MAX_CONNECTIONS_PER_IP: '-3',
+      GATEWAY_MAX_BODY_BYTES: '1e9',
+    });
     expect(options).toMatchObject({ apiRequestsPerMinute: 500, memoryRequestsPerMinute: 200, maxConnectionsPerClient: 10, maxBodyBytes: 65_536 });
     expect(warnings).toEqual([
       expect.stringMatching(/^GATEWAY_MAX_BODY_BYTES must be a whole number from 1024 to 2097152, got "1e9"; the default 65536 is kept\.$/),
@@ -262,7 +309,9 @@ describe('options of the locked door', () => {
 
   it('names the TLS file it cannot read, and wants both files', () => {
     expect(() => read({ TLS_CERT_FILE: '/nowhere/cert.pem' })).toThrowError(/go together/);
-    expect(() => read({ TLS_CERT_FILE: '/nowhere/cert.pem', TLS_KEY_FILE: '/nowhere/key.pem' })).toThrowError(/TLS_CERT_FILE names \/nowhere\/cert\.pem, which cannot be read \(ENOENT\)/);
+    expect(() => read({ TLS_CERT_FILE: '/nowhere/cert.pem', TLS_KEY_FILE: '/nowhere/key.pem' })).toThrowError(
+      /TLS_CERT_FILE names \/nowhere\/cert\.pem, which cannot be read \(ENOENT\)/,
+    );
   });
 
   it('adds a HOST that is a name to the allowed hosts', () => {

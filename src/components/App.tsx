@@ -18,7 +18,11 @@ export function App() {
   const storageProblem = useStorageProblem();
   const view = useView();
   const agents = useDbQuery((db) => listAgents(db), ['agents'], []);
-  const meta = useDbQuery(async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync'), chatPoll: await getMeta(db, 'chatPoll') }), ['meta'], []);
+  const meta = useDbQuery(
+    async (db) => ({ agentId: await getMeta(db, 'selectedAgentId'), sync: await getMeta(db, 'sync'), chatPoll: await getMeta(db, 'chatPoll') }),
+    ['meta'],
+    [],
+  );
   const agentId = meta.data?.agentId;
   const agent = agents.data?.find((candidate) => candidate.id === agentId);
   const agentName = agent?.name ?? 'Agent';
@@ -35,7 +39,13 @@ export function App() {
         </a>
       </nav>
       <main id="main">
-        <StatusBanner online={online} sync={meta.data?.sync} chatPoll={meta.data?.chatPoll} metrics={metrics} storageError={storageProblem ?? meta.error ?? agents.error} />
+        <StatusBanner
+          online={online}
+          sync={meta.data?.sync}
+          chatPoll={meta.data?.chatPoll}
+          metrics={metrics}
+          storageError={storageProblem ?? meta.error ?? agents.error}
+        />
         <Monitor metrics={metrics} />
         {noWorker && (
           <p class="status-line no-worker" role="alert">
@@ -43,7 +53,9 @@ export function App() {
           </p>
         )}
         {!agentId ? (
-          !noWorker && <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>
+          !noWorker && (
+            <p class="empty">{meta.data ? "Waiting for the agent's server: saved memories and the chat appear here once it has answered." : 'Loading…'}</p>
+          )
         ) : view === 'chat' ? (
           <ChatView agentId={agentId} agentName={agentName} />
         ) : (

@@ -26,10 +26,7 @@ export function Header({ agents, selectedId, highLoad }: HeaderProps) {
       {agents.length > 1 ? (
         <label class="agent-picker">
           Agent
-          <select
-            value={selectedId}
-            onChange={(event) => void sendCommand({ type: 'select-agent', agentId: event.currentTarget.value })}
-          >
+          <select value={selectedId} onChange={(event) => void sendCommand({ type: 'select-agent', agentId: event.currentTarget.value })}>
             {pickerOrder(agents).map((agent) => (
               <option key={agent.id} value={agent.id}>
                 {isAgentStopped(agent) ? `${agent.name} (stopped)` : agent.name}

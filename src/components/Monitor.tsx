@@ -79,7 +79,7 @@ function HighLoadSwitch({ on }: HighLoadSwitchProps) {
 
   return (
     <label class="monitor-switch">
-      <input type="checkbox" role="switch" checked={requested ?? on} onChange={(event) => change(event.currentTarget.checked)} />
+      <input type="checkbox" role="switch" aria-checked={requested ?? on} checked={requested ?? on} onChange={(event) => change(event.currentTarget.checked)} />
       <span>
         <strong>High-load mode</strong>: slower polls, fewer requests at once, for every tab of this browser
       </span>

@@ -36,13 +36,7 @@ export function MonitorChart({ history, now }: MonitorChartProps) {
       <p class="monitor-chart-axis" aria-hidden="true">
         <span>{scale}</span>
       </p>
-      <svg
-        role="img"
-        aria-label={chartLabel(series)}
-        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
-        preserveAspectRatio="none"
-        focusable="false"
-      >
+      <svg role="img" aria-label={chartLabel(series)} viewBox={`0 0 ${WIDTH} ${HEIGHT}`} preserveAspectRatio="none" focusable="false">
         {series.slots.map((slot, index) => {
           const requests = barHeight(slot.requests, scale);
           const limited = barHeight(slot.rateLimited, scale);

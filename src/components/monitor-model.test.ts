@@ -132,7 +132,8 @@ describe('monitorRows', () => {
   });
 
   it('says when other clients at the same address share the budget', () => {
-    const shared = (sharers: number) => value(monitorRows(snapshot({ rateLimit: { limit: 1000, remaining: 500, resetAt: NOW + 60_000, sharers } }), NOW), 'budget');
+    const shared = (sharers: number) =>
+      value(monitorRows(snapshot({ rateLimit: { limit: 1000, remaining: 500, resetAt: NOW + 60_000, sharers } }), NOW), 'budget');
     expect(shared(1.2)).toBe(`500 of 1000 left, resets at ${formatTime(NOW + 60_000)}`);
     expect(shared(2)).toBe(`500 of 1000 left, resets at ${formatTime(NOW + 60_000)}; shared with about 1 other client at this address`);
     expect(shared(40.4)).toMatch(/; shared with about 39 other clients at this address$/);

@@ -83,7 +83,8 @@ function pollValue(interval: number | null | undefined, baseMs: number): string 
 function budgetValue({ limit, remaining, resetAt, sharers }: RateLimitInfo, now: number): string {
   if (remaining === undefined) return limit === undefined ? 'unknown until the first answer' : `${limit} per window, left unknown`;
   const left = limit === undefined ? `${remaining} left` : `${remaining} of ${limit} left`;
-  const when = resetAt === undefined ? left : resetAt > now ? `${left}, resets at ${formatTime(resetAt)}` : `${left} before the reset at ${formatTime(resetAt)}`;
+  const when =
+    resetAt === undefined ? left : resetAt > now ? `${left}, resets at ${formatTime(resetAt)}` : `${left} before the reset at ${formatTime(resetAt)}`;
   // Everyone behind this address spends the same budget; say so once others clearly do.
   const others = sharers !== undefined && Number.isFinite(sharers) ? Math.round(sharers) - 1 : 0;
   return others >= 1 ? `${when}; shared with about ${others} other ${others === 1 ? 'client' : 'clients'} at this address` : when;
@@ -117,7 +118,11 @@ export function monitorRows(snapshot: MetricsSnapshot | undefined, now: number, 
   const poll = (kind: PollKind) => pollValue(snapshot.pollIntervals[kind], snapshot.baseIntervals[kind]);
   const rows = [
     row('pending', 'Requests waiting', snapshot.pending),
-    row('inFlight', 'In flight', (options.maxConcurrent ?? snapshot.maxConcurrent) ? `${snapshot.inFlight} of ${options.maxConcurrent ?? snapshot.maxConcurrent}` : snapshot.inFlight),
+    row(
+      'inFlight',
+      'In flight',
+      (options.maxConcurrent ?? snapshot.maxConcurrent) ? `${snapshot.inFlight} of ${options.maxConcurrent ?? snapshot.maxConcurrent}` : snapshot.inFlight,
+    ),
     row('errors', 'Consecutive errors', snapshot.consecutiveErrors, snapshot.consecutiveErrors > 0),
     row('breaker', 'Circuit breaker', breakerValue(breaker, now), breaker.state !== 'closed'),
     row('cache', 'Cache hit rate', lookups ? `${Math.round((cacheHits / lookups) * 100)} % (${cacheHits} of ${lookups})` : 'No reads yet'),

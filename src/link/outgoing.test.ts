@@ -189,12 +189,18 @@ describe('the unsent store and the resend protocol', () => {
 
   it('tells listeners when another tab adds or forgets a message', () => {
     let fromOtherTab: ((key: string | null) => void) | undefined;
-    const store = new UnsentStore({ storage: () => storage, onOtherTab: (listener) => ((fromOtherTab = listener), () => (fromOtherTab = undefined)) });
+    const onOtherTab = (listener: (key: string | null) => void) => {
+      fromOtherTab = listener;
+      return () => {
+        fromOtherTab = undefined;
+      };
+    };
+    const store = new UnsentStore({ storage: () => storage, onOtherTab });
     const seen: string[][] = [];
     const stop = store.changes.subscribe((messages) => seen.push(messages.map((message) => message.text)));
     const command = { type: 'send-message', clientId: 'x', agentId: 'agent-1', text: 'from the other tab', createdAt: 5 } as const;
-    storage.setItem(UNSENT_PREFIX + 'x', JSON.stringify(command));
-    fromOtherTab?.(UNSENT_PREFIX + 'x');
+    storage.setItem(`${UNSENT_PREFIX}x`, JSON.stringify(command));
+    fromOtherTab?.(`${UNSENT_PREFIX}x`);
     fromOtherTab?.('purl-draft-agent-1');
     expect(seen).toEqual([['from the other tab']]);
     stop();

@@ -123,7 +123,11 @@ export class Outgoing {
     } catch (error) {
       const code = codeOf(error);
       if (code !== 'no-answer' || !this.#options.isSaved) return code;
-      const isSaved = await within(this.#options.isSaved(command.clientId).catch(() => false), IS_SAVED_TIMEOUT_MS, () => false);
+      const isSaved = await within(
+        this.#options.isSaved(command.clientId).catch(() => false),
+        IS_SAVED_TIMEOUT_MS,
+        () => false,
+      );
       return isSaved ? undefined : code;
     }
   }

@@ -43,13 +43,19 @@ describe('parseAgentList', () => {
 describe('parseMemories', () => {
   it('flattens a user memory and an agent memory with thought and actions', () => {
     const parsed = parseMemories(
-      envelope([
-        memory(),
-        memory({ id: 'm2', entityId: agentId, content: { text: 'hi!', thought: 'be kind', actions: ['REPLY', 7], inReplyTo: 'm1' } }),
-      ]),
+      envelope([memory(), memory({ id: 'm2', entityId: agentId, content: { text: 'hi!', thought: 'be kind', actions: ['REPLY', 7], inReplyTo: 'm1' } })]),
       agentId,
     );
-    expect(parsed[0]).toEqual({ id: 'm1', agentId, roomId: 'r1', entityId: userId, createdAt: 1_700_000_000_000, text: 'hello', isAgent: false, source: 'client_chat' });
+    expect(parsed[0]).toEqual({
+      id: 'm1',
+      agentId,
+      roomId: 'r1',
+      entityId: userId,
+      createdAt: 1_700_000_000_000,
+      text: 'hello',
+      isAgent: false,
+      source: 'client_chat',
+    });
     expect(parsed[1]).toMatchObject({ id: 'm2', isAgent: true, thought: 'be kind', actions: ['REPLY'], inReplyTo: 'm1' });
   });
 

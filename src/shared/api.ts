@@ -134,8 +134,7 @@ export function parseMemories(body: Json, agentId: string): Memory[] {
 /** The request paths the worker uses, in one place. */
 export const apiPaths = {
   agents: '/api/agents',
-  memories: (agentId: string) =>
-    `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
+  memories: (agentId: string) => `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
   sessions: '/api/messaging/sessions',
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;

@@ -48,7 +48,14 @@ describe('configuration', () => {
   });
 
   it('has the documented high-load defaults', () => {
-    expect(highLoadConfig).toEqual({ ...defaultConfig, memoriesPollMs: 90_000, chatPollMs: 7_000, cacheTtlMs: 45_000, maxConcurrent: 2, messageMinIntervalMs: 3_000 });
+    expect(highLoadConfig).toEqual({
+      ...defaultConfig,
+      memoriesPollMs: 90_000,
+      chatPollMs: 7_000,
+      cacheTtlMs: 45_000,
+      maxConcurrent: 2,
+      messageMinIntervalMs: 3_000,
+    });
   });
 
   it('derives high-load mode from the server’s overrides, so it stays slower than normal', () => {

@@ -40,7 +40,11 @@ describe('the IndexedDB schema', () => {
 
   it('lists chat messages oldest first, the newest ones up to a limit, and the outbox in the order typed', async () => {
     const db = await openPurlDB();
-    for (const [id, at] of [['c', 3], ['a', 1], ['b', 2]] as const) {
+    for (const [id, at] of [
+      ['c', 3],
+      ['a', 1],
+      ['b', 2],
+    ] as const) {
       await db.put('chat', { id, agentId, channelId: 'ch', authorId: 'u', isAgent: false, text: id, createdAt: at });
     }
     expect((await listChat(db, agentId)).map((m) => m.id)).toEqual(['a', 'b', 'c']);

@@ -120,11 +120,7 @@ export type PurlDatabase = IDBPDatabase<PurlDB>;
  * Brings a database of any older version up to DB_VERSION, one step per version in
  * order, so a new (version 0) database runs every step.
  */
-function upgrade(
-  db: IDBPDatabase<PurlDB>,
-  oldVersion: number,
-  tx: IDBPTransaction<PurlDB, StoreNames<PurlDB>[], 'versionchange'>,
-): void {
+function upgrade(db: IDBPDatabase<PurlDB>, oldVersion: number, tx: IDBPTransaction<PurlDB, StoreNames<PurlDB>[], 'versionchange'>): void {
   if (oldVersion < 1) {
     db.createObjectStore('agents', { keyPath: 'id' });
     const memories = db.createObjectStore('memories', { keyPath: 'id' });

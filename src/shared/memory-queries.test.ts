@@ -182,7 +182,10 @@ describe('searchMemories', () => {
   });
 
   it('searches 10,000 memories, counting every match and returning only the page asked for', async () => {
-    await seed(db, Array.from({ length: 10_000 }, (_, i) => memory(`n${i}`, 1_000 + i, { text: i % 10 === 0 ? `Needle ${i}` : `hay ${i}` })));
+    await seed(
+      db,
+      Array.from({ length: 10_000 }, (_, i) => memory(`n${i}`, 1_000 + i, { text: i % 10 === 0 ? `Needle ${i}` : `hay ${i}` })),
+    );
     const page = await searchMemories(db, agentId, { text: 'needle' }, { limit: 20, offset: 40 });
     expect(page.total).toBe(1_000);
     expect(page.results).toHaveLength(20);

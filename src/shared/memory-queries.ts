@@ -161,12 +161,7 @@ export async function listConversations(db: PurlDatabase, agentId: string): Prom
  * memory) through the 'by-room' index and returned oldest first. Memories at the same
  * millisecond are told apart by id, which is how the index orders them too.
  */
-export async function listConversation(
-  db: PurlDatabase,
-  agentId: string,
-  roomId: string,
-  options: ConversationPageOptions,
-): Promise<ConversationPage> {
+export async function listConversation(db: PurlDatabase, agentId: string, roomId: string, options: ConversationPageOptions): Promise<ConversationPage> {
   const { limit, before } = options;
   requireLimit(limit);
   const upper = before ? before.createdAt : Infinity;
@@ -193,12 +188,7 @@ function authorMatches(memory: Memory, author: AuthorFilter): boolean {
  * foldForSearch on both sides), by `query.author`, newest first, one page of them and
  * the total. A blank text filters by author only.
  */
-export async function searchMemories(
-  db: PurlDatabase,
-  agentId: string,
-  query: MemorySearchQuery,
-  options: SearchPageOptions,
-): Promise<SearchPage> {
+export async function searchMemories(db: PurlDatabase, agentId: string, query: MemorySearchQuery, options: SearchPageOptions): Promise<SearchPage> {
   const { limit, offset = 0 } = options;
   requireLimit(limit);
   if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${offset}`);

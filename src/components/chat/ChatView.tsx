@@ -30,7 +30,13 @@ export function ChatView({ agentId, agentName }: ChatViewProps) {
   useEffect(() => void sendCommand({ type: 'open-chat', agentId }), [agentId]);
   const [unsent, setUnsent] = useState(listUnsent);
   useEffect(() => unsentMessages.subscribe(setUnsent), []);
-  const lines = data ? chatLines(data.messages, data.outbox, unsent.filter((item) => item.agentId === agentId)) : [];
+  const lines = data
+    ? chatLines(
+        data.messages,
+        data.outbox,
+        unsent.filter((item) => item.agentId === agentId),
+      )
+    : [];
   const now = useNow(true);
   const thinking = isAgentThinking(lines, now);
   const lastAgentLine = [...lines].reverse().find((line) => line.isAgent);

@@ -3,8 +3,23 @@ import type { ChatMessage } from '../../shared/api';
 import type { OutboxItem } from '../../shared/db';
 import { chatLines, isAgentThinking } from './chat-model';
 
-const message = (id: string, at: number, isAgent: boolean): ChatMessage => ({ id, agentId: 'a', channelId: 'c', authorId: isAgent ? 'a' : 'u', isAgent, text: id, createdAt: at });
-const queued = (clientId: string, at: number, state: OutboxItem['state'] = 'queued'): OutboxItem => ({ clientId, agentId: 'a', text: clientId, createdAt: at, state, attempts: 0 });
+const message = (id: string, at: number, isAgent: boolean): ChatMessage => ({
+  id,
+  agentId: 'a',
+  channelId: 'c',
+  authorId: isAgent ? 'a' : 'u',
+  isAgent,
+  text: id,
+  createdAt: at,
+});
+const queued = (clientId: string, at: number, state: OutboxItem['state'] = 'queued'): OutboxItem => ({
+  clientId,
+  agentId: 'a',
+  text: clientId,
+  createdAt: at,
+  state,
+  attempts: 0,
+});
 
 describe('the chat timeline', () => {
   it('orders server messages by time and puts unsent ones after them, in the order typed', () => {

@@ -4,7 +4,13 @@ import { LATEST_WINDOW, MAX_SHOWN, TRANSCRIPT_PAGE, clampOffset, earlierWindow }
 
 function messages(count: number): Memory[] {
   return Array.from({ length: count }, (_, i) => ({
-    id: `m${i}`, agentId: 'a', roomId: 'r', entityId: 'u', createdAt: i, text: '', isAgent: false,
+    id: `m${i}`,
+    agentId: 'a',
+    roomId: 'r',
+    entityId: 'u',
+    createdAt: i,
+    text: '',
+    isAgent: false,
   }));
 }
 

@@ -35,7 +35,7 @@ export function parseMemoriesHash(hash: string): MemoriesRoute {
   } catch {
     return LIST;
   }
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is rejected
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is rejected
   if (roomId.trim() === '' || roomId.length > MAX_ROOM_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(roomId)) return LIST;
   return { view: 'conversation', roomId };
 }

@@ -4,11 +4,11 @@
  * worker. Chromium is told that `purl.test` is 127.0.0.1 and to trust the certificate
  * made here (by its key's hash), as a phone that trusts a mkcert root would.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, expect, test, type Browser } from '@playwright/test';
+import { makeCertificate } from '../server/gateway/test-kit';
 import { CHROMIUM_ARGS, findChromium } from './browser';
 import { conversationRows } from './helpers';
 import { startExtraGateway } from './stack';
@@ -21,37 +21,11 @@ let browser: Browser;
 
 test.beforeAll(async () => {
   folder = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-https-'));
-  certFile = path.join(folder, 'cert.pem');
-  keyFile = path.join(folder, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${NAME}`,
-      '-addext',
-      `subjectAltName=DNS:${NAME}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  const publicKey = execFileSync('openssl', ['x509', '-in', certFile, '-pubkey', '-noout']);
-  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: publicKey });
-  const spki = execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: der }).toString('base64');
+  const certificate = makeCertificate(folder, NAME, `DNS:${NAME}`);
+  ({ certFile, keyFile } = certificate);
   browser = await chromium.launch({
     executablePath: findChromium()!,
-    args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${NAME} 127.0.0.1`, `--ignore-certificate-errors-spki-list=${spki}`],
+    args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${NAME} 127.0.0.1`, `--ignore-certificate-errors-spki-list=${certificate.spki}`],
   });
 });
 

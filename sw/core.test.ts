@@ -107,6 +107,21 @@ const flushSoon = () => new Promise((resolve) => setTimeout(resolve, 200));
 /** vi.waitFor with room for a loaded machine (fake-indexeddb runs slowly when the cores are busy). */
 const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 5_000, interval: 50 });
 
+/** A message typed a minute ago, four attempts in, its backoff running for four more minutes. */
+async function queueMessageTypedDuringOutage(now: number): Promise<void> {
+  const db = await openPurlDB();
+  await db.put('outbox', {
+    clientId: 'c-1',
+    agentId: AGENT,
+    text: 'Typed during the outage',
+    createdAt: now - 60_000,
+    state: 'retrying',
+    attempts: 4,
+    nextAttemptAt: now + 240_000,
+  });
+  db.close();
+}
+
 beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
 });
@@ -176,17 +191,7 @@ describe('the core', () => {
   it('sends a message waiting out its backoff as soon as a probe finds the server back', async () => {
     const server = fakeServer();
     const now = Date.now();
-    const db = await openPurlDB();
-    await db.put('outbox', {
-      clientId: 'c-1',
-      agentId: AGENT,
-      text: 'Typed during the outage',
-      createdAt: now - 60_000,
-      state: 'retrying',
-      attempts: 4,
-      nextAttemptAt: now + 240_000,
-    });
-    db.close();
+    await queueMessageTypedDuringOutage(now);
     const { core, calls } = await harness(
       server,
       {
@@ -349,17 +354,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     const now = Date.now();
     server.health.status = 'down';
     server.health.since = now - 20_000;
-    const db = await openPurlDB();
-    await db.put('outbox', {
-      clientId: 'c-1',
-      agentId: AGENT,
-      text: 'Typed during the outage',
-      createdAt: now - 60_000,
-      state: 'retrying',
-      attempts: 4,
-      nextAttemptAt: now + 240_000,
-    });
-    db.close();
+    await queueMessageTypedDuringOutage(now);
     const timers = countingTimers();
     const {
       core,

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,7 +7,7 @@ import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
 import { exposureWarning, readGatewayOptions } from './options';
 import { HOST_REFUSED } from './same-origin';
-import { AGENT, ask, gatewayFor, hasNoCors, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
+import { AGENT, ask, gatewayFor, hasNoCors, makeCertificate, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
 
 let upstream: StandIn;
 let dist: string;
@@ -230,31 +229,7 @@ describe('HTTPS', () => {
   it('serves https with TLS_CERT_FILE and TLS_KEY_FILE', async () => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-tls-'));
     try {
-      const cert = path.join(folder, 'cert.pem');
-      const key = path.join(folder, 'key.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1,DNS:localhost',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-        ],
-        { stdio: 'ignore' },
-      );
+      const { certFile: cert, keyFile: key } = makeCertificate(folder, 'localhost', 'IP:127.0.0.1,DNS:localhost');
       const gateway = await open({ TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
       expect(gateway.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const reply = await ask(gateway.url, '/api/agents', { ca: fs.readFileSync(cert), headers: { Origin: gateway.url } });

@@ -3,6 +3,7 @@
  * answers as each test says, a built app in a temporary folder, and a raw HTTP client
  * that can set any header (Host, Origin) and leave from any loopback address.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -142,3 +143,24 @@ export function ask(base: string, pathAndQuery: string, options: AskOptions = {}
 
 /** True when no header of the answer is a CORS header. */
 export const hasNoCors = (reply: Reply): boolean => Object.keys(reply.headers).every((name) => !name.startsWith('access-control-'));
+
+export interface Certificate {
+  certFile: string;
+  keyFile: string;
+  /** The base64 SHA-256 of the certificate's public key, as Chromium's --ignore-certificate-errors-spki-list takes it. */
+  spki: string;
+}
+
+/** A self-signed certificate (ECDSA P-256, valid two days) for `subjectAltName`, made with openssl in `folder`. */
+export function makeCertificate(folder: string, commonName: string, subjectAltName: string): Certificate {
+  const certFile = path.join(folder, 'cert.pem');
+  const keyFile = path.join(folder, 'key.pem');
+  const request = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
+  execFileSync('openssl', [...request, '-subj', `/CN=${commonName}`, '-addext', `subjectAltName=${subjectAltName}`, '-keyout', keyFile, '-out', certFile], {
+    stdio: 'ignore',
+  });
+  const publicKey = execFileSync('openssl', ['x509', '-in', certFile, '-pubkey', '-noout']);
+  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: publicKey });
+  const spki = execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: der }).toString('base64');
+  return { certFile, keyFile, spki };
+}

@@ -45,7 +45,7 @@ export default defineConfig({
     proxy: {
       '/api': gateway,
       '/config.json': gateway,
-      '/socket.io': { target: gateway, ws: true },
+      '/health': gateway,
     },
   },
   build: { target: 'es2022', sourcemap: false },

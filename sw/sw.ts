@@ -24,7 +24,7 @@ cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
 registerRoute(
   new NavigationRoute(createHandlerBoundToURL('index.html'), {
-    denylist: [/^\/api\//, /^\/socket\.io\//, /^\/config\.json$/],
+    denylist: [/^\/api\//, /^\/health$/, /^\/config\.json$/],
   }),
 );
 // The first install takes control of open pages at once; later versions wait for the

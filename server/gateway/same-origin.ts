@@ -62,10 +62,3 @@ export function refuseCrossOrigin(req: IncomingMessage, res: ServerResponse, sec
   sendError(res, 403, 'CROSS_ORIGIN', "Purl's gateway answers only its own app; requests from other sites are refused.");
   return true;
 }
-
-/** Removes every CORS header an upstream answer carries. */
-export function dropCorsHeaders(res: ServerResponse): void {
-  for (const name of res.getHeaderNames()) {
-    if (name.startsWith('access-control-')) res.removeHeader(name);
-  }
-}

@@ -66,8 +66,6 @@ export interface MetaValues {
   sync: SyncStatus;
   /** The chat poll's last outcome; its error, while it fails, says why replies are not arriving. */
   chatPoll: SyncStatus;
-  /** Epoch ms when the next heartbeat-driven refresh is due. */
-  nextRefreshAt: number;
   /** The circuit breaker, restored at worker start. */
   breaker: BreakerSnapshot;
   /** Each poll's schedule. */

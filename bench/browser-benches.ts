@@ -93,13 +93,19 @@ export interface OutageOptions {
   limitMs?: number;
 }
 
+/**
+ * Whether an answer shows the server back: any 2xx, or a 304 (the worker revalidates what
+ * it holds with conditional requests, and "not modified" is the server answering).
+ */
+const isGoodAnswer = (status: number | undefined): boolean => status !== undefined && ((status >= 200 && status < 300) || status === 304);
+
 /** The time from `from` to the end of the first successful API answer, if one came within `limitMs`. */
 async function firstAnswer(proxy: FaultProxy, from: number, limitMs: number): Promise<number | undefined> {
   const deadline = from + limitMs;
   while (Date.now() < deadline) {
     const ok = proxy
       .apiRequests()
-      .find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && entry.status !== undefined && entry.status >= 200 && entry.status < 300);
+      .find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && isGoodAnswer(entry.status));
     if (ok) return ok.endedAt! - from;
     await sleep(50);
   }

@@ -4,7 +4,6 @@
  * so it trusts no X-Forwarded-For and the gateway is one client to it: every user shares
  * its one budget. The app must still work, and the door must still be locked.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { startEmbeddedEliza, type EmbeddedEliza } from '../server/eliza-process'
 import { ask } from '../server/gateway/test-kit';
 import { parseRateLimit } from '../sw/rate-limit';
 import { startFaultProxy } from './fault-proxy';
-import { conversationRows, conversationStartingWith, openChat, openPurl, replyTo, typeMessage } from './helpers';
+import { conversationRows, conversationStartingWith, openChat, openPurl, postToAgent, replyTo, typeMessage } from './helpers';
 import { root, TEST_CLIENT_ENV } from './stack';
 
 let eliza: EmbeddedEliza;
@@ -75,24 +74,6 @@ test('the door is locked in front of a stock server too', async () => {
   expect(direct.status).toBe(200);
 });
 
-/** Posts a message to the stock server's agent straight, not through Purl, as another client of it would. */
-async function postAtServer(text: string): Promise<void> {
-  const base = eliza.url.href.replace(/\/$/, '');
-  const session = await fetch(`${base}/api/messaging/sessions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ agentId: eliza.agentId, userId: randomUUID() }),
-  });
-  expect(session.status).toBe(201);
-  const { sessionId } = (await session.json()) as { sessionId: string };
-  const posted = await fetch(`${base}/api/messaging/sessions/${sessionId}/messages`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ content: text }),
-  });
-  expect(posted.status).toBe(201);
-}
-
 test('several users polling memories through the edge cost the stock server one memories read per window, and a new memory still shows', async ({
   browser,
 }) => {
@@ -134,7 +115,7 @@ test('several users polling memories through the edge cost the stock server one 
     const pollGapMs = Math.max(pollMs, 5_000);
     const text = `Posted at the stock server ${Date.now()}`;
     const postedAt = Date.now();
-    await postAtServer(text);
+    await postToAgent(text, { elizaUrl: eliza.url.href.replace(/\/$/, ''), agentId: eliza.agentId });
     for (const page of pages)
       await expect(conversationStartingWith(page, text)).toBeVisible({ timeout: Math.max(500, windowMs + pollGapMs + 4_000 - (Date.now() - postedAt)) });
     // The figures, for the report and for BENCHMARKS.md.

@@ -29,8 +29,10 @@ export interface ApiRoute {
   body?: (body: unknown) => string | undefined;
   limit: RouteLimit;
   /**
-   * The answer is the same for every user, so the edge keeps it and reads it upstream at
-   * most once per GATEWAY_CACHE_TTL for everyone (server/gateway/edge.ts).
+   * The answer is the same for every user (the request carries nothing of the user: no
+   * session, no body, and the server's key is the gateway's), so the edge keeps it and
+   * reads it upstream at most once per GATEWAY_CACHE_TTL for everyone (server/gateway/edge.ts).
+   * Only GET routes without a body may say so.
    */
   shared?: true;
   /** Why the app needs it. */

@@ -66,7 +66,7 @@ function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped
   for (const [name, value] of browserHeaders(answer.headers, dropped)) res.setHeader(name, value);
   const now = Date.now();
   const info = readUpstreamBudget(answer.headers, now);
-  budget?.note(info);
+  budget?.note(info, now);
   writeUpstreamBudget(info, res, now);
 }
 

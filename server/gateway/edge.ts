@@ -121,7 +121,7 @@ export function createEdge(options: EdgeOptions): Edge {
     const read = await options.read(key, request.client);
     if (read.kind === 'failed') return read;
     const arrivedAt = now();
-    options.budget.note(readUpstreamBudget(read.headers, arrivedAt));
+    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
     let body = read.body;
     let isGood = false;
     if (isJson(read)) {

@@ -210,6 +210,8 @@ export function createEdge(options: EdgeOptions): Edge {
       }
       flight.then(
         (outcome) => sendOutcome(req, res, outcome),
+        // refresh() does not reject (its read never does, and checks are caught); were a bug to
+        // make it, every waiting browser still gets an answer instead of a hung request.
         () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
     },

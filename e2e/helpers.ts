@@ -37,10 +37,10 @@ export async function waitForReply(sessionId: string): Promise<string> {
 /**
  * Posts a message to the agent "from elsewhere": straight to ElizaOS's sessions API, not
  * through Purl, with the default transport (the one that stores the reply as a memory).
- * Resolves the session id, without waiting for the reply.
+ * Resolves the session id, without waiting for the reply. `server`: another ElizaOS than the stack's.
  */
-export async function postToAgent(text: string): Promise<string> {
-  const { elizaUrl, agentId } = stackInfo();
+export async function postToAgent(text: string, server: { elizaUrl: string; agentId: string } = stackInfo()): Promise<string> {
+  const { elizaUrl, agentId } = server;
   const session = await fetch(`${elizaUrl}/api/messaging/sessions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

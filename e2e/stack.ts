@@ -11,11 +11,16 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Client settings for tests: poll every second so changes show within seconds. */
+/**
+ * Client settings for tests: poll every second so changes show within seconds. Neither the
+ * worker's freshness window nor the gateway's edge holds answers back, so each test sees
+ * ElizaOS (and the faults it injects) at once; the tests of the edge turn it on.
+ */
 export const TEST_CLIENT_ENV = {
   FRONTEND_POLL_INTERVAL: '1000',
   FRONTEND_SESSION_POLL_INTERVAL: '1000',
   FRONTEND_CACHE_TTL: '0',
+  GATEWAY_CACHE_TTL: '0',
 };
 
 export interface StackInfo {

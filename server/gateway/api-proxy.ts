@@ -6,16 +6,17 @@
  * JSON answer and every CORS header, restates the server's budget beside the gateway's,
  * and turns an unreachable server into a JSON 502.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { sendError } from './errors';
 import type { GatewayOptions } from './options';
-import { isUpstreamRateLimitHeader, restateUpstreamBudget } from './rate-limit-headers';
+import { isUpstreamRateLimitHeader, readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import type { UpstreamBudget } from './upstream-budget';
 import { cleanForBrowser } from './strip-secrets';
 
 /** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
-const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
+export const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
 
 /** Browser headers that have no business upstream: credentials, and where the page was. */
 const DROPPED_REQUEST_HEADERS = [
@@ -36,21 +37,41 @@ export function clientAddress(address: string | undefined): string {
   return text.startsWith('::ffff:') && text.includes('.') ? text.slice('::ffff:'.length) : text;
 }
 
-function isJson(answer: IncomingMessage): boolean {
+export function isJson(answer: { headers: IncomingHttpHeaders }): boolean {
   return /\bjson\b/i.test(String(answer.headers['content-type'] ?? ''));
 }
 
-/** Copies the upstream's headers that may reach a browser, and restates its budget. */
-function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped: ReadonlySet<string>): void {
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (value === undefined || dropped.has(name) || name.startsWith('access-control-') || isUpstreamRateLimitHeader(name)) continue;
-    res.setHeader(name, value);
-  }
-  restateUpstreamBudget(answer.headers, res, Date.now());
+/** The upstream's headers that may reach a browser: no CORS, no budget (restated apart), none of `dropped`. */
+export function browserHeaders(headers: IncomingHttpHeaders, dropped: ReadonlySet<string>): [string, string | string[]][] {
+  return Object.entries(headers).filter(
+    (entry): entry is [string, string | string[]] =>
+      entry[1] !== undefined && !dropped.has(entry[0]) && !entry[0].startsWith('access-control-') && !isUpstreamRateLimitHeader(entry[0]),
+  );
+}
+
+/** The headers the gateway itself sets on every request to ElizaOS, for the client `client`. */
+export function gatewayRequestHeaders(options: GatewayOptions, client: string): Record<string, string> {
+  return {
+    'x-forwarded-for': clientAddress(client),
+    // Answers are rewritten (secrets dropped), so ask for them uncompressed; the
+    // gateway compresses what it sends to the browser itself.
+    'accept-encoding': 'identity',
+    ...(options.gatewaySecret ? { 'x-purl-gateway': options.gatewaySecret } : {}),
+    ...(options.upstreamApiKey ? { 'x-api-key': options.upstreamApiKey } : {}),
+  };
+}
+
+/** Copies the upstream's headers that may reach a browser, and restates its budget (noting it in `budget`). */
+function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped: ReadonlySet<string>, budget?: UpstreamBudget): void {
+  for (const [name, value] of browserHeaders(answer.headers, dropped)) res.setHeader(name, value);
+  const now = Date.now();
+  const info = readUpstreamBudget(answer.headers, now);
+  budget?.note(info, now);
+  writeUpstreamBudget(info, res, now);
 }
 
 /** Buffers a JSON answer, removes secrets, and sends it on with the upstream's status and headers. */
-function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number, budget?: UpstreamBudget): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
@@ -80,7 +101,7 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
     }
-    copyAnswerHeaders(answer, res, DROPPED_ANSWER_HEADERS);
+    copyAnswerHeaders(answer, res, DROPPED_ANSWER_HEADERS, budget);
     res.setHeader('Content-Length', body.length);
     res.writeHead(answer.statusCode ?? 502);
     res.end(body);
@@ -101,7 +122,7 @@ export interface ApiProxy {
   close(): void;
 }
 
-export function createApiProxy(options: GatewayOptions): ApiProxy {
+export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget): ApiProxy {
   const proxy = httpProxy.createProxyServer({
     target: options.upstream.href,
     changeOrigin: true,
@@ -126,10 +147,10 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
 
   proxy.on('proxyRes', (answer, _req, res) => {
     if (isJson(answer)) {
-      relayJson(answer, res, options.maxJsonBytes);
+      relayJson(answer, res, options.maxJsonBytes, budget);
       return;
     }
-    copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']));
+    copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']), budget);
     res.writeHead(answer.statusCode ?? 502);
     answer.pipe(res);
   });
@@ -151,14 +172,9 @@ export function createApiProxy(options: GatewayOptions): ApiProxy {
     forward(req, res, forward) {
       // Headers the upstream gets: ours overwrite whatever the browser sent under those names.
       for (const name of DROPPED_REQUEST_HEADERS) delete req.headers[name];
-      req.headers['x-forwarded-for'] = clientAddress(forward.client);
       delete req.headers['x-purl-gateway'];
       delete req.headers['x-api-key'];
-      if (options.gatewaySecret) req.headers['x-purl-gateway'] = options.gatewaySecret;
-      if (options.upstreamApiKey) req.headers['x-api-key'] = options.upstreamApiKey;
-      // Answers are rewritten (secrets dropped), so ask for them uncompressed; the
-      // gateway compresses what it sends to the browser itself.
-      req.headers['accept-encoding'] = 'identity';
+      Object.assign(req.headers, gatewayRequestHeaders(options, forward.client));
       req.url = forward.path;
       if (forward.body) {
         req.headers['content-length'] = String(forward.body.length);

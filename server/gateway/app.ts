@@ -4,7 +4,8 @@
  *   1. the Host check (DNS rebinding) — everything, the page included;
  *   2. the same-origin check — data routes (/api, /health, /config.json);
  *   3. for /api: the allowlist (server/gateway/routes.ts; anything else is a JSON 404
- *      that never reaches ElizaOS), the per-client limits, the body check, then ElizaOS.
+ *      that never reaches ElizaOS), the per-client limits, then either the edge (reads
+ *      every user shares, server/gateway/edge.ts) or the body check and ElizaOS.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -14,12 +15,16 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createApiProxy } from './api-proxy';
 import { BodyError, readJsonBody } from './body';
 import { sendError } from './errors';
+import { checkAnswer } from '../../src/shared/api';
+import { createEdge } from './edge';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
 import { matchApiRoute } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { serveApp } from './static';
+import { createUpstreamBudget } from './upstream-budget';
+import { readUpstream } from './upstream-read';
 
 export interface Gateway {
   /** The URL the gateway answers on, once listening. */
@@ -30,7 +35,12 @@ export interface Gateway {
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
 
 export function createGatewayServer(options: GatewayOptions): { server: http.Server; close: () => void } {
-  const proxy = createApiProxy(options);
+  const budget = createUpstreamBudget();
+  const proxy = createApiProxy(options, budget);
+  const edge =
+    options.edgeTtlMs > 0
+      ? createEdge({ ttlMs: options.edgeTtlMs, maxBytes: options.edgeMaxBytes, budget, read: (path, client) => readUpstream(options, path, client) })
+      : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -65,7 +75,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       .report()
       .then((report) => {
         res.setHeader('Cache-Control', 'no-store');
-        res.json(report);
+        res.json(edge ? { ...report, edge: edge.stats() } : report);
       })
       .catch(next);
   });
@@ -78,6 +88,11 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
     }
     const forward = (body?: Buffer) => proxy.forward(req, res, { path: matched.upstreamPath, client: req.ip ?? '', ...(body ? { body } : {}) });
     const checkBodyThenForward = () => {
+      if (edge && matched.route.shared) {
+        const pathname = matched.upstreamPath.split('?')[0]!;
+        edge.serve(req, res, { path: matched.upstreamPath, client: req.ip ?? '', check: (body) => checkAnswer('GET', pathname, body) });
+        return;
+      }
       if (!matched.route.body) {
         forward();
         return;

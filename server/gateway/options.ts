@@ -41,6 +41,10 @@ export interface GatewayOptions {
   memoryRequestsPerMinute: number;
   /** Push connections per client (WS_MAX_CONNECTIONS_PER_IP), for the real-time route. */
   maxConnectionsPerClient: number;
+  /** How long the edge serves a kept answer without reading upstream, ms (GATEWAY_CACHE_TTL; 0: no edge). */
+  edgeTtlMs: number;
+  /** The most the edge keeps, bytes (GATEWAY_CACHE_MAX_BYTES). */
+  edgeMaxBytes: number;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -70,6 +74,24 @@ function parseUrl(raw: string, name: string): URL {
   }
   return url;
 }
+
+function parseWholeNumber(raw: string | undefined, name: string, fallback: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new OptionsError(`${name} must be a whole number from 0 to ${max}, got "${raw}".`);
+  return value;
+}
+
+/**
+ * The edge's window. 10 s: it adds at most 10 s to the worker's own staleness (its
+ * FRONTEND_CACHE_TTL of 30 s and memories poll of 60 s), a sixth more at worst, while
+ * however many users poll, ElizaOS sees at most 6 memories reads a minute per agent and 6
+ * agent-list reads, together under a fifth of a stock server's 66 requests a minute.
+ */
+export const DEFAULT_EDGE_TTL_MS = 10_000;
+
+/** The edge's bound: room for a few agents' histories of tens of thousands of memories. */
+export const DEFAULT_EDGE_MAX_BYTES = 64 * 1024 * 1024;
 
 function parsePositive(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -184,6 +206,8 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
     apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000, warnings),
     memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000, warnings),
     maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000, warnings),
+    edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', DEFAULT_EDGE_TTL_MS, 3_600_000),
+    edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
   };
   const tls = readTls(env);
   if (tls) options.tls = tls;

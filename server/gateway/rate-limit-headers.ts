@@ -9,6 +9,7 @@
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { parseRateLimit } from '../../sw/rate-limit';
+import type { RateLimitInfo } from '../../src/shared/network';
 
 /** The name the upstream's budget goes by in the gateway's answers. */
 export const UPSTREAM_POLICY = 'eliza';
@@ -20,15 +21,24 @@ export function isUpstreamRateLimitHeader(name: string): boolean {
   return UPSTREAM_RATE_LIMIT_HEADERS.has(name.toLowerCase());
 }
 
-/** Appends the upstream's budget, if it sent one, as the draft-8 member "eliza". */
-export function restateUpstreamBudget(upstream: IncomingHttpHeaders, res: ServerResponse, now: number): void {
+/** The upstream's budget as its answer states it (any draft), with reset times made absolute by `now`. */
+export function readUpstreamBudget(upstream: IncomingHttpHeaders, now: number): RateLimitInfo {
   const headers = new Headers();
-  for (const name of UPSTREAM_RATE_LIMIT_HEADERS) {
+  for (const name of [...UPSTREAM_RATE_LIMIT_HEADERS, 'retry-after']) {
     const value = upstream[name];
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const info = parseRateLimit(headers, now);
+  return parseRateLimit(headers, now);
+}
+
+/**
+ * Appends a budget as the draft-8 member "eliza". Its reset is counted from `now`, so a
+ * budget seen a while ago is stated with the time left, not the time left back then; a
+ * budget whose window has already reset is not stated (what remains now is unknown).
+ */
+export function writeUpstreamBudget(info: RateLimitInfo, res: ServerResponse, now: number): void {
   if (info.remaining === undefined) return;
+  if (info.resetAt !== undefined && info.resetAt <= now) return;
   const resetSeconds = info.resetAt === undefined ? undefined : Math.max(0, Math.ceil((info.resetAt - now) / 1000));
   res.appendHeader('RateLimit', `"${UPSTREAM_POLICY}"; r=${info.remaining}${resetSeconds === undefined ? '' : `; t=${resetSeconds}`}`);
   if (info.limit !== undefined) {

@@ -62,6 +62,12 @@ describe('the allowlist', () => {
     for (const entry of API_ROUTES) expect(entry.why.length).toBeGreaterThan(10);
     expect(API_ROUTES.filter((entry) => entry.limit === 'memories').map((entry) => entry.name)).toEqual(['memories']);
   });
+
+  it('shares only the reads that are the same for every user: GETs without a body', () => {
+    const shared = API_ROUTES.filter((entry) => entry.shared);
+    expect(shared.map((entry) => entry.name)).toEqual(['agents', 'memories']);
+    for (const entry of shared) expect([entry.method, entry.body]).toEqual(['GET', undefined]);
+  });
 });
 
 describe('bodies the allowlist accepts', () => {

@@ -28,6 +28,13 @@ export interface ApiRoute {
   /** Checks a POST's parsed JSON body; returns a sentence saying what is wrong, or undefined. */
   body?: (body: unknown) => string | undefined;
   limit: RouteLimit;
+  /**
+   * The answer is the same for every user (the request carries nothing of the user: no
+   * session, no body, and the server's key is the gateway's), so the edge keeps it and
+   * reads it upstream at most once per GATEWAY_CACHE_TTL for everyone (server/gateway/edge.ts).
+   * Only GET routes without a body may say so.
+   */
+  shared?: true;
   /** Why the app needs it. */
   why: string;
 }
@@ -83,6 +90,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: /^\/api\/agents$/,
     query: {},
     limit: 'api',
+    shared: true,
     why: 'the agent picker and the default agent (sw/sync.ts)',
   },
   {
@@ -92,6 +100,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     // Embeddings are large and of no use to a browser: the app never asks for them.
     query: { tableName: exactly('messages'), includeEmbedding: exactly('false') },
     limit: 'memories',
+    shared: true,
     why: "the memories browser: the agent's conversations (sw/sync.ts)",
   },
   {

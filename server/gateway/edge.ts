@@ -1,0 +1,220 @@
+/**
+ * The edge: the gateway keeps the last good answer of the allowlisted reads everyone
+ * makes alike (the agent list, an agent's memories) and answers every browser from it
+ * while it is fresh (GATEWAY_CACHE_TTL), so ElizaOS is read once per window for all users
+ * together. Requests that miss at the same time share one upstream read (nginx's
+ * `proxy_cache_lock`). Each kept answer has a strong ETag (a hash of the bytes sent), so a
+ * worker's conditional poll gets a 304 without a body and without an upstream request,
+ * whatever its Cache-Control says.
+ *
+ * Only answers that pass the app's own boundary check are kept (status 200, JSON of the
+ * shape src/shared/api.ts reads, `secrets` already dropped); anything else goes to the
+ * browsers that waited for it, as the proxy would have passed it, and is not kept.
+ * When the upstream's budget runs low, a kept answer is served past its window rather
+ * than spend a request on it (`X-Purl-Edge: stale-budget`): the rest is for messages.
+ * The memory held is bounded (GATEWAY_CACHE_MAX_BYTES, least recently used out first).
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
+import { sendError } from './errors';
+import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import { cleanForBrowser } from './strip-secrets';
+import type { UpstreamBudget } from './upstream-budget';
+import type { FailedRead, UpstreamRead } from './upstream-read';
+
+export interface EdgeOptions {
+  /** How long a kept answer is served without asking upstream, ms (> 0). */
+  ttlMs: number;
+  /** The most the kept bodies may weigh together, bytes. */
+  maxBytes: number;
+  /** One upstream GET of an allowlisted path, on behalf of `client`. Never rejects. */
+  read(path: string, client: string): Promise<UpstreamRead>;
+  budget: UpstreamBudget;
+  now?: () => number;
+}
+
+export interface EdgeRequest {
+  /** The canonical upstream path and query: the key. */
+  path: string;
+  client: string;
+  /** The app's boundary check of a successful answer: throws when the shape is wrong. */
+  check(body: unknown): void;
+}
+
+/** What the edge holds and has done, for operators (`/health` → `edge`). */
+export interface EdgeStats {
+  ttlMs: number;
+  maxBytes: number;
+  entries: number;
+  bytes: number;
+  /** Answered from a fresh kept answer. */
+  hits: number;
+  /** Waited for an upstream read (the coalesced ones included). */
+  misses: number;
+  /** Of the misses, those that joined a read already under way. */
+  coalesced: number;
+  upstreamReads: number;
+  /** Answered past the window because the upstream's budget was low. */
+  staleForBudget: number;
+  /** Answered 304 (the browser's copy is current). */
+  notModified: number;
+}
+
+export interface Edge {
+  serve(req: IncomingMessage, res: ServerResponse, request: EdgeRequest): void;
+  stats(): EdgeStats;
+}
+
+interface Kept {
+  body: Buffer;
+  etag: string;
+  headers: [string, string | string[]][];
+  storedAt: number;
+}
+
+type Outcome = { kind: 'kept'; entry: Kept } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
+
+/** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
+const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
+
+/** A strong validator for exactly these bytes. */
+const etagOf = (body: Buffer): string => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+/** If-None-Match matches with the weak comparison (RFC 9110 §13.1.2): `W/` is ignored, `*` matches. */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const text = tag.trim();
+    return text === '*' || text.replace(/^W\//, '') === etag;
+  });
+}
+
+export function createEdge(options: EdgeOptions): Edge {
+  const now = options.now ?? Date.now;
+  const kept = new Map<string, Kept>();
+  const flights = new Map<string, Promise<Outcome>>();
+  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0 };
+  let bytes = 0;
+
+  function forget(key: string): void {
+    const entry = kept.get(key);
+    if (!entry) return;
+    bytes -= entry.body.length;
+    kept.delete(key);
+  }
+
+  function keep(key: string, entry: Kept): void {
+    forget(key);
+    kept.set(key, entry);
+    bytes += entry.body.length;
+    // A Map iterates in insertion order, and a hit re-inserts: the first is the least recently used.
+    for (const oldest of kept.keys()) {
+      if (bytes <= options.maxBytes) break;
+      forget(oldest);
+    }
+  }
+
+  /** The upstream's answer, cleaned, checked, and kept when it is good. */
+  async function refresh(key: string, request: EdgeRequest): Promise<Outcome> {
+    counts.upstreamReads++;
+    const read = await options.read(key, request.client);
+    if (read.kind === 'failed') return read;
+    const arrivedAt = now();
+    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    let body = read.body;
+    let isGood = false;
+    if (isJson(read)) {
+      try {
+        const clean = cleanForBrowser(JSON.parse(body.toString('utf8')), read.status >= 400);
+        if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
+        if (read.status === 200) {
+          request.check(clean.value);
+          isGood = true;
+        }
+      } catch {
+        // Broken JSON or the wrong shape: passed on unchanged for the worker to refuse, never kept.
+      }
+    }
+    if (isGood && body.length <= options.maxBytes) {
+      const entry: Kept = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
+      keep(key, entry);
+      return { kind: 'kept', entry };
+    }
+    // A newer answer replaced what was kept, even if it cannot be kept itself.
+    if (read.status >= 200 && read.status < 300) forget(key);
+    return { kind: 'pass', status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body };
+  }
+
+  function sendKept(req: IncomingMessage, res: ServerResponse, entry: Kept, how: 'hit' | 'miss' | 'stale-budget'): void {
+    if (res.destroyed || res.headersSent) return;
+    const at = now();
+    res.setHeader('ETag', entry.etag);
+    res.setHeader('Age', String(Math.max(0, Math.floor((at - entry.storedAt) / 1000))));
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Purl-Edge', how);
+    writeUpstreamBudget(options.budget.last(), res, at);
+    if (matchesIfNoneMatch(req.headers['if-none-match'], entry.etag)) {
+      counts.notModified++;
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    for (const [name, value] of entry.headers) res.setHeader(name, value);
+    res.setHeader('Content-Length', entry.body.length);
+    res.writeHead(200);
+    res.end(entry.body);
+  }
+
+  function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: Outcome): void {
+    if (outcome.kind === 'kept') {
+      sendKept(req, res, outcome.entry, 'miss');
+      return;
+    }
+    if (outcome.kind === 'failed') {
+      sendError(res, outcome.status, outcome.code, outcome.message);
+      return;
+    }
+    if (res.destroyed || res.headersSent) return;
+    for (const [name, value] of outcome.headers) res.setHeader(name, value);
+    writeUpstreamBudget(options.budget.last(), res, now());
+    res.setHeader('Content-Length', outcome.body.length);
+    res.writeHead(outcome.status);
+    res.end(outcome.body);
+  }
+
+  return {
+    serve(req, res, request) {
+      const key = request.path;
+      const entry = kept.get(key);
+      const at = now();
+      if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < options.ttlMs) {
+        counts.hits++;
+        kept.delete(key);
+        kept.set(key, entry);
+        sendKept(req, res, entry, 'hit');
+        return;
+      }
+      if (entry && options.budget.isLow(at)) {
+        counts.staleForBudget++;
+        sendKept(req, res, entry, 'stale-budget');
+        return;
+      }
+      counts.misses++;
+      let flight = flights.get(key);
+      if (flight) counts.coalesced++;
+      else {
+        // One read for everyone who asks meanwhile; a browser that leaves does not end it.
+        flight = refresh(key, request).finally(() => flights.delete(key));
+        flights.set(key, flight);
+      }
+      flight.then(
+        (outcome) => sendOutcome(req, res, outcome),
+        // refresh() does not reject (its read never does, and checks are caught); were a bug to
+        // make it, every waiting browser still gets an answer instead of a hung request.
+        () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
+      );
+    },
+    stats: () => ({ ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts }),
+  };
+}

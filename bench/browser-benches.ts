@@ -103,9 +103,7 @@ const isGoodAnswer = (status: number | undefined): boolean => status !== undefin
 async function firstAnswer(proxy: FaultProxy, from: number, limitMs: number): Promise<number | undefined> {
   const deadline = from + limitMs;
   while (Date.now() < deadline) {
-    const ok = proxy
-      .apiRequests()
-      .find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && isGoodAnswer(entry.status));
+    const ok = proxy.apiRequests().find((entry) => entry.startedAt >= from && entry.endedAt !== undefined && isGoodAnswer(entry.status));
     if (ok) return ok.endedAt! - from;
     await sleep(50);
   }

@@ -219,6 +219,9 @@ describe('edge options', () => {
 
   it('defaults to a 10 s window and 64 MB', () => {
     expect(read({})).toMatchObject({ edgeTtlMs: 10_000, edgeMaxBytes: 64 * 1024 * 1024 });
+    // In front of the embedded server every user has a budget of their own: no sharing by default.
+    expect(read({ PURL_GATEWAY_SECRET: 'secret' })).toMatchObject({ edgeTtlMs: 0 });
+    expect(read({ PURL_GATEWAY_SECRET: 'secret', GATEWAY_CACHE_TTL: '5000' })).toMatchObject({ edgeTtlMs: 5000 });
     expect(read({ GATEWAY_CACHE_TTL: '0', GATEWAY_CACHE_MAX_BYTES: '1024' })).toMatchObject({ edgeTtlMs: 0, edgeMaxBytes: 1024 });
   });
 

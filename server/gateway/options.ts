@@ -83,10 +83,16 @@ function parseWholeNumber(raw: string | undefined, name: string, fallback: numbe
 }
 
 /**
- * The edge's window. 10 s: it adds at most 10 s to the worker's own staleness (its
- * FRONTEND_CACHE_TTL of 30 s and memories poll of 60 s), a sixth more at worst, while
- * however many users poll, ElizaOS sees at most 6 memories reads a minute per agent and 6
- * agent-list reads, together under a fifth of a stock server's 66 requests a minute.
+ * The edge's window in front of an external server. 10 s: it adds at most 10 s to the
+ * worker's own staleness (its FRONTEND_CACHE_TTL of 30 s and memories poll of 60 s), a
+ * sixth more at worst, while however many users poll, ElizaOS sees at most 6 memories
+ * reads a minute per agent and 6 agent-list reads, together under a fifth of a stock
+ * server's 66 requests a minute.
+ *
+ * In front of the embedded server (PURL_GATEWAY_SECRET set) the edge is off by default:
+ * there every user has a budget of their own, so one shared read would be spent from one
+ * user's budget and its RateLimit restated to everyone else, whose workers pace themselves
+ * by it. The edge is for the shared budget of a server that counts the gateway as one client.
  */
 export const DEFAULT_EDGE_TTL_MS = 10_000;
 
@@ -206,7 +212,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
     apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000, warnings),
     memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000, warnings),
     maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000, warnings),
-    edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', DEFAULT_EDGE_TTL_MS, 3_600_000),
+    edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', env['PURL_GATEWAY_SECRET'] ? 0 : DEFAULT_EDGE_TTL_MS, 3_600_000),
     edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
   };
   const tls = readTls(env);

@@ -247,10 +247,7 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
   // delivered) before its line ever paints the retry sentence; the worker's own record of
   // the failure is then the evidence that it did not believe the answer.
   const recorded = endpoint.isPost && (await meta(page, 'metrics'))?.lastFailure === 'bad-answer';
-  expect(
-    said.some((sentence) => /couldn't read/.test(sentence)) || recorded,
-    `said it couldn't read: ${JSON.stringify(said)}`,
-  ).toBe(true);
+  expect(said.some((sentence) => /couldn't read/.test(sentence)) || recorded, `said it couldn't read: ${JSON.stringify(said)}`).toBe(true);
   for (const sentence of said) expect(sentence, 'a sentence for people, not a code or a stack').not.toMatch(NOT_WORDS);
 }
 

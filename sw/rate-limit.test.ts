@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RateLimitInfo } from '../src/shared/network';
-import { BucketShare, parseRateLimit, stretchForBudget } from './rate-limit';
+import { BucketShare, parseRateLimit, readRateLimitMember, stretchForBudget } from './rate-limit';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const WINDOW = 900_000;
@@ -167,6 +167,30 @@ describe('parseRateLimit', () => {
   it('does not take one limiter’s window for another’s counts', () => {
     const headers = new Headers({ 'RateLimit-Limit': '1000', 'RateLimit-Policy': '10;w=1' });
     expect(parseRateLimit(headers, NOW)).toEqual({ limit: 1000 });
+  });
+});
+
+describe('the gateway’s members of a shared budget', () => {
+  // What a gateway in front of a stock server sends: its own per-minute limit, the server's budget, and this user's share of it.
+  const headers = new Headers({
+    RateLimit: '"purl-api"; r=480; t=40, "share"; r=30; t=600, "eliza"; r=90; t=600',
+    'RateLimit-Policy': '"purl-api"; q=500; w=60; pk=:abc=:, "share"; q=333; w=900, "eliza"; q=1000; w=900',
+  });
+
+  it('binds the share when the answer spent from it', () => {
+    expect(parseRateLimit(headers, NOW)).toEqual({ limit: 333, remaining: 30, resetAt: NOW + 600_000, windowMs: WINDOW });
+  });
+
+  it('leaves the members it is told to ignore out of the choice: an edge-served answer is bound by the gateway’s own limit', () => {
+    expect(parseRateLimit(headers, NOW, { ignore: ['eliza', 'share'] })).toEqual({ limit: 500, remaining: 480, resetAt: NOW + 40_000, windowMs: 60_000 });
+  });
+
+  it('reads one named member with its policy, binding or not', () => {
+    expect(readRateLimitMember(headers, 'eliza', NOW)).toEqual({ limit: 1000, remaining: 90, resetAt: NOW + 600_000, windowMs: WINDOW });
+    expect(readRateLimitMember(headers, 'share', NOW)).toEqual({ limit: 333, remaining: 30, resetAt: NOW + 600_000, windowMs: WINDOW });
+    expect(readRateLimitMember(headers, 'other', NOW)).toBeUndefined();
+    expect(readRateLimitMember(new Headers({ RateLimit: '"eliza"; r=5' }), 'eliza', NOW)).toEqual({ remaining: 5 });
+    expect(readRateLimitMember(new Headers({ RateLimit: 'limit=10, remaining=5, reset=3' }), 'eliza', NOW)).toBeUndefined();
   });
 });
 

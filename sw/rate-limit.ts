@@ -139,9 +139,10 @@ interface Current {
  * and the draft-8 list `"name"; r=998; t=899`. With several draft-8 limits (one per
  * limiter the request passed: the gateway's per-minute limit and the server's 15-minute
  * budget, say) the one that allows the fewest requests per second until its reset binds:
- * 400 left of a minute is more room than 900 left of fifteen.
+ * 400 left of a minute is more room than 900 left of fifteen. Members named in `ignore`
+ * never bind.
  */
-function parseCurrent(header: string | null): Current {
+function parseCurrent(header: string | null, ignore: readonly string[] = []): Current {
   const dictionary: Current = {};
   let binding: Current | undefined;
   for (const member of parseList(header)) {
@@ -159,6 +160,7 @@ function parseCurrent(header: string | null): Current {
     const remaining = numberParam(member, 'r');
     const resetSeconds = numberParam(member, 't');
     if (remaining === undefined && resetSeconds === undefined) continue;
+    if (ignore.includes(unquote(member.item))) continue;
     if (
       binding &&
       (remaining === undefined || (binding.remaining !== undefined && pace(binding.remaining, binding.resetSeconds) <= pace(remaining, resetSeconds)))
@@ -231,6 +233,14 @@ function parseRetryAfter(header: string | null, now: number): number | undefined
   return date === undefined ? undefined : Math.max(now, date);
 }
 
+export interface ParseRateLimitOptions {
+  /**
+   * Draft-8 members that do not bind this answer: limits it did not spend from (the
+   * upstream's budget, on an answer the gateway's edge served from what it keeps).
+   */
+  ignore?: readonly string[];
+}
+
 /**
  * Normalises the rate-limit headers of one response into a `RateLimitInfo`.
  *
@@ -244,8 +254,8 @@ function parseRetryAfter(header: string | null, now: number): number | undefined
  * Reset and Retry-After are relative, so they are made absolute with `now` (epoch ms,
  * the time the response arrived). Fields with no valid value are absent; this never throws.
  */
-export function parseRateLimit(headers: Headers, now: number): RateLimitInfo {
-  const current = parseCurrent(headers.get('ratelimit'));
+export function parseRateLimit(headers: Headers, now: number, options: ParseRateLimitOptions = {}): RateLimitInfo {
+  const current = parseCurrent(headers.get('ratelimit'), options.ignore);
   const policies = parsePolicies(headers.get('ratelimit-policy'));
 
   // Older drafts allowed `RateLimit-Limit: 10, 10;w=1`; the first member is the limit.
@@ -267,6 +277,25 @@ export function parseRateLimit(headers: Headers, now: number): RateLimitInfo {
   if (policy?.windowMs !== undefined) info.windowMs = policy.windowMs;
   const retryAt = parseRetryAfter(headers.get('retry-after'), now);
   if (retryAt !== undefined) info.retryAt = retryAt;
+  return info;
+}
+
+/**
+ * One named draft-8 member (`"name"; r=…; t=…` with its `RateLimit-Policy`), whether it
+ * binds or not: for showing a limit of its own (the server's budget, this user's share).
+ * Undefined when the answer does not state it.
+ */
+export function readRateLimitMember(headers: Headers, name: string, now: number): RateLimitInfo | undefined {
+  const member = parseList(headers.get('ratelimit')).find((entry) => entry.item.startsWith('"') && unquote(entry.item) === name);
+  if (!member) return undefined;
+  const info: RateLimitInfo = {};
+  const remaining = numberParam(member, 'r');
+  const resetSeconds = numberParam(member, 't');
+  if (remaining !== undefined) info.remaining = remaining;
+  if (resetSeconds !== undefined) info.resetAt = now + resetSeconds * 1000;
+  const policy = parsePolicies(headers.get('ratelimit-policy')).find((entry) => entry.name === name);
+  if (policy?.quota !== undefined) info.limit = policy.quota;
+  if (policy?.windowMs !== undefined) info.windowMs = policy.windowMs;
   return info;
 }
 

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { sendError } from './errors';
 import type { GatewayOptions } from './options';
-import { isUpstreamRateLimitHeader, readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import { isUpstreamRateLimitHeader, readUpstreamBudget, writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import type { UpstreamBudget } from './upstream-budget';
 import { cleanForBrowser } from './strip-secrets';
 
@@ -61,17 +61,34 @@ export function gatewayRequestHeaders(options: GatewayOptions, client: string): 
   };
 }
 
-/** Copies the upstream's headers that may reach a browser, and restates its budget (noting it in `budget`). */
-function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped: ReadonlySet<string>, budget?: UpstreamBudget): void {
+/** What the proxy tells about the budget on each answer: the budget, and who asked. */
+interface BudgetContext {
+  budget: UpstreamBudget;
+  client: string;
+}
+
+/**
+ * Copies the upstream's headers that may reach a browser, notes the budget the answer
+ * states, and restates it: a shared budget as the gateway's estimate (which counts the
+ * requests still under way) with the user's share and the tier; a user's own budget
+ * (the embedded server) as this answer states it, for this user only.
+ */
+function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped: ReadonlySet<string>, context?: BudgetContext): void {
   for (const [name, value] of browserHeaders(answer.headers, dropped)) res.setHeader(name, value);
   const now = Date.now();
   const info = readUpstreamBudget(answer.headers, now);
-  budget?.note(info, now);
-  writeUpstreamBudget(info, res, now);
+  if (!context) {
+    writeUpstreamBudget(info, res, now);
+    return;
+  }
+  const { budget, client } = context;
+  budget.note(info, now, answer.statusCode);
+  writeUpstreamBudget(budget.shared ? budget.last(now) : info, res, now);
+  writeBudgetStanding(budget, client, res, now);
 }
 
 /** Buffers a JSON answer, removes secrets, and sends it on with the upstream's status and headers. */
-function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number, budget?: UpstreamBudget): void {
+function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number, budget?: BudgetContext): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
@@ -133,8 +150,17 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
   // http-proxy reports its own proxyTimeout as a plain "socket hang up": remember
   // which requests timed out so the browser gets a 504 rather than a 502.
   const timedOut = new WeakSet<IncomingMessage>();
+  /** Who each forwarded request is for, and the settling of what it spends of the budget once it is under way. */
+  const clients = new WeakMap<IncomingMessage, string>();
+  const spent = new WeakMap<IncomingMessage, () => void>();
+  const settle = (req: IncomingMessage) => spent.get(req)?.();
 
   proxy.on('proxyReq', (proxyReq, req, res) => {
+    if (budget) {
+      // Counted as it leaves, so the estimate is current before its answer comes back.
+      spent.set(req, budget.spend(Date.now()));
+      res.on('close', () => settle(req));
+    }
     proxyReq.on('timeout', () => timedOut.add(req));
     // A browser that gave up (the worker's request timeout) ends its upstream request
     // too. http-proxy only does that on 'aborted', which Node no longer emits for a
@@ -145,17 +171,20 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
     });
   });
 
-  proxy.on('proxyRes', (answer, _req, res) => {
+  proxy.on('proxyRes', (answer, req, res) => {
+    settle(req);
+    const context = budget ? { budget, client: clients.get(req) ?? '' } : undefined;
     if (isJson(answer)) {
-      relayJson(answer, res, options.maxJsonBytes, budget);
+      relayJson(answer, res, options.maxJsonBytes, context);
       return;
     }
-    copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']), budget);
+    copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']), context);
     res.writeHead(answer.statusCode ?? 502);
     answer.pipe(res);
   });
 
   proxy.on('error', (_error, req, target) => {
+    settle(req);
     if (!('writeHead' in target)) {
       target.destroy();
       return;
@@ -175,6 +204,7 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
       delete req.headers['x-purl-gateway'];
       delete req.headers['x-api-key'];
       Object.assign(req.headers, gatewayRequestHeaders(options, forward.client));
+      clients.set(req, forward.client);
       req.url = forward.path;
       if (forward.body) {
         req.headers['content-length'] = String(forward.body.length);

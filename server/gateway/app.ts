@@ -5,7 +5,9 @@
  *   2. the same-origin check — data routes (/api, /health, /config.json);
  *   3. for /api: the allowlist (server/gateway/routes.ts; anything else is a JSON 404
  *      that never reaches ElizaOS), the per-client limits, then either the edge (reads
- *      every user shares, server/gateway/edge.ts) or the body check and ElizaOS.
+ *      every user shares, server/gateway/edge.ts) or the body check, the upstream's
+ *      budget (server/gateway/budget-door.ts: when every user spends one budget, what may
+ *      go upstream depends on what is left) and ElizaOS.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -14,12 +16,14 @@ import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createApiProxy } from './api-proxy';
 import { BodyError, readJsonBody } from './body';
+import { costOf, readWithinBudget, refuseOverBudget } from './budget-door';
 import { sendError } from './errors';
 import { checkAnswer } from '../../src/shared/api';
 import { createEdge } from './edge';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
+import { writeBudgetStanding } from './rate-limit-headers';
 import { matchApiRoute } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { serveApp } from './static';
@@ -35,11 +39,18 @@ export interface Gateway {
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
 
 export function createGatewayServer(options: GatewayOptions): { server: http.Server; close: () => void } {
-  const budget = createUpstreamBudget();
+  // Without the embedded server's secret, ElizaOS cannot tell users apart: the gateway is
+  // one client to it, every user spends one budget, and the gateway spends it by priority.
+  const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
   const proxy = createApiProxy(options, budget);
   const edge =
     options.edgeTtlMs > 0
-      ? createEdge({ ttlMs: options.edgeTtlMs, maxBytes: options.edgeMaxBytes, budget, read: (path, client) => readUpstream(options, path, client) })
+      ? createEdge({
+          ttlMs: options.edgeTtlMs,
+          maxBytes: options.edgeMaxBytes,
+          budget,
+          read: (path, client) => readWithinBudget(budget, () => readUpstream(options, path, client)),
+        })
       : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
@@ -75,7 +86,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       .report()
       .then((report) => {
         res.setHeader('Cache-Control', 'no-store');
-        res.json(edge ? { ...report, edge: edge.stats() } : report);
+        res.json({ ...report, ...(edge ? { edge: edge.stats() } : {}), ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}) });
       })
       .catch(next);
   });
@@ -86,11 +97,20 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
       return;
     }
-    const forward = (body?: Buffer) => proxy.forward(req, res, { path: matched.upstreamPath, client: req.ip ?? '', ...(body ? { body } : {}) });
+    const client = req.ip ?? '';
+    const forward = (body?: Buffer) => {
+      const now = Date.now();
+      const cost = costOf(matched.route);
+      // A user who asks for the upstream spends the budget, whether or not it is kept back now.
+      budget.sawClient(client, now);
+      if (refuseOverBudget(budget, cost, client, res, now)) return;
+      proxy.forward(req, res, { path: matched.upstreamPath, client, ...(body ? { body } : {}) });
+    };
     const checkBodyThenForward = () => {
       if (edge && matched.route.shared) {
         const pathname = matched.upstreamPath.split('?')[0]!;
-        edge.serve(req, res, { path: matched.upstreamPath, client: req.ip ?? '', check: (body) => checkAnswer('GET', pathname, body) });
+        writeBudgetStanding(budget, client, res, Date.now());
+        edge.serve(req, res, { path: matched.upstreamPath, client, check: (body) => checkAnswer('GET', pathname, body) });
         return;
       }
       if (!matched.route.body) {

@@ -195,7 +195,10 @@ export function createEdge(options: EdgeOptions): Edge {
         sendKept(req, res, entry, 'hit');
         return;
       }
-      if (entry && options.budget.isLow(at)) {
+      // Past the window, a kept answer is still served while the upstream's budget says
+      // the edge's own read must wait (its window stretched as the budget falls; no read of
+      // its own at all in the reserve), so users' messages get what is left.
+      if (entry && at - entry.storedAt < options.budget.edgeWindow(options.ttlMs, kept.size, at)) {
         counts.staleForBudget++;
         sendKept(req, res, entry, 'stale-budget');
         return;

@@ -215,7 +215,14 @@ describe('/health', () => {
     for (const reply of replies) {
       expect(reply.status).toBe(200);
       expect(reply.headers['cache-control']).toBe('no-store');
-      expect(reply.json()).toEqual({ status: 'up', since: expect.any(Number), checkedAt: expect.any(Number), edge: expect.objectContaining({ entries: 0 }) });
+      expect(reply.json()).toEqual({
+        status: 'up',
+        since: expect.any(Number),
+        checkedAt: expect.any(Number),
+        edge: expect.objectContaining({ entries: 0 }),
+        // One client to this server (no PURL_GATEWAY_SECRET): the budget every user spends, and its tier.
+        budget: expect.objectContaining({ tier: 'plenty', users: 0 }),
+      });
     }
     expect(upstream.seen.filter((entry) => entry.url === '/healthz')).toHaveLength(1);
     const upSince = replies[0]!.json().since as number;

@@ -185,7 +185,8 @@ describe('the core', () => {
     void core.handle(message('The server is back'));
     await eventually(() => expect(calls).toContain('GET /api/agents'));
     expect(calls[0]).toBe('POST /api/messaging/sessions/s1/messages');
-    expect(calls).toContain(`GET /api/agents/${AGENT}/memories`);
+    // The memories read follows the agent list once it is stored (within seconds, not the 4-minute backoff).
+    await eventually(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`));
   });
 
   it('sends a message waiting out its backoff as soon as a probe finds the server back', async () => {
@@ -473,5 +474,50 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     expect(breaker).toMatchObject({ failures: expect.any(Number) });
     expect((breaker as { failures: number }).failures).toBeLessThanOrEqual(2);
     await closeTab(core);
+  });
+});
+
+describe('the core behind a gateway that shares one upstream budget', () => {
+  it('while the budget is spent, keeps reading memories from the edge, holds the chat and a typed message without trying them, then sends the message', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const spentUntil = now + 2_500;
+    /** The gateway: requests that cost the upstream are its own 429 until `spentUntil`; the edge answers the shared reads. */
+    const gateway = async (request: Request, init: { signal: AbortSignal }): Promise<Response> => {
+      const { pathname } = new URL(request.url);
+      const shared = request.method === 'GET' && (pathname === '/api/agents' || pathname.endsWith('/memories'));
+      if (!shared && pathname.startsWith('/api/') && Date.now() < spentUntil) {
+        server.calls.push(`${request.method} ${pathname} refused`);
+        return new Response(JSON.stringify({ success: false, error: { code: 'UPSTREAM_BUDGET_SPENT', message: 'Later.' } }), {
+          status: 429,
+          headers: { 'Content-Type': 'application/json', 'Retry-After': String(Math.ceil((spentUntil - Date.now()) / 1000)), 'X-Purl-Budget': 'empty' },
+        });
+      }
+      const answer = await server.fetch(request, init);
+      if (shared) answer.headers.set('X-Purl-Edge', 'stale-budget');
+      return answer;
+    };
+    const { core, calls } = await harness(
+      { ...server, fetch: gateway },
+      {
+        ...running(now),
+        schedules: {
+          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+          memories: { nextDueAt: now + 200, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+        },
+      },
+      { memoriesPollMs: 1_000, cacheTtlMs: 0 },
+    );
+    void core.handle(heartbeat);
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages refused'));
+    void core.handle(message('Typed while the budget is spent'));
+    // Memories keep coming from the edge meanwhile; nothing else is even tried.
+    await eventually(() => expect(calls.filter((call) => call === `GET /api/agents/${AGENT}/memories`).length).toBeGreaterThanOrEqual(2));
+    expect(calls.filter((call) => call.endsWith('refused'))).toEqual(['GET /api/messaging/sessions/s1/messages refused']);
+    void core.handle(heartbeat);
+    // Once the Retry-After is over, the message goes (which of it and the chat poll reaches the
+    // gateway first is the gateway's to order: server/gateway/upstream-budget.ts, MESSAGES_FIRST_MS).
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    expect(calls.filter((call) => call.endsWith('refused'))).toEqual(['GET /api/messaging/sessions/s1/messages refused']);
   });
 });

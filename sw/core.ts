@@ -8,13 +8,14 @@
 import { getMeta, type PurlDatabase } from '../src/shared/db';
 import type { ConfigOverrides, PurlConfig } from '../src/shared/config';
 import { apiPaths } from '../src/shared/api';
+import { isSharedRead } from '../src/shared/budget';
 import { isQuotaExceeded } from '../src/shared/errors';
 import type { Command, PurlEvent } from '../src/shared/messages';
 import type { MetricsSnapshot, PollKind } from '../src/shared/network';
 import { untrustedAnswer } from './answer-check';
 import { createApiReader } from './api-reader';
 import { gateStore } from './breaker-store';
-import { Budget } from './budget';
+import { Budget, readUpstreamFigures } from './budget';
 import { createCatchUp } from './catch-up';
 import { createChat } from './chat';
 import { createChatPoll } from './chat-poll';
@@ -108,7 +109,12 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     gate,
     onSent: () => metrics.sent(),
-    onAnswer: (status, headers) => metrics.answered(status, budget.observe(headers, now())),
+    onAnswer: (status, headers, { request, response }) =>
+      metrics.answered(
+        status,
+        budget.observe(headers, now(), isSharedRead(request.method, request.url) ? 'memories' : 'chat'),
+        readUpstreamFigures(response.headers, now()),
+      ),
     onFailure: () => metrics.failed(),
     onBadAnswer: () => metrics.badAnswer(),
     check: untrustedAnswer,
@@ -160,7 +166,9 @@ export function createCore(env: CoreEnvironment): Core {
     run: (kind) => (kind === 'chat' ? pollChat() : sync.refresh('memories')),
     // The chat is polled once there is a session with the agent.
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
-    notBefore: async () => gate.notBefore(),
+    // The memories poll reads what the gateway's edge answers, which a hold on what costs
+    // the upstream does not keep back (sw/gate.ts); the chat poll waits for it.
+    notBefore: async (kind) => gate.notBefore(kind === 'memories'),
     onInterval: (kind, ms) => metrics.pollInterval(kind, ms),
   });
 
@@ -182,8 +190,8 @@ export function createCore(env: CoreEnvironment): Core {
     {
       name: 'polls',
       runsOnEvent: true,
-      // A poll due while the gate is shut is due when it opens, not before.
-      dueAt: async () => Math.max((await poller.nextDueAt()) ?? now(), gate.notBefore()),
+      // A poll due while the gate is shut is due when it opens, not before (each kind's hold is in nextDueAt).
+      dueAt: async () => Math.max((await poller.nextDueAt()) ?? now(), gate.notBefore(true)),
       run: () => poller.tick(undefined),
     },
     createHealthJob({ watch: health, gate, now, isOnline, cadence: () => poller.cadence(), catchUp }),

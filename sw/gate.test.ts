@@ -107,3 +107,39 @@ describe('the gate', () => {
     expect(gate.view().state).toBe('open');
   });
 });
+
+describe('the gate behind a gateway that shares one upstream budget', () => {
+  it('while nothing may go upstream, holds messages and the chat until the Retry-After, but not the reads the edge answers', () => {
+    const { clock, gate } = harness();
+    gate.answered(429, { retryAt: T0 + 30_000 }, T0, 'empty');
+    expect(code(() => gate.admit())).toBe('rate-limited');
+    expect(code(() => gate.admit(true))).toBe('allowed');
+    expect(gate.notBefore()).toBe(T0 + 30_000);
+    expect(gate.notBefore(true)).toBeLessThanOrEqual(T0);
+    expect(gate.retryAt).toBe(T0 + 30_000);
+    clock.now = T0 + 30_000;
+    expect(code(() => gate.admit())).toBe('allowed');
+  });
+
+  it('holds nothing while the gateway keeps the rest for messages: the chat poll it refused waits by the user’s share', () => {
+    const { gate } = harness();
+    gate.answered(429, { retryAt: T0 + 600_000 }, T0, 'reserve');
+    expect(code(() => gate.admit())).toBe('allowed');
+    expect(gate.notBefore()).toBeLessThanOrEqual(T0);
+  });
+
+  it('counts the gateway keeping the budget as an answer, not a failure: the breaker stays closed', () => {
+    const { gate } = harness();
+    gate.unanswered(T0, true);
+    for (let i = 0; i < 5; i += 1) gate.answered(429, { retryAt: T0 + 1_000 }, T0 + i, i % 2 ? 'reserve' : 'empty');
+    expect(gate.view()).toEqual({ state: 'closed', failures: 0 });
+    expect(gate.failingSince()).toBeUndefined();
+  });
+
+  it('holds everything after a 429 of any other limit, the gateway’s own per-client limit included', () => {
+    const { gate } = harness();
+    gate.answered(429, { retryAt: T0 + 10_000 }, T0, 'plenty');
+    expect(code(() => gate.admit(true))).toBe('rate-limited');
+    expect(gate.notBefore(true)).toBe(T0 + 10_000);
+  });
+});

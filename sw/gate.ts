@@ -5,7 +5,16 @@
  * The guard (sw/guard.ts) asks it before every request and tells it how each went; the
  * wake loop asks it when anything may next leave; the health watch tells it what the
  * gateway's /health says.
+ *
+ * A 429 holds everything until its Retry-After, except one the gateway made while it
+ * spends a budget every user shares (it says its tier in X-Purl-Budget;
+ * server/gateway/upstream-budget.ts): that is the gateway answering by design, not a
+ * failing server, and it holds only what costs the upstream. In `empty` nothing of the
+ * user's goes until its Retry-After, but reads the gateway's edge answers from what it
+ * keeps (`isSharedRead`) still do: users keep reading. In `reserve` messages still go,
+ * so nothing is held; the polls it refused wait as the user's share says (sw/budget.ts).
  */
+import type { BudgetTier } from '../src/shared/budget';
 import type { BreakerView, RateLimitInfo } from '../src/shared/network';
 import { PurlError } from '../src/shared/errors';
 import { exponentialBackoff } from './backoff';
@@ -37,6 +46,12 @@ export class Gate {
   readonly #random: () => number;
   #breaker: CircuitBreaker;
   #retryAt = 0;
+  /**
+   * Epoch ms before which nothing that costs the upstream may leave (the gateway's tier
+   * `empty`); reads the edge answers may. Kept in memory only: after a worker restart the
+   * gateway says it again on the first such request, at no cost upstream.
+   */
+  #upstreamRetryAt = 0;
   #streak429 = 0;
   /** Epoch ms of the last request that failed, while failures run in a row (undefined after a success). */
   #failedAt: number | undefined;
@@ -66,7 +81,7 @@ export class Gate {
 
   /** Epoch ms before which the server asked for no request (Retry-After, or the backoff after 429s). */
   get retryAt(): number {
-    return this.#retryAt;
+    return Math.max(this.#retryAt, this.#upstreamRetryAt);
   }
 
   get breaker(): CircuitBreaker {
@@ -79,20 +94,30 @@ export class Gate {
     return () => this.#recovered.delete(listener);
   }
 
+  /** Until when a request is held by Retry-After: a read the gateway's edge answers only by the server's own. */
+  #heldUntil(isSharedRead: boolean): number {
+    return isSharedRead ? this.#retryAt : Math.max(this.#retryAt, this.#upstreamRetryAt);
+  }
+
   /**
    * Lets one request leave now, or throws why not: PurlError 'rate-limited' while the
-   * server's Retry-After runs, 'breaker-open' while the breaker is open.
+   * server's Retry-After runs, 'breaker-open' while the breaker is open. `isSharedRead`:
+   * the request reads what the gateway's edge serves to everyone (src/shared/budget.ts).
    */
-  admit(): void {
+  admit(isSharedRead = false): void {
     const now = this.#now();
-    if (now < this.#retryAt) throw new PurlError('rate-limited', `until ${new Date(this.#retryAt).toISOString()}`);
+    const heldUntil = this.#heldUntil(isSharedRead);
+    if (now < heldUntil) throw new PurlError('rate-limited', `until ${new Date(heldUntil).toISOString()}`);
     const decision = this.#breaker.request(now);
     if (!decision.allowed) throw new PurlError('breaker-open', `next probe at ${new Date(decision.retryAt).toISOString()}`);
   }
 
-  /** Epoch ms before which no request can leave: the server's Retry-After, or the breaker's next probe. */
-  notBefore(): number {
-    return Math.max(this.#retryAt, this.#breaker.allowsAt(this.#now()));
+  /**
+   * Epoch ms before which no request (or, with `isSharedRead`, no read the edge answers)
+   * can leave: the server's Retry-After, or the breaker's next probe.
+   */
+  notBefore(isSharedRead = false): number {
+    return Math.max(this.#heldUntil(isSharedRead), this.#breaker.allowsAt(this.#now()));
   }
 
   /** Epoch ms of the last failed request while requests keep failing; undefined while they succeed. */
@@ -100,8 +125,18 @@ export class Gate {
     return this.#failedAt;
   }
 
-  /** The server answered a request at `at` with `status` (its rate-limit headers read into `rateLimit`). */
-  answered(status: number, rateLimit: RateLimitInfo, at: number): void {
+  /**
+   * The server answered a request at `at` with `status` (its rate-limit headers read into
+   * `rateLimit`; `tier`: the gateway's X-Purl-Budget, when it spends a shared budget).
+   */
+  answered(status: number, rateLimit: RateLimitInfo, at: number, tier?: BudgetTier): void {
+    if (status === 429 && (tier === 'empty' || tier === 'reserve')) {
+      // The gateway keeping a shared budget, by design: no failure, and a hold only on what costs the upstream.
+      this.#streak429 = 0;
+      if (tier === 'empty') this.#upstreamRetryAt = Math.max(this.#upstreamRetryAt, rateLimit.retryAt ?? at + backoffAfter429(1, this.#random));
+      this.#succeeded(at);
+      return;
+    }
     this.#noteRetryAfter(status, rateLimit, at);
     if (isServerFailure(status)) this.#failed(at);
     else this.#succeeded(at);

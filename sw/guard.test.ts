@@ -117,3 +117,53 @@ describe('the guard in front of the network', () => {
     expect(h.answers).toEqual([503, 404]);
   });
 });
+
+describe('the guard behind a gateway that shares one upstream budget', () => {
+  const budgetHeaders = {
+    RateLimit: '"purl-api"; r=480; t=40, "share"; r=0; t=600, "eliza"; r=40; t=600',
+    'RateLimit-Policy': '"purl-api"; q=500; w=60, "share"; q=250; w=900, "eliza"; q=1000; w=900',
+  };
+
+  function budgetHarness(answer: (request: Request) => Response) {
+    const clock = { now: 1_000_000 };
+    const gate = new Gate({ now: () => clock.now, random: () => 1 }, { threshold: 2, timeoutMs: 10_000 });
+    const sent: string[] = [];
+    const limits: { url: string; remaining: number | undefined }[] = [];
+    const guard = createGuard({
+      fetch: async (request) => {
+        sent.push(`${request.method} ${new URL(request.url).pathname}`);
+        return answer(request);
+      },
+      now: () => clock.now,
+      gate,
+      onAnswer: (_status, rateLimit, { request }) => limits.push({ url: new URL(request.url).pathname, remaining: rateLimit.remaining }),
+    });
+    const send = (path: string, method = 'GET') => guard(new Request(`http://purl.test${path}`, { method }), new AbortController().signal);
+    return { clock, gate, sent, limits, send };
+  }
+
+  it('lets the share bind the chat, and leaves the upstream’s members out of what binds an answer the edge served', async () => {
+    const h = budgetHarness((request) =>
+      request.url.includes('/memories')
+        ? new Response('{}', { headers: { ...budgetHeaders, 'X-Purl-Edge': 'stale-budget' } })
+        : new Response('{}', { headers: budgetHeaders }),
+    );
+    await h.send('/api/messaging/sessions/s/messages?limit=50');
+    await h.send('/api/agents/a/memories?tableName=messages&includeEmbedding=false');
+    expect(h.limits).toEqual([
+      { url: '/api/messaging/sessions/s/messages', remaining: 0 },
+      { url: '/api/agents/a/memories', remaining: 480 },
+    ]);
+  });
+
+  it('after the gateway’s 429 for a spent budget holds messages and the chat until its Retry-After, and still lets reads of the edge go', async () => {
+    const h = budgetHarness(() => new Response('{}', { status: 429, headers: { ...budgetHeaders, 'Retry-After': '20', 'X-Purl-Budget': 'empty' } }));
+    expect((await h.send('/api/messaging/sessions/s/messages?limit=50')).status).toBe(429);
+    expect(await code(h.send('/api/messaging/sessions/s/messages', 'POST'))).toBe('rate-limited');
+    expect(await code(h.send('/api/agents'))).toBe('resolved');
+    h.clock.now += 20_000;
+    expect(await code(h.send('/api/messaging/sessions/s/messages', 'POST'))).toBe('resolved');
+    expect(h.sent).toEqual(['GET /api/messaging/sessions/s/messages', 'GET /api/agents', 'POST /api/messaging/sessions/s/messages']);
+    expect(h.gate.view()).toEqual({ state: 'closed', failures: 0 });
+  });
+});

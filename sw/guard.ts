@@ -5,7 +5,13 @@
  * 'rate-limited' / 'breaker-open', thrown by the gate) and "tried and failed"
  * ('network-error', a 5xx or 429 answer, a timeout, an answer `check` refuses:
  * 'bad-response') stay distinct.
+ *
+ * In front of a gateway that shares one upstream budget among all users, an answer its
+ * edge served (X-Purl-Edge) spent nothing of that budget: its members "eliza" and "share"
+ * are kept for the monitor but do not bind, so reads everyone shares are never throttled
+ * by the user's share of what the chat and messages spend.
  */
+import { budgetTierOf, EDGE_HEADER, isSharedRead, UPSTREAM_POLICIES } from '../src/shared/budget';
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';
 import type { Gate } from './gate';
@@ -14,8 +20,8 @@ import { parseRateLimit } from './rate-limit';
 export interface GuardEvents {
   /** A request left for the server. */
   onSent?(): void;
-  /** The server answered (any status). */
-  onAnswer?(status: number, rateLimit: RateLimitInfo): void;
+  /** The server answered (any status): the binding limit, and the request and answer it came from. */
+  onAnswer?(status: number, rateLimit: RateLimitInfo, exchange: { request: Request; response: Response }): void;
   /** The request failed without an answer (network error, timeout). */
   onFailure?(): void;
   /** The server answered with something `check` refused (an HTML page, the wrong shape). */
@@ -41,7 +47,7 @@ export interface GuardOptions extends GuardEvents {
 export function createGuard(options: GuardOptions): (request: Request, signal: AbortSignal) => Promise<Response> {
   const { now, gate } = options;
   return async (request, signal) => {
-    gate.admit();
+    gate.admit(isSharedRead(request.method, request.url));
     options.onSent?.();
     let response: Response;
     try {
@@ -53,15 +59,15 @@ export function createGuard(options: GuardOptions): (request: Request, signal: A
       throw new PurlError('network-error', error instanceof Error ? error.message : String(error));
     }
     const at = now();
-    const rateLimit = parseRateLimit(response.headers, at);
+    const rateLimit = parseRateLimit(response.headers, at, response.headers.has(EDGE_HEADER) ? { ignore: UPSTREAM_POLICIES } : {});
     const untrusted = await options.check?.(request, response);
     if (untrusted) {
       gate.refused(response.status, rateLimit, now());
       options.onBadAnswer?.();
       throw untrusted;
     }
-    gate.answered(response.status, rateLimit, at);
-    options.onAnswer?.(response.status, rateLimit);
+    gate.answered(response.status, rateLimit, at, budgetTierOf(response.headers));
+    options.onAnswer?.(response.status, rateLimit, { request, response });
     return response;
   };
 }

@@ -93,4 +93,20 @@ describe('metrics', () => {
     second.metrics.restore(first.metrics.snapshot());
     expect(second.metrics.snapshot()).toMatchObject({ cacheHits: 1, rateLimited: 1 });
   });
+
+  it('keeps the server’s budget and the user’s share as each was last stated, across a worker restart', () => {
+    const first = harness();
+    expect(first.metrics.snapshot().upstream).toBeUndefined();
+    first.metrics.answered(200, {}, { server: { limit: 1000, remaining: 900 }, share: { limit: 500, remaining: 450 }, tier: 'plenty' });
+    // An answer that states only the server's budget (the share is unchanged).
+    first.metrics.answered(200, {}, { server: { limit: 1000, remaining: 899 }, tier: 'plenty' });
+    expect(first.metrics.snapshot().upstream).toEqual({
+      server: { limit: 1000, remaining: 899 },
+      share: { limit: 500, remaining: 450 },
+      tier: 'plenty',
+    });
+    const second = harness();
+    second.metrics.restore(first.metrics.snapshot());
+    expect(second.metrics.snapshot().upstream?.share).toEqual({ limit: 500, remaining: 450 });
+  });
 });

@@ -3,7 +3,7 @@
  * snapshot is published (written to IndexedDB and broadcast) at most once a second,
  * so a burst of requests costs one write, not one per request.
  */
-import type { BreakerView, FailureKind, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../src/shared/network';
+import type { BreakerView, FailureKind, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo, UpstreamFigures } from '../src/shared/network';
 
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 15;
@@ -30,6 +30,7 @@ export class Metrics {
   #misses: number;
   #intervals: Partial<Record<PollKind, number | null>> = {};
   #rateLimit: RateLimitInfo = {};
+  #upstream: UpstreamFigures = {};
   #rateLimited: number;
   #highLoad = false;
   #baseIntervals: Record<PollKind, number> = { memories: 0, chat: 0 };
@@ -53,6 +54,7 @@ export class Metrics {
     this.#misses += snapshot.cacheMisses;
     this.#rateLimited += snapshot.rateLimited;
     this.#rateLimit = { ...snapshot.rateLimit, ...this.#rateLimit };
+    this.#upstream = { ...snapshot.upstream, ...this.#upstream };
   }
 
   #bucket(at: number): MinuteBucket {
@@ -73,8 +75,10 @@ export class Metrics {
     this.changed();
   }
 
-  answered(status: number, rateLimit: RateLimitInfo): void {
+  /** An answer: its binding limit, and the upstream's figures it states (each kept until a newer answer states it again). */
+  answered(status: number, rateLimit: RateLimitInfo, upstream: UpstreamFigures = {}): void {
     if (Object.keys(rateLimit).length > 0) this.#rateLimit = { ...this.#rateLimit, ...rateLimit };
+    this.#upstream = { ...this.#upstream, ...upstream };
     if (status === 429) {
       this.#rateLimited += 1;
       this.#bucket(this.#options.now()).rateLimited += 1;
@@ -146,6 +150,7 @@ export class Metrics {
       pollIntervals: this.#intervals,
       rateLimit: this.#rateLimit,
       rateLimited: this.#rateLimited,
+      ...(Object.keys(this.#upstream).length > 0 ? { upstream: { ...this.#upstream } } : {}),
       requestsPerMinute: this.#sentAt.length,
       history: this.#history.map((bucket) => ({ ...bucket })),
       highLoad: this.#highLoad,

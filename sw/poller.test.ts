@@ -19,7 +19,8 @@ interface Harness {
   /** What a poll of each kind does; default: resolves 'changed'. */
   behaviour: Map<PollKind, () => Promise<Result>>;
   wanted: PollKind[];
-  notBefore: { at: number };
+  /** The hold on every poll, and on one kind only. */
+  notBefore: { at: number; byKind: Partial<Record<PollKind, number>> };
   phaseDraws: { count: number };
   poller: Poller<null>;
   /** A new poller on the same database, as after a worker restart. */
@@ -40,7 +41,7 @@ async function harness({ phase = 0 }: HarnessOptions = {}): Promise<Harness> {
   const runs: Harness['runs'] = [];
   const behaviour = new Map<PollKind, () => Promise<Result>>();
   const wanted: PollKind[] = ['memories'];
-  const notBefore = { at: 0 };
+  const notBefore: Harness['notBefore'] = { at: 0, byKind: {} };
   const phaseDraws = { count: 0 };
   const scheduleOptions = (kind: PollKind): ScheduleOptions => ({
     ...scheduleDefaults,
@@ -62,7 +63,7 @@ async function harness({ phase = 0 }: HarnessOptions = {}): Promise<Harness> {
         return (behaviour.get(kind) ?? (async () => 'changed' as const))();
       },
       kinds: async () => wanted,
-      notBefore: async () => notBefore.at,
+      notBefore: async (kind) => Math.max(notBefore.at, notBefore.byKind[kind] ?? 0),
     });
   const poller = make();
   return {
@@ -273,6 +274,25 @@ describe('poller', () => {
     expect(h.runs).toEqual([]);
     await h.heartbeat(T0 + 10_000);
     expect(h.runs.map((r) => r.at)).toEqual([T0 + 10_000]);
+  });
+
+  it('holds one kind back without the other, and makes the held one due when its hold ends', async () => {
+    const h = await harness();
+    h.wanted.push('chat');
+    await h.heartbeat(T0);
+    expect(h.runs.map((r) => r.kind).sort()).toEqual(['chat', 'memories']);
+    h.notBefore.byKind.chat = T0 + MEMORIES_MS;
+    await h.heartbeat(T0 + CHAT_MS);
+    await h.heartbeat(T0 + 2 * CHAT_MS);
+    expect(h.runs).toHaveLength(2);
+    expect(await h.poller.nextDueAt()).toBe(T0 + MEMORIES_MS);
+    await h.heartbeat(T0 + MEMORIES_MS);
+    expect(
+      h.runs
+        .slice(2)
+        .map((r) => r.kind)
+        .sort(),
+    ).toEqual(['chat', 'memories']);
   });
 
   it('records a rejected poll as an error and backs off before the next', async () => {

@@ -48,8 +48,11 @@ export interface PollerOptions<C> {
   run: (kind: PollKind, context: C) => Promise<PollResult>;
   /** Which polls are wanted now (e.g. 'chat' only while a chat session is open). */
   kinds: () => Promise<readonly PollKind[]>;
-  /** Extra delay imposed from outside (Retry-After, budget stretching, open breaker): epoch ms before which nothing may run. */
-  notBefore?: () => Promise<number>;
+  /**
+   * Extra delay imposed from outside (Retry-After, open breaker): epoch ms before which
+   * the poll of `kind` may not run (a hold may keep one kind back and not the other).
+   */
+  notBefore?: (kind: PollKind) => Promise<number>;
   /** A tab not heard from for longer than this is gone, ms; default `TAB_GONE_AFTER_MS` (75 s). */
   goneAfterMs?: number;
   /** Hears the interval in force for each poll (for the monitor) whenever the next deadline is computed. */
@@ -71,8 +74,8 @@ export interface Poller<C> {
   retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void>;
   /**
    * When the next poll falls due (epoch ms, Infinity when none will), from what this
-   * poller last read or wrote; undefined before its first check. Ignores `notBefore`:
-   * the caller combines the two. Polls in flight are left out: their end is an event.
+   * poller last read or wrote, each kind no sooner than its `notBefore`; undefined before
+   * its first check. Polls in flight are left out: their end is an event.
    */
   nextDueAt(): Promise<number | undefined>;
   /** How often polls run for the open tabs, as last heard. */
@@ -97,6 +100,7 @@ function prunedTabs(tabs: MetaValues['tabs'] | undefined, now: number, goneAfter
 
 export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   const { getDb, now } = options;
+  const heldUntil = async (kind: PollKind) => (options.notBefore ? options.notBefore(kind) : Number.NEGATIVE_INFINITY);
   const goneAfterMs = options.goneAfterMs ?? TAB_GONE_AFTER_MS;
   /** Polls this worker is running, so a slow one is never started twice. */
   const inFlight = new Map<PollKind, Promise<void>>();
@@ -114,12 +118,12 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     const db = await getDb();
     // Everything that is not IndexedDB is read before the transaction opens: awaiting
     // anything else inside it would let it auto-commit half-way.
-    const blockedUntil = options.notBefore ? await options.notBefore() : Number.NEGATIVE_INFINITY;
     view.kinds = await options.kinds();
-    const kinds = view.kinds.filter((kind) => !inFlight.has(kind));
-    const kindOptions = await Promise.all(kinds.map((kind) => options.options(kind)));
+    const unheld = await Promise.all(view.kinds.map((kind) => heldUntil(kind)));
     const at = now();
-    if (at < blockedUntil || kinds.length === 0) return [];
+    const kinds = view.kinds.filter((kind, index) => !inFlight.has(kind) && at >= unheld[index]!);
+    const kindOptions = await Promise.all(kinds.map((kind) => options.options(kind)));
+    if (kinds.length === 0) return [];
 
     const tx = db.transaction('meta', 'readwrite');
     const [storedSchedules, storedTabs, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('tabs'), tx.store.get('phase')])) as [
@@ -303,7 +307,7 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
       }
       const interval = effectiveInterval(schedule, current, kindOptions);
       options.onInterval?.(kind, interval);
-      if (!inFlight.has(kind)) soonest = Math.min(soonest, schedule.nextDueAt - schedule.intervalMs + interval);
+      if (!inFlight.has(kind)) soonest = Math.min(soonest, Math.max(schedule.nextDueAt - schedule.intervalMs + interval, await heldUntil(kind)));
     }
     return soonest;
   }

@@ -45,6 +45,16 @@ describe('the connection sentence', () => {
     );
   });
 
+  it('says what a gateway sharing one budget does with it while it is spent or nearly spent', () => {
+    const waiting = (tier: 'empty' | 'reserve' | 'plenty') =>
+      connectionSentence(true, undefined, metrics({ rateLimit: { retryAt: now + 60_000 }, upstream: { tier } }), now);
+    expect(waiting('empty')).toMatch(/^The agent's server has spent its request budget for now\. Showing saved memories; messages wait and go at .+\.$/);
+    expect(waiting('reserve')).toMatch(
+      /^The agent's server has little of its request budget left, and keeps it for messages: they still go\. New replies show from .+\.$/,
+    );
+    expect(waiting('plenty')).toMatch(/^The agent's server asked Purl to slow down\./);
+  });
+
   it('says the server sent something unreadable when refused answers opened the breaker', () => {
     expect(connectionSentence(true, undefined, metrics({ breaker: open, lastFailure: 'bad-answer' }), now)).toBe(
       "The agent's server sent something Purl couldn't read. Showing saved memories; trying again in 0:04.",

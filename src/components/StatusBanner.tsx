@@ -36,7 +36,15 @@ export function connectionSentence(
   }
   const retryAt = metrics?.rateLimit.retryAt;
   if (retryAt !== undefined && retryAt > now) {
-    return `The agent's server asked Purl to slow down. Showing saved memories; trying again at ${formatTime(retryAt)}.`;
+    // Behind a gateway that shares one budget among all its users, it says what it does with the rest.
+    switch (metrics?.upstream?.tier) {
+      case 'empty':
+        return `The agent's server has spent its request budget for now. Showing saved memories; messages wait and go at ${formatTime(retryAt)}.`;
+      case 'reserve':
+        return `The agent's server has little of its request budget left, and keeps it for messages: they still go. New replies show from ${formatTime(retryAt)}.`;
+      default:
+        return `The agent's server asked Purl to slow down. Showing saved memories; trying again at ${formatTime(retryAt)}.`;
+    }
   }
   return sync?.error ?? chatPoll?.error;
 }

@@ -139,6 +139,45 @@ describe('monitorRows', () => {
     expect(shared(40.4)).toMatch(/; shared with about 39 other clients at this address$/);
   });
 
+  it('shows the server’s budget and this user’s share as two figures behind a gateway that shares one budget', () => {
+    const resetAt = NOW + 600_000;
+    const upstream = {
+      server: { limit: 1000, remaining: 870, resetAt, windowMs: 900_000 },
+      share: { limit: 250, remaining: 217, resetAt, windowMs: 900_000 },
+      tier: 'plenty' as const,
+    };
+    // The binding limit is the share: the server's row still shows the server's own budget.
+    const rows = monitorRows(snapshot({ rateLimit: upstream.share, upstream }), NOW);
+    expect(value(rows, 'budget')).toBe(`870 of 1000 left, resets at ${formatTime(resetAt)}`);
+    expect(value(rows, 'share')).toBe(`217 of 250 left, resets at ${formatTime(resetAt)}; the server's budget is split among about 4 people chatting now`);
+    expect(rows.map((r) => r.id).indexOf('share')).toBe(rows.map((r) => r.id).indexOf('budget') + 1);
+    expect(row(rows, 'share')?.tone).toBe('normal');
+    expect(monitorSummary(snapshot({ upstream }), NOW)).toBe('Breaker closed · server 870 left · your share 217 · 3 req/min');
+  });
+
+  it('says in words what the gateway does as the shared budget runs out, not by colour alone', () => {
+    const resetAt = NOW + 300_000;
+    const at = (remaining: number, share: number, tier: 'low' | 'reserve' | 'empty') =>
+      monitorRows(snapshot({ upstream: { server: { limit: 1000, remaining, resetAt }, share: { limit: 500, remaining: share, resetAt }, tier } }), NOW);
+    const low = at(80, 40, 'low');
+    expect(value(low, 'budget')).toBe(
+      `80 of 1000 left, resets at ${formatTime(resetAt)} — low: the gateway answers reads from its copy and asks the server less often`,
+    );
+    expect(row(low, 'budget')?.tone).toBe('warn');
+    expect(value(low, 'share')).toMatch(/^40 of 500 left, .* — low: the chat is checked less often, messages still go$/);
+    expect(row(low, 'share')?.tone).toBe('warn');
+    expect(value(at(40, 20, 'reserve'), 'budget')).toMatch(new RegExp(`nearly spent: what is left is kept for messages until ${formatTime(resetAt)}$`));
+    expect(value(at(0, 0, 'empty'), 'budget')).toMatch(
+      new RegExp(`spent: nothing reaches the server until ${formatTime(resetAt)}; messages wait and are not lost$`),
+    );
+  });
+
+  it('has no share row where every user has a budget of their own', () => {
+    const rows = monitorRows(snapshot({ upstream: { server: { limit: 1000, remaining: 990 } } }), NOW);
+    expect(value(rows, 'budget')).toBe('990 of 1000 left');
+    expect(row(rows, 'share')).toBeUndefined();
+  });
+
   it('shows a budget without a limit or reset time as far as it is known', () => {
     expect(value(monitorRows(snapshot({ rateLimit: { remaining: 7 } }), NOW), 'budget')).toBe('7 left');
   });

@@ -2,7 +2,8 @@
  * What the rate-limit monitor says, as plain functions of a snapshot and the time: no
  * DOM and no hooks, so every state is unit-tested and the components only lay it out.
  */
-import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo } from '../shared/network';
+import type { BudgetTier } from '../shared/budget';
+import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo, UpstreamFigures } from '../shared/network';
 import { formatCountdown, formatTime } from './format';
 
 const MINUTE = 60_000;
@@ -26,6 +27,7 @@ export type MonitorRowId =
   | 'memoriesPoll'
   | 'chatPoll'
   | 'budget'
+  | 'share'
   | 'retryAfter'
   | 'rateLimited'
   | 'perMinute'
@@ -90,10 +92,53 @@ function budgetValue({ limit, remaining, resetAt, sharers }: RateLimitInfo, now:
   return others >= 1 ? `${when}; shared with about ${others} other ${others === 1 ? 'client' : 'clients'} at this address` : when;
 }
 
-/** Whether the budget is nearly spent (a tenth or less left) in a window still running. */
-function isBudgetLow({ limit, remaining, resetAt }: RateLimitInfo, now: number): boolean {
+/** Whether the budget is nearly spent (`fraction` of its limit or less left) in a window still running. */
+function isBudgetLow({ limit, remaining, resetAt }: RateLimitInfo, now: number, fraction = 0.1): boolean {
   if (remaining === undefined || (resetAt !== undefined && resetAt <= now)) return false;
-  return remaining === 0 || (limit !== undefined && limit > 0 && remaining / limit <= 0.1);
+  return remaining === 0 || (limit !== undefined && limit > 0 && remaining / limit <= fraction);
+}
+
+/** What the gateway does with a budget every user spends, in words, for each tier but the ample one. */
+function tierSentence(tier: BudgetTier | undefined, resetAt: number | undefined, now: number): string | undefined {
+  const until = resetAt !== undefined && resetAt > now ? ` until ${formatTime(resetAt)}` : '';
+  switch (tier) {
+    case undefined:
+    case 'plenty':
+      return undefined;
+    case 'low':
+      return 'low: the gateway answers reads from its copy and asks the server less often';
+    case 'reserve':
+      return `nearly spent: what is left is kept for messages${until}`;
+    case 'empty':
+      return `spent: nothing reaches the server${until}; messages wait and are not lost`;
+  }
+}
+
+/**
+ * The server's budget: as the gateway restates it (the member "eliza") when it does, with
+ * what the gateway does about it; otherwise the limit that binds this browser's requests.
+ */
+function serverBudget(snapshot: MetricsSnapshot, now: number): { value: string; warn: boolean } {
+  const { upstream = {}, rateLimit } = snapshot;
+  const figure = upstream.server ? { ...upstream.server, ...(rateLimit.sharers === undefined ? {} : { sharers: rateLimit.sharers }) } : rateLimit;
+  const tier = upstream.server ? upstream.tier : undefined;
+  const sentence = tierSentence(tier, figure.resetAt, now);
+  return {
+    value: sentence ? `${budgetValue(figure, now)} — ${sentence}` : budgetValue(figure, now),
+    warn: isBudgetLow(figure, now) || tier === 'reserve' || tier === 'empty',
+  };
+}
+
+/** Below this share of the user's share, the worker polls the chat less often (sw/rate-limit.ts keeps a fifth for messages). */
+const SHARE_RESERVE = 0.2;
+
+/** This user's share of a budget every user spends: what is left of it, and among how many it is split. */
+function shareValue(share: RateLimitInfo, server: RateLimitInfo | undefined, now: number): string {
+  const value = budgetValue(share, now);
+  const people = server?.limit && share.limit ? Math.round(server.limit / share.limit) : undefined;
+  const split = people && people > 1 ? `; the server's budget is split among about ${people} people chatting now` : '';
+  const low = isBudgetLow(share, now, SHARE_RESERVE) ? ' — low: the chat is checked less often, messages still go' : '';
+  return `${value}${split}${low}`;
 }
 
 /**
@@ -128,8 +173,11 @@ export function monitorRows(snapshot: MetricsSnapshot | undefined, now: number, 
     row('cache', 'Cache hit rate', lookups ? `${Math.round((cacheHits / lookups) * 100)} % (${cacheHits} of ${lookups})` : 'No reads yet'),
     row('memoriesPoll', 'Memories poll', poll('memories')),
     row('chatPoll', 'Chat poll', poll('chat')),
-    row('budget', 'Server budget', budgetValue(rateLimit, now), isBudgetLow(rateLimit, now)),
   ];
+  const budget = serverBudget(snapshot, now);
+  rows.push(row('budget', 'Server budget', budget.value, budget.warn));
+  const { share, server } = snapshot.upstream ?? ({} as UpstreamFigures);
+  if (share) rows.push(row('share', 'Your share', shareValue(share, server, now), isBudgetLow(share, now, SHARE_RESERVE)));
   if (rateLimit.retryAt !== undefined && rateLimit.retryAt > now) {
     const wait = `until ${formatTime(rateLimit.retryAt)} (${formatLongCountdown(rateLimit.retryAt - now)})`;
     rows.push(row('retryAfter', 'Server asked to wait', wait, true));
@@ -154,7 +202,13 @@ export function monitorSummary(snapshot: MetricsSnapshot | undefined, now: numbe
         : 'Breaker trying once',
   ];
   // A budget from a window that has reset is old news; the next answer brings the new one.
-  if (rateLimit.remaining !== undefined && !(rateLimit.resetAt !== undefined && rateLimit.resetAt <= now)) {
+  const isCurrent = (info: RateLimitInfo | undefined): info is RateLimitInfo & { remaining: number } =>
+    info?.remaining !== undefined && !(info.resetAt !== undefined && info.resetAt <= now);
+  const { server, share } = snapshot.upstream ?? ({} as UpstreamFigures);
+  if (isCurrent(server)) {
+    parts.push(`server ${server.remaining} left`);
+    if (isCurrent(share)) parts.push(`your share ${share.remaining}`);
+  } else if (isCurrent(rateLimit)) {
     parts.push(`${rateLimit.remaining} left`);
   }
   parts.push(`${requestsLastMinute(snapshot, now)} req/min`);

@@ -2,6 +2,7 @@
  * The state of the worker's network core, as stored in IndexedDB (meta store) and
  * shown by the UI. Plain data: JSON- and structured-clone-safe, epoch ms for times.
  */
+import type { BudgetTier } from './budget';
 
 /** Request classes, most important first. */
 export type Priority = 'user' | 'chat' | 'memories' | 'background';
@@ -61,6 +62,19 @@ export interface RateLimitInfo {
   sharers?: number;
 }
 
+/**
+ * The upstream server's budget as a gateway that shares it among all its users states it
+ * (src/shared/budget.ts), each figure as last stated: the monitor's two figures.
+ */
+export interface UpstreamFigures {
+  /** The server's own budget (the RateLimit member "eliza"). */
+  server?: RateLimitInfo;
+  /** This user's share of it (the member "share"): only where every user spends one budget. */
+  share?: RateLimitInfo;
+  /** The gateway's tier for that budget (X-Purl-Budget). */
+  tier?: BudgetTier;
+}
+
 /** One minute of traffic, for the monitor's chart. */
 export interface MinuteBucket {
   /** Epoch ms of the minute's start. */
@@ -90,6 +104,8 @@ export interface MetricsSnapshot {
   /** The interval in force for each poll, ms (Infinity is stored as null: no tab, no polling). */
   pollIntervals: Partial<Record<PollKind, number | null>>;
   rateLimit: RateLimitInfo;
+  /** The server's budget and this user's share of it, when the gateway states them. */
+  upstream?: UpstreamFigures;
   /** 429 answers since the worker's data was created. */
   rateLimited: number;
   /** Requests sent in the last 60 s. */

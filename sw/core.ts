@@ -152,7 +152,7 @@ export function createCore(env: CoreEnvironment): Core {
     random: env.random,
     randomUUID: env.randomUUID,
     minIntervalMs: () => config().messageMinIntervalMs,
-    notBefore: () => gate.notBefore(),
+    notBefore: () => gate.notBefore('message'),
     onSent: () => poller.expedite('chat', replyWatch.sent(), baseMs('chat')),
   });
   const replyWatch = createReplyWatch({ now, awaitingReply: (windowMs) => chat.awaitingReply(windowMs) });
@@ -168,7 +168,7 @@ export function createCore(env: CoreEnvironment): Core {
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
     // The memories poll reads what the gateway's edge answers, which a hold on what costs
     // the upstream does not keep back (sw/gate.ts); the chat poll waits for it.
-    notBefore: async (kind) => gate.notBefore(kind === 'memories'),
+    notBefore: async (kind) => gate.notBefore(kind === 'memories' ? 'shared-read' : 'own-read'),
     onInterval: (kind, ms) => metrics.pollInterval(kind, ms),
   });
 
@@ -191,7 +191,7 @@ export function createCore(env: CoreEnvironment): Core {
       name: 'polls',
       runsOnEvent: true,
       // A poll due while the gate is shut is due when it opens, not before (each kind's hold is in nextDueAt).
-      dueAt: async () => Math.max((await poller.nextDueAt()) ?? now(), gate.notBefore(true)),
+      dueAt: async () => Math.max((await poller.nextDueAt()) ?? now(), gate.notBefore('shared-read')),
       run: () => poller.tick(undefined),
     },
     createHealthJob({ watch: health, gate, now, isOnline, cadence: () => poller.cadence(), catchUp }),

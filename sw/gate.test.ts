@@ -112,20 +112,24 @@ describe('the gate behind a gateway that shares one upstream budget', () => {
   it('while nothing may go upstream, holds messages and the chat until the Retry-After, but not the reads the edge answers', () => {
     const { clock, gate } = harness();
     gate.answered(429, { retryAt: T0 + 30_000 }, T0, 'empty');
-    expect(code(() => gate.admit())).toBe('rate-limited');
-    expect(code(() => gate.admit(true))).toBe('allowed');
-    expect(gate.notBefore()).toBe(T0 + 30_000);
-    expect(gate.notBefore(true)).toBeLessThanOrEqual(T0);
+    expect(code(() => gate.admit('message'))).toBe('rate-limited');
+    expect(code(() => gate.admit('own-read'))).toBe('rate-limited');
+    expect(code(() => gate.admit('shared-read'))).toBe('allowed');
+    expect(gate.notBefore('message')).toBe(T0 + 30_000);
+    expect(gate.notBefore('shared-read')).toBeLessThanOrEqual(T0);
     expect(gate.retryAt).toBe(T0 + 30_000);
     clock.now = T0 + 30_000;
     expect(code(() => gate.admit())).toBe('allowed');
   });
 
-  it('holds nothing while the gateway keeps the rest for messages: the chat poll it refused waits by the user’s share', () => {
+  it('while only messages may go upstream, holds the chat until the Retry-After and lets messages go', () => {
     const { gate } = harness();
     gate.answered(429, { retryAt: T0 + 600_000 }, T0, 'reserve');
-    expect(code(() => gate.admit())).toBe('allowed');
-    expect(gate.notBefore()).toBeLessThanOrEqual(T0);
+    expect(code(() => gate.admit('message'))).toBe('allowed');
+    expect(code(() => gate.admit('shared-read'))).toBe('allowed');
+    expect(code(() => gate.admit('own-read'))).toBe('rate-limited');
+    expect(gate.notBefore('own-read')).toBe(T0 + 600_000);
+    expect(gate.budgetHolds).toEqual({ message: 0, 'own-read': T0 + 600_000 });
   });
 
   it('counts the gateway keeping the budget as an answer, not a failure: the breaker stays closed', () => {
@@ -139,7 +143,7 @@ describe('the gate behind a gateway that shares one upstream budget', () => {
   it('holds everything after a 429 of any other limit, the gateway’s own per-client limit included', () => {
     const { gate } = harness();
     gate.answered(429, { retryAt: T0 + 10_000 }, T0, 'plenty');
-    expect(code(() => gate.admit(true))).toBe('rate-limited');
-    expect(gate.notBefore(true)).toBe(T0 + 10_000);
+    expect(code(() => gate.admit('shared-read'))).toBe('rate-limited');
+    expect(gate.notBefore('shared-read')).toBe(T0 + 10_000);
   });
 });

@@ -9,12 +9,12 @@
  * A 429 holds everything until its Retry-After, except one the gateway made while it
  * spends a budget every user shares (it says its tier in X-Purl-Budget;
  * server/gateway/upstream-budget.ts): that is the gateway answering by design, not a
- * failing server, and it holds only what costs the upstream. In `empty` nothing of the
- * user's goes until its Retry-After, but reads the gateway's edge answers from what it
- * keeps (`isSharedRead`) still do: users keep reading. In `reserve` messages still go,
- * so nothing is held; the polls it refused wait as the user's share says (sw/budget.ts).
+ * failing server, and it holds only what the gateway keeps back (the classes of
+ * src/shared/budget.ts). In `empty`, messages and the chat wait for its Retry-After, but
+ * reads the gateway's edge answers from what it keeps still go: users keep reading. In
+ * `reserve` only the chat waits: messages still go.
  */
-import type { BudgetTier } from '../src/shared/budget';
+import type { BudgetTier, RequestClass } from '../src/shared/budget';
 import type { BreakerView, RateLimitInfo } from '../src/shared/network';
 import { PurlError } from '../src/shared/errors';
 import { exponentialBackoff } from './backoff';
@@ -47,11 +47,17 @@ export class Gate {
   #breaker: CircuitBreaker;
   #retryAt = 0;
   /**
-   * Epoch ms before which nothing that costs the upstream may leave (the gateway's tier
-   * `empty`); reads the edge answers may. Kept in memory only: after a worker restart the
-   * gateway says it again on the first such request, at no cost upstream.
+   * Epoch ms before which the gateway keeps back what costs the upstream: messages and the
+   * user's own reads (tier `empty`), or only those reads (`reserve`). Kept in memory only:
+   * after a worker restart the gateway says it again on the first such request, at no cost
+   * upstream.
    */
-  #upstreamRetryAt = 0;
+  readonly #budgetHolds: Gate['budgetHolds'] = { message: 0, 'own-read': 0 };
+
+  /** Until when the gateway keeps back each class that costs the upstream (epoch ms; 0: not held). */
+  get budgetHolds(): Record<Exclude<RequestClass, 'shared-read'>, number> {
+    return { ...this.#budgetHolds };
+  }
   #streak429 = 0;
   /** Epoch ms of the last request that failed, while failures run in a row (undefined after a success). */
   #failedAt: number | undefined;
@@ -81,7 +87,7 @@ export class Gate {
 
   /** Epoch ms before which the server asked for no request (Retry-After, or the backoff after 429s). */
   get retryAt(): number {
-    return Math.max(this.#retryAt, this.#upstreamRetryAt);
+    return Math.max(this.#retryAt, this.#budgetHolds.message, this.#budgetHolds['own-read']);
   }
 
   get breaker(): CircuitBreaker {
@@ -94,30 +100,30 @@ export class Gate {
     return () => this.#recovered.delete(listener);
   }
 
-  /** Until when a request is held by Retry-After: a read the gateway's edge answers only by the server's own. */
-  #heldUntil(isSharedRead: boolean): number {
-    return isSharedRead ? this.#retryAt : Math.max(this.#retryAt, this.#upstreamRetryAt);
+  /** Until when a request of this class is held by a Retry-After. */
+  #heldUntil(requestClass: RequestClass): number {
+    return requestClass === 'shared-read' ? this.#retryAt : Math.max(this.#retryAt, this.#budgetHolds[requestClass]);
   }
 
   /**
-   * Lets one request leave now, or throws why not: PurlError 'rate-limited' while the
-   * server's Retry-After runs, 'breaker-open' while the breaker is open. `isSharedRead`:
-   * the request reads what the gateway's edge serves to everyone (src/shared/budget.ts).
+   * Lets one request of this class leave now (src/shared/budget.ts `classOf`), or throws
+   * why not: PurlError 'rate-limited' while a Retry-After holding it runs, 'breaker-open'
+   * while the breaker is open.
    */
-  admit(isSharedRead = false): void {
+  admit(requestClass: RequestClass = 'own-read'): void {
     const now = this.#now();
-    const heldUntil = this.#heldUntil(isSharedRead);
+    const heldUntil = this.#heldUntil(requestClass);
     if (now < heldUntil) throw new PurlError('rate-limited', `until ${new Date(heldUntil).toISOString()}`);
     const decision = this.#breaker.request(now);
     if (!decision.allowed) throw new PurlError('breaker-open', `next probe at ${new Date(decision.retryAt).toISOString()}`);
   }
 
   /**
-   * Epoch ms before which no request (or, with `isSharedRead`, no read the edge answers)
-   * can leave: the server's Retry-After, or the breaker's next probe.
+   * Epoch ms before which no request of this class can leave (without one: no request at
+   * all): a Retry-After, or the breaker's next probe.
    */
-  notBefore(isSharedRead = false): number {
-    return Math.max(this.#heldUntil(isSharedRead), this.#breaker.allowsAt(this.#now()));
+  notBefore(requestClass: RequestClass = 'own-read'): number {
+    return Math.max(this.#heldUntil(requestClass), this.#breaker.allowsAt(this.#now()));
   }
 
   /** Epoch ms of the last failed request while requests keep failing; undefined while they succeed. */
@@ -131,9 +137,11 @@ export class Gate {
    */
   answered(status: number, rateLimit: RateLimitInfo, at: number, tier?: BudgetTier): void {
     if (status === 429 && (tier === 'empty' || tier === 'reserve')) {
-      // The gateway keeping a shared budget, by design: no failure, and a hold only on what costs the upstream.
+      // The gateway keeping a shared budget, by design: no failure, and a hold on what it keeps back only.
       this.#streak429 = 0;
-      if (tier === 'empty') this.#upstreamRetryAt = Math.max(this.#upstreamRetryAt, rateLimit.retryAt ?? at + backoffAfter429(1, this.#random));
+      const until = rateLimit.retryAt ?? at + backoffAfter429(1, this.#random);
+      const held: (keyof Gate['budgetHolds'])[] = tier === 'empty' ? ['message', 'own-read'] : ['own-read'];
+      for (const requestClass of held) this.#budgetHolds[requestClass] = Math.max(this.#budgetHolds[requestClass], until);
       this.#succeeded(at);
       return;
     }

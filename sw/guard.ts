@@ -11,7 +11,7 @@
  * are kept for the monitor but do not bind, so reads everyone shares are never throttled
  * by the user's share of what the chat and messages spend.
  */
-import { budgetTierOf, EDGE_HEADER, isSharedRead, UPSTREAM_POLICIES } from '../src/shared/budget';
+import { budgetTierOf, classOf, EDGE_HEADER, UPSTREAM_POLICIES } from '../src/shared/budget';
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';
 import type { Gate } from './gate';
@@ -47,7 +47,7 @@ export interface GuardOptions extends GuardEvents {
 export function createGuard(options: GuardOptions): (request: Request, signal: AbortSignal) => Promise<Response> {
   const { now, gate } = options;
   return async (request, signal) => {
-    gate.admit(isSharedRead(request.method, request.url));
+    gate.admit(classOf(request.method, request.url));
     options.onSent?.();
     let response: Response;
     try {

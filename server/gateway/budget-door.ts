@@ -6,7 +6,7 @@
  * and the user's share, so the worker waits exactly that long.
  */
 import type { ServerResponse } from 'node:http';
-import { BUDGET_TIER_HEADER } from '../../src/shared/budget';
+import { BUDGET_TIER_HEADER, EDGE_HEADER } from '../../src/shared/budget';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import type { ApiRoute } from './routes';
@@ -69,16 +69,24 @@ export function refuseOverBudget(budget: UpstreamBudget, cost: UpstreamCost, cli
 
 /**
  * The edge's read of a shared answer, within the budget: sent only when the tier admits
- * shared reads, counted while under way, and a 429 noted with its status (the edge notes
- * the rest itself). Kept back, it is the gateway's own 429, which the edge passes on to
- * every browser that waited and never keeps.
+ * shared reads, counted while under way. Kept back, it is the gateway's own 429, which the
+ * edge passes on to every browser that waited and never keeps. An upstream 429 is noted
+ * here with its status (the edge notes other answers itself) and passed on with the tier
+ * it leads to. Both say they are the edge's (X-Purl-Edge): the browsers that waited did
+ * not spend the upstream's budget themselves, so its members do not bind them
+ * (sw/guard.ts), while the tier still tells their workers to hold what does.
  */
 export async function readWithinBudget(budget: UpstreamBudget, read: () => Promise<UpstreamRead>, now: () => number = Date.now): Promise<UpstreamRead> {
   const refusal = refusalOf(budget, 'shared-read', now());
   if (refusal) {
     const body = Buffer.from(JSON.stringify({ success: false, error: { code: refusal.code, message: refusal.message } }));
     const headers = Object.fromEntries(Object.entries(refusal.headers).map(([name, value]) => [name.toLowerCase(), value]));
-    return { kind: 'answer', status: 429, headers: { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body };
+    return {
+      kind: 'answer',
+      status: 429,
+      headers: { ...headers, [EDGE_HEADER.toLowerCase()]: 'refused', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+      body,
+    };
   }
   const settle = budget.spend(now());
   const answer = await read();
@@ -86,6 +94,8 @@ export async function readWithinBudget(budget: UpstreamBudget, read: () => Promi
   if (answer.kind === 'answer' && answer.status === 429) {
     const at = now();
     budget.note(readUpstreamBudget(answer.headers, at), at, 429);
+    // Marked as the gateway's word from here on (readUpstreamBudget reads nothing more from it).
+    return { ...answer, headers: { ...answer.headers, [BUDGET_TIER_HEADER.toLowerCase()]: budget.tier(at), [EDGE_HEADER.toLowerCase()]: 'miss' } };
   }
   return answer;
 }

@@ -173,6 +173,7 @@ describe('the upstream budget, spent by priority, in front of a stock ElizaOS', 
     const cold = await ask(gateway.url, MEMORIES.replace(AGENT, '9f1c2b3a-0000-4000-8000-0000000000bb'));
     expect(cold.status).toBe(429);
     expect(cold.json().error.code).toBe(BUDGET_RESERVED);
+    expect(cold.headers['x-purl-edge']).toBe('refused');
     expect(Number(cold.headers['retry-after'])).toBeGreaterThan(0);
     expect(upstream.apiSeen()).toHaveLength(1);
   });
@@ -246,6 +247,11 @@ describe('the upstream budget, spent by priority, in front of a stock ElizaOS', 
     const replies = await Promise.all([readMemories(gateway), readMemories(gateway, '127.0.0.3')]);
     expect(replies.map((reply) => reply.status)).toEqual([429, 429]);
     expect(replies.map((reply) => reply.json().error.code)).toEqual(['RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED']);
+    // With the tier it leads to, as the edge's answer (its members do not bind the users who waited).
+    expect(replies.map((reply) => [reply.headers['x-purl-budget'], reply.headers['x-purl-edge']])).toEqual([
+      ['empty', 'miss'],
+      ['empty', 'miss'],
+    ]);
     const again = await readMemories(gateway);
     expect(again.json().error.code).toBe(BUDGET_SPENT);
     expect(again.headers['retry-after']).toBe(String(30 + MESSAGES_FIRST_MS / 1000));

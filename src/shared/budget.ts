@@ -18,7 +18,11 @@ export const SHARE_POLICY = 'share';
 /** The members that describe the upstream's budget, not the gateway's own limits. */
 export const UPSTREAM_POLICIES: readonly string[] = [UPSTREAM_POLICY, SHARE_POLICY];
 
-/** Set by the edge on every answer it served (hit, miss, stale-budget): the browser's request did not spend the upstream's budget itself. */
+/**
+ * Set by the edge on every answer it gave (`hit`, `miss`, `stale-budget`, or `refused` when
+ * the budget kept its read back): the browser's request did not spend the upstream's
+ * budget itself.
+ */
 export const EDGE_HEADER = 'X-Purl-Edge';
 
 /**
@@ -40,6 +44,18 @@ export const BUDGET_TIER_HEADER = 'X-Purl-Budget';
 export function budgetTierOf(headers: { get(name: string): string | null }): BudgetTier | undefined {
   const value = headers.get(BUDGET_TIER_HEADER)?.trim();
   return BUDGET_TIERS.find((tier) => tier === value);
+}
+
+/**
+ * What a request costs a budget every user shares, as the worker tells its requests apart
+ * (the gateway's `UpstreamCost`): a read the edge answers for everyone, a read of the
+ * user's own (the chat), or a message (any POST: a message, a new session).
+ */
+export type RequestClass = 'shared-read' | 'own-read' | 'message';
+
+export function classOf(method: string, url: string): RequestClass {
+  if (isSharedRead(method, url)) return 'shared-read';
+  return method === 'GET' ? 'own-read' : 'message';
 }
 
 /**

@@ -12,7 +12,7 @@ import { startGateway, type Gateway } from '../server/gateway/app';
 import { readGatewayOptions } from '../server/gateway/options';
 import { startEmbeddedEliza, type EmbeddedEliza } from '../server/eliza-process';
 import { ask } from '../server/gateway/test-kit';
-import { parseRateLimit } from '../sw/rate-limit';
+import { readRateLimitMember } from '../sw/rate-limit';
 import { startFaultProxy } from './fault-proxy';
 import { conversationRows, conversationStartingWith, openChat, openPurl, postToAgent, replyTo, typeMessage } from './helpers';
 import { root, TEST_CLIENT_ENV } from './stack';
@@ -36,12 +36,12 @@ test.afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The server's budget as the gateway restates it. */
+/** The server's budget as the gateway restates it (the member "eliza"; each user's share of it, "share", is what binds). */
 async function serverBudget(from: string): Promise<number> {
   const reply = await ask(gateway.url, '/api/agents', { from });
   expect(reply.status).toBe(200);
   const headers = new Headers({ RateLimit: String(reply.headers['ratelimit']), 'RateLimit-Policy': String(reply.headers['ratelimit-policy']) });
-  return parseRateLimit(headers, Date.now()).remaining!;
+  return readRateLimitMember(headers, 'eliza', Date.now())!.remaining!;
 }
 
 test('users at different addresses spend one shared budget at a stock ElizaOS, which the gateway passes on', async () => {

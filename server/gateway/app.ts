@@ -17,6 +17,8 @@ import { BodyError, readJsonBody } from './body';
 import { sendError } from './errors';
 import { checkAnswer } from '../../src/shared/api';
 import { createEdge } from './edge';
+import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
+import { createSyncRoute, matchSyncRoute } from './sync';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
@@ -37,10 +39,24 @@ const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only th
 export function createGatewayServer(options: GatewayOptions): { server: http.Server; close: () => void } {
   const budget = createUpstreamBudget();
   const proxy = createApiProxy(options, budget);
-  const edge =
-    options.edgeTtlMs > 0
-      ? createEdge({ ttlMs: options.edgeTtlMs, maxBytes: options.edgeMaxBytes, budget, read: (path, client) => readUpstream(options, path, client) })
-      : undefined;
+  // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
+  // reads under way); the plain shared routes use it when its window is open.
+  const edge = createEdge({
+    ttlMs: options.edgeTtlMs,
+    maxBytes: options.edgeMaxBytes,
+    budget,
+    read: (path, client, ifNoneMatch) => readUpstream(options, path, client, ifNoneMatch),
+  });
+  const sync = options.syncRoute
+    ? createSyncRoute({
+        edge,
+        memoriesTtlMs: options.edgeTtlMs,
+        // The agent list changes rarely: the worker already keeps it ten times longer than memories.
+        agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
+        maxBytes: options.edgeMaxBytes,
+        budget,
+      })
+    : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -75,12 +91,25 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       .report()
       .then((report) => {
         res.setHeader('Cache-Control', 'no-store');
-        res.json(edge ? { ...report, edge: edge.stats() } : report);
+        res.json({ ...report, edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) } });
       })
       .catch(next);
   });
 
   app.use('/api', sameOrigin, (req, res, next) => {
+    const syncRequest = sync && matchSyncRoute(req.method, req.originalUrl);
+    if (syncRequest) {
+      if ('problem' in syncRequest) {
+        sendError(res, 400, 'INVALID_QUERY', syncRequest.problem);
+        return;
+      }
+      // It reads the memories: both limits count it, as they count a memories read.
+      limits.api(req, res, (error?: unknown) => {
+        if (error) return next(error);
+        limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : sync.serve(req, res, syncRequest.query, req.ip ?? '')));
+      });
+      return;
+    }
     const matched = matchApiRoute(req.method, req.originalUrl);
     if (!matched) {
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
@@ -88,7 +117,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
     }
     const forward = (body?: Buffer) => proxy.forward(req, res, { path: matched.upstreamPath, client: req.ip ?? '', ...(body ? { body } : {}) });
     const checkBodyThenForward = () => {
-      if (edge && matched.route.shared) {
+      if (options.edgeTtlMs > 0 && matched.route.shared) {
         const pathname = matched.upstreamPath.split('?')[0]!;
         edge.serve(req, res, { path: matched.upstreamPath, client: req.ip ?? '', check: (body) => checkAnswer('GET', pathname, body) });
         return;

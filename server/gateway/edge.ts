@@ -28,8 +28,11 @@ export interface EdgeOptions {
   ttlMs: number;
   /** The most the kept bodies may weigh together, bytes. */
   maxBytes: number;
-  /** One upstream GET of an allowlisted path, on behalf of `client`. Never rejects. */
-  read(path: string, client: string): Promise<UpstreamRead>;
+  /**
+   * One upstream GET of an allowlisted path, on behalf of `client`, conditional on
+   * `ifNoneMatch` (the upstream's own validator of the kept answer) when given. Never rejects.
+   */
+  read(path: string, client: string, ifNoneMatch?: string): Promise<UpstreamRead>;
   budget: UpstreamBudget;
   now?: () => number;
 }
@@ -59,21 +62,39 @@ export interface EdgeStats {
   staleForBudget: number;
   /** Answered 304 (the browser's copy is current). */
   notModified: number;
+  /** Upstream reads answered 304: the kept answer was current and only re-stamped. */
+  upstreamNotModified: number;
 }
 
 export interface Edge {
   serve(req: IncomingMessage, res: ServerResponse, request: EdgeRequest): void;
+  /**
+   * The kept answer for `request` if it is fresh within `ttlMs` (default: the edge's
+   * window), else one upstream read shared with everyone asking meanwhile. For the
+   * gateway's own routes (server/gateway/sync.ts), which build their answer from it.
+   */
+  read(request: EdgeRequest, ttlMs?: number): Promise<EdgeOutcome>;
   stats(): EdgeStats;
 }
 
-interface Kept {
+/** A good answer the edge keeps: checked, `secrets` dropped, the same bytes for everyone. */
+export interface KeptAnswer {
   body: Buffer;
   etag: string;
+  /** The upstream's own validator for it, for a conditional refresh. */
+  upstreamEtag?: string;
   headers: [string, string | string[]][];
   storedAt: number;
 }
 
-type Outcome = { kind: 'kept'; entry: Kept } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
+type Kept = KeptAnswer;
+
+/** What a read gave: a kept answer, an answer to pass on as it came (not kept), or no answer. */
+export type EdgeOutcome =
+  | { kind: 'kept'; entry: KeptAnswer }
+  | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer }
+  | FailedRead;
+type Outcome = EdgeOutcome;
 
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
 const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
@@ -94,7 +115,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const now = options.now ?? Date.now;
   const kept = new Map<string, Kept>();
   const flights = new Map<string, Promise<Outcome>>();
-  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0 };
+  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0 };
   let bytes = 0;
 
   function forget(key: string): void {
@@ -118,10 +139,25 @@ export function createEdge(options: EdgeOptions): Edge {
   /** The upstream's answer, cleaned, checked, and kept when it is good. */
   async function refresh(key: string, request: EdgeRequest): Promise<Outcome> {
     counts.upstreamReads++;
-    const read = await options.read(key, request.client);
+    const held = kept.get(key);
+    const read = await options.read(key, request.client, held?.upstreamEtag);
     if (read.kind === 'failed') return read;
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    // Unchanged upstream: the answer held when asking is current again, with no body to
+    // read or check (kept afresh if it was dropped meanwhile to make room).
+    if (read.status === 304 && held) {
+      counts.upstreamNotModified++;
+      held.storedAt = arrivedAt;
+      if (kept.get(key) !== held) keep(key, held);
+      return { kind: 'kept', entry: held };
+    }
+    return settle(key, request, read);
+  }
+
+  /** Keeps a full upstream answer when it is good; says what to send either way. */
+  function settle(key: string, request: EdgeRequest, read: UpstreamRead & { kind: 'answer' }): Outcome {
+    const arrivedAt = now();
     let body = read.body;
     let isGood = false;
     if (isJson(read)) {
@@ -138,6 +174,8 @@ export function createEdge(options: EdgeOptions): Edge {
     }
     if (isGood && body.length <= options.maxBytes) {
       const entry: Kept = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
+      const upstreamEtag = read.headers['etag'];
+      if (typeof upstreamEtag === 'string') entry.upstreamEtag = upstreamEtag;
       keep(key, entry);
       return { kind: 'kept', entry };
     }
@@ -183,37 +221,49 @@ export function createEdge(options: EdgeOptions): Edge {
     res.end(outcome.body);
   }
 
+  /** The kept answer if fresh (or, while the budget is low, kept at all), else the one read under way or a new one. */
+  function obtain(request: EdgeRequest, ttlMs: number): { how: 'hit' | 'stale-budget'; entry: Kept } | { how: 'miss'; flight: Promise<Outcome> } {
+    const key = request.path;
+    const entry = kept.get(key);
+    const at = now();
+    if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < ttlMs) {
+      counts.hits++;
+      kept.delete(key);
+      kept.set(key, entry);
+      return { how: 'hit', entry };
+    }
+    if (entry && ttlMs > 0 && options.budget.isLow(at)) {
+      counts.staleForBudget++;
+      return { how: 'stale-budget', entry };
+    }
+    counts.misses++;
+    let flight = flights.get(key);
+    if (flight) counts.coalesced++;
+    else {
+      // One read for everyone who asks meanwhile; a browser that leaves does not end it.
+      flight = refresh(key, request).finally(() => flights.delete(key));
+      flights.set(key, flight);
+    }
+    return { how: 'miss', flight };
+  }
+
   return {
     serve(req, res, request) {
-      const key = request.path;
-      const entry = kept.get(key);
-      const at = now();
-      if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < options.ttlMs) {
-        counts.hits++;
-        kept.delete(key);
-        kept.set(key, entry);
-        sendKept(req, res, entry, 'hit');
+      const got = obtain(request, options.ttlMs);
+      if (got.how !== 'miss') {
+        sendKept(req, res, got.entry, got.how);
         return;
       }
-      if (entry && options.budget.isLow(at)) {
-        counts.staleForBudget++;
-        sendKept(req, res, entry, 'stale-budget');
-        return;
-      }
-      counts.misses++;
-      let flight = flights.get(key);
-      if (flight) counts.coalesced++;
-      else {
-        // One read for everyone who asks meanwhile; a browser that leaves does not end it.
-        flight = refresh(key, request).finally(() => flights.delete(key));
-        flights.set(key, flight);
-      }
-      flight.then(
+      got.flight.then(
         (outcome) => sendOutcome(req, res, outcome),
         // refresh() does not reject (its read never does, and checks are caught); were a bug to
         // make it, every waiting browser still gets an answer instead of a hung request.
         () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
+    },
+    read(request, ttlMs = options.ttlMs) {
+      const got = obtain(request, ttlMs);
+      return got.how === 'miss' ? got.flight : Promise.resolve({ kind: 'kept', entry: got.entry });
     },
     stats: () => ({ ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts }),
   };

@@ -19,14 +19,17 @@ const UNAVAILABLE: FailedRead = {
   message: "The agent's server isn't reachable right now. Purl will try again shortly.",
 };
 
-/** Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`. Never rejects. */
-export function readUpstream(options: GatewayOptions, path: string, client: string): Promise<UpstreamRead> {
+/**
+ * Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`,
+ * conditional on `ifNoneMatch` when given (then a 304 may come back). Never rejects.
+ */
+export function readUpstream(options: GatewayOptions, path: string, client: string, ifNoneMatch?: string): Promise<UpstreamRead> {
   const target = new URL(path, options.upstream);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
     const request = transport.request(target, {
       method: 'GET',
-      headers: { accept: 'application/json', ...gatewayRequestHeaders(options, client) },
+      headers: { accept: 'application/json', ...gatewayRequestHeaders(options, client), ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) },
       timeout: options.upstreamTimeoutMs,
     });
     request.on('timeout', () => {

@@ -132,6 +132,14 @@ export function createCore(env: CoreEnvironment): Core {
     getDb: env.getDb,
     fetchApi: createApiReader({ cache, origin: env.origin, ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_WINDOW_FACTOR : 1) }),
     offersSyncRoute: () => settings.offersSyncRoute,
+    // The chat's messages ride along on the memories' sync: the chat poll then counts as run.
+    chat: {
+      session: () => chat.session(),
+      deliver: async (session, part) => {
+        const result = await pollChat.deliver(session, part).catch(() => 'error' as const);
+        await poller.notePolled('chat', result);
+      },
+    },
     broadcast: env.broadcast,
     now,
   });

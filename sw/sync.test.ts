@@ -1,6 +1,6 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { apiPaths } from '../src/shared/api';
+import { apiPaths, type ChatSession } from '../src/shared/api';
 import { getMeta, listMemories, openPurlDB, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent } from '../src/shared/messages';
@@ -30,7 +30,12 @@ interface Harness {
   sync: ReturnType<typeof createSync>;
 }
 
-async function harness(offersSyncRoute = false): Promise<Harness> {
+interface ChatHarness {
+  session?: ChatSession;
+  delivered: unknown[];
+}
+
+async function harness(offersSyncRoute = false, chat?: ChatHarness): Promise<Harness> {
   const db = await openPurlDB();
   const events: PurlEvent[] = [];
   const calls: string[] = [];
@@ -49,6 +54,14 @@ async function harness(offersSyncRoute = false): Promise<Harness> {
     broadcast: (event) => events.push(event),
     now: () => clock.now,
     offersSyncRoute: () => offersSyncRoute,
+    ...(chat
+      ? {
+          chat: {
+            session: async () => chat.session,
+            deliver: async (_session: ChatSession, part: unknown) => void chat.delivered.push(part),
+          },
+        }
+      : {}),
   });
   return { db, events, calls, clock, routes, kept, sync };
 }
@@ -205,7 +218,7 @@ describe('sync through the gateway’s sync route', () => {
   const C1 = '0123456789ab.1';
   const C2 = '0123456789ab.2';
   const C3 = '0123456789ab.3';
-  const syncAnswer = (fields: { cursor: string; reset?: boolean; agents?: unknown; memories?: unknown; removed?: string[] }) =>
+  const syncAnswer = (fields: { cursor: string; reset?: boolean; agents?: unknown; memories?: unknown; removed?: string[]; chat?: unknown }) =>
     answer({ reset: false, agents: null, memories: null, removed: [], ...fields });
 
   it('needs one request a poll: everything first, then only what changed', async () => {
@@ -298,5 +311,37 @@ describe('sync through the gateway’s sync route', () => {
     await h.sync.refresh('memories');
     expect(h.calls).toEqual([apiPaths.agents, apiPaths.memories(A)]);
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
+  });
+
+  it('brings the open chat’s messages in the same request and hands them to the chat', async () => {
+    const session: ChatSession = { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' };
+    const chat: ChatHarness = { session, delivered: [] };
+    const h = await harness(true, chat);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    const withChat = apiPaths.sync(A, C1, { sessionId: 's-1', limit: 50 });
+    expect(withChat).toContain('session=s-1&limit=50');
+    h.routes.set(withChat, () => syncAnswer({ cursor: C2, memories: [], chat: { messages: [] } }));
+    await h.sync.refresh('memories');
+    expect(h.calls).toEqual([`${withChat} [${apiPaths.sync(A)}]`]);
+    expect(chat.delivered).toEqual([{ body: { messages: [] } }]);
+    // Lost by the server: said so, for the chat to start a new one.
+    h.routes.set(apiPaths.sync(A, C2, { sessionId: 's-1', limit: 50 }), () => syncAnswer({ cursor: C2, memories: [], chat: { gone: true } }));
+    await h.sync.refresh('memories');
+    expect(chat.delivered.at(-1)).toEqual({ gone: true });
+  });
+
+  it('refuses a chat part of the wrong shape, storing nothing of the answer', async () => {
+    const chat: ChatHarness = { session: { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' }, delivered: [] };
+    const h = await harness(true, chat);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    h.routes.set(apiPaths.sync(A, undefined, { sessionId: 's-1', limit: 50 }), () =>
+      syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: { messages: 'none' } }),
+    );
+    await expect(h.sync.refresh('memories')).rejects.toMatchObject({ code: 'bad-response' });
+    expect(await listMemories(h.db, A)).toEqual([]);
+    expect(chat.delivered).toEqual([]);
   });
 });

@@ -8,7 +8,17 @@
  * bad answer fails the refresh and leaves the saved data as it was.
  */
 import { chooseAgent } from '../src/shared/agent-choice';
-import { apiPaths, parseAgentList, parseMemories, parseSyncAnswer, SYNC_CURSOR, type Agent } from '../src/shared/api';
+import {
+  type Agent,
+  apiPaths,
+  CHAT_POLL_LIMIT,
+  type ChatSession,
+  parseAgentList,
+  parseMemories,
+  parseSyncAnswer,
+  SYNC_CURSOR,
+  type SyncAnswer,
+} from '../src/shared/api';
 import { getMeta, listAgents, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
@@ -22,6 +32,15 @@ export interface SyncOptions {
   fetchApi: ApiReader;
   /** True when the gateway offers its sync route (one request a poll, deltas); else the plain routes are read. */
   offersSyncRoute: () => boolean;
+  /**
+   * The open chat, when there is one: a sync through the sync route asks for the session's
+   * latest messages in the same request and hands them over, so the chat poll need not
+   * run then (one request a poll).
+   */
+  chat?: {
+    session(): Promise<ChatSession | undefined>;
+    deliver(session: ChatSession, part: NonNullable<SyncAnswer['chat']>): Promise<void>;
+  };
   broadcast: (event: PurlEvent) => void;
   now: () => number;
 }
@@ -124,8 +143,11 @@ export function createSync(options: SyncOptions): Sync {
    */
   async function readSyncRoute(db: PurlDatabase, priority: Priority, changed: Set<Store>): Promise<void> {
     let agentId = await getMeta(db, 'selectedAgentId');
+    const chatSession = await options.chat?.session();
     for (let round = 0; round < 2; round += 1) {
-      const read = await fetchApi(apiPaths.sync(agentId, await cursorFor(db, agentId)), priority, apiPaths.sync(agentId));
+      // The chat rides along on the first request only (the second is for another agent's memories).
+      const chat = round === 0 && chatSession ? { sessionId: chatSession.sessionId, limit: CHAT_POLL_LIMIT } : undefined;
+      const read = await fetchApi(apiPaths.sync(agentId, await cursorFor(db, agentId), chat), priority, apiPaths.sync(agentId));
       let agents: readonly Agent[] | undefined;
       if (read.kind === 'new') {
         const answer = parseSyncAnswer(read.body, agentId);
@@ -141,6 +163,7 @@ export function createSync(options: SyncOptions): Sync {
           await setMeta(db, 'syncCursor', { agentId, cursor: answer.cursor });
         }
         await read.keep();
+        if (chat && chatSession && answer.chat) await options.chat?.deliver(chatSession, answer.chat);
       }
       const chosen = await pickAgent(db, agents ?? (await listAgents(db)));
       if (chosen === agentId) return;

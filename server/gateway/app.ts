@@ -45,7 +45,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
     ttlMs: options.edgeTtlMs,
     maxBytes: options.edgeMaxBytes,
     budget,
-    read: (path, client, ifNoneMatch) => readUpstream(options, path, client, ifNoneMatch),
+    read: (path, client, ifNoneMatch, signal) => readUpstream(options, path, client, ifNoneMatch, signal),
   });
   const sync = options.syncRoute
     ? createSyncRoute({
@@ -55,6 +55,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
         maxBytes: options.edgeMaxBytes,
         budget,
+        readOwn: (path, client, signal) => readUpstream(options, path, client, undefined, signal),
       })
     : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);

@@ -30,9 +30,10 @@ export interface EdgeOptions {
   maxBytes: number;
   /**
    * One upstream GET of an allowlisted path, on behalf of `client`, conditional on
-   * `ifNoneMatch` (the upstream's own validator of the kept answer) when given. Never rejects.
+   * `ifNoneMatch` (the upstream's own validator of the kept answer) when given, ended
+   * when `signal` aborts. Never rejects.
    */
-  read(path: string, client: string, ifNoneMatch?: string): Promise<UpstreamRead>;
+  read(path: string, client: string, ifNoneMatch: string | undefined, signal: AbortSignal): Promise<UpstreamRead>;
   budget: UpstreamBudget;
   now?: () => number;
 }
@@ -69,11 +70,12 @@ export interface EdgeStats {
 export interface Edge {
   serve(req: IncomingMessage, res: ServerResponse, request: EdgeRequest): void;
   /**
-   * The kept answer for `request` if it is fresh within `ttlMs` (default: the edge's
-   * window), else one upstream read shared with everyone asking meanwhile. For the
-   * gateway's own routes (server/gateway/sync.ts), which build their answer from it.
+   * The kept answer for `request` if it is fresh within `ttlMs`, else one upstream read
+   * shared with everyone asking meanwhile. For the gateway's own routes
+   * (server/gateway/sync.ts), which build their answer from it; `signal` says the browser
+   * left (when every browser waiting for a read has left, the read is ended).
    */
-  read(request: EdgeRequest, ttlMs?: number): Promise<EdgeOutcome>;
+  read(request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome>;
   stats(): EdgeStats;
 }
 
@@ -96,6 +98,19 @@ export type EdgeOutcome =
   | FailedRead;
 type Outcome = EdgeOutcome;
 
+interface Flight {
+  outcome: Promise<Outcome>;
+  waiting: number;
+  abort: AbortController;
+}
+
+const ABANDONED: FailedRead = {
+  kind: 'failed',
+  status: 502,
+  code: 'UPSTREAM_ABANDONED',
+  message: "The agent's server took too long to answer. Purl will try again.",
+};
+
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
 const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
 
@@ -114,7 +129,8 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 export function createEdge(options: EdgeOptions): Edge {
   const now = options.now ?? Date.now;
   const kept = new Map<string, Kept>();
-  const flights = new Map<string, Promise<Outcome>>();
+  /** Upstream reads under way, by key, with how many browsers wait for each. */
+  const flights = new Map<string, Flight>();
   const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0 };
   let bytes = 0;
 
@@ -137,10 +153,10 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   /** The upstream's answer, cleaned, checked, and kept when it is good. */
-  async function refresh(key: string, request: EdgeRequest): Promise<Outcome> {
+  async function refresh(key: string, request: EdgeRequest, signal: AbortSignal): Promise<Outcome> {
     counts.upstreamReads++;
     const held = kept.get(key);
-    const read = await options.read(key, request.client, held?.upstreamEtag);
+    const read = await options.read(key, request.client, held?.upstreamEtag, signal);
     if (read.kind === 'failed') return read;
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
@@ -221,8 +237,14 @@ export function createEdge(options: EdgeOptions): Edge {
     res.end(outcome.body);
   }
 
-  /** The kept answer if fresh (or, while the budget is low, kept at all), else the one read under way or a new one. */
-  function obtain(request: EdgeRequest, ttlMs: number): { how: 'hit' | 'stale-budget'; entry: Kept } | { how: 'miss'; flight: Promise<Outcome> } {
+  /**
+   * The kept answer if fresh (or, while the budget is low, kept at all), else the read under
+   * way or a new one, with `leave` to call if the browser goes before it settles.
+   */
+  function obtain(
+    request: EdgeRequest,
+    ttlMs: number,
+  ): { how: 'hit' | 'stale-budget'; entry: Kept } | { how: 'miss'; outcome: Promise<Outcome>; leave: () => void } {
     const key = request.path;
     const entry = kept.get(key);
     const at = now();
@@ -240,11 +262,34 @@ export function createEdge(options: EdgeOptions): Edge {
     let flight = flights.get(key);
     if (flight) counts.coalesced++;
     else {
-      // One read for everyone who asks meanwhile; a browser that leaves does not end it.
-      flight = refresh(key, request).finally(() => flights.delete(key));
-      flights.set(key, flight);
+      const abort = new AbortController();
+      const started: Flight = { outcome: Promise.resolve(ABANDONED as Outcome), waiting: 0, abort };
+      // One read for everyone who asks meanwhile.
+      started.outcome = refresh(key, request, abort.signal).finally(() => {
+        if (flights.get(key) === started) flights.delete(key);
+      });
+      flights.set(key, started);
+      flight = started;
     }
-    return { how: 'miss', flight };
+    const joined = flight;
+    joined.waiting += 1;
+    let isGone = false;
+    const leave = () => {
+      if (isGone) return;
+      isGone = true;
+      joined.waiting -= 1;
+      // Nobody waits any more (they gave up: a hung or crawling server): the read ends, as a
+      // forwarded request does when its browser leaves, and the next browser starts afresh
+      // instead of joining a read that may hang until the upstream timeout.
+      if (joined.waiting === 0 && flights.get(key) === joined) {
+        flights.delete(key);
+        joined.abort.abort();
+      }
+    };
+    void joined.outcome.then(() => {
+      isGone = true;
+    });
+    return { how: 'miss', outcome: joined.outcome, leave };
   }
 
   return {
@@ -254,16 +299,22 @@ export function createEdge(options: EdgeOptions): Edge {
         sendKept(req, res, got.entry, got.how);
         return;
       }
-      got.flight.then(
+      res.on('close', () => {
+        if (!res.writableFinished) got.leave();
+      });
+      got.outcome.then(
         (outcome) => sendOutcome(req, res, outcome),
         // refresh() does not reject (its read never does, and checks are caught); were a bug to
         // make it, every waiting browser still gets an answer instead of a hung request.
         () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
     },
-    read(request, ttlMs = options.ttlMs) {
+    read(request, ttlMs, signal) {
       const got = obtain(request, ttlMs);
-      return got.how === 'miss' ? got.flight : Promise.resolve({ kind: 'kept', entry: got.entry });
+      if (got.how !== 'miss') return Promise.resolve({ kind: 'kept', entry: got.entry });
+      if (signal.aborted) got.leave();
+      else signal.addEventListener('abort', got.leave, { once: true });
+      return got.outcome;
     },
     stats: () => ({ ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts }),
   };

@@ -25,10 +25,26 @@ const memory = (text: string, agent = AGENT): Memory => ({
   content: { text },
 });
 
+const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
+
+interface ElizaState {
+  memories: Memory[];
+  agents?: string[];
+  slowMs?: number;
+  /** How the session's messages are answered (default: one message). */
+  chat?: Answer;
+}
+
+const chatMessage = { id: 'c-1', authorId: 'u-1', isAgent: false, content: 'hello', createdAt: 1_700_000_000_000, metadata: { clientMessageId: 'k-1' } };
+
 /** A stand-in ElizaOS with two agents and memories the test changes between reads. */
-function elizaWith(state: { memories: Memory[]; agents?: string[]; slowMs?: number }): Answer {
+function elizaWith(state: ElizaState): Answer {
   return (req, res) => {
     const send = () => {
+      if (req.url?.startsWith(`/api/messaging/sessions/${SESSION}/messages`)) {
+        (state.chat ?? jsonAnswer(200, { success: true, messages: [chatMessage], secrets: { KEY: 'sk-planted' } }))(req, res);
+        return;
+      }
       if (req.url === '/api/agents') {
         const agents = (state.agents ?? [AGENT, OTHER_AGENT]).map((id, i) => ({ id, name: `Agent ${i}`, status: 'active' }));
         jsonAnswer(200, { success: true, data: { agents } })(req, res);
@@ -88,7 +104,7 @@ describe('the sync route’s query', () => {
 describe('the sync route in front of a stand-in ElizaOS', () => {
   let upstream: StandIn;
   let dist: string;
-  let state: { memories: Memory[]; agents?: string[]; slowMs?: number };
+  let state: ElizaState;
   const gateways: Gateway[] = [];
 
   const open = async (env: Record<string, string> = {}) => {
@@ -275,6 +291,63 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(etagSeen).toBe('"v1"');
     expect(second).toMatchObject({ cursor: first.cursor, memories: [], removed: [] });
     expect((await ask(gateway.url, '/health')).json().edge.upstreamNotModified).toBe(1);
+  });
+
+  const withChat = (since?: string) => `${syncOf(AGENT, since)}&session=${SESSION}&limit=50`;
+  const chatReads = () => upstream.apiSeen().filter((seen) => seen.url.startsWith('/api/messaging/'));
+
+  it('brings the open chat’s messages in the same answer, read for this browser alone, cleaned, never a 304', async () => {
+    const gateway = await open();
+    const first = await ask(gateway.url, withChat(), { from: '127.0.0.7' });
+    expect(first.status).toBe(200);
+    expect(first.json().chat.messages).toEqual([chatMessage]);
+    expect(first.body).not.toContain('sk-planted');
+    expect(first.headers['etag']).toBeUndefined();
+    expect(first.headers['cache-control']).toBe('no-store');
+    const second = await ask(gateway.url, withChat(first.json().cursor), { from: '127.0.0.8', headers: { 'If-None-Match': `"${first.json().cursor}"` } });
+    expect(second.status).toBe(200);
+    expect(second.json()).toMatchObject({ reset: false, memories: [], chat: { messages: [chatMessage] } });
+    // The chat twice (it is each user's own), the memories once (shared, in the window).
+    expect(chatReads().map((seen) => [seen.url, seen.headers['x-forwarded-for']])).toEqual([
+      [`/api/messaging/sessions/${SESSION}/messages?limit=50`, '127.0.0.7'],
+      [`/api/messaging/sessions/${SESSION}/messages?limit=50`, '127.0.0.8'],
+    ]);
+    expect(memoryReads()).toBe(1);
+  });
+
+  it('says the chat session is gone when the server lost it, and still syncs the memories', async () => {
+    state.chat = jsonAnswer(404, { success: false, error: { message: 'Session not found' } });
+    const gateway = await open();
+    const reply = await ask(gateway.url, withChat());
+    expect(reply.status).toBe(200);
+    expect(reply.json()).toMatchObject({ chat: { gone: true }, reset: true });
+    expect(reply.json().memories).toHaveLength(2);
+  });
+
+  it('answers with the chat read’s own failure: a 429 with its Retry-After, an unreadable answer as a 502', async () => {
+    const gateway = await open();
+    state.chat = jsonAnswer(429, { success: false }, { 'Retry-After': '12' });
+    const limited = await ask(gateway.url, withChat());
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('12');
+    state.chat = jsonAnswer(200, { success: true, messages: 'none' });
+    const garbled = await ask(gateway.url, withChat());
+    expect(garbled.status).toBe(502);
+    expect(garbled.json().error.code).toBe('UPSTREAM_BAD_ANSWER');
+  });
+
+  it.each([
+    ['a session without a limit', `${SYNC_PATH}?session=${SESSION}`],
+    ['a limit without a session', `${SYNC_PATH}?limit=5`],
+    ['a limit of 0', `${SYNC_PATH}?session=${SESSION}&limit=0`],
+    ['a limit of 101', `${SYNC_PATH}?session=${SESSION}&limit=101`],
+    ['a session that is not a UUID', `${SYNC_PATH}?session=..%2Fagents&limit=5`],
+  ])('refuses %s with a 400, reading nothing', async (_name, url) => {
+    const gateway = await open();
+    const reply = await ask(gateway.url, url);
+    expect(reply.status).toBe(400);
+    expect(reply.json().error.message).toMatch(/^The .*\.$/);
+    expect(upstream.apiSeen()).toHaveLength(0);
   });
 
   it('keeps its logs within GATEWAY_CACHE_MAX_BYTES, the least recently used agent out first', async () => {

@@ -1,8 +1,8 @@
 /**
  * The sync route: everything a poll needs in one request, and only what changed.
  *
- *   GET /api/purl/sync[?agentId=<uuid>][&since=<cursor>]
- *   → { cursor, reset, agents: [...] | null, memories: [...] | null, removed: [ids] }
+ *   GET /api/purl/sync[?agentId=<uuid>][&since=<cursor>][&session=<uuid>&limit=<1..100>]
+ *   → { cursor, reset, agents: [...] | null, memories: [...] | null, removed: [ids], chat? }
  *
  * The gateway reads the agent list and an agent's memories through the edge (at most once
  * per window for all users together, server/gateway/edge.ts) and keeps, per agent, a log:
@@ -21,13 +21,23 @@
  * the edge's window, so no query makes the gateway read ElizaOS more often than that.
  * Everything held here is counted; past GATEWAY_CACHE_MAX_BYTES the least recently used
  * agent's log goes (its browsers then get one reset).
+ *
+ * With `session`, the answer also carries that chat session's latest messages, read from
+ * ElizaOS for this browser alone (sessions are per user; the memories stay shared): `chat`
+ * is ElizaOS's answer as the chat poll would have had it, checked and cleaned, or
+ * `{ "gone": true }` when the server lost the session. Any other failure of that read is
+ * the whole answer's (a 429 with its Retry-After, a 5xx), as the chat poll would have seen
+ * it. Such an answer is the browser's own: it has no ETag and is never a 304.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../src/shared/api';
+import { DROPPED_ANSWER_HEADERS, browserHeaders, isJson } from './api-proxy';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch } from './edge';
 import { sendError } from './errors';
-import { writeUpstreamBudget } from './rate-limit-headers';
+import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import { cleanForBrowser } from './strip-secrets';
+import type { UpstreamRead } from './upstream-read';
 import type { UpstreamBudget } from './upstream-budget';
 
 export const SYNC_PATH = '/api/purl/sync';
@@ -46,7 +56,13 @@ export interface SyncQuery {
   agentId?: string;
   /** The browser's cursor, as sent (checked for form). */
   since?: string;
+  /** The open chat's session and how many of its latest messages to bring. */
+  chat?: { session: string; limit: number };
 }
+
+const SYNC_PARAMETERS = ['agentId', 'since', 'session', 'limit'];
+/** What ElizaOS answers for a session it no longer has (sessions live in its memory). */
+const SESSION_GONE = new Set([404, 410]);
 
 /**
  * The sync route's query, or a sentence saying what is wrong with it; undefined when the
@@ -59,9 +75,9 @@ export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQue
   if (path !== SYNC_PATH || method !== 'GET') return undefined;
   const params = new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1));
   const names = [...params.keys()];
-  const unknown = names.find((name) => name !== 'agentId' && name !== 'since');
-  if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only agentId and since are.` };
-  if (new Set(names).size !== names.length) return { problem: 'Each of agentId and since may be given once.' };
+  const unknown = names.find((name) => !SYNC_PARAMETERS.includes(name));
+  if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only agentId, since, session and limit are.` };
+  if (new Set(names).size !== names.length) return { problem: 'Each of agentId, since, session and limit may be given once.' };
   const query: SyncQuery = {};
   const agentId = params.get('agentId');
   if (agentId !== null) {
@@ -72,6 +88,14 @@ export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQue
   if (since !== null) {
     if (!CURSOR.test(since)) return { problem: 'The since parameter must be a cursor this gateway gave out; leave it out to sync from the start.' };
     query.since = since;
+  }
+  const session = params.get('session');
+  const limit = params.get('limit');
+  if ((session === null) !== (limit === null)) return { problem: 'The session and limit parameters go together: give both or neither.' };
+  if (session !== null && limit !== null) {
+    if (!UUID.test(session)) return { problem: 'The session must be a UUID.' };
+    if (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 100) return { problem: 'The limit must be a whole number from 1 to 100.' };
+    query.chat = { session: session.toLowerCase(), limit: Number(limit) };
   }
   return { query };
 }
@@ -98,6 +122,8 @@ export interface SyncOptions {
   /** The most the logs may hold together, bytes. */
   maxBytes: number;
   budget: UpstreamBudget;
+  /** One upstream GET for this browser alone (the chat's messages), ended when `signal` aborts. Never rejects. */
+  readOwn(path: string, client: string, signal: AbortSignal): Promise<UpstreamRead>;
   now?: () => number;
   /** This gateway's epoch (random per start); tests fix it. */
   epoch?: string;
@@ -289,7 +315,35 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     res.end(outcome.body);
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string): Promise<void> {
+  /**
+   * The chat part of an answer: ElizaOS's answer for the session, checked and cleaned, as
+   * JSON text; or an outcome that becomes the whole answer (a failure, a refused answer).
+   */
+  async function readChat(
+    chat: { session: string; limit: number },
+    client: string,
+    signal: AbortSignal,
+  ): Promise<{ json: string } | Exclude<EdgeOutcome, { kind: 'kept' }>> {
+    const path = `/api/messaging/sessions/${chat.session}/messages?limit=${chat.limit}`;
+    const read = await options.readOwn(path, client, signal);
+    if (read.kind === 'failed') return read;
+    const arrivedAt = now();
+    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    if (SESSION_GONE.has(read.status)) return { json: '{"gone":true}' };
+    const passOn = { kind: 'pass' as const, status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body };
+    if (read.status < 200 || read.status >= 300) return passOn;
+    try {
+      if (!isJson(read)) throw new Error('not JSON');
+      const clean = cleanForBrowser(JSON.parse(read.body.toString('utf8')), false);
+      checkAnswer('GET', path.split('?')[0]!, clean.value);
+      return { json: JSON.stringify(clean.value) };
+    } catch {
+      // Refused at the door: sent on as a 2xx the edge did not keep, which becomes UPSTREAM_BAD_ANSWER.
+      return passOn;
+    }
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string, signal: AbortSignal): Promise<void> {
     let since: number | undefined;
     if (query.since !== undefined) {
       const [, cursorEpoch, cursorSeq] = CURSOR.exec(query.since)!;
@@ -301,7 +355,13 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
         }
       }
     }
-    const agentsRead = await options.edge.read({ path: AGENTS_PATH, client, check: (body) => checkAnswer('GET', AGENTS_PATH, body) }, options.agentsTtlMs);
+    // The chat's read starts at once, beside the shared ones.
+    const chatRead = query.chat ? readChat(query.chat, client, signal) : undefined;
+    const agentsRead = await options.edge.read(
+      { path: AGENTS_PATH, client, check: (body) => checkAnswer('GET', AGENTS_PATH, body) },
+      options.agentsTtlMs,
+      signal,
+    );
     if (agentsRead.kind !== 'kept') return sendUnkept(res, agentsRead);
     noteAgents(agentsRead.entry);
     let log: AgentLog | undefined;
@@ -309,19 +369,21 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     if (agentId !== undefined && agents?.ids.has(agentId)) {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
-      const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs);
+      const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
       if (memoriesRead.kind !== 'kept') return sendUnkept(res, memoriesRead);
       log = noteMemories(agentId, memoriesRead.entry);
     }
+    const chat = chatRead ? await chatRead : undefined;
+    if (chat && !('json' in chat)) return sendUnkept(res, chat);
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
     if (since !== undefined && log && since < log.horizon) since = undefined;
     if (res.destroyed || res.headersSent) return;
     const etag = `"${cursor()}"`;
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', chat ? 'no-store' : 'no-cache');
+    if (!chat) res.setHeader('ETag', etag);
     res.setHeader('X-Purl-Sync', since === undefined ? 'reset' : 'delta');
     writeUpstreamBudget(options.budget.last(), res, now());
-    if (since === seq && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+    if (!chat && since === seq && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
       counts.notModified++;
       res.writeHead(304);
       res.end();
@@ -329,7 +391,9 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     }
     if (since === undefined) counts.resets++;
     else counts.deltas++;
-    const body = answerFor(agentId, log, since);
+    const shared = answerFor(agentId, log, since);
+    // The shared part ends with its closing brace: the chat goes in just before it.
+    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat.json}}`)]) : shared;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', body.length);
     res.writeHead(200);
@@ -338,7 +402,12 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
 
   return {
     serve(req, res, query, client) {
-      answer(req, res, query, client).catch(() =>
+      // The browser leaving (its request timed out) ends the reads made for it alone, and its share of the shared ones.
+      const left = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) left.abort();
+      });
+      answer(req, res, query, client, left.signal).catch(() =>
         sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
     },

@@ -23,7 +23,7 @@ const UNAVAILABLE: FailedRead = {
  * Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`,
  * conditional on `ifNoneMatch` when given (then a 304 may come back). Never rejects.
  */
-export function readUpstream(options: GatewayOptions, path: string, client: string, ifNoneMatch?: string): Promise<UpstreamRead> {
+export function readUpstream(options: GatewayOptions, path: string, client: string, ifNoneMatch?: string, signal?: AbortSignal): Promise<UpstreamRead> {
   const target = new URL(path, options.upstream);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
@@ -37,6 +37,11 @@ export function readUpstream(options: GatewayOptions, path: string, client: stri
       request.destroy();
     });
     request.on('error', () => resolve(UNAVAILABLE));
+    // Everyone who waited for it left: nobody needs the answer (the caller answers them, if anyone).
+    signal?.addEventListener('abort', () => {
+      resolve({ ...UNAVAILABLE, code: 'UPSTREAM_ABANDONED', message: "The agent's server took too long to answer. Purl will try again." });
+      request.destroy();
+    });
     request.on('response', (answer) => {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -155,6 +155,12 @@ export interface SyncAnswer {
   memories?: Memory[];
   /** Ids of the agent's memories deleted since the cursor. */
   removed: string[];
+  /**
+   * The open chat's part, when the request named its session: ElizaOS's answer for the
+   * session's messages (checked with the session by the chat, {@link parseSessionMessages}),
+   * or 'gone' when the server lost the session.
+   */
+  chat?: { gone: true } | { body: unknown };
 }
 
 /** A cursor as the gateway gives them out (what the worker sends back is checked here too). */
@@ -184,6 +190,15 @@ export function parseSyncAnswer(body: Json, agentId: string | undefined | null):
   const removed = body['removed'];
   if (!Array.isArray(removed) || !removed.every((id) => typeof id === 'string' && id.length > 0)) fail('removed is not a list of ids');
   answer.removed = removed as string[];
+  const chat = body['chat'];
+  if (chat !== undefined) {
+    if (isRecord(chat) && chat['gone'] === true) answer.chat = { gone: true };
+    else {
+      // Its shape is checked here; its values, with the session they belong to, by the chat.
+      parseSessionMessages(chat, SHAPE_ONLY_SESSION);
+      answer.chat = { body: chat };
+    }
+  }
   return answer;
 }
 
@@ -191,10 +206,14 @@ export function parseSyncAnswer(body: Json, agentId: string | undefined | null):
 export const apiPaths = {
   agents: '/api/agents',
   /** The gateway's sync route; `since` is the cursor of the last answer stored for this agent. */
-  sync: (agentId?: string, since?: string) => {
+  sync: (agentId?: string, since?: string, chat?: { sessionId: string; limit: number }) => {
     const query = new URLSearchParams();
     if (agentId !== undefined) query.set('agentId', agentId);
     if (since !== undefined) query.set('since', since);
+    if (chat) {
+      query.set('session', chat.sessionId);
+      query.set('limit', String(chat.limit));
+    }
     const text = query.toString();
     return text ? `/api/purl/sync?${text}` : '/api/purl/sync';
   },
@@ -202,6 +221,9 @@ export const apiPaths = {
   sessions: '/api/messaging/sessions',
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;
+
+/** How many of a session's latest messages each chat poll asks for. */
+export const CHAT_POLL_LIMIT = 50;
 
 /** A chat session with the agent (sessions live only in the server's memory). */
 export interface ChatSession {

@@ -187,6 +187,11 @@ test.describe('your own agent', () => {
       }
       expect(answers.length).toBeGreaterThan(routes.length);
       expect(answers.filter((answer) => answer.text.includes(key)).map((answer) => answer.url)).toEqual([]);
+      await purl.stop();
+      // Nor did ElizaOS keep it: not in its database (PGlite's files), not in its log.
+      const kept = filesUnder(dataDir);
+      expect(kept.some((file) => fs.readFileSync(file).includes('A second agent, to show'))).toBe(true); // the search can see what the database holds
+      expect(kept.filter((file) => fs.readFileSync(file).includes(key))).toEqual([]);
     } finally {
       await purl.stop();
       await stub.close();

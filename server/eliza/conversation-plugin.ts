@@ -3,8 +3,8 @@
  * that run without @elizaos/plugin-bootstrap. ElizaOS's message service builds the
  * prompt only from providers, and without bootstrap none tells the model who it is, what
  * was said, or which message to answer. plugin-bootstrap 1.7.2 would, but it depends on
- * the `bun` package (a ~100 MB binary) and adds evaluators that make further model calls
- * after every message; these few providers and two actions are all a chat needs.
+ * the `bun` package (the Bun runtime's binary, in a project that runs on Node) and adds
+ * evaluators that make further model calls after every message; these few providers and two actions are all a chat needs.
  *
  * The actions matter when the model lists providers or several actions: ElizaOS then
  * runs actions instead of sending the text itself, and without a REPLY action the

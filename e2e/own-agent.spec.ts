@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { freePort, startEmbeddedEliza } from '../server/eliza-process';
-import { countOnServer, openChat, postToAgent, typeMessage } from './helpers';
+import { countOnServer, escapeRegExp, openChat, postToAgent, typeMessage } from './helpers';
 import { startOpenAiStub, stubReply } from './openai-stub';
 import { root, TEST_CLIENT_ENV } from './stack';
 
@@ -221,27 +221,29 @@ test.describe('your own agent', () => {
     }
   });
 
-  test('a character file that is missing, unreadable as JSON, a folder or not a character stops npm start with one sentence', async () => {
+  test('a character file that is missing, unreadable as JSON, a folder or not a character, or a provider URL that is not one, stops npm start with one sentence', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-bad-character-'));
     try {
       const broken = path.join(dir, 'broken.json');
       fs.writeFileSync(broken, '{\n  "name": "Ada",\n}\n');
       const nameless = path.join(dir, 'nameless.json');
       fs.writeFileSync(nameless, JSON.stringify({ bio: 'Who am I?' }));
-      const cases: Array<[string, RegExp]> = [
-        [path.join(dir, 'missing.json'), / does not exist\.$/],
-        [broken, / is not valid JSON: Expected double-quoted property name at line 3, column 1\.$/],
-        [dir, / is a folder, not a file\.$/],
-        [nameless, / is not a valid ElizaOS character: "name" is missing\.$/],
+      const file = (name: string) => `^purl: The character file ${escapeRegExp(name)}`;
+      const cases: Array<[Record<string, string>, RegExp]> = [
+        [{ ELIZA_CHARACTER: path.join(dir, 'missing.json') }, new RegExp(`${file(path.join(dir, 'missing.json'))} does not exist\\.$`)],
+        [{ ELIZA_CHARACTER: broken }, new RegExp(`${file(broken)} is not valid JSON: Expected double-quoted property name at line 3, column 1\\.$`)],
+        [{ ELIZA_CHARACTER: dir }, new RegExp(`${file(dir)} is a folder, not a file\\.$`)],
+        [{ ELIZA_CHARACTER: nameless }, new RegExp(`${file(nameless)} is not a valid ElizaOS character: "name" is missing\\.$`)],
+        [
+          { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'localhost:8080/v1' },
+          /^purl: OPENAI_BASE_URL must be an http or https URL, but it is "localhost:8080\/v1"\.$/,
+        ],
       ];
-      const runs = await Promise.all(cases.map(([file]) => runToExit({ ELIZA_CHARACTER: file, PURL_DATA_DIR: path.join(dir, 'data') })));
-      for (const [index, [file, reason]] of cases.entries()) {
+      const runs = await Promise.all(cases.map(([env]) => runToExit({ ...env, PURL_DATA_DIR: path.join(dir, 'data') })));
+      for (const [index, [, sentence]] of cases.entries()) {
         const { code, stdout, stderr } = runs[index]!;
         expect(code).not.toBe(0);
-        const lines = stderr.trim().split('\n');
-        expect(lines).toHaveLength(1);
-        expect(lines[0]).toMatch(new RegExp(`^purl: The character file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-        expect(lines[0]).toMatch(reason);
+        expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(sentence)]);
         expect(stdout).not.toMatch(/ElizaOS|building/);
       }
     } finally {

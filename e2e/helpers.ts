@@ -81,9 +81,12 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** How many user messages with exactly this text ElizaOS holds (asked directly, not through Purl). */
-export async function countOnServer(text: string): Promise<number> {
-  const { elizaUrl, agentId } = stackInfo();
+/**
+ * How many user messages with exactly this text ElizaOS holds (asked directly, not through
+ * Purl). `server`: another ElizaOS than the stack's.
+ */
+export async function countOnServer(text: string, server: { elizaUrl: string; agentId: string } = stackInfo()): Promise<number> {
+  const { elizaUrl, agentId } = server;
   const response = await fetch(`${elizaUrl}/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`);
   const { data } = (await response.json()) as { data: { memories: { entityId: string; content: { text?: string } }[] } };
   return data.memories.filter((memory) => memory.entityId !== agentId && memory.content.text === text).length;

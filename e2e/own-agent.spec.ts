@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { freePort, startEmbeddedEliza } from '../server/eliza-process';
-import { countOnServer, escapeRegExp, openChat, postToAgent, typeMessage } from './helpers';
+import { chatSessionId, countOnServer, escapeRegExp, openChat, postToAgent, typeMessage } from './helpers';
 import { startOpenAiStub, stubReply } from './openai-stub';
 import { root, TEST_CLIENT_ENV } from './stack';
 
@@ -156,16 +156,7 @@ test.describe('your own agent', () => {
       expect(stub.requests.length).toBeGreaterThan(0);
       expect(stub.requests.every((request) => request.authorization === `Bearer ${key}`)).toBe(true);
       // …and no answer of the gateway carries it: what the browser got, and every route asked directly.
-      const sessionId = await page.evaluate(
-        () =>
-          new Promise<string>((resolve) => {
-            const open = indexedDB.open('purl');
-            open.onsuccess = () => {
-              const get = open.result.transaction('meta').objectStore('meta').get('chatSession');
-              get.onsuccess = () => resolve((get.result as { sessionId: string }).sessionId);
-            };
-          }),
-      );
+      const sessionId = await chatSessionId(page);
       const routes = [
         '/',
         '/index.html',

@@ -5,8 +5,7 @@
  */
 import { expect, type Page, test } from '@playwright/test';
 import type { Gateway } from '../server/gateway/app';
-import type { MetaValues } from '../src/shared/db';
-import { openPurl, sendToAgent } from './helpers';
+import { openPurl, sendToAgent, workerMeta } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
 interface ServerMemory {
@@ -29,29 +28,9 @@ async function deleteOnServer(id: string): Promise<void> {
   expect(response.ok, `DELETE memory answered ${response.status}`).toBe(true);
 }
 
-/** One value of the worker's meta store. */
-function meta<K extends keyof MetaValues>(page: Page, key: K): Promise<MetaValues[K] | undefined> {
-  return page.evaluate(
-    (name) =>
-      new Promise<MetaValues[K] | undefined>((resolve, reject) => {
-        const open = indexedDB.open('purl');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const get = open.result.transaction('meta').objectStore('meta').get(name);
-          get.onsuccess = () => {
-            open.result.close();
-            resolve(get.result as MetaValues[K] | undefined);
-          };
-          get.onerror = () => reject(get.error);
-        };
-      }),
-    key,
-  );
-}
-
 /** The paths the worker has read (its freshness stamps are kept by URL). */
 async function pathsRead(page: Page): Promise<string[]> {
-  return [...new Set(Object.keys((await meta(page, 'answers')) ?? {}).map((url) => new URL(url).pathname))];
+  return [...new Set(Object.keys((await workerMeta(page, 'answers')) ?? {}).map((url) => new URL(url).pathname))];
 }
 
 async function syncStats(gateway: Gateway) {
@@ -88,7 +67,7 @@ test.describe('the sync route', () => {
     const rows = await search(page, token);
     await expect(rows).toHaveCount(2, { timeout: 20_000 });
     expect(await pathsRead(page)).toEqual(['/api/purl/sync']);
-    const cursor = (await meta(page, 'syncCursor'))?.cursor;
+    const cursor = (await workerMeta(page, 'syncCursor'))?.cursor;
     expect(cursor).toMatch(/^[0-9a-f]{12}\.\d+$/);
 
     const memories = await onServer(token);
@@ -98,7 +77,7 @@ test.describe('the sync route', () => {
     const stats = await syncStats(edge);
     expect(stats.tombstones).toBeGreaterThanOrEqual(2);
     expect(stats.deltas).toBeGreaterThan(0);
-    expect((await meta(page, 'syncCursor'))?.cursor).not.toBe(cursor);
+    expect((await workerMeta(page, 'syncCursor'))?.cursor).not.toBe(cursor);
   });
 
   test('offline for a while, then back: the delta brings what was added and deleted meanwhile', async ({ context, page }) => {
@@ -129,7 +108,7 @@ test.describe('the sync route', () => {
     await openPurl(page, first.url);
     const rows = await search(page, token);
     await expect(rows).toHaveCount(2, { timeout: 20_000 });
-    const oldCursor = (await meta(page, 'syncCursor'))?.cursor;
+    const oldCursor = (await workerMeta(page, 'syncCursor'))?.cursor;
     await first.close();
     gateways.splice(gateways.indexOf(first), 1);
     await sendToAgent(`While the gateway was down ${token}`);
@@ -137,7 +116,7 @@ test.describe('the sync route', () => {
     await expect(rows).toHaveCount(4, { timeout: 30_000 });
     await expect(rows.filter({ hasText: exactly(`While the gateway was down ${token}`) })).toHaveCount(1);
     await expect(rows.filter({ hasText: exactly(`Before the restart ${token}`) })).toHaveCount(1);
-    const newCursor = (await meta(page, 'syncCursor'))?.cursor;
+    const newCursor = (await workerMeta(page, 'syncCursor'))?.cursor;
     expect(newCursor?.split('.')[0]).not.toBe(oldCursor?.split('.')[0]);
     expect((await syncStats(second)).resets).toBeGreaterThanOrEqual(1);
   });

@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import type { RateLimitInfo } from '../../src/shared/network';
 import { cleanForBrowser } from './strip-secrets';
 import type { UpstreamBudget } from './upstream-budget';
 import type { FailedRead, UpstreamRead } from './upstream-read';
@@ -126,6 +127,23 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
   });
 }
 
+/**
+ * Sends an outcome that is not a kept answer: the failure as the gateway's error, or the
+ * upstream's answer as it came (its budget, `budget` as last seen at `now`, restated).
+ */
+export function sendUnkept(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>, budget: RateLimitInfo, now: number): void {
+  if (outcome.kind === 'failed') {
+    sendError(res, outcome.status, outcome.code, outcome.message);
+    return;
+  }
+  if (res.destroyed || res.headersSent) return;
+  for (const [name, value] of outcome.headers) res.setHeader(name, value);
+  writeUpstreamBudget(budget, res, now);
+  res.setHeader('Content-Length', outcome.body.length);
+  res.writeHead(outcome.status);
+  res.end(outcome.body);
+}
+
 export function createEdge(options: EdgeOptions): Edge {
   const now = options.now ?? Date.now;
   const kept = new Map<string, Kept>();
@@ -221,20 +239,8 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: Outcome): void {
-    if (outcome.kind === 'kept') {
-      sendKept(req, res, outcome.entry, 'miss');
-      return;
-    }
-    if (outcome.kind === 'failed') {
-      sendError(res, outcome.status, outcome.code, outcome.message);
-      return;
-    }
-    if (res.destroyed || res.headersSent) return;
-    for (const [name, value] of outcome.headers) res.setHeader(name, value);
-    writeUpstreamBudget(options.budget.last(), res, now());
-    res.setHeader('Content-Length', outcome.body.length);
-    res.writeHead(outcome.status);
-    res.end(outcome.body);
+    if (outcome.kind === 'kept') sendKept(req, res, outcome.entry, 'miss');
+    else sendUnkept(res, outcome, options.budget.last(), now());
   }
 
   /**

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../src/shared/api';
 import { DROPPED_ANSWER_HEADERS, browserHeaders, isJson } from './api-proxy';
-import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch } from './edge';
+import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
 import { cleanForBrowser } from './strip-secrets';
@@ -297,22 +297,13 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
   }
 
   /** Sends an edge outcome that is not a kept answer: the failure, or the upstream's own error as it came. */
-  function sendUnkept(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>): void {
-    if (outcome.kind === 'failed') {
-      sendError(res, outcome.status, outcome.code, outcome.message);
-      return;
-    }
-    if (outcome.status >= 200 && outcome.status < 300) {
+  function sendFailure(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>): void {
+    if (outcome.kind === 'pass' && outcome.status >= 200 && outcome.status < 300) {
       // A 2xx the edge did not keep failed the boundary check: no part of it reaches a browser.
       sendError(res, 502, 'UPSTREAM_BAD_ANSWER', "The agent's server sent something Purl couldn't read. Purl will try again shortly.");
       return;
     }
-    if (res.destroyed || res.headersSent) return;
-    for (const [name, value] of outcome.headers) res.setHeader(name, value);
-    writeUpstreamBudget(options.budget.last(), res, now());
-    res.setHeader('Content-Length', outcome.body.length);
-    res.writeHead(outcome.status);
-    res.end(outcome.body);
+    sendUnkept(res, outcome, options.budget.last(), now());
   }
 
   /**
@@ -362,7 +353,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       options.agentsTtlMs,
       signal,
     );
-    if (agentsRead.kind !== 'kept') return sendUnkept(res, agentsRead);
+    if (agentsRead.kind !== 'kept') return sendFailure(res, agentsRead);
     noteAgents(agentsRead.entry);
     let log: AgentLog | undefined;
     const agentId = query.agentId;
@@ -370,11 +361,11 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
       const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
-      if (memoriesRead.kind !== 'kept') return sendUnkept(res, memoriesRead);
+      if (memoriesRead.kind !== 'kept') return sendFailure(res, memoriesRead);
       log = noteMemories(agentId, memoriesRead.entry);
     }
     const chat = chatRead ? await chatRead : undefined;
-    if (chat && !('json' in chat)) return sendUnkept(res, chat);
+    if (chat && !('json' in chat)) return sendFailure(res, chat);
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
     if (since !== undefined && log && since < log.horizon) since = undefined;
     if (res.destroyed || res.headersSent) return;

@@ -104,25 +104,20 @@ export function chooseModel(env: NodeJS.ProcessEnv): ModelChoice {
   const defaults = DEFAULT_MODELS[provider];
   switch (provider) {
     case 'openai':
+    case 'anthropic': {
+      // Both read the same three variables under their own prefix, and their keys from the environment.
+      const prefix = provider === 'openai' ? 'OPENAI' : 'ANTHROPIC';
+      const defaultBase = provider === 'openai' ? DEFAULT_OPENAI_BASE_URL : DEFAULT_ANTHROPIC_BASE_URL;
       return {
         kind: provider,
-        plugin: MODEL_PLUGINS.openai,
-        endpoint: checkUrl('OPENAI_BASE_URL', optional(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL),
-        largeModel: optional(env, 'OPENAI_LARGE_MODEL') ?? defaults.large,
-        smallModel: optional(env, 'OPENAI_SMALL_MODEL') ?? defaults.small,
+        plugin: MODEL_PLUGINS[provider],
+        endpoint: checkUrl(`${prefix}_BASE_URL`, optional(env, `${prefix}_BASE_URL`) ?? defaultBase),
+        largeModel: optional(env, `${prefix}_LARGE_MODEL`) ?? defaults.large,
+        smallModel: optional(env, `${prefix}_SMALL_MODEL`) ?? defaults.small,
         agentSettings: {},
         ignored,
       };
-    case 'anthropic':
-      return {
-        kind: provider,
-        plugin: MODEL_PLUGINS.anthropic,
-        endpoint: checkUrl('ANTHROPIC_BASE_URL', optional(env, 'ANTHROPIC_BASE_URL') ?? DEFAULT_ANTHROPIC_BASE_URL),
-        largeModel: optional(env, 'ANTHROPIC_LARGE_MODEL') ?? defaults.large,
-        smallModel: optional(env, 'ANTHROPIC_SMALL_MODEL') ?? defaults.small,
-        agentSettings: {},
-        ignored,
-      };
+    }
     case 'ollama': {
       const endpoint = checkUrl('OLLAMA_API_ENDPOINT', optional(env, 'OLLAMA_API_ENDPOINT')!);
       // plugin-ollama asks the agent's settings only (runtime.getSetting), never the

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { startFaultProxy } from './fault-proxy';
-import { chatLine as line, countOnServer, openChat, replyTo, typeMessage as type } from './helpers';
+import { chatLine as line, chatSessionId, countOnServer, openChat, replyTo, typeMessage as type } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
 test.describe('chat', () => {
@@ -57,16 +57,7 @@ test.describe('chat', () => {
     await type(page, before);
     await expect(replyTo(page, before)).toHaveCount(1);
     // What a server restart does to sessions (they live only in its memory): gone.
-    const sessionId = await page.evaluate(
-      () =>
-        new Promise<string>((resolve) => {
-          const open = indexedDB.open('purl');
-          open.onsuccess = () => {
-            const get = open.result.transaction('meta').objectStore('meta').get('chatSession');
-            get.onsuccess = () => resolve((get.result as { sessionId: string }).sessionId);
-          };
-        }),
-    );
+    const sessionId = await chatSessionId(page);
     const deleted = await fetch(`${stackInfo().elizaUrl}/api/messaging/sessions/${sessionId}`, { method: 'DELETE' });
     expect(deleted.ok).toBe(true);
     const after = `After the session was lost ${Date.now()}`;

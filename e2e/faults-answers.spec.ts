@@ -10,11 +10,11 @@
  * e2e/FAULTS.md records them.
  */
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import type { AnswerStamp, MetaValues, OutboxItem } from '../src/shared/db';
+import type { AnswerStamp, OutboxItem } from '../src/shared/db';
 import type { PollKind } from '../src/shared/network';
 import { faultsServed, freshContext, NOT_WORDS, shortFaultStack } from './fault-kit';
 import type { Fault, LoggedRequest, RequestInfo } from './fault-proxy';
-import { chatLine, conversationRows, countOnServer, openChat, replyTo, typeMessage } from './helpers';
+import { chatLine, conversationRows, countOnServer, openChat, replyTo, typeMessage, workerMeta } from './helpers';
 import { stackInfo, type FaultStack } from './stack';
 
 /** How late the next attempt may start after the time the worker set for it (a tick, a busy machine). */
@@ -94,29 +94,6 @@ async function forgetSentences(page: Page): Promise<void> {
   await page.evaluate(() => (window as unknown as { purlSaid: Set<string> }).purlSaid.clear());
 }
 
-/** One value of the worker's meta store, read from the page's IndexedDB. */
-function meta<K extends keyof MetaValues>(page: Page, key: K): Promise<MetaValues[K] | undefined> {
-  return page.evaluate(
-    (name) =>
-      new Promise<MetaValues[K] | undefined>((resolve, reject) => {
-        const open = indexedDB.open('purl');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const get = open.result.transaction('meta').objectStore('meta').get(name);
-          get.onsuccess = () => {
-            open.result.close();
-            resolve(get.result as MetaValues[K] | undefined);
-          };
-          get.onerror = () => {
-            open.result.close();
-            reject(get.error);
-          };
-        };
-      }),
-    key,
-  );
-}
-
 function outbox(page: Page): Promise<OutboxItem[]> {
   return page.evaluate(
     () =>
@@ -156,7 +133,7 @@ async function nextAttemptAt(page: Page, endpoint: Endpoint, text: string | unde
           // Gone already: it was sent (the bad answer hit a request the message did not wait for).
           at = item === undefined ? Date.now() : item.state === 'retrying' ? item.nextAttemptAt : undefined;
         } else {
-          const schedule = (await meta(page, 'schedules'))?.[endpoint.by];
+          const schedule = (await workerMeta(page, 'schedules'))?.[endpoint.by];
           at = schedule && schedule.errorStreak > 0 ? schedule.nextDueAt : undefined;
         }
         return at;
@@ -169,7 +146,7 @@ async function nextAttemptAt(page: Page, endpoint: Endpoint, text: string | unde
 
 /** Makes ElizaOS forget the chat session (as its restart does), so the worker must make a new one. */
 async function dropSession(page: Page): Promise<void> {
-  const session = await meta(page, 'chatSession');
+  const session = await workerMeta(page, 'chatSession');
   const deleted = await fetch(`${stackInfo().elizaUrl}/api/messaging/sessions/${session!.sessionId}`, { method: 'DELETE' });
   expect(deleted.ok).toBe(true);
 }
@@ -180,7 +157,7 @@ const isGood = (entry: LoggedRequest) => entry.status !== undefined && entry.sta
 async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint, kind: Kind): Promise<void> {
   const { proxy } = stack;
   const faultedBefore = proxy.apiRequests().filter((entry) => entry.fault).length;
-  const stampsBefore = (await meta(page, 'answers')) ?? {};
+  const stampsBefore = (await workerMeta(page, 'answers')) ?? {};
   await forgetSentences(page);
   const injectedAt = Date.now();
   proxy.inject(faultOf(kind, endpoint.only, endpoint.isPost), 1);
@@ -199,7 +176,7 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
   // Saved data stays on screen: the conversations, or the typed message in the chat.
   await expect(text ? chatLine(page, text) : conversationRows(page).first()).toBeVisible();
   // Nothing of the bad answer is kept: no stamp newer than it (which would take it for fresh), nothing in Cache Storage.
-  const stamps: Record<string, AnswerStamp> = (await meta(page, 'answers')) ?? {};
+  const stamps: Record<string, AnswerStamp> = (await workerMeta(page, 'answers')) ?? {};
   for (const [url, stamp] of Object.entries(stamps)) {
     if (endpoint.only({ method: 'GET', path: new URL(url).pathname + new URL(url).search })) {
       expect(stamp.fetchedAt, `no stamp for ${url} from the bad answer`).toBeLessThan(faulted.startedAt);
@@ -246,7 +223,7 @@ async function proveBadAnswer(stack: FaultStack, page: Page, endpoint: Endpoint,
   // A POST's bad answer can be set right within a second (the chat poll finds the message
   // delivered) before its line ever paints the retry sentence; the worker's own record of
   // the failure is then the evidence that it did not believe the answer.
-  const recorded = endpoint.isPost && (await meta(page, 'metrics'))?.lastFailure === 'bad-answer';
+  const recorded = endpoint.isPost && (await workerMeta(page, 'metrics'))?.lastFailure === 'bad-answer';
   expect(said.some((sentence) => /couldn't read/.test(sentence)) || recorded, `said it couldn't read: ${JSON.stringify(said)}`).toBe(true);
   for (const sentence of said) expect(sentence, 'a sentence for people, not a code or a stack').not.toMatch(NOT_WORDS);
 }
@@ -261,7 +238,7 @@ test.describe('answers the worker must not believe, with the real freshness wind
         await recordSentences(context);
         const page = await context.newPage();
         await openChat(page, stack.url);
-        await expect.poll(() => meta(page, 'chatSession'), { message: 'the chat has a session' }).toBeDefined();
+        await expect.poll(() => workerMeta(page, 'chatSession'), { message: 'the chat has a session' }).toBeDefined();
         // The polls' bad answers are watched from the memories; a typed message's from the chat.
         if (endpoint.by !== 'outbox') await page.getByRole('link', { name: 'Memories' }).click();
         if (endpoint.name.startsWith('the memories')) {

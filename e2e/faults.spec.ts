@@ -8,9 +8,10 @@
  * faults-browser.spec.ts. e2e/FAULTS.md is this table in words.
  */
 import { randomUUID } from 'node:crypto';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import type { RequestInfo, UpstreamAnswer } from './fault-proxy';
 import { proveFault, type FaultRow } from './fault-kit';
+import { chatSessionId } from './helpers';
 import { stackInfo } from './stack';
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -55,24 +56,6 @@ function padMemories(answer: UpstreamAnswer, padding: string): UpstreamAnswer {
   const body = JSON.parse(answer.body.toString('utf8')) as { data: { memories: unknown[] } };
   body.data.memories.push('PADDING');
   return { ...answer, body: Buffer.from(JSON.stringify(body).replace('"PADDING"', padding)) };
-}
-
-/** The chat session the worker keeps (meta 'chatSession'), read from a tab's IndexedDB. */
-async function chatSessionId(page: Page): Promise<string> {
-  return page.evaluate(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const open = indexedDB.open('purl');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const get = open.result.transaction('meta').objectStore('meta').get('chatSession');
-          get.onsuccess = () => {
-            open.result.close();
-            resolve((get.result as { sessionId: string }).sessionId);
-          };
-        };
-      }),
-  );
 }
 
 /** Nothing left for the server between the first 429 and the end of its Retry-After (at least `ms`). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect, type Page } from '@playwright/test';
+import type { MetaValues } from '../src/shared/db';
 import { stackInfo } from './stack';
 
 /** Opens Purl and waits until its service worker controls the page. */
@@ -81,9 +82,12 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** How many user messages with exactly this text ElizaOS holds (asked directly, not through Purl). */
-export async function countOnServer(text: string): Promise<number> {
-  const { elizaUrl, agentId } = stackInfo();
+/**
+ * How many user messages with exactly this text ElizaOS holds (asked directly, not through
+ * Purl). `server`: another ElizaOS than the stack's.
+ */
+export async function countOnServer(text: string, server: { elizaUrl: string; agentId: string } = stackInfo()): Promise<number> {
+  const { elizaUrl, agentId } = server;
   const response = await fetch(`${elizaUrl}/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`);
   const { data } = (await response.json()) as { data: { memories: { entityId: string; content: { text?: string } }[] } };
   return data.memories.filter((memory) => memory.entityId !== agentId && memory.content.text === text).length;
@@ -127,4 +131,34 @@ export async function showConversationStartingWith(page: Page, text: string) {
     await page.waitForTimeout(100);
   }
   return row;
+}
+
+/** One value of the worker's meta store, read from the page's IndexedDB (what the worker last wrote). */
+export function workerMeta<K extends keyof MetaValues>(page: Page, key: K): Promise<MetaValues[K] | undefined> {
+  return page.evaluate(
+    (name) =>
+      new Promise<MetaValues[K] | undefined>((resolve, reject) => {
+        const open = indexedDB.open('purl');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('meta').objectStore('meta').get(name);
+          get.onsuccess = () => {
+            open.result.close();
+            resolve(get.result as MetaValues[K] | undefined);
+          };
+          get.onerror = () => {
+            open.result.close();
+            reject(get.error);
+          };
+        };
+      }),
+    key,
+  );
+}
+
+/** The chat session id the worker keeps. */
+export async function chatSessionId(page: Page): Promise<string> {
+  const session = await workerMeta(page, 'chatSession');
+  if (!session) throw new Error('the worker has no chat session yet');
+  return session.sessionId;
 }

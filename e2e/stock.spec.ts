@@ -126,3 +126,32 @@ test('several users polling memories through the edge cost the stock server one 
     await proxy.close();
   }
 });
+
+test('ElizaOS restarted with its memories deleted: the deletions reach the browser as tombstones, and the app goes on', async ({ page }) => {
+  test.setTimeout(180_000);
+  const text = `Before the wipe ${Date.now()}`;
+  const server = { elizaUrl: eliza.url.href.replace(/\/$/, ''), agentId: eliza.agentId };
+  await postToAgent(text, server);
+  await openPurl(page, gateway.url);
+  await expect(conversationStartingWith(page, text)).toBeVisible({ timeout: 30_000 });
+  const before = (await ask(gateway.url, '/health')).json().edge.sync;
+
+  // Every memory wiped at ElizaOS itself (an admin route the gateway does not serve), then a restart on the same port.
+  const wiped = await fetch(`${server.elizaUrl}/api/memory/${eliza.agentId}/memories`, { method: 'DELETE' });
+  expect(wiped.ok, `the wipe answered ${wiped.status}`).toBe(true);
+  const port = Number(eliza.url.port);
+  await eliza.stop();
+  eliza = await startEmbeddedEliza({ root, dataDir, stock: true, port });
+
+  // The worker's freshness window here is 30 s: within it and a poll, the conversation is gone.
+  await expect(conversationStartingWith(page, text)).toHaveCount(0, { timeout: 60_000 });
+  const after = (await ask(gateway.url, '/health')).json().edge.sync;
+  expect(after.tombstones).toBeGreaterThan(before.tombstones);
+  expect(after.deltas).toBeGreaterThan(before.deltas);
+  expect(after.resets).toBe(before.resets);
+  // And the app still talks to the restarted server.
+  const reply = `After the restart ${Date.now()}`;
+  await openChat(page, gateway.url);
+  await typeMessage(page, reply);
+  await expect(replyTo(page, reply)).toHaveCount(1, { timeout: 30_000 });
+});

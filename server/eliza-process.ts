@@ -1,17 +1,22 @@
 /**
  * Runs the embedded ElizaOS (server/eliza/main.ts) as a child process with a clean
  * environment: ElizaOS copies its whole environment into every agent's settings, so
- * nothing of the user's shell (tokens, keys) may reach it.
+ * nothing of the user's shell reaches it but the model provider's variables, allowed by
+ * name (`modelEnvNames`), which its model plugin reads.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { modelEnvNames } from './eliza/model-provider';
 
 export interface EmbeddedEliza {
   url: URL;
+  /** The first agent's id. */
   agentId: string;
+  /** Every agent's id, in the order of the character files. */
+  agentIds: string[];
   /** Shared with the gateway so the server trusts its X-Forwarded-For. */
   gatewaySecret: string;
   pid: number;
@@ -29,6 +34,10 @@ export interface EmbeddedElizaOptions {
   readyTimeoutMs?: number;
   /** ElizaOS as users run it themselves: no Purl middleware, so the gateway is one client to it. */
   stock?: boolean;
+  /** Character files (absolute paths, already checked), one agent each; none runs the built-in Purl. */
+  characterFiles?: readonly string[];
+  /** Where the model provider's variables are taken from (only those, by name); default `process.env`. */
+  modelEnv?: NodeJS.ProcessEnv;
 }
 
 const READY = /^purl-eliza ready (\S+) agent=(\S+)$/;
@@ -44,19 +53,34 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Only what Node and ElizaOS need to run; nothing from the user's environment. */
-function cleanEnvironment(port: number, dataDir: string, secret: string, stock: boolean): NodeJS.ProcessEnv {
+/**
+ * Only what Node and ElizaOS need to run, the character files, and the model provider's
+ * variables by name; nothing else from the user's environment.
+ */
+export function cleanEnvironment(options: {
+  port: number;
+  dataDir: string;
+  secret: string;
+  stock: boolean;
+  characterFiles: readonly string[] | undefined;
+  modelEnv: NodeJS.ProcessEnv;
+}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: process.env['HOME'] ?? dataDir,
+    HOME: process.env['HOME'] ?? options.dataDir,
     NODE_ENV: 'production',
-    ELIZA_PORT: String(port),
+    ELIZA_PORT: String(options.port),
     ELIZA_HOST: '127.0.0.1',
-    PURL_DATA_DIR: dataDir,
-    PURL_GATEWAY_SECRET: secret,
+    PURL_DATA_DIR: options.dataDir,
+    PURL_GATEWAY_SECRET: options.secret,
     LOG_LEVEL: process.env['ELIZA_LOG_LEVEL'] ?? 'warn',
   };
-  if (stock) env['PURL_ELIZA_STOCK'] = 'true';
+  if (options.stock) env['PURL_ELIZA_STOCK'] = 'true';
+  if (options.characterFiles !== undefined && options.characterFiles.length > 0) env['ELIZA_CHARACTER'] = options.characterFiles.join(',');
+  for (const name of modelEnvNames()) {
+    const value = options.modelEnv[name];
+    if (value !== undefined && value !== '') env[name] = value;
+  }
   return env;
 }
 
@@ -80,12 +104,30 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
   const log = fs.createWriteStream(logPath, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(options.root, 'server', 'eliza', 'main.ts')], {
     cwd: options.root,
-    env: cleanEnvironment(port, options.dataDir, secret, options.stock ?? false),
+    env: cleanEnvironment({
+      port,
+      dataDir: options.dataDir,
+      secret,
+      stock: options.stock ?? false,
+      characterFiles: options.characterFiles,
+      modelEnv: options.modelEnv ?? process.env,
+    }),
     // The IPC channel is how the child learns that this process died without stopping
     // it (a SIGKILL, a crashed terminal): it shuts down when the channel closes.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   child.stderr!.pipe(log);
+  // The child says why it failed in one `purl-eliza: …` line on stderr; keep the last.
+  let failure: string | undefined;
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString('utf8')).slice(-16_384);
+    const said = errors
+      .split('\n')
+      .filter((line) => line.startsWith('purl-eliza: '))
+      .at(-1);
+    if (said !== undefined) failure = said.slice('purl-eliza: '.length).trim();
+  });
 
   return new Promise<EmbeddedEliza>((resolve, reject) => {
     let buffered = '';
@@ -98,7 +140,10 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
     };
     const timer = setTimeout(() => fail('ElizaOS did not become ready in time.'), options.readyTimeoutMs ?? 120_000);
     child.on('error', (error) => fail(`ElizaOS could not be started: ${error.message}.`));
-    child.on('exit', (code) => fail(`ElizaOS stopped while starting (exit code ${code}).`));
+    // 'close' comes after the child's output is read to its end, so its last word is in.
+    child.on('close', (code) =>
+      fail(failure === undefined ? `ElizaOS stopped while starting (exit code ${code}).` : `ElizaOS stopped while starting: ${failure}`),
+    );
     child.stdout!.on('data', (chunk: Buffer) => {
       log.write(chunk);
       buffered += chunk.toString('utf8');
@@ -109,10 +154,12 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
         if (ready && !settled) {
           settled = true;
           clearTimeout(timer);
-          child.removeAllListeners('exit');
+          child.removeAllListeners('close');
+          const agentIds = ready[2]!.split(',');
           resolve({
             url: new URL(ready[1]!),
-            agentId: ready[2]!,
+            agentId: agentIds[0]!,
+            agentIds,
             gatewaySecret: secret,
             pid: child.pid!,
             stop: () => stopChild(child).finally(() => log.end()),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, needsBuild } from './build';
 import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
+import { readEmbeddedSettings } from './embedded-settings';
 import { startGateway, type Gateway } from './gateway/app';
 import { exposureWarning, OptionsError, readGatewayOptions } from './gateway/options';
 
@@ -39,22 +40,33 @@ async function main(): Promise<void> {
   }, 1_000).unref();
 
   try {
+    const external = Boolean(process.env['ELIZA_SERVER_URL']);
+    // Checked before anything is built or started: a bad character file or provider URL stops
+    // the start at once. Relative character paths are read from where `npm start` was typed.
+    const settings = external ? undefined : await readEmbeddedSettings(process.env, process.env['INIT_CWD'] || process.cwd());
+    if (external && process.env['ELIZA_CHARACTER']) {
+      console.error('purl: ELIZA_CHARACTER is not used: ELIZA_SERVER_URL names a server that runs its own agents.');
+    }
     if (!dev && needsBuild(root)) {
       say('building the app…');
       await build(root);
     }
     let eliza: EmbeddedEliza | undefined;
-    if (!process.env['ELIZA_SERVER_URL']) {
-      say('starting the embedded ElizaOS server (first start takes a few seconds more: it seeds conversations)…');
+    if (settings) {
+      const seeds = settings.characterFiles === undefined && settings.model.kind === 'local';
+      say(`starting the embedded ElizaOS server${seeds ? ' (first start takes a few seconds more: it seeds conversations)' : ''}…`);
       const started = Date.now();
       eliza = await startEmbeddedEliza({
         root,
         dataDir: path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data'),
         port: Number(process.env['ELIZA_PORT'] || 0),
+        characterFiles: settings.characterFiles,
         onProgress: (line) => say(`  ElizaOS: ${line}`),
       });
       running.push({ close: () => eliza!.stop() });
-      say(`ElizaOS is ready (${((Date.now() - started) / 1000).toFixed(1)} s), agent ${eliza.agentId}`);
+      say(
+        `ElizaOS is ready (${((Date.now() - started) / 1000).toFixed(1)} s), ${eliza.agentIds.length === 1 ? 'agent' : 'agents'} ${eliza.agentIds.join(', ')}`,
+      );
     }
     const env = { ...process.env };
     if (eliza) env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;

@@ -26,18 +26,34 @@ export interface ApiReaderOptions {
   ttlMs: (path: string) => number;
 }
 
-export function createApiReader(options: ApiReaderOptions): (path: string, priority: Priority) => Promise<ApiRead> {
-  return async (path, priority) => {
+/** The gateway's code for an upstream answer it refused at its door (server/gateway/sync.ts). */
+const UPSTREAM_BAD_ANSWER = 'UPSTREAM_BAD_ANSWER';
+
+/** The error for a non-2xx answer: the gateway saying ElizaOS sent nonsense is a bad answer, not a server error. */
+async function failureOf(response: Response): Promise<PurlError> {
+  if (response.status === 502) {
+    const body: unknown = await response.json().catch(() => undefined);
+    const error = typeof body === 'object' && body !== null ? (body as { error?: { code?: unknown } }).error : undefined;
+    if (error?.code === UPSTREAM_BAD_ANSWER) return new PurlError('bad-response', 'the gateway refused the server’s answer');
+  }
+  return new PurlError('http-error', `HTTP ${response.status}`);
+}
+
+/** Reads a path at a priority; `key` names what it reads when the URL carries more (the sync route's cursor). */
+export type ApiReader = (path: string, priority: Priority, key?: string) => Promise<ApiRead>;
+
+export function createApiReader(options: ApiReaderOptions): ApiReader {
+  return async (path, priority, key) => {
     const request = new Request(new URL(path, options.origin).href, { headers: { Accept: 'application/json' } });
     let read: Awaited<ReturnType<typeof options.cache.read>>;
     try {
-      read = await options.cache.read(request, priority, options.ttlMs(path));
+      read = await options.cache.read(request, priority, options.ttlMs(path), key === undefined ? undefined : new URL(key, options.origin).href);
     } catch (error) {
       throw asPurlError(error);
     }
     if (read.source !== 'network') return { kind: 'unchanged' };
     const { response, keep } = read;
-    if (!response.ok) throw new PurlError('http-error', `HTTP ${response.status}`);
+    if (!response.ok) throw await failureOf(response);
     try {
       return { kind: 'new', body: await response.json(), keep };
     } catch {

@@ -8,12 +8,12 @@ beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
 });
 
-async function harness(poll: () => Promise<'changed' | 'unchanged'>, recheckAt?: number) {
+async function harness(poll: () => Promise<'changed' | 'unchanged'>, recheckAt?: number, deliver = poll) {
   const db = await openPurlDB();
   const events: unknown[] = [];
   const clock = { now: 1_000_000 };
   const run = createChatPoll({
-    chat: { poll },
+    chat: { poll, deliver: () => deliver() },
     replyWatch: { sent: () => 0, afterPoll: async () => recheckAt },
     getDb: async () => db,
     broadcast: (event) => events.push(event),
@@ -43,5 +43,19 @@ describe('the chat poll', () => {
   it('asks for the next poll by the time the reply watch says', async () => {
     const { run } = await harness(async () => 'unchanged', 1_001_000);
     expect(await run()).toEqual({ outcome: 'unchanged', dueBy: 1_001_000 });
+  });
+
+  it('takes a chat answer that came inside a sync with the same bookkeeping as its own poll', async () => {
+    const session = { sessionId: 's', channelId: 'c', agentId: 'a', userId: 'u' };
+    const { db, clock, run } = await harness(
+      () => Promise.reject(new PurlError('network-error')),
+      1_004_000,
+      async () => 'changed',
+    );
+    await expect(run()).rejects.toMatchObject({ code: 'network-error' });
+    clock.now += 1_000;
+    // The failure the chat poll left is cleared by the answer that came with the sync.
+    expect(await run.deliver(session, { body: { messages: [] } })).toEqual({ outcome: 'changed', dueBy: 1_004_000 });
+    expect(await db.get('meta', 'chatPoll')).toEqual({ attemptedAt: 1_001_000, succeededAt: 1_001_000 });
   });
 });

@@ -4,6 +4,7 @@
  * say on when to look again.
  */
 import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
+import type { ChatSession } from '../src/shared/api';
 import type { PurlEvent } from '../src/shared/messages';
 import type { Chat } from './chat';
 import type { PollResult } from './poller';
@@ -12,14 +13,21 @@ import { setMeta } from './store';
 import { describeChatPollFailure } from './sync';
 
 export interface ChatPollOptions {
-  chat: Pick<Chat, 'poll'>;
+  chat: Pick<Chat, 'poll' | 'deliver'>;
   replyWatch: ReplyWatch;
   getDb: () => Promise<PurlDatabase>;
   broadcast: (event: PurlEvent) => void;
   now: () => number;
 }
 
-export function createChatPoll(options: ChatPollOptions): () => Promise<PollResult> {
+export interface ChatPoll {
+  /** One chat poll, as the poller runs it. */
+  (): Promise<PollResult>;
+  /** The same bookkeeping for a chat poll's answer that came inside a sync (the sync route's chat part). */
+  deliver(session: ChatSession, part: { gone: true } | { body: unknown }): Promise<PollResult>;
+}
+
+export function createChatPoll(options: ChatPollOptions): ChatPoll {
   const { getDb, now } = options;
   /** The error sentence as last written to IndexedDB; read from there once per worker start. */
   let lastError: { sentence: string | undefined } | undefined;
@@ -38,10 +46,10 @@ export function createChatPoll(options: ChatPollOptions): () => Promise<PollResu
     options.broadcast({ type: 'data-changed', stores: ['meta'] });
   }
 
-  return async () => {
+  async function run(read: () => Promise<'changed' | 'unchanged'>): Promise<PollResult> {
     let outcome: 'changed' | 'unchanged';
     try {
-      outcome = await options.chat.poll();
+      outcome = await read();
     } catch (error) {
       await record(error).catch(() => undefined);
       throw error;
@@ -49,5 +57,9 @@ export function createChatPoll(options: ChatPollOptions): () => Promise<PollResu
     await record(undefined);
     const dueBy = await options.replyWatch.afterPoll(outcome);
     return dueBy === undefined ? outcome : { outcome, dueBy };
-  };
+  }
+
+  return Object.assign(() => run(() => options.chat.poll()), {
+    deliver: (session: ChatSession, part: { gone: true } | { body: unknown }) => run(() => options.chat.deliver(session, part)),
+  });
 }

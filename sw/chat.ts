@@ -7,7 +7,16 @@
  * arrived after all (the clientId travels in the message's metadata), so each message
  * is stored once.
  */
-import { apiPaths, MAX_MESSAGE_LENGTH, parsePostedMessage, parseSession, parseSessionMessages, type ChatMessage, type ChatSession } from '../src/shared/api';
+import {
+  apiPaths,
+  CHAT_POLL_LIMIT,
+  MAX_MESSAGE_LENGTH,
+  parsePostedMessage,
+  parseSession,
+  parseSessionMessages,
+  type ChatMessage,
+  type ChatSession,
+} from '../src/shared/api';
 import { getMeta, type OutboxItem, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
@@ -51,6 +60,10 @@ export interface Chat {
   hasSession(): Promise<boolean>;
   /** Brings new messages of the session into IndexedDB; rejects when the server could not be read. */
   poll(): Promise<'changed' | 'unchanged'>;
+  /** The session the chat poll reads, if there is one (the sync route may bring its messages instead). */
+  session(): Promise<ChatSession | undefined>;
+  /** Takes a chat poll's answer that came another way (the sync route's chat part) as {@link poll} takes its own. */
+  deliver(session: ChatSession, part: { gone: true } | { body: unknown }): Promise<'changed' | 'unchanged'>;
   /** Sends what may be sent now; resolves with when there is more to do (epoch ms), or undefined. */
   drain(): Promise<number | undefined>;
   /** The server answers again after an outage: messages waiting out their backoff are tried at once. */
@@ -157,7 +170,7 @@ export function createChat(options: ChatOptions): Chat {
   }
 
   async function fetchMessages(current: ChatSession, priority: Priority): Promise<ChatMessage[] | 'session-gone'> {
-    const response = await options.send(new Request(`${url(apiPaths.sessionMessages(current.sessionId))}?limit=50`), priority);
+    const response = await options.send(new Request(`${url(apiPaths.sessionMessages(current.sessionId))}?limit=${CHAT_POLL_LIMIT}`), priority);
     if (SESSION_GONE.has(response.status)) return 'session-gone';
     if (!response.ok) throw new PurlError('http-error', `HTTP ${response.status}`);
     return parseSessionMessages(await readJson(response), current);
@@ -166,7 +179,15 @@ export function createChat(options: ChatOptions): Chat {
   async function poll(): Promise<'changed' | 'unchanged'> {
     const current = await getMeta(await getDb(), 'chatSession');
     if (!current) return 'unchanged';
-    const messages = await fetchMessages(current, 'chat');
+    return settle(current, await fetchMessages(current, 'chat'));
+  }
+
+  function deliver(current: ChatSession, part: { gone: true } | { body: unknown }): Promise<'changed' | 'unchanged'> {
+    return settle(current, 'gone' in part ? 'session-gone' : parseSessionMessages(part.body, current));
+  }
+
+  /** What one read of the session's messages found, stored. */
+  async function settle(current: ChatSession, messages: ChatMessage[] | 'session-gone'): Promise<'changed' | 'unchanged'> {
     if (messages === 'session-gone') {
       // Sessions live only in the server's memory: after a restart, start a new one
       // quietly; the history stays in IndexedDB.
@@ -292,6 +313,10 @@ export function createChat(options: ChatOptions): Chat {
       return (await getMeta(await getDb(), 'chatSession')) !== undefined;
     },
     poll,
+    async session() {
+      return getMeta(await getDb(), 'chatSession');
+    },
+    deliver,
     async retryNow() {
       const db = await getDb();
       const tx = db.transaction('outbox', 'readwrite');

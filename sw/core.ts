@@ -6,7 +6,7 @@
  * core runs in the service worker and in a Node simulation of many browsers.
  */
 import { getMeta, type PurlDatabase } from '../src/shared/db';
-import type { ConfigOverrides, PurlConfig } from '../src/shared/config';
+import { AGENTS_WINDOW_FACTOR, type ConfigOverrides, type PurlConfig } from '../src/shared/config';
 import { apiPaths } from '../src/shared/api';
 import { isSharedRead } from '../src/shared/budget';
 import { isQuotaExceeded } from '../src/shared/errors';
@@ -51,8 +51,6 @@ export interface CoreEnvironment {
   setTimer?: (callback: () => void, ms: number) => () => void;
 }
 
-/** The agent list changes rarely: it may be this many times older than the memories. */
-const AGENTS_TTL_FACTOR = 10;
 /** Most polls and revalidations waiting at once; user actions are never dropped. */
 const MAX_PENDING = 20;
 /** How far ahead the worker waits, inside one event, for something that falls due. */
@@ -138,7 +136,16 @@ export function createCore(env: CoreEnvironment): Core {
   });
   const sync = createSync({
     getDb: env.getDb,
-    fetchApi: createApiReader({ cache, origin: env.origin, ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_TTL_FACTOR : 1) }),
+    fetchApi: createApiReader({ cache, origin: env.origin, ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_WINDOW_FACTOR : 1) }),
+    offersSyncRoute: () => settings.offersSyncRoute,
+    // The chat's messages ride along on the memories' sync: the chat poll then counts as run.
+    chat: {
+      session: () => chat.session(),
+      deliver: async (session, part) => {
+        const result = await pollChat.deliver(session, part).catch(() => 'error' as const);
+        await poller.notePolled('chat', result);
+      },
+    },
     broadcast: env.broadcast,
     now,
   });

@@ -100,6 +100,22 @@ describe('the freshness cache', () => {
     expect(h.sent).toHaveLength(2);
   });
 
+  it('keeps a stamp under the key given, so a URL that carries a cursor keeps one freshness window', async () => {
+    const h = harness();
+    const key = 'http://purl.test/api/purl/sync?agentId=a';
+    const first = await h.fresh.read(request(`${key}&since=0123456789ab.1`), 'memories', 30_000, key);
+    if (first.source === 'network') await first.keep();
+    h.clock.now += 1_000;
+    expect(await h.fresh.read(request(`${key}&since=0123456789ab.2`), 'memories', 30_000, key)).toEqual({ source: 'fresh' });
+    h.clock.now += 30_000;
+    await h.fresh.read(request(`${key}&since=0123456789ab.2`), 'memories', 30_000, key);
+    expect(h.sent.map((sent) => [sent.url, sent.ifNoneMatch])).toEqual([
+      [`${key}&since=0123456789ab.1`, null],
+      [`${key}&since=0123456789ab.2`, 'W/"1"'],
+    ]);
+    expect(Object.keys(h.persisted.at(-1)!)).toEqual([key]);
+  });
+
   it('stamps a new answer with the time it arrived, not the time its data was stored', async () => {
     const h = harness();
     const read = await h.fresh.read(request(), 'memories', 30_000);

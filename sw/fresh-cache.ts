@@ -42,8 +42,12 @@ export interface FreshCacheOptions {
 }
 
 export interface FreshCache {
-  /** Reads `request` (a GET) with freshness window `ttlMs`. Rejects when the request failed. */
-  read(request: Request, priority: Priority, ttlMs: number): Promise<FreshRead>;
+  /**
+   * Reads `request` (a GET) with freshness window `ttlMs`, its stamp kept under `key`
+   * (default: its URL; the sync route's cursor changes the URL but not what it reads).
+   * Rejects when the request failed.
+   */
+  read(request: Request, priority: Priority, ttlMs: number, key?: string): Promise<FreshRead>;
 }
 
 function stampOf(response: Response, fetchedAt: number): AnswerStamp {
@@ -92,8 +96,8 @@ export function createFreshCache(options: FreshCacheOptions): FreshCache {
     });
   }
 
-  async function read(request: Request, priority: Priority, ttlMs: number): Promise<FreshRead> {
-    const url = request.url;
+  async function read(request: Request, priority: Priority, ttlMs: number, key = request.url): Promise<FreshRead> {
+    const url = key;
     const known = (await loaded()).get(url);
     const age = known ? now() - known.fetchedAt : Infinity;
     // A negative age means the clock went back: trust nothing stamped "in the future".

@@ -105,6 +105,23 @@ describe('poller', () => {
     expect(h.runs.map((r) => r.at)).toEqual([T0, T0 + MEMORIES_MS]);
   });
 
+  it('moves a poll’s schedule on when it was answered inside another poll, so it does not run again at once', async () => {
+    const h = await harness();
+    h.wanted.push('chat');
+    await h.heartbeat(T0);
+    expect(h.runs.map((r) => r.kind).sort()).toEqual(['chat', 'memories']);
+    h.clock.now = T0 + CHAT_MS - 100;
+    await h.poller.notePolled('chat', 'changed');
+    expect((await h.schedule('chat'))?.nextDueAt).toBe(T0 + 2 * CHAT_MS - 100);
+    await h.heartbeat(T0 + CHAT_MS);
+    expect(h.runs.filter((r) => r.kind === 'chat')).toHaveLength(1);
+    await h.heartbeat(T0 + 2 * CHAT_MS - 100);
+    expect(h.runs.filter((r) => r.kind === 'chat')).toHaveLength(2);
+    // A reply awaited: the answer's own due time holds, as after the poll's own run.
+    await h.poller.notePolled('chat', { outcome: 'unchanged', dueBy: h.clock.now + 1_000 });
+    expect((await h.schedule('chat'))?.nextDueAt).toBe(h.clock.now + 1_000);
+  });
+
   it('stretches the interval after empty polls and returns to the base after a change', async () => {
     const h = await harness();
     h.behaviour.set('memories', async () => 'unchanged');

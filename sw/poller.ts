@@ -70,6 +70,8 @@ export interface Poller<C> {
   forgetTab(tabId: string): Promise<void>;
   /** Makes the poll of `kind` due by `at`, its interval reset to `baseMs`. */
   expedite(kind: PollKind, at: number, baseMs: number): Promise<void>;
+  /** A poll of `kind` was answered another way (inside another poll's request): its schedule moves on as after its own run. */
+  notePolled(kind: PollKind, result: PollResult | 'error'): Promise<void>;
   /** Makes every poll that is backing off after errors due by `at`, its interval reset to its base. */
   retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void>;
   /**
@@ -312,5 +314,10 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     return soonest;
   }
 
-  return { onHeartbeat, noteTab, tick, forgetTab, expedite, retryFailed, nextDueAt, cadence };
+  async function notePolled(kind: PollKind, result: PollResult | 'error'): Promise<void> {
+    const { outcome, dueBy } = typeof result === 'string' ? { outcome: result, dueBy: undefined } : result;
+    await record(kind, outcome, await options.options(kind), dueBy);
+  }
+
+  return { onHeartbeat, noteTab, tick, forgetTab, expedite, notePolled, retryFailed, nextDueAt, cadence };
 }

@@ -25,6 +25,11 @@ export class Settings {
     return this.#highLoad;
   }
 
+  /** True when the gateway offers its one-request delta sync route (/config.json's syncRoute). */
+  get offersSyncRoute(): boolean {
+    return this.#overrides.syncRoute === true;
+  }
+
   config(): PurlConfig {
     return resolveConfig(this.#overrides, this.#highLoad);
   }

@@ -88,6 +88,45 @@ export async function reconcileMemories(
   return { added, removed: removed.length, updated: writes.length - added };
 }
 
+/**
+ * Applies a delta of the gateway's sync route to one agent's stored memories: `changed`
+ * are new or edited (written when they differ from what is stored), `removed` are ids
+ * deleted on the server (only this agent's are deleted). Applying the same delta twice
+ * changes nothing the second time, so a worker stopped before it saved the cursor loses
+ * nothing by being sent it again.
+ */
+export async function applyMemoryChanges(
+  db: PurlDatabase,
+  agentId: string,
+  changed: readonly Memory[],
+  removed: readonly string[],
+  batchSize = MEMORY_WRITE_BATCH,
+): Promise<ReconcileResult> {
+  const result: ReconcileResult = { added: 0, removed: 0, updated: 0 };
+  for (let i = 0; i < changed.length; i += batchSize) {
+    const tx = db.transaction('memories', 'readwrite');
+    for (const memory of changed.slice(i, i + batchSize)) {
+      const old = await tx.store.get(memory.id);
+      if (old && isSameMemory(old, memory)) continue;
+      if (old) result.updated += 1;
+      else result.added += 1;
+      void tx.store.put(memory);
+    }
+    await tx.done;
+  }
+  for (let i = 0; i < removed.length; i += batchSize) {
+    const tx = db.transaction('memories', 'readwrite');
+    for (const id of removed.slice(i, i + batchSize)) {
+      const old = await tx.store.get(id);
+      if (old?.agentId !== agentId) continue;
+      result.removed += 1;
+      void tx.store.delete(id);
+    }
+    await tx.done;
+  }
+  return result;
+}
+
 export async function setMeta<K extends MetaKey>(db: PurlDatabase, key: K, value: MetaValues[K]): Promise<void> {
   await db.put('meta', value, key);
 }

@@ -1,6 +1,6 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { apiPaths } from '../src/shared/api';
+import { apiPaths, type ChatSession } from '../src/shared/api';
 import { getMeta, listMemories, openPurlDB, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent } from '../src/shared/messages';
@@ -30,7 +30,12 @@ interface Harness {
   sync: ReturnType<typeof createSync>;
 }
 
-async function harness(): Promise<Harness> {
+interface ChatHarness {
+  session?: ChatSession;
+  delivered: unknown[];
+}
+
+async function harness(offersSyncRoute = false, chat?: ChatHarness): Promise<Harness> {
   const db = await openPurlDB();
   const events: PurlEvent[] = [];
   const calls: string[] = [];
@@ -39,8 +44,8 @@ async function harness(): Promise<Harness> {
   const kept: string[] = [];
   const sync = createSync({
     getDb: async () => db,
-    fetchApi: async (path) => {
-      calls.push(path);
+    fetchApi: async (path, _priority, key) => {
+      calls.push(key === undefined ? path : `${path} [${key}]`);
       const route = routes.get(path);
       if (!route) throw new PurlError('network-error');
       const read = await route();
@@ -48,6 +53,15 @@ async function harness(): Promise<Harness> {
     },
     broadcast: (event) => events.push(event),
     now: () => clock.now,
+    offersSyncRoute: () => offersSyncRoute,
+    ...(chat
+      ? {
+          chat: {
+            session: async () => chat.session,
+            deliver: async (_session: ChatSession, part: unknown) => void chat.delivered.push(part),
+          },
+        }
+      : {}),
   });
   return { db, events, calls, clock, routes, kept, sync };
 }
@@ -195,5 +209,139 @@ describe('sync', () => {
     release();
     await Promise.all(runs);
     expect(h.calls.filter((path) => path === apiPaths.agents)).toHaveLength(1);
+  });
+});
+
+describe('sync through the gateway’s sync route', () => {
+  const agentList = (...ids: string[]) => agentsBody(...ids).data.agents;
+  const memoryList = (agentId: string, ...ids: string[]) => memoriesBody(agentId, ...ids).data.memories;
+  const C1 = '0123456789ab.1';
+  const C2 = '0123456789ab.2';
+  const C3 = '0123456789ab.3';
+  const syncAnswer = (fields: { cursor: string; reset?: boolean; agents?: unknown; memories?: unknown; removed?: string[]; chat?: unknown }) =>
+    answer({ reset: false, agents: null, memories: null, removed: [], ...fields });
+
+  it('needs one request a poll: everything first, then only what changed', async () => {
+    const h = await harness(true);
+    h.routes.set(apiPaths.sync(), () => syncAnswer({ cursor: C1, reset: true, agents: agentList(A, B) }));
+    h.routes.set(apiPaths.sync(A), () => syncAnswer({ cursor: C2, reset: true, agents: agentList(A, B), memories: memoryList(A, 'm1', 'm2') }));
+    await h.sync.refresh('user');
+    expect(h.calls).toEqual([`${apiPaths.sync()} [${apiPaths.sync()}]`, `${apiPaths.sync(A)} [${apiPaths.sync(A)}]`]);
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m2', 'm1']);
+    expect(await getMeta(h.db, 'syncCursor')).toEqual({ agentId: A, cursor: C2 });
+
+    h.calls.length = 0;
+    h.events.length = 0;
+    h.routes.set(apiPaths.sync(A, C2), () => syncAnswer({ cursor: C3, memories: [{ ...memoryList(A, 'm3')[0], id: 'm3' }], removed: ['m1'] }));
+    expect(await h.sync.refresh('memories')).toBe('changed');
+    // The cursor is in the URL; the freshness stamp is kept under the agent's sync URL.
+    expect(h.calls).toEqual([`${apiPaths.sync(A, C2)} [${apiPaths.sync(A)}]`]);
+    expect((await listMemories(h.db, A)).map((m) => m.id).sort()).toEqual(['m2', 'm3']);
+    expect(await getMeta(h.db, 'syncCursor')).toEqual({ agentId: A, cursor: C3 });
+    expect(h.events).toEqual([{ type: 'data-changed', stores: ['meta', 'memories'] }]);
+  });
+
+  it('replaces everything stored on a reset (a gateway restarted, a cursor too old)', async () => {
+    const h = await harness(true);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    for (const memory of [{ id: 'old-1' }, { id: 'old-2' }]) {
+      await h.db.put('memories', { ...memory, agentId: A, roomId: 'r', entityId: 'u', createdAt: 1, text: memory.id, isAgent: false });
+    }
+    h.routes.set(apiPaths.sync(A, C1), () => syncAnswer({ cursor: C2, reset: true, agents: agentList(A), memories: memoryList(A, 'new-1') }));
+    await h.sync.refresh('memories');
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['new-1']);
+  });
+
+  it('deletes only the asked agent’s memories for its tombstones', async () => {
+    const h = await harness(true);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    await h.db.put('memories', { id: 'b-1', agentId: B, roomId: 'r', entityId: 'u', createdAt: 1, text: 'b', isAgent: false });
+    h.routes.set(apiPaths.sync(A, C1), () => syncAnswer({ cursor: C2, memories: [], removed: ['b-1', 'never-stored'] }));
+    expect(await h.sync.refresh('memories')).toBe('unchanged');
+    expect((await listMemories(h.db, B)).map((m) => m.id)).toEqual(['b-1']);
+  });
+
+  it('stores nothing of a bad answer: no memories, no cursor, no stamp, and says so', async () => {
+    const h = await harness(true);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    h.routes.set(apiPaths.sync(A, C1), () => syncAnswer({ cursor: C2, memories: memoryList(B, 'b-1') }));
+    await expect(h.sync.refresh('memories')).rejects.toMatchObject({ code: 'bad-response' });
+    expect(await listMemories(h.db, A)).toEqual([]);
+    expect(await listMemories(h.db, B)).toEqual([]);
+    expect(await getMeta(h.db, 'syncCursor')).toEqual({ agentId: A, cursor: C1 });
+    expect(h.kept).toEqual([]);
+    expect((await getMeta(h.db, 'sync'))?.error).toMatch(/couldn't read/);
+  });
+
+  it('sends no cursor it did not get for this agent, nor a stored one of the wrong form', async () => {
+    const h = await harness(true);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: '../../x' }, 'syncCursor');
+    h.routes.set(apiPaths.sync(A), () => syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: [] }));
+    await h.sync.refresh('memories');
+    await h.db.put('meta', { agentId: B, cursor: C1 }, 'syncCursor');
+    await h.sync.refresh('memories');
+    expect(h.calls.map((call) => call.split(' ')[0])).toEqual([apiPaths.sync(A), apiPaths.sync(A)]);
+  });
+
+  it('moves to another agent when the selected one left the server, with that agent’s own first sync', async () => {
+    const h = await harness(true);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    h.routes.set(apiPaths.sync(A, C1), () => syncAnswer({ cursor: C2, agents: agentList(B) }));
+    h.routes.set(apiPaths.sync(B), () => syncAnswer({ cursor: C2, reset: true, agents: agentList(B), memories: memoryList(B, 'b-1') }));
+    await h.sync.refresh('memories');
+    expect(await getMeta(h.db, 'selectedAgentId')).toBe(B);
+    expect((await listMemories(h.db, B)).map((m) => m.id)).toEqual(['b-1']);
+    expect(await getMeta(h.db, 'syncCursor')).toEqual({ agentId: B, cursor: C2 });
+  });
+
+  it('reads the plain routes, and never the sync route, from a gateway that does not offer it', async () => {
+    const h = await harness(false);
+    h.routes.set(apiPaths.agents, () => answer(agentsBody(A)));
+    h.routes.set(apiPaths.memories(A), () => answer(memoriesBody(A, 'm1')));
+    await h.sync.refresh('memories');
+    expect(h.calls).toEqual([apiPaths.agents, apiPaths.memories(A)]);
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
+  });
+
+  it('brings the open chat’s messages in the same request and hands them to the chat', async () => {
+    const session: ChatSession = { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' };
+    const chat: ChatHarness = { session, delivered: [] };
+    const h = await harness(true, chat);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
+    const withChat = apiPaths.sync(A, C1, { sessionId: 's-1', limit: 50 });
+    expect(withChat).toContain('session=s-1&limit=50');
+    h.routes.set(withChat, () => syncAnswer({ cursor: C2, memories: [], chat: { messages: [] } }));
+    await h.sync.refresh('memories');
+    expect(h.calls).toEqual([`${withChat} [${apiPaths.sync(A)}]`]);
+    expect(chat.delivered).toEqual([{ body: { messages: [] } }]);
+    // Lost by the server: said so, for the chat to start a new one.
+    h.routes.set(apiPaths.sync(A, C2, { sessionId: 's-1', limit: 50 }), () => syncAnswer({ cursor: C2, memories: [], chat: { gone: true } }));
+    await h.sync.refresh('memories');
+    expect(chat.delivered.at(-1)).toEqual({ gone: true });
+  });
+
+  it('refuses a chat part of the wrong shape, storing nothing of the answer', async () => {
+    const chat: ChatHarness = { session: { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' }, delivered: [] };
+    const h = await harness(true, chat);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    h.routes.set(apiPaths.sync(A, undefined, { sessionId: 's-1', limit: 50 }), () =>
+      syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: { messages: 'none' } }),
+    );
+    await expect(h.sync.refresh('memories')).rejects.toMatchObject({ code: 'bad-response' });
+    expect(await listMemories(h.db, A)).toEqual([]);
+    expect(chat.delivered).toEqual([]);
   });
 });

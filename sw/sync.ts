@@ -8,18 +8,39 @@
  * bad answer fails the refresh and leaves the saved data as it was.
  */
 import { chooseAgent } from '../src/shared/agent-choice';
-import { apiPaths, parseAgentList, parseMemories, type Agent } from '../src/shared/api';
+import {
+  type Agent,
+  apiPaths,
+  CHAT_POLL_LIMIT,
+  type ChatSession,
+  parseAgentList,
+  parseMemories,
+  parseSyncAnswer,
+  SYNC_CURSOR,
+  type SyncAnswer,
+} from '../src/shared/api';
 import { getMeta, listAgents, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
 import type { PurlEvent, StoreName } from '../src/shared/messages';
 import type { Priority } from '../src/shared/network';
-import type { ApiRead } from './api-reader';
-import { reconcileMemories, saveAgents, setMeta } from './store';
+import type { ApiReader } from './api-reader';
+import { applyMemoryChanges, reconcileMemories, saveAgents, setMeta } from './store';
 
 export interface SyncOptions {
   getDb: () => Promise<PurlDatabase>;
   /** Reads an API path at a priority (through the freshness cache and the queue). */
-  fetchApi: (path: string, priority: Priority) => Promise<ApiRead>;
+  fetchApi: ApiReader;
+  /** True when the gateway offers its sync route (one request a poll, deltas); else the plain routes are read. */
+  offersSyncRoute: () => boolean;
+  /**
+   * The open chat, when there is one: a sync through the sync route asks for the session's
+   * latest messages in the same request and hands them over, so the chat poll need not
+   * run then (one request a poll).
+   */
+  chat?: {
+    session(): Promise<ChatSession | undefined>;
+    deliver(session: ChatSession, part: NonNullable<SyncAnswer['chat']>): Promise<void>;
+  };
   broadcast: (event: PurlEvent) => void;
   now: () => number;
 }
@@ -87,6 +108,69 @@ export function createSync(options: SyncOptions): Sync {
     return chosen;
   }
 
+  /** Today's routes, for a gateway without the sync route: the agent list, then all the agent's memories. */
+  async function readPlainRoutes(db: PurlDatabase, priority: Priority, changed: Set<Store>): Promise<void> {
+    const agentsRead = await fetchApi(apiPaths.agents, priority);
+    // Unchanged: the agents stored last time are the server's.
+    const agents = agentsRead.kind === 'new' ? parseAgentList(agentsRead.body) : await listAgents(db);
+    if (agentsRead.kind === 'new') {
+      if (await saveAgents(db, agents)) changed.add('agents');
+      await agentsRead.keep();
+    }
+    const agentId = await pickAgent(db, agents);
+    const memoriesRead = await fetchApi(apiPaths.memories(agentId), priority);
+    if (memoriesRead.kind === 'new') {
+      const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
+      if (result.added + result.removed + result.updated > 0) changed.add('memories');
+      await memoriesRead.keep();
+    }
+  }
+
+  /** The cursor stored for `agentId`, if it is one (storage is read like any other input). */
+  async function cursorFor(db: PurlDatabase, agentId: string | undefined): Promise<string | undefined> {
+    const position = await getMeta(db, 'syncCursor');
+    if (agentId === undefined || position?.agentId !== agentId || typeof position.cursor !== 'string') return undefined;
+    return SYNC_CURSOR.test(position.cursor) ? position.cursor : undefined;
+  }
+
+  /**
+   * The gateway's sync route: one request brings the agent list when it changed and what
+   * changed in the selected agent's memories since the stored cursor (all of them on a
+   * reset). The data is stored first, then the cursor, then the stamp: a worker stopped in
+   * between is sent the same changes again, which change nothing twice. When the agent
+   * list makes another agent the selected one (the first visit, the agent gone), a second
+   * request brings that agent's memories.
+   */
+  async function readSyncRoute(db: PurlDatabase, priority: Priority, changed: Set<Store>): Promise<void> {
+    let agentId = await getMeta(db, 'selectedAgentId');
+    const chatSession = await options.chat?.session();
+    for (let round = 0; round < 2; round += 1) {
+      // The chat rides along on the first request only (the second is for another agent's memories).
+      const chat = round === 0 && chatSession ? { sessionId: chatSession.sessionId, limit: CHAT_POLL_LIMIT } : undefined;
+      const read = await fetchApi(apiPaths.sync(agentId, await cursorFor(db, agentId), chat), priority, apiPaths.sync(agentId));
+      let agents: readonly Agent[] | undefined;
+      if (read.kind === 'new') {
+        const answer = parseSyncAnswer(read.body, agentId);
+        if (answer.agents) {
+          agents = answer.agents;
+          if (await saveAgents(db, answer.agents)) changed.add('agents');
+        }
+        if (agentId !== undefined && answer.memories) {
+          const result = answer.reset
+            ? await reconcileMemories(db, agentId, answer.memories)
+            : await applyMemoryChanges(db, agentId, answer.memories, answer.removed);
+          if (result.added + result.removed + result.updated > 0) changed.add('memories');
+          await setMeta(db, 'syncCursor', { agentId, cursor: answer.cursor });
+        }
+        await read.keep();
+        if (chat && chatSession && answer.chat) await options.chat?.deliver(chatSession, answer.chat);
+      }
+      const chosen = await pickAgent(db, agents ?? (await listAgents(db)));
+      if (chosen === agentId) return;
+      agentId = chosen;
+    }
+  }
+
   async function runOnce(priority: Priority): Promise<'changed' | 'unchanged'> {
     const db = await getDb();
     const changed = new Set<Store>(['meta']);
@@ -95,20 +179,8 @@ export function createSync(options: SyncOptions): Sync {
     if (previous?.succeededAt !== undefined) status.succeededAt = previous.succeededAt;
     let failure: unknown;
     try {
-      const agentsRead = await fetchApi(apiPaths.agents, priority);
-      // Unchanged: the agents stored last time are the server's.
-      const agents = agentsRead.kind === 'new' ? parseAgentList(agentsRead.body) : await listAgents(db);
-      if (agentsRead.kind === 'new') {
-        if (await saveAgents(db, agents)) changed.add('agents');
-        await agentsRead.keep();
-      }
-      const agentId = await pickAgent(db, agents);
-      const memoriesRead = await fetchApi(apiPaths.memories(agentId), priority);
-      if (memoriesRead.kind === 'new') {
-        const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
-        if (result.added + result.removed + result.updated > 0) changed.add('memories');
-        await memoriesRead.keep();
-      }
+      if (options.offersSyncRoute()) await readSyncRoute(db, priority, changed);
+      else await readPlainRoutes(db, priority, changed);
     } catch (error) {
       failure = error;
     }

@@ -13,6 +13,8 @@ describe('readElizaConfig', () => {
       authToken: undefined,
       baseUrl: 'http://127.0.0.1:3901',
       stock: false,
+      characterFiles: undefined,
+      model: { kind: 'local' },
     });
     expect(readElizaConfig({ ELIZA_PORT: '3901', PURL_ELIZA_STOCK: 'true' }, '/srv/purl').stock).toBe(true);
   });
@@ -32,6 +34,12 @@ describe('readElizaConfig', () => {
   it.each(['', '0', '65536', '-1', '3.5', 'abc', '3901abc', '0x10'])('rejects ELIZA_PORT=%j in one sentence', (port) => {
     expect(() => readElizaConfig({ ELIZA_PORT: port }, '/')).toThrow(RangeError);
     expect(() => readElizaConfig({ ELIZA_PORT: port }, '/')).toThrow(/^ELIZA_PORT .*\.$/);
+  });
+
+  it('reads the character files and the model provider', () => {
+    const config = readElizaConfig({ ELIZA_PORT: '80', ELIZA_CHARACTER: 'a.json,/etc/b.json', OPENAI_API_KEY: 'k' }, '/srv/purl');
+    expect(config.characterFiles).toEqual(['/srv/purl/a.json', '/etc/b.json']);
+    expect(config.model).toMatchObject({ kind: 'openai' });
   });
 
   it('requires ELIZA_PORT', () => {

@@ -5,6 +5,8 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { characterPaths } from './character-file';
+import { chooseModel, type ModelChoice } from './model-provider';
 
 /** Settings of the embedded ElizaOS server. */
 export interface ElizaConfig {
@@ -28,6 +30,13 @@ export interface ElizaConfig {
    * the deployment most users have).
    */
   readonly stock: boolean;
+  /**
+   * `ELIZA_CHARACTER`: the character files to run, one agent each (absolute), or
+   * undefined for the built-in Purl.
+   */
+  readonly characterFiles: readonly string[] | undefined;
+  /** The model behind every agent, from the provider variables (see model-provider.ts). */
+  readonly model: ModelChoice;
 }
 
 function parsePort(raw: string | undefined): number {
@@ -64,8 +73,8 @@ function optional(raw: string | undefined): string | undefined {
 }
 
 /**
- * Reads the configuration from `env`. Throws a RangeError with a one-sentence message
- * when `ELIZA_PORT` or `ELIZA_HOST` is unusable.
+ * Reads the configuration from `env`. Throws an error with a one-sentence message when
+ * `ELIZA_PORT`, `ELIZA_HOST`, `ELIZA_CHARACTER` or a provider URL is unusable.
  */
 export function readElizaConfig(env: NodeJS.ProcessEnv, cwd: string): ElizaConfig {
   const port = parsePort(env.ELIZA_PORT);
@@ -80,5 +89,7 @@ export function readElizaConfig(env: NodeJS.ProcessEnv, cwd: string): ElizaConfi
     authToken: optional(env.ELIZA_SERVER_AUTH_TOKEN),
     baseUrl: reachableBaseUrl(host, port),
     stock: env.PURL_ELIZA_STOCK === 'true',
+    characterFiles: characterPaths(env.ELIZA_CHARACTER, cwd),
+    model: chooseModel(env),
   };
 }

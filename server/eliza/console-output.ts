@@ -19,9 +19,9 @@ export function printProgress(step: string): void {
   process.stdout.write(`${LINE_PREFIX}: ${step}\n`);
 }
 
-/** The one line that tells the parent the server is usable. */
-export function printReady(baseUrl: string, agentId: string): void {
-  process.stdout.write(`${LINE_PREFIX} ready ${baseUrl} agent=${agentId}\n`);
+/** The one line that tells the parent the server is usable, with its agents' ids. */
+export function printReady(baseUrl: string, agentIds: readonly string[]): void {
+  process.stdout.write(`${LINE_PREFIX} ready ${baseUrl} agent=${agentIds.join(',')}\n`);
 }
 
 /** One sentence on stderr: what went wrong, for a person, not a stack. */

@@ -1,21 +1,36 @@
 /**
- * Starts and stops the real ElizaOS `AgentServer` with PGlite and the Purl agent.
+ * Starts and stops the real ElizaOS `AgentServer` with PGlite and its agents.
  * Import this module only after `prepareProcessEnv` has run (see process-env.ts).
  */
 import type { AddressInfo } from 'node:net';
-import { setAllowedEnvVars, type UUID } from '@elizaos/core';
+import { setAllowedEnvVars, type Character, type Plugin, type UUID } from '@elizaos/core';
 import sqlPlugin from '@elizaos/plugin-sql';
 import { AgentServer } from '@elizaos/server';
-import { purlCharacter } from './character';
 import { createClientIpMiddleware } from './client-ip';
 import type { ElizaConfig } from './config';
-import { createLocalModelPlugin } from './local-model-plugin';
+import { createFailureNoticePlugin, createSubmitPoster } from './failure-notice';
 
-/** A started server with its one agent. */
+/** One agent to start: its character and the plugins that give it a model. */
+export interface AgentSpec {
+  readonly character: Character;
+  readonly plugins: readonly Plugin[];
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly id: UUID;
+  readonly name: string;
+  /** The names of the plugins ElizaOS registered with it. */
+  readonly plugins: readonly string[];
+}
+
+/** A started server with its agents. */
 export interface RunningEliza {
   readonly server: AgentServer;
+  /** The first agent's id. */
   readonly agentId: UUID;
-  /** Closes HTTP, stops the agent and closes the database. Safe to call once. */
+  readonly agents: readonly RunningAgent[];
+  /** Closes HTTP, stops the agents and closes the database. Safe to call once. */
   stop(): Promise<void>;
 }
 
@@ -47,13 +62,14 @@ async function stopServer(server: AgentServer): Promise<void> {
 }
 
 /**
- * Starts the server on `config.host:config.port`, then the Purl agent. Reports each
- * step through `onProgress`. On failure everything already started is stopped again.
+ * Starts the server on `config.host:config.port`, then the agents. Reports each step
+ * through `onProgress`. On failure everything already started is stopped again.
  */
-export async function startEliza(config: ElizaConfig, onProgress: (step: string) => void): Promise<RunningEliza> {
+export async function startEliza(config: ElizaConfig, agents: readonly AgentSpec[], onProgress: (step: string) => void): Promise<RunningEliza> {
   // ElizaOS core copies every environment variable into the agent's settings.secrets,
   // which GET /api/agents/:id returns; plugin-sql even loads any .env file found above the
-  // working directory into the environment first. An empty allow-list copies nothing.
+  // working directory into the environment first. An empty allow-list copies nothing: the
+  // model plugins read their keys from the environment themselves.
   setAllowedEnvVars(new Set());
   const server = constructWithoutSignalHandlers();
   try {
@@ -68,14 +84,24 @@ export async function startEliza(config: ElizaConfig, onProgress: (step: string)
     if (bound !== config.port) {
       throw new Error(`port ${config.port} is already in use`);
     }
-    onProgress(`starting agent ${purlCharacter.name}`);
-    // A copy, because startAgents writes the generated id into the character it gets.
-    const [runtime] = await server.startAgents([{ character: { ...purlCharacter }, plugins: [sqlPlugin, createLocalModelPlugin()] }]);
-    if (runtime === undefined) throw new Error(`agent ${purlCharacter.name} did not start`);
+    onProgress(`starting ${agents.length === 1 ? 'agent' : 'agents'} ${agents.map((agent) => agent.character.name).join(', ')}`);
+    const post = createSubmitPoster({ baseUrl: config.baseUrl, authToken: config.authToken });
+    const runtimes = await server.startAgents(
+      agents.map((agent) => ({
+        // A copy, because startAgents writes the generated id into the character it gets.
+        // The character's own plugin names are not loaded: Purl chooses the plugins.
+        character: { ...agent.character, plugins: [] },
+        plugins: [sqlPlugin, ...agent.plugins, createFailureNoticePlugin({ post })],
+      })),
+    );
+    if (runtimes.length !== agents.length) throw new Error(`${agents.length - runtimes.length} of ${agents.length} agents did not start`);
+    const first = runtimes[0];
+    if (first === undefined) throw new Error('no agent to start');
     let stopped: Promise<void> | undefined;
     return {
       server,
-      agentId: runtime.agentId,
+      agentId: first.agentId,
+      agents: runtimes.map((runtime) => ({ id: runtime.agentId, name: runtime.character.name, plugins: runtime.plugins.map((plugin) => plugin.name) })),
       stop: () => (stopped ??= stopServer(server)),
     };
   } catch (error) {

@@ -78,6 +78,13 @@ function embeddingInput(params: TextEmbeddingParams | string | null): string {
   return typeof params === 'string' ? params : (params.text ?? '');
 }
 
+/** Embeddings and a tokenizer, offline: for a model plugin that has neither (plugin-anthropic). */
+const localEmbeddingModels: NonNullable<Plugin['models']> = {
+  [ModelType.TEXT_EMBEDDING]: async (_runtime: IAgentRuntime, params: TextEmbeddingParams | string | null) => embedText(embeddingInput(params)),
+  [ModelType.TEXT_TOKENIZER_ENCODE]: async (_runtime: IAgentRuntime, params: TokenizeTextParams) => encodeTokens(params.prompt),
+  [ModelType.TEXT_TOKENIZER_DECODE]: async (_runtime: IAgentRuntime, params: DetokenizeTextParams) => decodeTokens(params.tokens),
+};
+
 /**
  * Creates the plugin. Each instance has its own marker nonce; register one instance
  * per agent.
@@ -104,28 +111,39 @@ export function createLocalModelPlugin(options: LocalModelPluginOptions = {}): P
     get: async () => ({ text: '', values: { actionNames: 'REPLY' }, data: {} }),
   };
 
-  const replyFromPrompt = (prompt: string): string => toResponseXml(composeReply(findCurrentMessage(prompt, marker) ?? ''));
+  const replyFromPrompt = (runtime: IAgentRuntime, prompt: string): string =>
+    toResponseXml(composeReply(findCurrentMessage(prompt, marker) ?? '', runtime.character.name));
 
   return {
     name: 'purl-local-model',
     description: 'Deterministic offline model handlers for the Purl demo agent.',
     providers: [currentMessageProvider, actionsProvider],
     models: {
-      [ModelType.TEXT_LARGE]: async (_runtime: IAgentRuntime, params: GenerateTextParams) => replyFromPrompt(params.prompt),
+      [ModelType.TEXT_LARGE]: async (runtime: IAgentRuntime, params: GenerateTextParams) => replyFromPrompt(runtime, params.prompt),
       [ModelType.TEXT_SMALL]: async (runtime: IAgentRuntime, params: GenerateTextParams) => {
         if (isShouldRespondPrompt(params.prompt)) return toShouldRespondXml(runtime.character.name);
-        if (isTitlePrompt(params.prompt)) return 'Conversation with Purl';
-        return replyFromPrompt(params.prompt);
+        if (isTitlePrompt(params.prompt)) return `Conversation with ${runtime.character.name}`;
+        return replyFromPrompt(runtime, params.prompt);
       },
-      [ModelType.TEXT_EMBEDDING]: async (_runtime: IAgentRuntime, params: TextEmbeddingParams | string | null) => embedText(embeddingInput(params)),
-      [ModelType.TEXT_TOKENIZER_ENCODE]: async (_runtime: IAgentRuntime, params: TokenizeTextParams) => encodeTokens(params.prompt),
-      [ModelType.TEXT_TOKENIZER_DECODE]: async (_runtime: IAgentRuntime, params: DetokenizeTextParams) => decodeTokens(params.tokens),
-      [ModelType.OBJECT_SMALL]: async (_runtime: IAgentRuntime, params: ObjectGenerationParams) => ({
-        ...composeReply(findCurrentMessage(params.prompt, marker) ?? ''),
+      ...localEmbeddingModels,
+      [ModelType.OBJECT_SMALL]: async (runtime: IAgentRuntime, params: ObjectGenerationParams) => ({
+        ...composeReply(findCurrentMessage(params.prompt, marker) ?? '', runtime.character.name),
       }),
-      [ModelType.OBJECT_LARGE]: async (_runtime: IAgentRuntime, params: ObjectGenerationParams) => ({
-        ...composeReply(findCurrentMessage(params.prompt, marker) ?? ''),
+      [ModelType.OBJECT_LARGE]: async (runtime: IAgentRuntime, params: ObjectGenerationParams) => ({
+        ...composeReply(findCurrentMessage(params.prompt, marker) ?? '', runtime.character.name),
       }),
     },
+  };
+}
+
+/**
+ * Only the local embedding and tokenizer, for agents whose model plugin lacks them:
+ * ElizaOS asks for an embedding at start to size its vectors and will not start without one.
+ */
+export function createLocalEmbeddingPlugin(): Plugin {
+  return {
+    name: 'purl-local-embedding',
+    description: 'Deterministic offline embeddings and tokenizer.',
+    models: localEmbeddingModels,
   };
 }

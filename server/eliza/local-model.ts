@@ -54,20 +54,21 @@ function capCodePoints(text: string, max: number): string {
 }
 
 /**
- * The local model's answer to `userText`. Deterministic; for any message of at most
- * {@link MAX_QUOTED_CODE_POINTS} code points the reply contains the trimmed message verbatim,
- * so a test can tell which message a reply belongs to.
+ * The local model's answer to `userText`, in the voice of the agent `agentName` (the
+ * built-in Purl, or a character of the user's run without a model key). Deterministic;
+ * for any message of at most {@link MAX_QUOTED_CODE_POINTS} code points the reply contains
+ * the trimmed message verbatim, so a test can tell which message a reply belongs to.
  */
-export function composeReply(userText: string): LocalReply {
+export function composeReply(userText: string, agentName = 'Purl'): LocalReply {
   const trimmed = userText.trim();
   const words = countWords(trimmed);
   const thought = `The user said ${words} ${words === 1 ? 'word' : 'words'}; answering from the local model.`;
   if (trimmed === '') {
-    return { thought, text: 'Purl heard an empty message. Ask me anything about Purl or rate limits.' };
+    return { thought, text: `${agentName} heard an empty message. Ask me anything about Purl or rate limits.` };
   }
   const fact = PURL_FACTS[fnv1a(trimmed) % PURL_FACTS.length] ?? '';
   const quoted = capCodePoints(trimmed, MAX_QUOTED_CODE_POINTS);
-  const text = `Purl heard you: "${quoted}". That is ${words} ${words === 1 ? 'word' : 'words'}. ${fact}`;
+  const text = `${agentName} heard you: "${quoted}". That is ${words} ${words === 1 ? 'word' : 'words'}. ${fact}`;
   return { thought, text };
 }
 

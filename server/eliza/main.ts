@@ -2,8 +2,9 @@
  * Entry point of Purl's embedded ElizaOS server: `npx tsx server/eliza/main.ts`.
  *
  * Protocol with the parent process: stdout carries `purl-eliza: <step>` progress lines and
- * then exactly one `purl-eliza ready <url> agent=<id>` line; failures are one sentence on
- * stderr and exit code 1; SIGTERM or SIGINT stops the server and exits 0.
+ * then exactly one `purl-eliza ready <url> agent=<id>[,<id>…]` line (the agents in the order
+ * of ELIZA_CHARACTER); failures are one sentence on stderr and exit code 1; SIGTERM or
+ * SIGINT stops the server and exits 0.
  *
  * This file only wires; the logic lives in the modules it imports.
  */
@@ -66,12 +67,19 @@ printProgress('loading ElizaOS');
 const { startEliza } = await import('./eliza-server');
 const { seedConversationsOnce } = await import('./seed');
 const { writeRouteTable } = await import('./route-table');
+const { agentSpecs, describeAgents } = await import('./agents');
 
 async function boot(): Promise<RunningEliza> {
-  const eliza = await startEliza(config, printProgress);
+  const { specs, notes } = await agentSpecs(config);
+  for (const note of notes) printProgress(note);
+  const eliza = await startEliza(config, specs, printProgress);
   writeRouteTable(eliza.server.app, config.dataDir);
+  for (const line of describeAgents(eliza.agents, config.model)) printProgress(line);
   // Signalled while starting: do not begin seeding, the shutdown is waiting for us.
   if (isShuttingDown) return eliza;
+  // The seeded conversations are about Purl and check the local model's replies; a
+  // character of the user's, or a paid model, gets none.
+  if (config.characterFiles !== undefined || config.model.kind !== 'local') return eliza;
   try {
     await seedConversationsOnce({
       baseUrl: config.baseUrl,
@@ -93,7 +101,11 @@ async function boot(): Promise<RunningEliza> {
 booting = boot();
 try {
   const eliza = await booting;
-  if (!isShuttingDown) printReady(config.baseUrl, eliza.agentId);
+  if (!isShuttingDown)
+    printReady(
+      config.baseUrl,
+      eliza.agents.map((agent) => agent.id),
+    );
 } catch (error) {
   printFailure(`could not start the ElizaOS server: ${sentenceOf(error)}`);
   process.exit(1);

@@ -20,6 +20,8 @@ import { costOf, readWithinBudget, refuseOverBudget } from './budget-door';
 import { sendError } from './errors';
 import { checkAnswer } from '../../src/shared/api';
 import { createEdge } from './edge';
+import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
+import { createSyncRoute, matchSyncRoute } from './sync';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
@@ -43,15 +45,32 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
   // one client to it, every user spends one budget, and the gateway spends it by priority.
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
   const proxy = createApiProxy(options, budget);
-  const edge =
-    options.edgeTtlMs > 0
-      ? createEdge({
-          ttlMs: options.edgeTtlMs,
-          maxBytes: options.edgeMaxBytes,
-          budget,
-          read: (path, client) => readWithinBudget(budget, () => readUpstream(options, path, client)),
-        })
-      : undefined;
+  // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
+  // reads under way); the plain shared routes use it when its window is open.
+  const edge = createEdge({
+    ttlMs: options.edgeTtlMs,
+    maxBytes: options.edgeMaxBytes,
+    budget,
+    read: (path, client, ifNoneMatch, signal) => readWithinBudget(budget, () => readUpstream(options, path, client, ifNoneMatch, signal)),
+  });
+  const sync = options.syncRoute
+    ? createSyncRoute({
+        edge,
+        memoriesTtlMs: options.edgeTtlMs,
+        // The agent list changes rarely: the worker already keeps it ten times longer than memories.
+        agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
+        maxBytes: options.edgeMaxBytes,
+        budget,
+        // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
+        readOwn: (path, client, signal) => {
+          const now = Date.now();
+          budget.sawClient(client, now);
+          if (!budget.admits('own-read', now)) return undefined;
+          const settle = budget.spend(now);
+          return readUpstream(options, path, client, undefined, signal).finally(settle);
+        },
+      })
+    : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -86,12 +105,33 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       .report()
       .then((report) => {
         res.setHeader('Cache-Control', 'no-store');
-        res.json({ ...report, ...(edge ? { edge: edge.stats() } : {}), ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}) });
+        res.json({
+          ...report,
+          edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
+          ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
+        });
       })
       .catch(next);
   });
 
   app.use('/api', sameOrigin, (req, res, next) => {
+    const syncRequest = sync && matchSyncRoute(req.method, req.originalUrl);
+    if (syncRequest) {
+      if ('problem' in syncRequest) {
+        sendError(res, 400, 'INVALID_QUERY', syncRequest.problem);
+        return;
+      }
+      // It reads the memories: both limits count it, as they count a memories read.
+      limits.api(req, res, (error?: unknown) => {
+        if (error) return next(error);
+        limits.memories(req, res, (failure?: unknown) => {
+          if (failure) return next(failure);
+          writeBudgetStanding(budget, req.ip ?? '', res, Date.now());
+          sync.serve(req, res, syncRequest.query, req.ip ?? '');
+        });
+      });
+      return;
+    }
     const matched = matchApiRoute(req.method, req.originalUrl);
     if (!matched) {
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
@@ -107,7 +147,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
       proxy.forward(req, res, { path: matched.upstreamPath, client, ...(body ? { body } : {}) });
     };
     const checkBodyThenForward = () => {
-      if (edge && matched.route.shared) {
+      if (options.edgeTtlMs > 0 && matched.route.shared) {
         const pathname = matched.upstreamPath.split('?')[0]!;
         writeBudgetStanding(budget, client, res, Date.now());
         edge.serve(req, res, { path: matched.upstreamPath, client, check: (body) => checkAnswer('GET', pathname, body) });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from './app';
 import { matchesIfNoneMatch } from './edge';
@@ -207,11 +208,42 @@ describe('the edge in front of a stand-in ElizaOS', () => {
     expect(await edgeStats(gateway)).toMatchObject({ entries: 0, upstreamReads: 1, coalesced: 1 });
   });
 
+  it('ends a hung upstream read once every browser waiting for it left, so the next browser does not join it', async () => {
+    const hung: http.ServerResponse[] = [];
+    let upstreamClosed = 0;
+    upstream.answer = (req, res) => {
+      hung.push(res);
+      req.socket.on('close', () => (upstreamClosed += 1));
+    };
+    const gateway = await open();
+    // Two browsers give up on the same read (their request timeout), one after the other.
+    const giveUp = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const request = http.get(new URL(MEMORIES, gateway.url), { agent: false });
+        request.on('error', () => resolve());
+        setTimeout(() => {
+          request.destroy();
+          resolve();
+        }, ms);
+      });
+    await Promise.all([giveUp(100), giveUp(250)]);
+    expect(upstream.apiSeen()).toHaveLength(1);
+    await sleep(150);
+    expect(upstreamClosed).toBe(1);
+    // The server answers again: the next browser starts a new read and gets it.
+    upstream.answer = memoriesAnswer(AGENT, ['back']);
+    const reply = await ask(gateway.url, MEMORIES);
+    expect(reply.status).toBe(200);
+    expect(reply.json().data.memories[0].content.text).toBe('back');
+    expect(upstream.apiSeen()).toHaveLength(2);
+    for (const res of hung) res.destroy();
+  });
+
   it('is off with GATEWAY_CACHE_TTL=0: every request goes upstream', async () => {
     const gateway = await open({ GATEWAY_CACHE_TTL: '0' });
     for (let i = 0; i < 3; i += 1) expect((await ask(gateway.url, MEMORIES)).headers['etag']).toBeUndefined();
     expect(upstream.apiSeen()).toHaveLength(3);
-    expect(await edgeStats(gateway)).toBeUndefined();
+    expect(await edgeStats(gateway)).toMatchObject({ ttlMs: 0, entries: 0, hits: 0 });
   });
 });
 

@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import type { RateLimitInfo } from '../../src/shared/network';
 import { cleanForBrowser } from './strip-secrets';
 import type { UpstreamBudget } from './upstream-budget';
 import type { FailedRead, UpstreamRead } from './upstream-read';
@@ -28,8 +29,12 @@ export interface EdgeOptions {
   ttlMs: number;
   /** The most the kept bodies may weigh together, bytes. */
   maxBytes: number;
-  /** One upstream GET of an allowlisted path, on behalf of `client`. Never rejects. */
-  read(path: string, client: string): Promise<UpstreamRead>;
+  /**
+   * One upstream GET of an allowlisted path, on behalf of `client`, conditional on
+   * `ifNoneMatch` (the upstream's own validator of the kept answer) when given, ended
+   * when `signal` aborts. Never rejects.
+   */
+  read(path: string, client: string, ifNoneMatch: string | undefined, signal: AbortSignal): Promise<UpstreamRead>;
   budget: UpstreamBudget;
   now?: () => number;
 }
@@ -59,21 +64,53 @@ export interface EdgeStats {
   staleForBudget: number;
   /** Answered 304 (the browser's copy is current). */
   notModified: number;
+  /** Upstream reads answered 304: the kept answer was current and only re-stamped. */
+  upstreamNotModified: number;
 }
 
 export interface Edge {
   serve(req: IncomingMessage, res: ServerResponse, request: EdgeRequest): void;
+  /**
+   * The kept answer for `request` if it is fresh within `ttlMs`, else one upstream read
+   * shared with everyone asking meanwhile. For the gateway's own routes
+   * (server/gateway/sync.ts), which build their answer from it; `signal` says the browser
+   * left (when every browser waiting for a read has left, the read is ended).
+   */
+  read(request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome>;
   stats(): EdgeStats;
 }
 
-interface Kept {
+/** A good answer the edge keeps: checked, `secrets` dropped, the same bytes for everyone. */
+export interface KeptAnswer {
   body: Buffer;
   etag: string;
+  /** The upstream's own validator for it, for a conditional refresh. */
+  upstreamEtag?: string;
   headers: [string, string | string[]][];
   storedAt: number;
 }
 
-type Outcome = { kind: 'kept'; entry: Kept } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
+type Kept = KeptAnswer;
+
+/** What a read gave: a kept answer, an answer to pass on as it came (not kept), or no answer. */
+export type EdgeOutcome =
+  | { kind: 'kept'; entry: KeptAnswer }
+  | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer }
+  | FailedRead;
+type Outcome = EdgeOutcome;
+
+interface Flight {
+  outcome: Promise<Outcome>;
+  waiting: number;
+  abort: AbortController;
+}
+
+const ABANDONED: FailedRead = {
+  kind: 'failed',
+  status: 502,
+  code: 'UPSTREAM_ABANDONED',
+  message: "The agent's server took too long to answer. Purl will try again.",
+};
 
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
 const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
@@ -90,11 +127,29 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
   });
 }
 
+/**
+ * Sends an outcome that is not a kept answer: the failure as the gateway's error, or the
+ * upstream's answer as it came (its budget, `budget` as last seen at `now`, restated).
+ */
+export function sendUnkept(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>, budget: RateLimitInfo, now: number): void {
+  if (outcome.kind === 'failed') {
+    sendError(res, outcome.status, outcome.code, outcome.message);
+    return;
+  }
+  if (res.destroyed || res.headersSent) return;
+  for (const [name, value] of outcome.headers) res.setHeader(name, value);
+  writeUpstreamBudget(budget, res, now);
+  res.setHeader('Content-Length', outcome.body.length);
+  res.writeHead(outcome.status);
+  res.end(outcome.body);
+}
+
 export function createEdge(options: EdgeOptions): Edge {
   const now = options.now ?? Date.now;
   const kept = new Map<string, Kept>();
-  const flights = new Map<string, Promise<Outcome>>();
-  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0 };
+  /** Upstream reads under way, by key, with how many browsers wait for each. */
+  const flights = new Map<string, Flight>();
+  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0 };
   let bytes = 0;
 
   function forget(key: string): void {
@@ -116,12 +171,27 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   /** The upstream's answer, cleaned, checked, and kept when it is good. */
-  async function refresh(key: string, request: EdgeRequest): Promise<Outcome> {
+  async function refresh(key: string, request: EdgeRequest, signal: AbortSignal): Promise<Outcome> {
     counts.upstreamReads++;
-    const read = await options.read(key, request.client);
+    const held = kept.get(key);
+    const read = await options.read(key, request.client, held?.upstreamEtag, signal);
     if (read.kind === 'failed') return read;
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    // Unchanged upstream: the answer held when asking is current again, with no body to
+    // read or check (kept afresh if it was dropped meanwhile to make room).
+    if (read.status === 304 && held) {
+      counts.upstreamNotModified++;
+      held.storedAt = arrivedAt;
+      if (kept.get(key) !== held) keep(key, held);
+      return { kind: 'kept', entry: held };
+    }
+    return settle(key, request, read);
+  }
+
+  /** Keeps a full upstream answer when it is good; says what to send either way. */
+  function settle(key: string, request: EdgeRequest, read: UpstreamRead & { kind: 'answer' }): Outcome {
+    const arrivedAt = now();
     let body = read.body;
     let isGood = false;
     if (isJson(read)) {
@@ -138,6 +208,8 @@ export function createEdge(options: EdgeOptions): Edge {
     }
     if (isGood && body.length <= options.maxBytes) {
       const entry: Kept = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
+      const upstreamEtag = read.headers['etag'];
+      if (typeof upstreamEtag === 'string') entry.upstreamEtag = upstreamEtag;
       keep(key, entry);
       return { kind: 'kept', entry };
     }
@@ -167,56 +239,91 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: Outcome): void {
-    if (outcome.kind === 'kept') {
-      sendKept(req, res, outcome.entry, 'miss');
-      return;
+    if (outcome.kind === 'kept') sendKept(req, res, outcome.entry, 'miss');
+    else sendUnkept(res, outcome, options.budget.last(), now());
+  }
+
+  /**
+   * The kept answer if fresh (or, while the budget is low, kept at all), else the read under
+   * way or a new one, with `leave` to call if the browser goes before it settles.
+   */
+  function obtain(
+    request: EdgeRequest,
+    ttlMs: number,
+  ): { how: 'hit' | 'stale-budget'; entry: Kept } | { how: 'miss'; outcome: Promise<Outcome>; leave: () => void } {
+    const key = request.path;
+    const entry = kept.get(key);
+    const at = now();
+    if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < ttlMs) {
+      counts.hits++;
+      kept.delete(key);
+      kept.set(key, entry);
+      return { how: 'hit', entry };
     }
-    if (outcome.kind === 'failed') {
-      sendError(res, outcome.status, outcome.code, outcome.message);
-      return;
+    // Past the window, a kept answer is still served while the upstream's budget says the
+    // edge's own read must wait (its window stretched as the budget falls; no read of its
+    // own at all in the reserve), so users' messages get what is left.
+    if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < options.budget.edgeWindow(ttlMs, kept.size, at)) {
+      counts.staleForBudget++;
+      return { how: 'stale-budget', entry };
     }
-    if (res.destroyed || res.headersSent) return;
-    for (const [name, value] of outcome.headers) res.setHeader(name, value);
-    writeUpstreamBudget(options.budget.last(), res, now());
-    res.setHeader('Content-Length', outcome.body.length);
-    res.writeHead(outcome.status);
-    res.end(outcome.body);
+    counts.misses++;
+    let flight = flights.get(key);
+    if (flight) counts.coalesced++;
+    else {
+      const abort = new AbortController();
+      const started: Flight = { outcome: Promise.resolve(ABANDONED as Outcome), waiting: 0, abort };
+      // One read for everyone who asks meanwhile.
+      started.outcome = refresh(key, request, abort.signal).finally(() => {
+        if (flights.get(key) === started) flights.delete(key);
+      });
+      flights.set(key, started);
+      flight = started;
+    }
+    const joined = flight;
+    joined.waiting += 1;
+    let isGone = false;
+    const leave = () => {
+      if (isGone) return;
+      isGone = true;
+      joined.waiting -= 1;
+      // Nobody waits any more (they gave up: a hung or crawling server): the read ends, as a
+      // forwarded request does when its browser leaves, and the next browser starts afresh
+      // instead of joining a read that may hang until the upstream timeout.
+      if (joined.waiting === 0 && flights.get(key) === joined) {
+        flights.delete(key);
+        joined.abort.abort();
+      }
+    };
+    void joined.outcome.then(() => {
+      isGone = true;
+    });
+    return { how: 'miss', outcome: joined.outcome, leave };
   }
 
   return {
     serve(req, res, request) {
-      const key = request.path;
-      const entry = kept.get(key);
-      const at = now();
-      if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < options.ttlMs) {
-        counts.hits++;
-        kept.delete(key);
-        kept.set(key, entry);
-        sendKept(req, res, entry, 'hit');
+      const got = obtain(request, options.ttlMs);
+      if (got.how !== 'miss') {
+        sendKept(req, res, got.entry, got.how);
         return;
       }
-      // Past the window, a kept answer is still served while the upstream's budget says
-      // the edge's own read must wait (its window stretched as the budget falls; no read of
-      // its own at all in the reserve), so users' messages get what is left.
-      if (entry && at - entry.storedAt < options.budget.edgeWindow(options.ttlMs, kept.size, at)) {
-        counts.staleForBudget++;
-        sendKept(req, res, entry, 'stale-budget');
-        return;
-      }
-      counts.misses++;
-      let flight = flights.get(key);
-      if (flight) counts.coalesced++;
-      else {
-        // One read for everyone who asks meanwhile; a browser that leaves does not end it.
-        flight = refresh(key, request).finally(() => flights.delete(key));
-        flights.set(key, flight);
-      }
-      flight.then(
+      res.on('close', () => {
+        if (!res.writableFinished) got.leave();
+      });
+      got.outcome.then(
         (outcome) => sendOutcome(req, res, outcome),
         // refresh() does not reject (its read never does, and checks are caught); were a bug to
         // make it, every waiting browser still gets an answer instead of a hung request.
         () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
+    },
+    read(request, ttlMs, signal) {
+      const got = obtain(request, ttlMs);
+      if (got.how !== 'miss') return Promise.resolve({ kind: 'kept', entry: got.entry });
+      if (signal.aborted) got.leave();
+      else signal.addEventListener('abort', got.leave, { once: true });
+      return got.outcome;
     },
     stats: () => ({ ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts }),
   };

@@ -183,7 +183,7 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
   it('serves /config.json from the environment', async () => {
     const reply = await ask(gateway.url, '/config.json');
     expect(reply.headers['cache-control']).toBe('no-cache');
-    expect(reply.json()).toEqual({ memoriesPollMs: 2000 });
+    expect(reply.json()).toEqual({ memoriesPollMs: 2000, syncRoute: true });
   });
 
   it('serves hashed assets as immutable and the page as no-cache, with a content security policy', async () => {

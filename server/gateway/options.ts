@@ -45,6 +45,12 @@ export interface GatewayOptions {
   edgeTtlMs: number;
   /** The most the edge keeps, bytes (GATEWAY_CACHE_MAX_BYTES). */
   edgeMaxBytes: number;
+  /**
+   * Whether the gateway serves its one-request delta sync route (server/gateway/sync.ts)
+   * and offers it in /config.json (PURL_SYNC_ROUTE; on unless "off"). Off, the gateway
+   * answers as one from before the route: the worker then reads the plain routes.
+   */
+  syncRoute: boolean;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -156,6 +162,14 @@ function readTls(env: NodeJS.ProcessEnv): GatewayOptions['tls'] {
   return { cert: read(certFile, 'TLS_CERT_FILE'), key: read(keyFile, 'TLS_KEY_FILE') };
 }
 
+function parseOnOff(raw: string | undefined, name: string, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (value === 'on' || value === 'true' || value === '1') return true;
+  if (value === 'off' || value === 'false' || value === '0') return false;
+  throw new OptionsError(`${name} must be "on" or "off", got "${raw}".`);
+}
+
 /** Host names from PURL_ALLOWED_HOSTS and HOST, lower-case, without ports or brackets. */
 function allowedHostNames(env: NodeJS.ProcessEnv, host: string): string[] {
   const names = (env['PURL_ALLOWED_HOSTS'] ?? '')
@@ -214,7 +228,9 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
     maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000, warnings),
     edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', env['PURL_GATEWAY_SECRET'] ? 0 : DEFAULT_EDGE_TTL_MS, 3_600_000),
     edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
+    syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
   };
+  if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   const tls = readTls(env);
   if (tls) options.tls = tls;
   if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];

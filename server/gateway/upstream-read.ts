@@ -19,14 +19,17 @@ const UNAVAILABLE: FailedRead = {
   message: "The agent's server isn't reachable right now. Purl will try again shortly.",
 };
 
-/** Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`. Never rejects. */
-export function readUpstream(options: GatewayOptions, path: string, client: string): Promise<UpstreamRead> {
+/**
+ * Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`,
+ * conditional on `ifNoneMatch` when given (then a 304 may come back). Never rejects.
+ */
+export function readUpstream(options: GatewayOptions, path: string, client: string, ifNoneMatch?: string, signal?: AbortSignal): Promise<UpstreamRead> {
   const target = new URL(path, options.upstream);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
     const request = transport.request(target, {
       method: 'GET',
-      headers: { accept: 'application/json', ...gatewayRequestHeaders(options, client) },
+      headers: { accept: 'application/json', ...gatewayRequestHeaders(options, client), ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) },
       timeout: options.upstreamTimeoutMs,
     });
     request.on('timeout', () => {
@@ -34,6 +37,11 @@ export function readUpstream(options: GatewayOptions, path: string, client: stri
       request.destroy();
     });
     request.on('error', () => resolve(UNAVAILABLE));
+    // Everyone who waited for it left: nobody needs the answer (the caller answers them, if anyone).
+    signal?.addEventListener('abort', () => {
+      resolve({ ...UNAVAILABLE, code: 'UPSTREAM_ABANDONED', message: "The agent's server took too long to answer. Purl will try again." });
+      request.destroy();
+    });
     request.on('response', (answer) => {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -69,7 +69,11 @@ function bioText(bio: Json): string {
 
 /** Validates `GET /api/agents`. */
 export function parseAgentList(body: Json): Agent[] {
-  return unwrap(body, 'agents').map((item, index) => {
+  return parseAgents(unwrap(body, 'agents'));
+}
+
+function parseAgents(list: readonly Json[]): Agent[] {
+  return list.map((item, index) => {
     const where = `agents[${index}]`;
     if (!isRecord(item)) fail(`${where} is not an object`);
     const name = optionalString(item['name']) ?? optionalString(item['characterName']);
@@ -124,20 +128,102 @@ function parseMemory(item: Json, index: number): Memory {
  * a response for the wrong agent would otherwise mix two agents' histories.
  */
 export function parseMemories(body: Json, agentId: string): Memory[] {
-  return unwrap(body, 'memories').map((item, index) => {
+  return parseAgentMemories(unwrap(body, 'memories'), agentId);
+}
+
+/** The memories in `list`, all of agent `agentId` (null: of any agent, where only the shape is checked). */
+function parseAgentMemories(list: readonly Json[], agentId: string | null): Memory[] {
+  return list.map((item, index) => {
     const memory = parseMemory(item, index);
-    if (memory.agentId !== agentId) fail(`memories[${index}] belongs to another agent`);
+    if (agentId !== null && memory.agentId !== agentId) fail(`memories[${index}] belongs to another agent`);
     return memory;
   });
+}
+
+/**
+ * One answer of the gateway's sync route (server/gateway/sync.ts): what changed since the
+ * cursor the worker sent, or everything (`reset`).
+ */
+export interface SyncAnswer {
+  /** Send it back next time. Opaque; the gateway checks it. */
+  cursor: string;
+  /** True: replace every stored memory of the agent with `memories` (they are all of them). */
+  reset: boolean;
+  /** The agent list, when it changed since the cursor (always on a reset); undefined: unchanged. */
+  agents?: Agent[];
+  /** New and edited memories of the agent asked for; undefined when the agent is not on the server. */
+  memories?: Memory[];
+  /** Ids of the agent's memories deleted since the cursor. */
+  removed: string[];
+  /**
+   * The open chat's part, when the request named its session: ElizaOS's answer for the
+   * session's messages (checked with the session by the chat, {@link parseSessionMessages}),
+   * or 'gone' when the server lost the session.
+   */
+  chat?: { gone: true } | { body: unknown };
+}
+
+/** A cursor as the gateway gives them out (what the worker sends back is checked here too). */
+export const SYNC_CURSOR = /^[0-9a-f]{12}\.(0|[1-9][0-9]{0,14})$/;
+
+/**
+ * Validates `GET /api/purl/sync`; `agentId` is the agent asked for (memories of another
+ * are refused; undefined: none was asked for; null: any, where only the shape is checked).
+ */
+export function parseSyncAnswer(body: Json, agentId: string | undefined | null): SyncAnswer {
+  if (!isRecord(body)) fail('the sync answer is not an object');
+  const cursor = body['cursor'];
+  if (typeof cursor !== 'string' || !SYNC_CURSOR.test(cursor)) fail('the sync cursor is missing or malformed');
+  if (typeof body['reset'] !== 'boolean') fail('the sync answer does not say whether it is a reset');
+  const answer: SyncAnswer = { cursor, reset: body['reset'], removed: [] };
+  const agents = body['agents'];
+  if (agents !== null) {
+    if (!Array.isArray(agents)) fail('agents is neither a list nor null');
+    answer.agents = parseAgents(agents);
+  } else if (answer.reset) fail('a reset without the agent list');
+  const memories = body['memories'];
+  if (memories !== null) {
+    if (!Array.isArray(memories)) fail('memories is neither a list nor null');
+    if (agentId === undefined && memories.length > 0) fail('memories came for no agent');
+    answer.memories = parseAgentMemories(memories, agentId ?? null);
+  }
+  const removed = body['removed'];
+  if (!Array.isArray(removed) || !removed.every((id) => typeof id === 'string' && id.length > 0)) fail('removed is not a list of ids');
+  answer.removed = removed as string[];
+  const chat = body['chat'];
+  if (chat !== undefined) {
+    if (isRecord(chat) && chat['gone'] === true) answer.chat = { gone: true };
+    else {
+      // Its shape is checked here; its values, with the session they belong to, by the chat.
+      parseSessionMessages(chat, SHAPE_ONLY_SESSION);
+      answer.chat = { body: chat };
+    }
+  }
+  return answer;
 }
 
 /** The request paths the worker uses, in one place. */
 export const apiPaths = {
   agents: '/api/agents',
+  /** The gateway's sync route; `since` is the cursor of the last answer stored for this agent. */
+  sync: (agentId?: string, since?: string, chat?: { sessionId: string; limit: number }) => {
+    const query = new URLSearchParams();
+    if (agentId !== undefined) query.set('agentId', agentId);
+    if (since !== undefined) query.set('since', since);
+    if (chat) {
+      query.set('session', chat.sessionId);
+      query.set('limit', String(chat.limit));
+    }
+    const text = query.toString();
+    return text ? `/api/purl/sync?${text}` : '/api/purl/sync';
+  },
   memories: (agentId: string) => `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
   sessions: '/api/messaging/sessions',
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;
+
+/** How many of a session's latest messages each chat poll asks for. */
+export const CHAT_POLL_LIMIT = 50;
 
 /** A chat session with the agent (sessions live only in the server's memory). */
 export interface ChatSession {
@@ -234,6 +320,8 @@ const SHAPE_ONLY_SESSION: ChatSession = { sessionId: 'shape', channelId: 'shape'
  */
 const ANSWER_SHAPES: readonly { method: string; path: RegExp; check: (body: Json, match: RegExpMatchArray) => unknown }[] = [
   { method: 'GET', path: /^\/api\/agents$/, check: (body) => parseAgentList(body) },
+  // The agent asked for is in the query, which is not seen here: the worker checks that part when it stores.
+  { method: 'GET', path: /^\/api\/purl\/sync$/, check: (body) => parseSyncAnswer(body, null) },
   { method: 'GET', path: /^\/api\/agents\/([^/]+)\/memories$/, check: (body, match) => parseMemories(body, decodeURIComponent(match[1]!)) },
   { method: 'POST', path: /^\/api\/messaging\/sessions$/, check: (body) => parseSession(body) },
   { method: 'GET', path: /^\/api\/messaging\/sessions\/[^/]+\/messages$/, check: (body) => parseSessionMessages(body, SHAPE_ONLY_SESSION) },

@@ -71,7 +71,15 @@ export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.free
   requestTimeoutMs: { env: 'FRONTEND_REQUEST_TIMEOUT', min: 1_000, max: 600_000 },
 });
 
-export type ConfigOverrides = Partial<PurlConfig>;
+/**
+ * What /config.json may set: the settings above, and what the gateway offers besides the
+ * plain API — `syncRoute`: its one-request delta sync (server/gateway/sync.ts). A gateway
+ * from before it says nothing, and the worker reads the plain routes.
+ */
+export type ConfigOverrides = Partial<PurlConfig> & { syncRoute?: boolean };
+
+/** The agent list changes rarely: it may be this many times older than the memories (worker and gateway alike). */
+export const AGENTS_WINDOW_FACTOR = 10;
 
 export interface ParsedOverrides {
   overrides: ConfigOverrides;
@@ -116,11 +124,17 @@ export function parseOverrides(body: unknown): ParsedOverrides {
     return { overrides: {}, errors: ['/config.json is not a JSON object; the defaults are kept'] };
   }
   const record = body as Record<string, unknown>;
-  return collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
+  const parsed = collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
+  const syncRoute = record['syncRoute'];
+  if (syncRoute === true) parsed.overrides.syncRoute = true;
+  else if (syncRoute !== undefined && syncRoute !== false)
+    parsed.errors.push(`config.syncRoute must be true or false, got ${JSON.stringify(syncRoute)}; the plain routes are used`);
+  return parsed;
 }
 
 /** The settings in force: the server's overrides on the defaults, then the mode applied. */
 export function resolveConfig(overrides: ConfigOverrides, highLoad: boolean): PurlConfig {
-  const normal = { ...defaultConfig, ...overrides };
+  const { syncRoute: _offered, ...settings } = overrides;
+  const normal = { ...defaultConfig, ...settings };
   return highLoad ? highLoadOf(normal) : normal;
 }

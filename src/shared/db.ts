@@ -90,6 +90,8 @@ export interface MetaValues {
   phase: number;
   /** The stamps of the API answers whose data is stored, by URL. */
   answers: Record<string, AnswerStamp>;
+  /** Where the stored memories of `agentId` stand in the gateway's sync (its last answer's cursor). */
+  syncCursor: { agentId: string; cursor: string };
 }
 export type MetaKey = keyof MetaValues;
 

@@ -1,0 +1,426 @@
+/**
+ * The sync route: everything a poll needs in one request, and only what changed.
+ *
+ *   GET /api/purl/sync[?agentId=<uuid>][&since=<cursor>][&session=<uuid>&limit=<1..100>]
+ *   → { cursor, reset, agents: [...] | null, memories: [...] | null, removed: [ids], chat? }
+ *
+ * The gateway reads the agent list and an agent's memories through the edge (at most once
+ * per window for all users together, server/gateway/edge.ts) and keeps, per agent, a log:
+ * each memory with the sequence number of the read that last added or changed it, and a
+ * tombstone for each memory that went missing. A browser's cursor names the sequence
+ * number it has seen, so its answer holds only the memories added or edited since, the
+ * ids deleted since, and the agent list only when that changed (CouchDB's `_changes`
+ * with `since`, Replicache's pull). `reset: true` means "replace what you keep": the
+ * browser had no cursor, or one this gateway cannot answer from — issued before it
+ * started (the epoch differs), or older than the oldest tombstone it still keeps.
+ * `memories: null` says the agent is not on the server (its memories were not read).
+ *
+ * An answer whose cursor is the browser's own changes nothing; with the ETag it got last
+ * time it is a 304 with no body. A malformed cursor, or one ahead of the gateway's, is a
+ * 400 with a sentence. Only agents in the agent list are read upstream, and each through
+ * the edge's window, so no query makes the gateway read ElizaOS more often than that.
+ * Everything held here is counted; past GATEWAY_CACHE_MAX_BYTES the least recently used
+ * agent's log goes (its browsers then get one reset).
+ *
+ * With `session`, the answer also carries that chat session's latest messages, read from
+ * ElizaOS for this browser alone (sessions are per user; the memories stay shared): `chat`
+ * is ElizaOS's answer as the chat poll would have had it, checked and cleaned, or
+ * `{ "gone": true }` when the server lost the session. Any other failure of that read is
+ * the whole answer's (a 429 with its Retry-After, a 5xx), as the chat poll would have seen
+ * it. Such an answer is the browser's own: it has no ETag and is never a 304.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkAnswer } from '../../src/shared/api';
+import { EDGE_HEADER } from '../../src/shared/budget';
+import { DROPPED_ANSWER_HEADERS, browserHeaders, isJson } from './api-proxy';
+import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
+import { sendError } from './errors';
+import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
+import { cleanForBrowser } from './strip-secrets';
+import type { UpstreamRead } from './upstream-read';
+import type { UpstreamBudget } from './upstream-budget';
+
+export const SYNC_PATH = '/api/purl/sync';
+
+/** Tombstones kept per agent; a cursor older than the oldest one dropped gets a reset. */
+export const MAX_TOMBSTONES = 10_000;
+/** Answers kept ready for the cursors browsers send (most are at the same few), per state. */
+const MAX_READY_ANSWERS = 256;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CURSOR = /^([0-9a-f]{12})\.(0|[1-9][0-9]{0,14})$/;
+const AGENTS_PATH = '/api/agents';
+const memoriesPath = (agentId: string) => `/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`;
+
+export interface SyncQuery {
+  agentId?: string;
+  /** The browser's cursor, as sent (checked for form). */
+  since?: string;
+  /** The open chat's session and how many of its latest messages to bring. */
+  chat?: { session: string; limit: number };
+}
+
+const SYNC_PARAMETERS = ['agentId', 'since', 'session', 'limit'];
+/** What ElizaOS answers for a session it no longer has (sessions live in its memory). */
+const SESSION_GONE = new Set([404, 410]);
+
+/**
+ * The sync route's query, or a sentence saying what is wrong with it; undefined when the
+ * request is not for the sync route at all. Only `agentId` and `since` are accepted, each
+ * at most once.
+ */
+export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQuery } | { problem: string } | undefined {
+  const questionMark = rawUrl.indexOf('?');
+  const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
+  if (path !== SYNC_PATH || method !== 'GET') return undefined;
+  const params = new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1));
+  const names = [...params.keys()];
+  const unknown = names.find((name) => !SYNC_PARAMETERS.includes(name));
+  if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only agentId, since, session and limit are.` };
+  if (new Set(names).size !== names.length) return { problem: 'Each of agentId, since, session and limit may be given once.' };
+  const query: SyncQuery = {};
+  const agentId = params.get('agentId');
+  if (agentId !== null) {
+    if (!UUID.test(agentId)) return { problem: 'The agentId must be a UUID.' };
+    query.agentId = agentId.toLowerCase();
+  }
+  const since = params.get('since');
+  if (since !== null) {
+    if (!CURSOR.test(since)) return { problem: 'The since parameter must be a cursor this gateway gave out; leave it out to sync from the start.' };
+    query.since = since;
+  }
+  const session = params.get('session');
+  const limit = params.get('limit');
+  if ((session === null) !== (limit === null)) return { problem: 'The session and limit parameters go together: give both or neither.' };
+  if (session !== null && limit !== null) {
+    if (!UUID.test(session)) return { problem: 'The session must be a UUID.' };
+    if (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 100) return { problem: 'The limit must be a whole number from 1 to 100.' };
+    query.chat = { session: session.toLowerCase(), limit: Number(limit) };
+  }
+  return { query };
+}
+
+/** What the sync route holds and has done, for operators (`/health` → `edge.sync`). */
+export interface SyncStats {
+  /** Agents with a log. */
+  agents: number;
+  memories: number;
+  tombstones: number;
+  /** What the logs hold, bytes (the memories' JSON and the tombstones' ids). */
+  bytes: number;
+  deltas: number;
+  resets: number;
+  notModified: number;
+}
+
+export interface SyncOptions {
+  edge: Edge;
+  /** The memories' window, ms (the edge's: GATEWAY_CACHE_TTL; 0 reads on every request). */
+  memoriesTtlMs: number;
+  /** The agent list's window, ms: it changes rarely. */
+  agentsTtlMs: number;
+  /** The most the logs may hold together, bytes. */
+  maxBytes: number;
+  budget: UpstreamBudget;
+  /**
+   * One upstream GET for this browser alone (the chat's messages), ended when `signal`
+   * aborts; undefined when the upstream's budget keeps such reads back now. Never rejects.
+   */
+  readOwn(path: string, client: string, signal: AbortSignal): Promise<UpstreamRead> | undefined;
+  now?: () => number;
+  /** This gateway's epoch (random per start); tests fix it. */
+  epoch?: string;
+}
+
+export interface SyncRoute {
+  serve(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string): void;
+  stats(): SyncStats;
+}
+
+interface Logged {
+  json: string;
+  seq: number;
+}
+
+interface AgentLog {
+  /** The edge answer last applied (its ETag): the same answer again changes nothing. */
+  sourceEtag: string;
+  entries: Map<string, Logged>;
+  /** Deleted ids by sequence number, oldest first. */
+  tombstones: Map<string, number>;
+  /** Cursors below this cannot be answered with a delta. */
+  horizon: number;
+  bytes: number;
+  usedAt: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The list under `data.<key>` of an answer the edge already checked. */
+function listOf(entry: KeptAnswer, key: string): unknown[] {
+  const body: unknown = JSON.parse(entry.body.toString('utf8'));
+  const data = isRecord(body) ? body['data'] : undefined;
+  const list = isRecord(data) ? data[key] : undefined;
+  return Array.isArray(list) ? list : [];
+}
+
+const idOf = (item: unknown): string | undefined => (isRecord(item) && typeof item['id'] === 'string' ? item['id'] : undefined);
+
+export function createSyncRoute(options: SyncOptions): SyncRoute {
+  const now = options.now ?? Date.now;
+  const epoch = options.epoch ?? randomBytes(6).toString('hex');
+  const logs = new Map<string, AgentLog>();
+  const counts = { deltas: 0, resets: 0, notModified: 0 };
+  let seq = 0;
+  let agents: { sourceEtag: string; json: string; ids: Set<string>; seq: number } | undefined;
+  let ready = new Map<string, Buffer>();
+  let readyAt = -1;
+  let bytes = 0;
+
+  const cursor = () => `${epoch}.${seq}`;
+
+  function noteAgents(entry: KeptAnswer): void {
+    if (agents?.sourceEtag === entry.etag) return;
+    const list = listOf(entry, 'agents');
+    const json = JSON.stringify(list);
+    if (agents?.json === json) {
+      agents.sourceEtag = entry.etag;
+      return;
+    }
+    seq += 1;
+    agents = {
+      sourceEtag: entry.etag,
+      json,
+      ids: new Set(
+        list
+          .map(idOf)
+          .filter((id): id is string => id !== undefined)
+          .map((id) => id.toLowerCase()),
+      ),
+      seq,
+    };
+  }
+
+  function dropOldest(log: AgentLog): void {
+    for (const [id, at] of log.tombstones) {
+      if (log.tombstones.size <= MAX_TOMBSTONES) break;
+      log.tombstones.delete(id);
+      log.bytes -= id.length;
+      bytes -= id.length;
+      log.horizon = Math.max(log.horizon, at);
+    }
+  }
+
+  /** Applies the edge's latest memories answer to the agent's log: one sequence number for all it changed. */
+  function noteMemories(agentId: string, entry: KeptAnswer): AgentLog {
+    let log = logs.get(agentId);
+    if (log?.sourceEtag === entry.etag) {
+      log.usedAt = now();
+      return log;
+    }
+    const next = seq + 1;
+    if (!log) {
+      // Whatever a browser holds from before this log existed is unknown to it: those cursors reset.
+      log = { sourceEtag: entry.etag, entries: new Map(), tombstones: new Map(), horizon: next, bytes: 0, usedAt: now() };
+      logs.set(agentId, log);
+    }
+    log.sourceEtag = entry.etag;
+    log.usedAt = now();
+    let changed = false;
+    const seen = new Set<string>();
+    for (const item of listOf(entry, 'memories')) {
+      const id = idOf(item);
+      if (id === undefined || seen.has(id)) continue;
+      seen.add(id);
+      const json = JSON.stringify(item);
+      const old = log.entries.get(id);
+      if (old?.json === json) continue;
+      changed = true;
+      const size = json.length + id.length;
+      log.bytes += size - (old ? old.json.length + id.length : 0);
+      bytes += size - (old ? old.json.length + id.length : 0);
+      log.entries.set(id, { json, seq: next });
+      if (log.tombstones.delete(id)) {
+        log.bytes -= id.length;
+        bytes -= id.length;
+      }
+    }
+    for (const [id, old] of log.entries) {
+      if (seen.has(id)) continue;
+      changed = true;
+      log.entries.delete(id);
+      log.bytes -= old.json.length;
+      bytes -= old.json.length;
+      log.tombstones.set(id, next);
+    }
+    dropOldest(log);
+    if (changed || log.horizon === next) seq = next;
+    evict(agentId);
+    return log;
+  }
+
+  /** Drops the least recently used logs (never `keep`) until the logs fit. */
+  function evict(keepId: string): void {
+    if (bytes <= options.maxBytes) return;
+    const byUse = [...logs.entries()].filter(([id]) => id !== keepId).sort(([, a], [, b]) => a.usedAt - b.usedAt);
+    for (const [id, log] of byUse) {
+      if (bytes <= options.maxBytes) break;
+      logs.delete(id);
+      bytes -= log.bytes;
+    }
+  }
+
+  /** The answer for a browser at `since` (undefined: reset), built once per state and cursor. */
+  function answerFor(agentId: string | undefined, log: AgentLog | undefined, since: number | undefined): Buffer {
+    if (readyAt !== seq) {
+      ready = new Map();
+      readyAt = seq;
+    }
+    const key = `${agentId ?? ''}|${since ?? 'reset'}|${log ? 'listed' : 'unlisted'}`;
+    const known = ready.get(key);
+    if (known) return known;
+    const isReset = since === undefined;
+    const agentsJson = isReset || (agents && agents.seq > since) ? (agents?.json ?? '[]') : 'null';
+    let memories = 'null';
+    const removed: string[] = [];
+    if (log) {
+      const parts: string[] = [];
+      for (const logged of log.entries.values()) if (isReset || logged.seq > since) parts.push(logged.json);
+      memories = `[${parts.join(',')}]`;
+      if (!isReset) for (const [id, at] of log.tombstones) if (at > since) removed.push(id);
+    }
+    const body = Buffer.from(
+      `{"cursor":${JSON.stringify(cursor())},"reset":${isReset},"agents":${agentsJson},"memories":${memories},"removed":${JSON.stringify(removed)}}`,
+    );
+    if (ready.size >= MAX_READY_ANSWERS) ready.clear();
+    ready.set(key, body);
+    return body;
+  }
+
+  /** Sends an edge outcome that is not a kept answer: the failure, or the upstream's own error as it came. */
+  function sendFailure(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>): void {
+    if (outcome.kind === 'pass' && outcome.status >= 200 && outcome.status < 300) {
+      // A 2xx the edge did not keep failed the boundary check: no part of it reaches a browser.
+      sendError(res, 502, 'UPSTREAM_BAD_ANSWER', "The agent's server sent something Purl couldn't read. Purl will try again shortly.");
+      return;
+    }
+    sendUnkept(res, outcome, options.budget.last(), now());
+  }
+
+  /**
+   * The chat part of an answer: ElizaOS's answer for the session, checked and cleaned, as
+   * JSON text; or an outcome that becomes the whole answer (a failure, a refused answer);
+   * or undefined when the budget keeps the read back.
+   */
+  async function readChat(
+    chat: { session: string; limit: number },
+    client: string,
+    signal: AbortSignal,
+  ): Promise<{ json: string } | Exclude<EdgeOutcome, { kind: 'kept' }> | undefined> {
+    const path = `/api/messaging/sessions/${chat.session}/messages?limit=${chat.limit}`;
+    const reading = options.readOwn(path, client, signal);
+    // Kept back by the budget: the answer goes without its chat part, and the chat poll asks on its own (and is told when it may).
+    if (!reading) return undefined;
+    const read = await reading;
+    if (read.kind === 'failed') return read;
+    const arrivedAt = now();
+    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    if (SESSION_GONE.has(read.status)) return { json: '{"gone":true}' };
+    const passOn = { kind: 'pass' as const, status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body };
+    if (read.status < 200 || read.status >= 300) return passOn;
+    try {
+      if (!isJson(read)) throw new Error('not JSON');
+      const clean = cleanForBrowser(JSON.parse(read.body.toString('utf8')), false);
+      checkAnswer('GET', path.split('?')[0]!, clean.value);
+      return { json: JSON.stringify(clean.value) };
+    } catch {
+      // Refused at the door: sent on as a 2xx the edge did not keep, which becomes UPSTREAM_BAD_ANSWER.
+      return passOn;
+    }
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string, signal: AbortSignal): Promise<void> {
+    let since: number | undefined;
+    if (query.since !== undefined) {
+      const [, cursorEpoch, cursorSeq] = CURSOR.exec(query.since)!;
+      if (cursorEpoch === epoch) {
+        since = Number(cursorSeq);
+        if (since > seq) {
+          sendError(res, 400, 'INVALID_CURSOR', 'The since cursor is ahead of every cursor this gateway gave out; leave it out to sync from the start.');
+          return;
+        }
+      }
+    }
+    // The chat's read starts at once, beside the shared ones.
+    const chatRead = query.chat ? readChat(query.chat, client, signal) : undefined;
+    const agentsRead = await options.edge.read(
+      { path: AGENTS_PATH, client, check: (body) => checkAnswer('GET', AGENTS_PATH, body) },
+      options.agentsTtlMs,
+      signal,
+    );
+    if (agentsRead.kind !== 'kept') return sendFailure(res, agentsRead);
+    noteAgents(agentsRead.entry);
+    let log: AgentLog | undefined;
+    const agentId = query.agentId;
+    if (agentId !== undefined && agents?.ids.has(agentId)) {
+      const path = memoriesPath(agentId);
+      const pathname = path.split('?')[0]!;
+      const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
+      if (memoriesRead.kind !== 'kept') return sendFailure(res, memoriesRead);
+      log = noteMemories(agentId, memoriesRead.entry);
+    }
+    const chat = chatRead ? await chatRead : undefined;
+    if (chat && !('json' in chat)) return sendFailure(res, chat);
+    // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
+    if (since !== undefined && log && since < log.horizon) since = undefined;
+    if (res.destroyed || res.headersSent) return;
+    const etag = `"${cursor()}"`;
+    res.setHeader('Cache-Control', chat ? 'no-store' : 'no-cache');
+    if (!chat) res.setHeader('ETag', etag);
+    res.setHeader('X-Purl-Sync', since === undefined ? 'reset' : 'delta');
+    // Everyone's budget (a stock server): the shared part did not spend it for this browser,
+    // so its members do not bind the worker (sw/guard.ts); a chat part did, so they do.
+    if (options.budget.shared && !chat) res.setHeader(EDGE_HEADER, 'sync');
+    writeUpstreamBudget(options.budget.last(), res, now());
+    if (!chat && since === seq && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+      counts.notModified++;
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    if (since === undefined) counts.resets++;
+    else counts.deltas++;
+    const shared = answerFor(agentId, log, since);
+    // The shared part ends with its closing brace: the chat goes in just before it.
+    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat.json}}`)]) : shared;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', body.length);
+    res.writeHead(200);
+    res.end(body);
+  }
+
+  return {
+    serve(req, res, query, client) {
+      // The browser leaving (its request timed out) ends the reads made for it alone, and its share of the shared ones.
+      const left = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) left.abort();
+      });
+      answer(req, res, query, client, left.signal).catch(() =>
+        sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
+      );
+    },
+    stats() {
+      let memories = 0;
+      let tombstones = 0;
+      for (const log of logs.values()) {
+        memories += log.entries.size;
+        tombstones += log.tombstones.size;
+      }
+      return { agents: logs.size, memories, tombstones, bytes, ...counts };
+    },
+  };
+}

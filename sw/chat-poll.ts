@@ -4,7 +4,7 @@
  * say on when to look again.
  */
 import { getMeta, type PurlDatabase, type SyncStatus } from '../src/shared/db';
-import type { ChatSession } from '../src/shared/api';
+import type { ChatSession, SyncChatPart } from '../src/shared/api';
 import type { PurlEvent } from '../src/shared/messages';
 import type { Chat } from './chat';
 import type { PollResult } from './poller';
@@ -24,7 +24,7 @@ export interface ChatPoll {
   /** One chat poll, as the poller runs it. */
   (): Promise<PollResult>;
   /** The same bookkeeping for a chat poll's answer that came inside a sync (the sync route's chat part). */
-  deliver(session: ChatSession, part: { gone: true } | { body: unknown }): Promise<PollResult>;
+  deliver(session: ChatSession, part: SyncChatPart): Promise<PollResult>;
 }
 
 export function createChatPoll(options: ChatPollOptions): ChatPoll {
@@ -60,6 +60,6 @@ export function createChatPoll(options: ChatPollOptions): ChatPoll {
   }
 
   return Object.assign(() => run(() => options.chat.poll()), {
-    deliver: (session: ChatSession, part: { gone: true } | { body: unknown }) => run(() => options.chat.deliver(session, part)),
+    deliver: (session: ChatSession, part: SyncChatPart) => run(() => options.chat.deliver(session, part)),
   });
 }

@@ -275,4 +275,18 @@ describe('the chat poll', () => {
     h.server.faults = [502];
     await expect(h.chat.poll()).rejects.toThrow(/HTTP 502/);
   });
+
+  it('takes the answer a sync brought exactly as its own: messages stored, a lost session replaced, a failure thrown', async () => {
+    const h = await harness();
+    await h.chat.openSession(AGENT, 'user');
+    const session = (await h.chat.session())!;
+    const reply = { id: 'r9', authorId: 'agent', isAgent: true, content: 'from the sync', createdAt: 6_000 };
+    expect(await h.chat.deliver(session, { body: { messages: [reply] } })).toBe('changed');
+    expect(await h.chat.deliver(session, { body: { messages: [reply] } })).toBe('unchanged');
+    expect((await listChat(h.db, AGENT)).map((m) => m.text)).toEqual(['from the sync']);
+    await expect(h.chat.deliver(session, { failed: { status: 502, code: 'UPSTREAM_BAD_ANSWER' } })).rejects.toMatchObject({ code: 'bad-response' });
+    await expect(h.chat.deliver(session, { failed: { status: 429, code: 'UPSTREAM_RATE_LIMITED' } })).rejects.toThrow(/HTTP 429/);
+    expect(await h.chat.deliver(session, { gone: true })).toBe('unchanged');
+    expect((await getMeta(h.db, 'chatSession'))?.sessionId).not.toBe(session.sessionId);
+  });
 });

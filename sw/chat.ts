@@ -16,6 +16,7 @@ import {
   parseSessionMessages,
   type ChatMessage,
   type ChatSession,
+  type SyncChatPart,
 } from '../src/shared/api';
 import { getMeta, type OutboxItem, type PurlDatabase } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
@@ -63,7 +64,7 @@ export interface Chat {
   /** The session the chat poll reads, if there is one (the sync route may bring its messages instead). */
   session(): Promise<ChatSession | undefined>;
   /** Takes a chat poll's answer that came another way (the sync route's chat part) as {@link poll} takes its own. */
-  deliver(session: ChatSession, part: { gone: true } | { body: unknown }): Promise<'changed' | 'unchanged'>;
+  deliver(session: ChatSession, part: SyncChatPart): Promise<'changed' | 'unchanged'>;
   /** Sends what may be sent now; resolves with when there is more to do (epoch ms), or undefined. */
   drain(): Promise<number | undefined>;
   /** The server answers again after an outage: messages waiting out their backoff are tried at once. */
@@ -182,7 +183,14 @@ export function createChat(options: ChatOptions): Chat {
     return settle(current, await fetchMessages(current, 'chat'));
   }
 
-  function deliver(current: ChatSession, part: { gone: true } | { body: unknown }): Promise<'changed' | 'unchanged'> {
+  async function deliver(current: ChatSession, part: SyncChatPart): Promise<'changed' | 'unchanged'> {
+    if ('failed' in part) {
+      // The gateway's word for the read it made for this poll: the same error the poll's own request would have given.
+      const { status, code } = part.failed;
+      throw code === 'UPSTREAM_BAD_ANSWER'
+        ? new PurlError('bad-response', 'the gateway refused the server’s answer')
+        : new PurlError('http-error', `HTTP ${status}`);
+    }
     return settle(current, 'gone' in part ? 'session-gone' : parseSessionMessages(part.body, current));
   }
 

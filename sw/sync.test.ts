@@ -344,4 +344,19 @@ describe('sync through the gateway’s sync route', () => {
     expect(await listMemories(h.db, A)).toEqual([]);
     expect(chat.delivered).toEqual([]);
   });
+
+  it('takes a failed chat read as the chat’s failure, and stores the memories all the same', async () => {
+    const chat: ChatHarness = { session: { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' }, delivered: [] };
+    const h = await harness(true, chat);
+    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
+    await h.db.put('meta', A, 'selectedAgentId');
+    const failed = { error: { status: 502, code: 'UPSTREAM_BAD_ANSWER', message: "The agent's server sent something Purl couldn't read." } };
+    h.routes.set(apiPaths.sync(A, undefined, { sessionId: 's-1', limit: 50 }), () =>
+      syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: failed }),
+    );
+    expect(await h.sync.refresh('memories')).toBe('changed');
+    expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
+    expect(chat.delivered).toEqual([{ failed: { status: 502, code: 'UPSTREAM_BAD_ANSWER' } }]);
+    expect((await getMeta(h.db, 'sync'))?.error).toBeUndefined();
+  });
 });

@@ -324,17 +324,28 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(reply.json().memories).toHaveLength(2);
   });
 
-  it('answers with the chat read’s own failure: a 429 with its Retry-After, an unreadable answer as a 502', async () => {
+  it('says what went wrong with the chat read in the chat part, and the memories part stands', async () => {
     const gateway = await open();
+    state.chat = jsonAnswer(500, { success: false, error: { message: 'boom', stack: 'at x' } });
+    const failed = await ask(gateway.url, withChat());
+    expect(failed.status).toBe(200);
+    expect(failed.json().memories).toHaveLength(2);
+    expect(failed.json().chat).toEqual({ error: { status: 500, code: 'UPSTREAM_ERROR', message: "The agent's server answered with an error." } });
     state.chat = jsonAnswer(200, { success: true, messages: 'none' });
     const garbled = await ask(gateway.url, withChat());
-    expect(garbled.status).toBe(502);
-    expect(garbled.json().error.code).toBe('UPSTREAM_BAD_ANSWER');
-    // (Last: in front of a shared budget, the gateway then holds everything until the Retry-After ends.)
+    expect(garbled.status).toBe(200);
+    expect(garbled.json().chat.error).toMatchObject({ status: 502, code: 'UPSTREAM_BAD_ANSWER' });
+    expect(garbled.body).not.toContain('none');
     state.chat = jsonAnswer(429, { success: false }, { 'Retry-After': '12' });
     const limited = await ask(gateway.url, withChat());
-    expect(limited.status).toBe(429);
-    expect(limited.headers['retry-after']).toBe('12');
+    expect(limited.json().chat.error).toMatchObject({ status: 429, retryAfter: '12' });
+    // In front of a shared budget, that 429 means nothing more goes upstream until it ends:
+    // the next sync is answered from the edge's copies, without a chat part (not even tried).
+    const held = await ask(gateway.url, withChat());
+    expect(held.status).toBe(200);
+    expect(held.json().memories).toHaveLength(2);
+    expect(held.json()).not.toHaveProperty('chat');
+    expect(chatReads()).toHaveLength(3);
   });
 
   it.each([

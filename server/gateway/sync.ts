@@ -25,15 +25,15 @@
  * With `session`, the answer also carries that chat session's latest messages, read from
  * ElizaOS for this browser alone (sessions are per user; the memories stay shared): `chat`
  * is ElizaOS's answer as the chat poll would have had it, checked and cleaned, or
- * `{ "gone": true }` when the server lost the session. Any other failure of that read is
- * the whole answer's (a 429 with its Retry-After, a 5xx), as the chat poll would have seen
- * it. Such an answer is the browser's own: it has no ETag and is never a 304.
+ * `{ "gone": true }` when the server lost the session, or `{ "error": … }` when that read
+ * failed: the memories part stands either way. Such an answer is the browser's own: it has
+ * no ETag and is never a 304.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
-import { DROPPED_ANSWER_HEADERS, browserHeaders, isJson } from './api-proxy';
+import { isJson } from './api-proxy';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
@@ -311,34 +311,37 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
   }
 
   /**
-   * The chat part of an answer: ElizaOS's answer for the session, checked and cleaned, as
-   * JSON text; or an outcome that becomes the whole answer (a failure, a refused answer);
-   * or undefined when the budget keeps the read back.
+   * The chat part of an answer, as JSON text: ElizaOS's answer for the session, checked and
+   * cleaned; `{"gone":true}` when the server lost the session; or `{"error":{…}}` when the
+   * read failed (down, slow, an error status, an answer refused at the door), which the
+   * worker takes as its chat poll's failure while the memories part stands. Undefined
+   * when the budget keeps such reads back (the chat poll then asks on its own, and is told
+   * when it may).
    */
-  async function readChat(
-    chat: { session: string; limit: number },
-    client: string,
-    signal: AbortSignal,
-  ): Promise<{ json: string } | Exclude<EdgeOutcome, { kind: 'kept' }> | undefined> {
+  async function readChat(chat: { session: string; limit: number }, client: string, signal: AbortSignal): Promise<string | undefined> {
     const path = `/api/messaging/sessions/${chat.session}/messages?limit=${chat.limit}`;
     const reading = options.readOwn(path, client, signal);
-    // Kept back by the budget: the answer goes without its chat part, and the chat poll asks on its own (and is told when it may).
     if (!reading) return undefined;
     const read = await reading;
-    if (read.kind === 'failed') return read;
+    const failure = (status: number, code: string, message: string, retryAfter?: string) =>
+      JSON.stringify({ error: { status, code, message, ...(retryAfter === undefined ? {} : { retryAfter }) } });
+    if (read.kind === 'failed') return failure(read.status, read.code, read.message);
     const arrivedAt = now();
-    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
-    if (SESSION_GONE.has(read.status)) return { json: '{"gone":true}' };
-    const passOn = { kind: 'pass' as const, status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body };
-    if (read.status < 200 || read.status >= 300) return passOn;
+    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt, read.status);
+    if (SESSION_GONE.has(read.status)) return '{"gone":true}';
+    if (read.status === 429) {
+      const retryAfter = read.headers['retry-after'];
+      return failure(429, 'UPSTREAM_RATE_LIMITED', "The agent's server asked Purl to slow down.", typeof retryAfter === 'string' ? retryAfter : undefined);
+    }
+    if (read.status < 200 || read.status >= 300) return failure(read.status, 'UPSTREAM_ERROR', "The agent's server answered with an error.");
     try {
       if (!isJson(read)) throw new Error('not JSON');
       const clean = cleanForBrowser(JSON.parse(read.body.toString('utf8')), false);
       checkAnswer('GET', path.split('?')[0]!, clean.value);
-      return { json: JSON.stringify(clean.value) };
+      return JSON.stringify(clean.value);
     } catch {
-      // Refused at the door: sent on as a 2xx the edge did not keep, which becomes UPSTREAM_BAD_ANSWER.
-      return passOn;
+      // Refused at the door: no part of it reaches a browser.
+      return failure(502, 'UPSTREAM_BAD_ANSWER', "The agent's server sent something Purl couldn't read.");
     }
   }
 
@@ -373,7 +376,6 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       log = noteMemories(agentId, memoriesRead.entry);
     }
     const chat = chatRead ? await chatRead : undefined;
-    if (chat && !('json' in chat)) return sendFailure(res, chat);
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
     if (since !== undefined && log && since < log.horizon) since = undefined;
     if (res.destroyed || res.headersSent) return;
@@ -395,7 +397,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     else counts.deltas++;
     const shared = answerFor(agentId, log, since);
     // The shared part ends with its closing brace: the chat goes in just before it.
-    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat.json}}`)]) : shared;
+    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat}}`)]) : shared;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', body.length);
     res.writeHead(200);

@@ -156,12 +156,17 @@ export interface SyncAnswer {
   /** Ids of the agent's memories deleted since the cursor. */
   removed: string[];
   /**
-   * The open chat's part, when the request named its session: ElizaOS's answer for the
-   * session's messages (checked with the session by the chat, {@link parseSessionMessages}),
-   * or 'gone' when the server lost the session.
+   * The open chat's part, when the request named its session and the gateway read it.
    */
-  chat?: { gone: true } | { body: unknown };
+  chat?: SyncChatPart;
 }
+
+/**
+ * The open chat's part of a sync answer: ElizaOS's answer for the session's messages
+ * (checked with the session by the chat, {@link parseSessionMessages}), the session gone
+ * (the server lost it), or the read's failure (its status, and the gateway's code).
+ */
+export type SyncChatPart = { gone: true } | { body: unknown } | { failed: { status: number; code: string } };
 
 /** A cursor as the gateway gives them out (what the worker sends back is checked here too). */
 export const SYNC_CURSOR = /^[0-9a-f]{12}\.(0|[1-9][0-9]{0,14})$/;
@@ -192,8 +197,13 @@ export function parseSyncAnswer(body: Json, agentId: string | undefined | null):
   answer.removed = removed as string[];
   const chat = body['chat'];
   if (chat !== undefined) {
+    const error = isRecord(chat) ? chat['error'] : undefined;
     if (isRecord(chat) && chat['gone'] === true) answer.chat = { gone: true };
-    else {
+    else if (isRecord(error)) {
+      const status = error['status'];
+      if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) fail('chat.error.status is not an HTTP status');
+      answer.chat = { failed: { status, code: optionalString(error['code']) ?? '' } };
+    } else {
       // Its shape is checked here; its values, with the session they belong to, by the chat.
       parseSessionMessages(chat, SHAPE_ONLY_SESSION);
       answer.chat = { body: chat };

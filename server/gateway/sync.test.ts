@@ -348,6 +348,15 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(chatReads()).toHaveLength(3);
   });
 
+  it('in front of a server that gives each user a budget, a 429 on the chat is the whole answer, and the memories are not read after it', async () => {
+    const gateway = await open({ PURL_GATEWAY_SECRET: 'per-user-buckets', GATEWAY_CACHE_TTL: '0' });
+    state.chat = jsonAnswer(429, { success: false }, { 'Retry-After': '7' });
+    const limited = await ask(gateway.url, withChat());
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('7');
+    expect(memoryReads()).toBe(0);
+  });
+
   it.each([
     ['a session without a limit', `${SYNC_PATH}?session=${SESSION}`],
     ['a limit without a session', `${SYNC_PATH}?limit=5`],

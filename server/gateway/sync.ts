@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
-import { isJson } from './api-proxy';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
@@ -318,7 +318,11 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
    * when the budget keeps such reads back (the chat poll then asks on its own, and is told
    * when it may).
    */
-  async function readChat(chat: { session: string; limit: number }, client: string, signal: AbortSignal): Promise<string | undefined> {
+  async function readChat(
+    chat: { session: string; limit: number },
+    client: string,
+    signal: AbortSignal,
+  ): Promise<string | { limitedBy: Exclude<EdgeOutcome, { kind: 'kept' }> } | undefined> {
     const path = `/api/messaging/sessions/${chat.session}/messages?limit=${chat.limit}`;
     const reading = options.readOwn(path, client, signal);
     if (!reading) return undefined;
@@ -329,6 +333,11 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt, read.status);
     if (SESSION_GONE.has(read.status)) return '{"gone":true}';
+    // This user's own budget said stop (the embedded server gives each user one): the whole
+    // answer is that 429, and nothing more goes upstream for it, the memories included.
+    if (read.status === 429 && !options.budget.shared) {
+      return { limitedBy: { kind: 'pass', status: 429, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body } };
+    }
     if (read.status === 429) {
       const retryAfter = read.headers['retry-after'];
       return failure(429, 'UPSTREAM_RATE_LIMITED', "The agent's server asked Purl to slow down.", typeof retryAfter === 'string' ? retryAfter : undefined);
@@ -368,6 +377,9 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     noteAgents(agentsRead.entry);
     let log: AgentLog | undefined;
     const agentId = query.agentId;
+    // The chat's answer before the memories' read: a 429 for this user stops it going out.
+    const chat = chatRead ? await chatRead : undefined;
+    if (typeof chat === 'object') return sendFailure(res, chat.limitedBy);
     if (agentId !== undefined && agents?.ids.has(agentId)) {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
@@ -375,7 +387,6 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       if (memoriesRead.kind !== 'kept') return sendFailure(res, memoriesRead);
       log = noteMemories(agentId, memoriesRead.entry);
     }
-    const chat = chatRead ? await chatRead : undefined;
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
     if (since !== undefined && log && since < log.horizon) since = undefined;
     if (res.destroyed || res.headersSent) return;

@@ -61,6 +61,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
         maxBytes: options.edgeMaxBytes,
         budget,
+        standing: (res, client) => writeBudgetStanding(budget, client, res, Date.now()),
         // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
         readOwn: (path, client, signal) => {
           const now = Date.now();
@@ -126,7 +127,6 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         if (error) return next(error);
         limits.memories(req, res, (failure?: unknown) => {
           if (failure) return next(failure);
-          writeBudgetStanding(budget, req.ip ?? '', res, Date.now());
           sync.serve(req, res, syncRequest.query, req.ip ?? '');
         });
       });

@@ -324,7 +324,7 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(reply.json().memories).toHaveLength(2);
   });
 
-  it('says what went wrong with the chat read in the chat part, and the memories part stands', async () => {
+  it('says what went wrong with the chat read in the chat part, and the memories part stands; a 429 is the whole answer', async () => {
     const gateway = await open();
     state.chat = jsonAnswer(500, { success: false, error: { message: 'boom', stack: 'at x' } });
     const failed = await ask(gateway.url, withChat());
@@ -336,15 +336,19 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(garbled.status).toBe(200);
     expect(garbled.json().chat.error).toMatchObject({ status: 502, code: 'UPSTREAM_BAD_ANSWER' });
     expect(garbled.body).not.toContain('none');
+    // A 429 is the whole answer's, with its Retry-After and the tier it leads to: in front of a
+    // shared budget nothing more goes upstream until it ends.
     state.chat = jsonAnswer(429, { success: false }, { 'Retry-After': '12' });
     const limited = await ask(gateway.url, withChat());
-    expect(limited.json().chat.error).toMatchObject({ status: 429, retryAfter: '12' });
-    // In front of a shared budget, that 429 means nothing more goes upstream until it ends:
-    // the next sync is answered from the edge's copies, without a chat part (not even tried).
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('12');
+    expect(limited.headers['x-purl-budget']).toBe('empty');
+    // The next sync is answered from the edge's copies, without a chat part (not even tried).
     const held = await ask(gateway.url, withChat());
     expect(held.status).toBe(200);
     expect(held.json().memories).toHaveLength(2);
     expect(held.json()).not.toHaveProperty('chat');
+    expect(held.headers['x-purl-edge']).toBe('sync');
     expect(chatReads()).toHaveLength(3);
   });
 

@@ -123,6 +123,8 @@ export interface SyncOptions {
   /** The most the logs may hold together, bytes. */
   maxBytes: number;
   budget: UpstreamBudget;
+  /** Writes where `client` stands with the budget (its share, the tier) on an answer about to go. */
+  standing?: (res: ServerResponse, client: string) => void;
   /**
    * One upstream GET for this browser alone (the chat's messages), ended when `signal`
    * aborts; undefined when the upstream's budget keeps such reads back now. Never rejects.
@@ -301,7 +303,8 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
   }
 
   /** Sends an edge outcome that is not a kept answer: the failure, or the upstream's own error as it came. */
-  function sendFailure(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>): void {
+  function sendFailure(res: ServerResponse, client: string, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>): void {
+    if (!res.headersSent) options.standing?.(res, client);
     if (outcome.kind === 'pass' && outcome.status >= 200 && outcome.status < 300) {
       // A 2xx the edge did not keep failed the boundary check: no part of it reaches a browser.
       sendError(res, 502, 'UPSTREAM_BAD_ANSWER', "The agent's server sent something Purl couldn't read. Purl will try again shortly.");
@@ -327,20 +330,16 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     const reading = options.readOwn(path, client, signal);
     if (!reading) return undefined;
     const read = await reading;
-    const failure = (status: number, code: string, message: string, retryAfter?: string) =>
-      JSON.stringify({ error: { status, code, message, ...(retryAfter === undefined ? {} : { retryAfter }) } });
+    const failure = (status: number, code: string, message: string) => JSON.stringify({ error: { status, code, message } });
     if (read.kind === 'failed') return failure(read.status, read.code, read.message);
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt, read.status);
     if (SESSION_GONE.has(read.status)) return '{"gone":true}';
-    // This user's own budget said stop (the embedded server gives each user one): the whole
-    // answer is that 429, and nothing more goes upstream for it, the memories included.
-    if (read.status === 429 && !options.budget.shared) {
-      return { limitedBy: { kind: 'pass', status: 429, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body } };
-    }
+    // The server said stop (this user's own budget on the embedded server; everyone's in
+    // front of a stock one, which the gateway then holds): the whole answer is that 429, as
+    // the chat poll would have had it, and nothing more goes upstream for it.
     if (read.status === 429) {
-      const retryAfter = read.headers['retry-after'];
-      return failure(429, 'UPSTREAM_RATE_LIMITED', "The agent's server asked Purl to slow down.", typeof retryAfter === 'string' ? retryAfter : undefined);
+      return { limitedBy: { kind: 'pass', status: 429, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body } };
     }
     if (read.status < 200 || read.status >= 300) return failure(read.status, 'UPSTREAM_ERROR', "The agent's server answered with an error.");
     try {
@@ -373,18 +372,18 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       options.agentsTtlMs,
       signal,
     );
-    if (agentsRead.kind !== 'kept') return sendFailure(res, agentsRead);
+    if (agentsRead.kind !== 'kept') return sendFailure(res, client, agentsRead);
     noteAgents(agentsRead.entry);
     let log: AgentLog | undefined;
     const agentId = query.agentId;
     // The chat's answer before the memories' read: a 429 for this user stops it going out.
     const chat = chatRead ? await chatRead : undefined;
-    if (typeof chat === 'object') return sendFailure(res, chat.limitedBy);
+    if (typeof chat === 'object') return sendFailure(res, client, chat.limitedBy);
     if (agentId !== undefined && agents?.ids.has(agentId)) {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
       const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
-      if (memoriesRead.kind !== 'kept') return sendFailure(res, memoriesRead);
+      if (memoriesRead.kind !== 'kept') return sendFailure(res, client, memoriesRead);
       log = noteMemories(agentId, memoriesRead.entry);
     }
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
@@ -397,6 +396,8 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     // Everyone's budget (a stock server): the shared part did not spend it for this browser,
     // so its members do not bind the worker (sw/guard.ts); a chat part did, so they do.
     if (options.budget.shared && !chat) res.setHeader(EDGE_HEADER, 'sync');
+    // Stated as it stands now, after this answer's own reads.
+    options.standing?.(res, client);
     writeUpstreamBudget(options.budget.last(), res, now());
     if (!chat && since === seq && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
       counts.notModified++;

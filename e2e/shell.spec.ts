@@ -79,6 +79,8 @@ test.describe('offline', () => {
     await expect(page.locator('.status-updated')).toBeVisible();
     const online = await conversationRows(page).allTextContents();
     await conversationRows(page).first().click();
+    // The transcript is read from IndexedDB after the click: wait for it before taking it down.
+    await expect(memoryTexts(page).first()).toBeVisible();
     const transcript = await memoryTexts(page).allTextContents();
     expect(transcript.length).toBeGreaterThan(0);
     await context.setOffline(true);

@@ -66,6 +66,12 @@ export interface EdgeStats {
   notModified: number;
   /** Upstream reads answered 304: the kept answer was current and only re-stamped. */
   upstreamNotModified: number;
+  /**
+   * How long a kept answer is served now before it is read again, ms: the window, stretched
+   * as the upstream's budget falls (server/gateway/upstream-budget.ts); null while the edge
+   * reads nothing of its own (the budget's reserve).
+   */
+  windowMs: number | null;
 }
 
 export interface Edge {
@@ -325,6 +331,9 @@ export function createEdge(options: EdgeOptions): Edge {
       else signal.addEventListener('abort', got.leave, { once: true });
       return got.outcome;
     },
-    stats: () => ({ ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts }),
+    stats: () => {
+      const windowMs = options.budget.edgeWindow(options.ttlMs, kept.size, now());
+      return { ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts, windowMs: Number.isFinite(windowMs) ? windowMs : null };
+    },
   };
 }

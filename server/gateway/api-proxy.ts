@@ -135,6 +135,9 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
   const timedOut = new WeakSet<IncomingMessage>();
 
   proxy.on('proxyReq', (proxyReq, req, res) => {
+    // Set here, not in req.headers: compression() reads the browser's Accept-Encoding
+    // from req when the answer starts, and would otherwise send it uncompressed.
+    proxyReq.setHeader('accept-encoding', 'identity');
     proxyReq.on('timeout', () => timedOut.add(req));
     // A browser that gave up (the worker's request timeout) ends its upstream request
     // too. http-proxy only does that on 'aborted', which Node no longer emits for a
@@ -174,7 +177,8 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
       for (const name of DROPPED_REQUEST_HEADERS) delete req.headers[name];
       delete req.headers['x-purl-gateway'];
       delete req.headers['x-api-key'];
-      Object.assign(req.headers, gatewayRequestHeaders(options, forward.client));
+      const { 'accept-encoding': _identity, ...upstreamHeaders } = gatewayRequestHeaders(options, forward.client);
+      Object.assign(req.headers, upstreamHeaders);
       req.url = forward.path;
       if (forward.body) {
         req.headers['content-length'] = String(forward.body.length);

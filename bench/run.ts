@@ -9,6 +9,7 @@
  * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { startFaultProxy } from '../e2e/fault-proxy';
@@ -218,6 +219,10 @@ async function benchEdge(command: string): Promise<void> {
   const report = await runEdgeBench({ smoke, embedded: withEmbedded });
   const markdown = renderEdge(report, command);
   console.log(`\n${markdown}\n`);
+  // Every figure of the run, for a second look beyond the tables.
+  const raw = path.join(os.tmpdir(), `purl-edge-bench-${report.date}-${process.pid}.json`);
+  fs.writeFileSync(raw, `${JSON.stringify(report, null, 1)}\n`);
+  log(`the edge bench's raw results are in ${raw}`);
   if (smoke) checkEdgeSmoke(report);
   else writeBetween(EDGE_START, EDGE_END, markdown);
   log(`shared edge finished in ${report.elapsedS.toFixed(0)} s`);

@@ -30,7 +30,10 @@ export interface EdgePlan {
   /** Rows run together on one ElizaOS per long history. */
   historyRows: RowSpec[];
   histories: number[];
+  /** Arrivals of the fleet and budget rows, and of the long-history rows (whose first visits download the history). */
   rampMs: number;
+  historyRampMs: number;
+  settleMs: number;
   measureMs: number;
   embedded: boolean;
 }
@@ -47,6 +50,8 @@ export function edgePlan(options: EdgeBenchOptions): EdgePlan {
       historyRows: [],
       histories: [],
       rampMs: 2_000,
+      historyRampMs: 2_000,
+      settleMs: 1_000,
       measureMs: 10_000,
       embedded: false,
     };
@@ -61,13 +66,16 @@ export function edgePlan(options: EdgeBenchOptions): EdgePlan {
       { client: 'today', users: 10 },
       { client: 'naive', users: 5 },
     ],
+    // Two shards a row: a simulated worker storing 20,000 memories holds its event loop for a while.
     historyRows: [
-      { client: 'edge', users: 10 },
-      { client: 'today', users: 10 },
-      { client: 'naive', users: 10 },
+      { client: 'edge', users: 10, shards: 2 },
+      { client: 'today', users: 10, shards: 2 },
+      { client: 'naive', users: 10, shards: 2 },
     ],
     histories: [...LONG_HISTORIES],
     rampMs: 10_000,
+    historyRampMs: 30_000,
+    settleMs: 5_000,
     measureMs: 60_000,
     embedded: options.embedded,
   };
@@ -123,7 +131,8 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeRepor
       rows,
       server,
       template: templates.dirs.get(history)!,
-      rampMs: plan.rampMs,
+      rampMs: history > 0 ? plan.historyRampMs : plan.rampMs,
+      settleMs: plan.settleMs,
       measureMs: plan.measureMs,
       tabs: 2,
       messageEveryMs: 60_000,
@@ -177,7 +186,7 @@ export function checkEdgeSmoke(report: EdgeReport): void {
     if (spec?.shards !== undefined && row.fleet.shards.length !== spec.shards)
       problems.push(`${name}: ${row.fleet.shards.length} shards reported, not ${spec.shards}`);
     const reads = row.upstream.firstVisit.byKind.memories + row.upstream.measured.byKind.memories;
-    const windows = Math.ceil((row.rampMs + row.measureMs + 1_000) / 10_000) + 1;
+    const windows = Math.ceil((row.firstVisitMs + row.measureMs + 1_000) / 10_000) + 1;
     if (row.client === 'edge' && reads > windows) problems.push(`${name}: ${reads} memories reads upstream, more than one per 10-s window (${windows})`);
   }
   if (problems.length > 0) throw new Error(`the edge smoke run measured wrongly: ${problems.join('; ')}`);

@@ -48,6 +48,8 @@ export interface WindowSpec {
   template: string;
   /** Users arrive spread over this long; their first visits fall in it. */
   rampMs: number;
+  /** A pause after the ramp before measuring, so first visits slowed by the crowd end before it. */
+  settleMs: number;
   /** The measured part, after the ramp. */
   measureMs: number;
   tabs: number;
@@ -71,11 +73,14 @@ export interface RowResult {
   /** The other rows sharing this window's ElizaOS (its CPU then is theirs together). */
   concurrentRows: number;
   measureMs: number;
-  rampMs: number;
+  /** From the first arrival to the measured part (the ramp and the pause after it). */
+  firstVisitMs: number;
   fleet: FleetTotals;
   upstream: { firstVisit: UpstreamSummary; measured: UpstreamSummary };
   /** ElizaOS's first answer through this row's counter: its bucket was fresh when 999. */
   firstRemaining?: number;
+  /** Seconds from the first arrival to ElizaOS's first 429 for this row: its budget was spent. */
+  first429S?: number;
   gateway: ProcessLoad;
   eliza: ProcessLoad;
   /** The bench's parent process (the counting proxies) over the measured part. */
@@ -151,7 +156,7 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
     const firstRemaining = await Promise.all(parts.map((part) => probeRemaining(part.counter, '/api/agents')));
 
     const startAt = Date.now() + 1_000;
-    const measureFrom = startAt + spec.rampMs;
+    const measureFrom = startAt + spec.rampMs + spec.settleMs;
     const endAt = measureFrom + spec.measureMs;
     let rowOffset = spec.addressOffset;
     const reports = parts.map((part) => {
@@ -200,7 +205,7 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
         server: spec.server,
         concurrentRows: parts.length - 1,
         measureMs: endAt - measureFrom,
-        rampMs: spec.rampMs,
+        firstVisitMs: measureFrom - startAt,
         fleet,
         upstream: {
           firstVisit: summarizeUpstream(part.counter.entries, startAt, measureFrom),
@@ -211,6 +216,8 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
         counterCpuPercent,
       };
       if (firstRemaining[i] !== undefined) result.firstRemaining = firstRemaining[i];
+      const first429 = part.counter.entries.find((entry) => entry.status === 429 && entry.at >= startAt);
+      if (first429) result.first429S = (first429.at - startAt) / 1000;
       log(`${spec.label}: ${CLIENT_LABEL[result.client]}, ${result.users} users: ${JSON.stringify(summaryLine(result))}`);
       results.push(result);
     }

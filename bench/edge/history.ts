@@ -10,8 +10,8 @@
  * folder; every bench row starts ElizaOS on a copy of one, so every row starts from the
  * same history. ElizaOS reads them as its own: the memories route returns them all.
  *
- * PGlite is plugin-sql's own dependency (the same copy ElizaOS opens), with the same
- * extensions loaded, so it opens the database exactly as ElizaOS does.
+ * PGlite is plugin-sql's own dependency, declared here at the version plugin-sql gets
+ * so that both share one copy; it is opened with the same extensions, as ElizaOS opens it.
  */
 import fs from 'node:fs';
 import path from 'node:path';

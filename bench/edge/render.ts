@@ -13,8 +13,9 @@ export interface RowFigures {
   /** Upstream /api requests per minute in the measured part, all users together, and per user. */
   upstreamPerMin: number;
   upstreamPerUserPerMin: number;
-  /** Upstream memories reads per minute in the measured part. */
+  /** Upstream memories reads, and chat polls, per minute in the measured part. */
   memoriesPerMin: number;
+  chatPollsPerMin: number;
   /** ElizaOS's 429s over the whole window (first visits included). */
   upstream429: number;
   /** 429s the simulated users got over the whole window. */
@@ -40,6 +41,7 @@ export function rowFigures(row: RowResult): RowFigures {
     upstreamPerMin,
     upstreamPerUserPerMin: upstreamPerMin / row.users,
     memoriesPerMin: measured.byKind.memories / minutes,
+    chatPollsPerMin: measured.byKind['chat-poll'] / minutes,
     upstream429: firstVisit.rateLimited + measured.rateLimited,
     users429: row.fleet.firstVisit.rateLimited + row.fleet.measured.rateLimited,
     rampUpstream: firstVisit.api,
@@ -100,15 +102,15 @@ function simulatorCell(row: RowResult): string {
 
 function fleetTable(rows: readonly RowResult[]): string[] {
   const lines = [
-    '| users | client | upstream req/min | per user | ÷ today | ÷ naive | memories reads/min | ElizaOS 429s | users’ 429s | KB/user/min | typed / delivered | reply p95 (s) | gateway CPU % / peak MB | ElizaOS CPU % / peak MB | simulator: shards × CPU %, loop p99 |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| users | client | upstream req/min | per user | ÷ today | ÷ naive | memories reads/min | chat polls/min | ElizaOS 429s (first after, s) | users’ 429s | KB/user/min | typed / delivered | reply p95 (s) | gateway CPU % / peak MB | ElizaOS CPU % / peak MB | simulator: shards × CPU %, loop p99 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const f = rowFigures(row);
     const today = baseline(rows, row, 'today');
     const naive = baseline(rows, row, 'naive');
     lines.push(
-      `| ${row.users} | ${CLIENT_LABEL[row.client]} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.upstreamPerUserPerMin, 2)} | ${row.client === 'today' ? '' : ratio(f.upstreamPerMin, today && rowFigures(today).upstreamPerMin)} | ${row.client === 'naive' ? '' : ratio(f.upstreamPerMin, naive && rowFigures(naive).upstreamPerMin)} | ${fixed(f.memoriesPerMin)} | ${f.upstream429} | ${f.users429} | ${fixed(f.kbPerUserPerMin)} | ${f.typed} / ${f.delivered} | ${seconds(row.fleet.replyP95Ms)} | ${row.gateway.cpuPercent.toFixed(0)} / ${row.gateway.peakMb.toFixed(0)} | ${row.eliza.cpuPercent.toFixed(0)} / ${row.eliza.peakMb.toFixed(0)} | ${simulatorCell(row)} |`,
+      `| ${row.users} | ${CLIENT_LABEL[row.client]} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.upstreamPerUserPerMin, 2)} | ${row.client === 'today' ? '' : ratio(f.upstreamPerMin, today && rowFigures(today).upstreamPerMin)} | ${row.client === 'naive' ? '' : ratio(f.upstreamPerMin, naive && rowFigures(naive).upstreamPerMin)} | ${fixed(f.memoriesPerMin)} | ${fixed(f.chatPollsPerMin, 0)} | ${f.upstream429}${row.first429S === undefined ? '' : ` (${row.first429S.toFixed(0)})`} | ${f.users429} | ${fixed(f.kbPerUserPerMin)} | ${f.typed} / ${f.delivered} | ${seconds(row.fleet.replyP95Ms)} | ${row.gateway.cpuPercent.toFixed(0)} / ${row.gateway.peakMb.toFixed(0)} | ${row.eliza.cpuPercent.toFixed(0)} / ${row.eliza.peakMb.toFixed(0)} | ${simulatorCell(row)} |`,
     );
   }
   return lines;
@@ -172,7 +174,9 @@ export const EDGE_END = '<!-- bench:edge:end -->';
 /** The generated part of "The shared edge (issue 11)" in BENCHMARKS.md, between its markers. */
 export function renderEdge(report: EdgeReport, command: string): string {
   const { plan } = report;
-  const window = `users arrive over ${plan.rampMs / 1000} s (their first visits), then ${plan.measureMs / 1000} s measured`;
+  const window =
+    `users arrive over ${plan.rampMs / 1000} s (${plan.historyRampMs / 1000} s in the long-history rows), ` +
+    `their first visits; ${plan.settleMs / 1000} s later ${plan.measureMs / 1000} s are measured`;
   const load = simulatorLoad(report);
   const lines = [
     EDGE_START,

@@ -21,7 +21,7 @@ export interface ShardPlan {
   users: SimulatedUser[];
   tabs: number;
   messageEveryMs: number;
-  /** Epoch ms: the first arrival, the end of the ramp and first visits, the end of the window. */
+  /** Epoch ms: the first arrival, the start of the measured part (after the ramp and first visits), the end of the window. */
   startAt: number;
   rampMs: number;
   measureFrom: number;
@@ -75,16 +75,17 @@ async function runShard(plan: ShardPlan): Promise<ShardReport> {
   delay.enable();
   const cpuBefore = process.cpuUsage();
   let lateStarts = 0;
-  const starting = (async () => {
-    for (const [i, user] of users.entries()) {
-      const due = arrivalAt(plan.startAt, plan.rampMs, plan.users[i]!.index, plan.rowUsers);
-      await sleep(due - Date.now());
+  // Each user starts on its own timer, so one slow start does not delay the next; a timer
+  // that fires more than a second late says this shard's event loop was behind.
+  const starts = users.map((user, i) => {
+    const due = arrivalAt(plan.startAt, plan.rampMs, plan.users[i]!.index, plan.rowUsers);
+    return sleep(due - Date.now()).then(() => {
       if (Date.now() - due > 1_000) lateStarts += 1;
-      await user.start();
-    }
-  })();
+      return user.start();
+    });
+  });
   await sleep(plan.measureFrom - Date.now());
-  await starting;
+  await Promise.all(starts);
   const atMeasure = totals(users);
   await sleep(plan.endAt - Date.now());
   const atEnd = totals(users);

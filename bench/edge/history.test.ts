@@ -26,7 +26,8 @@ describe('a long history written into the database', () => {
     } finally {
       await db.close();
     }
-  });
+    // PGlite starts a WebAssembly Postgres: seconds on a busy machine.
+  }, 60_000);
 
   it('refuses a count that is not a whole number', () => {
     expect(() => historySql(-1)).toThrow(RangeError);

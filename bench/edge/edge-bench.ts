@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedEliza } from '../../server/eliza-process';
 import { root } from '../sim/stack';
-import { runWindow, type RowResult, type RowSpec, type WindowSpec } from './fleet';
+import { allStopped, runWindow, type RowResult, type RowSpec, type WindowSpec } from './fleet';
 import { addHistory, copyDataDir } from './history';
 
 export interface EdgeBenchOptions {
@@ -164,6 +164,7 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeRepor
       elapsedS: (Date.now() - startedAt) / 1000,
     };
   } finally {
+    await allStopped();
     templates.remove();
   }
 }

@@ -132,11 +132,31 @@ async function probeRemaining(counter: UpstreamCounter, agentPath: string): Prom
   return remaining ? Number(remaining) : undefined;
 }
 
+/** Windows still stopping their processes (see runWindow), awaited by {@link allStopped}. */
+const stopping = new Set<Promise<void>>();
+
+/** Resolves when every window's processes have stopped. */
+export async function allStopped(): Promise<void> {
+  await Promise.all([...stopping]);
+}
+
 export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-edge-bench-'));
   copyDataDir(spec.template, dataDir);
   let eliza: EmbeddedEliza | undefined;
   const parts: RowParts[] = [];
+  const children: ChildProcess[] = [];
+  // The shards load while ElizaOS starts: neither needs the other.
+  const shardsStarting = spec.rows.map((row) =>
+    Promise.all(
+      Array.from({ length: row.shards ?? shardCount(row.users) }, () =>
+        startShard().then((child) => {
+          children.push(child);
+          return child;
+        }),
+      ),
+    ),
+  );
   try {
     eliza = await startEmbeddedEliza({ root, dataDir, stock: spec.server === 'stock' });
     const elizaUrl = eliza.url.href.replace(/\/$/, '');
@@ -146,11 +166,11 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
       const counter = await startUpstreamCounter({ target: elizaUrl, localAddress: `127.0.254.${i + 1}` });
       const env: Record<string, string> = { ELIZA_SERVER_URL: counter.url, ...gatewayEnv(row.client) };
       if (spec.server === 'embedded') env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
-      const [gateway, shards] = await Promise.all([
-        spawnGateway(env),
-        Promise.all(Array.from({ length: row.shards ?? shardCount(row.users) }, () => startShard())),
-      ]);
-      parts.push({ spec: row, counter, gateway, shards });
+      const gateway = await spawnGateway(env).catch(async (error: unknown) => {
+        await counter.close();
+        throw error;
+      });
+      parts.push({ spec: row, counter, gateway, shards: await shardsStarting[i]! });
     }
     // One request through each counter before the window: its bucket is fresh (999 left).
     const firstRemaining = await Promise.all(parts.map((part) => probeRemaining(part.counter, '/api/agents')));
@@ -223,13 +243,19 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
     }
     return results;
   } finally {
-    for (const part of parts) {
-      for (const child of part.shards) if (child.exitCode === null) child.kill('SIGKILL');
-      await part.gateway.stop();
-      await part.counter.close();
-    }
-    await eliza?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // Stopped while the next window starts: nothing is measured until its ramp is over.
+    const stop = (async () => {
+      await Promise.allSettled(shardsStarting);
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      for (const part of parts) {
+        await part.gateway.stop();
+        await part.counter.close();
+      }
+      await eliza?.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    })().catch((error: unknown) => log(`could not stop a window cleanly: ${error instanceof Error ? error.message : String(error)}`));
+    stopping.add(stop);
+    void stop.finally(() => stopping.delete(stop));
   }
 }
 

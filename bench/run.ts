@@ -4,20 +4,27 @@
  * through the real gateway. `npm run bench -- --smoke` is a one-minute run of the same
  * code with tiny sizes (CI runs it so the bench cannot rot); it writes nothing.
  * `npm run bench:outage` runs only the outage part (a few minutes) and rewrites only its
- * section of BENCHMARKS.md.
+ * section of BENCHMARKS.md. `npm run bench:edge` (`--edge`) runs only the shared edge's
+ * part (bench/edge/, about 20 minutes; `--embedded` adds the embedded server's fleet) and
+ * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { startFaultProxy } from '../e2e/fault-proxy';
 import { build, needsBuild } from '../server/build';
 import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type OutageRun, type TabsRow } from './browser-benches';
+import { checkEdgeSmoke, runEdgeBench } from './edge/edge-bench';
+import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
 import { runFleet, type FleetResult } from './fleet';
 import { root, startBenchStack } from './sim/stack';
 import { measureWeight, type Weight } from './weight';
 
 const smoke = process.argv.includes('--smoke');
 const outageOnly = process.argv.includes('--outage');
+const edgeOnly = process.argv.includes('--edge');
+const withEmbedded = process.argv.includes('--embedded');
 
 const plan = smoke
   ? {
@@ -205,6 +212,22 @@ async function mainOutage(): Promise<void> {
   }
 }
 
+/** The shared edge's part (issue 11): its own stacks, so it runs after the browsers are closed. */
+async function benchEdge(command: string): Promise<void> {
+  if (needsBuild(root)) await build(root);
+  log('shared edge');
+  const report = await runEdgeBench({ smoke, embedded: withEmbedded });
+  const markdown = renderEdge(report, command);
+  console.log(`\n${markdown}\n`);
+  // Every figure of the run, for a second look beyond the tables.
+  const raw = path.join(os.tmpdir(), `purl-edge-bench-${report.date}-${process.pid}.json`);
+  fs.writeFileSync(raw, `${JSON.stringify(report, null, 1)}\n`);
+  log(`the edge bench's raw results are in ${raw}`);
+  if (smoke) checkEdgeSmoke(report);
+  else writeBetween(EDGE_START, EDGE_END, markdown);
+  log(`shared edge finished in ${report.elapsedS.toFixed(0)} s`);
+}
+
 function outagePlan() {
   return { tabs: plan.outageTabs, outageMs: 2 * plan.breakerTimeoutMs, outages: plan.outages, breakerTimeoutMs: plan.breakerTimeoutMs, addressOffset: 9_100 };
 }
@@ -299,9 +322,11 @@ async function main(): Promise<void> {
     await proxy.close();
     await stack.stop();
   }
+  await benchEdge(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
 }
 
-(outageOnly ? mainOutage() : main()).catch((error: unknown) => {
+const edgeCommand = smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:edge -- --embedded`' : '`npm run bench:edge`';
+(outageOnly ? mainOutage() : edgeOnly ? benchEdge(edgeCommand) : main()).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 });

@@ -6,7 +6,7 @@
  * RateLimit-* headers, as most clients do.
  */
 import { randomUUID } from 'node:crypto';
-import { fetchFrom, type SourceFetch } from './source-fetch';
+import { fetchFrom, type SourceFetch, type WireBytes } from './source-fetch';
 import { countingFetch, emptyTraffic, type Traffic } from './traffic';
 
 export interface NaiveUserOptions {
@@ -46,6 +46,7 @@ export class NaiveUser {
   readonly #options: NaiveUserOptions;
   readonly #timers = new Set<ReturnType<typeof setInterval>>();
   #closeFetch: (() => Promise<void>) | undefined;
+  #wire: (() => WireBytes) | undefined;
   #stopped = false;
 
   constructor(options: NaiveUserOptions) {
@@ -55,6 +56,7 @@ export class NaiveUser {
   async start(): Promise<void> {
     const source = fetchFrom(this.#options.localAddress);
     this.#closeFetch = source.close;
+    this.#wire = source.wire;
     const fetch = countingFetch(source.fetch, this.traffic, Date.now);
     for (let tab = 0; tab < this.#options.tabs; tab += 1) void this.#startTab(fetch, tab === 0);
   }
@@ -128,6 +130,11 @@ export class NaiveUser {
       void typeMessage().finally(schedule);
     }, this.#options.messageEveryMs * Math.random());
     this.#timers.add(first);
+  }
+
+  /** Bytes on this browser's connections so far (answers as the gateway sent them: compressed). */
+  wire(): WireBytes {
+    return this.#wire?.() ?? { received: 0, sent: 0 };
   }
 
   async stop(): Promise<void> {

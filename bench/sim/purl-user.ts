@@ -12,7 +12,7 @@ import type { Command, PurlEvent } from '../../src/shared/messages';
 import { getMeta } from '../../src/shared/db';
 import { createOverridesSource } from '../../sw/config-source';
 import { createCore, type Core } from '../../sw/core';
-import { fetchFrom } from './source-fetch';
+import { fetchFrom, type WireBytes } from './source-fetch';
 import { countingFetch, emptyTraffic, type Traffic } from './traffic';
 
 export interface SimUserOptions {
@@ -40,6 +40,7 @@ export class PurlUser {
   #core: Core | undefined;
   #db: PurlDatabase | undefined;
   #closeFetch: (() => Promise<void>) | undefined;
+  #wire: (() => WireBytes) | undefined;
   #stopped = false;
   #tabIds: string[] = [];
   #pending: Promise<unknown>[] = [];
@@ -91,6 +92,7 @@ export class PurlUser {
     const { index, origin, localAddress } = this.#options;
     const source = fetchFrom(localAddress);
     this.#closeFetch = source.close;
+    this.#wire = source.wire;
     const fetch = countingFetch(source.fetch, this.traffic, Date.now);
     const name = `purl-sim-${this.#options.run}-${index}`;
     const getDb = async () => (this.#db ??= await openPurlDB({ name }));
@@ -129,6 +131,11 @@ export class PurlUser {
       const agentId = await getMeta(await getDb(), 'selectedAgentId');
       if (agentId) this.#send({ type: 'open-chat', agentId });
     });
+  }
+
+  /** Bytes on this browser's connections so far (answers as the gateway sent them: compressed). */
+  wire(): WireBytes {
+    return this.#wire?.() ?? { received: 0, sent: 0 };
   }
 
   async stop(): Promise<void> {

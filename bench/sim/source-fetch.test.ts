@@ -22,6 +22,17 @@ describe('fetch from a chosen source address', () => {
     }
   });
 
+  it('counts the bytes on its connections, headers and body as they crossed the wire', async () => {
+    const source = fetchFrom(loopbackAddress(7));
+    const body = await (await source.fetch(new Request(url))).text();
+    const { received, sent } = source.wire();
+    // The answer's status line and headers come on top of its body; the request had none.
+    expect(received).toBeGreaterThan(body.length + 'HTTP/1.1 200 OK\r\n'.length);
+    expect(sent).toBeGreaterThan('GET / HTTP/1.1\r\n'.length);
+    await source.close();
+    expect(source.wire()).toEqual({ received, sent });
+  });
+
   it('spreads user indexes over distinct loopback addresses', () => {
     expect([loopbackAddress(0), loopbackAddress(249), loopbackAddress(250)]).toEqual(['127.0.1.1', '127.0.1.250', '127.0.2.1']);
   });

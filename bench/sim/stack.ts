@@ -33,37 +33,42 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+export interface SpawnedGateway {
+  url: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+/** The gateway (`npm start`'s program) in a process of its own, with only `env` (and PATH, HOME, PORT=0) set. */
+export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'start.ts')], {
+    cwd: root,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const running = /Purl is running at (http:\/\/\S+?)\/? /.exec(output);
+      if (running) resolve(running[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${output}`)));
+  });
+  return { url, pid: child.pid!, stop: () => stopChild(child) };
+}
+
 export async function startBenchStack(gatewayEnv: Record<string, string> = {}): Promise<BenchStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-bench-'));
   const eliza = await startEmbeddedEliza({ root, dataDir });
-  const gateways: ChildProcess[] = [];
+  const gateways: SpawnedGateway[] = [];
 
   async function startGateway(env: Record<string, string>, upstream?: string) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'start.ts')], {
-      cwd: root,
-      env: {
-        PATH: process.env['PATH'],
-        HOME: process.env['HOME'],
-        PORT: '0',
-        ELIZA_SERVER_URL: upstream ?? eliza.url.href,
-        PURL_GATEWAY_SECRET: eliza.gatewaySecret,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    gateways.push(child);
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const running = /Purl is running at (http:\/\/\S+?)\/? /.exec(output);
-        if (running) resolve(running[1]!);
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${output}`)));
-    });
-    return { url, pid: child.pid!, stop: () => stopChild(child) };
+    const gateway = await spawnGateway({ ELIZA_SERVER_URL: upstream ?? eliza.url.href, PURL_GATEWAY_SECRET: eliza.gatewaySecret, ...env });
+    gateways.push(gateway);
+    return gateway;
   }
 
   const main = await startGateway(gatewayEnv);
@@ -73,7 +78,7 @@ export async function startBenchStack(gatewayEnv: Record<string, string> = {}): 
     gatewayPid: main.pid,
     startGateway,
     async stop() {
-      for (const child of gateways) await stopChild(child);
+      for (const gateway of gateways) await gateway.stop();
       await eliza.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -156,6 +156,9 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
   const settle = (req: IncomingMessage) => spent.get(req)?.();
 
   proxy.on('proxyReq', (proxyReq, req, res) => {
+    // Set here, not in req.headers: compression() reads the browser's Accept-Encoding
+    // from req when the answer starts, and would otherwise send it uncompressed.
+    proxyReq.setHeader('accept-encoding', 'identity');
     if (budget) {
       // Counted as it leaves, so the estimate is current before its answer comes back.
       spent.set(req, budget.spend(Date.now()));
@@ -203,7 +206,8 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
       for (const name of DROPPED_REQUEST_HEADERS) delete req.headers[name];
       delete req.headers['x-purl-gateway'];
       delete req.headers['x-api-key'];
-      Object.assign(req.headers, gatewayRequestHeaders(options, forward.client));
+      const { 'accept-encoding': _identity, ...upstreamHeaders } = gatewayRequestHeaders(options, forward.client);
+      Object.assign(req.headers, upstreamHeaders);
       clients.set(req, forward.client);
       req.url = forward.path;
       if (forward.body) {

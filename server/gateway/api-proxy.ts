@@ -13,7 +13,7 @@ import { sendError } from './errors';
 import type { GatewayOptions } from './options';
 import { isUpstreamRateLimitHeader, readUpstreamBudget, writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import type { UpstreamBudget } from './upstream-budget';
-import { cleanForBrowser } from './strip-secrets';
+import { parseForBrowser } from './strip-secrets';
 
 /** Hop-by-hop and length headers that must not be copied from a rewritten answer. */
 export const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive']);
@@ -113,7 +113,7 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     const raw = Buffer.concat(chunks);
     let body = raw;
     try {
-      const clean = cleanForBrowser(JSON.parse(raw.toString('utf8')), (answer.statusCode ?? 500) >= 400);
+      const clean = parseForBrowser(raw, (answer.statusCode ?? 500) >= 400);
       if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.

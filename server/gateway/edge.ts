@@ -20,7 +20,7 @@ import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
 import type { RateLimitInfo } from '../../src/shared/network';
-import { cleanForBrowser } from './strip-secrets';
+import { parseForBrowser } from './strip-secrets';
 import type { UpstreamBudget } from './upstream-budget';
 import type { FailedRead, UpstreamRead } from './upstream-read';
 
@@ -100,9 +100,8 @@ type Kept = KeptAnswer;
 
 /** What a read gave: a kept answer, an answer to pass on as it came (not kept), or no answer. */
 export type EdgeOutcome =
-  | { kind: 'kept'; entry: KeptAnswer }
-  | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer }
-  | FailedRead;
+  /** `value`: the answer parsed, when this read brought it (not on a hit), so a caller need not parse it again. */
+  { kind: 'kept'; entry: KeptAnswer; value?: unknown } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
 type Outcome = EdgeOutcome;
 
 interface Flight {
@@ -200,9 +199,11 @@ export function createEdge(options: EdgeOptions): Edge {
     const arrivedAt = now();
     let body = read.body;
     let isGood = false;
+    let parsed: unknown;
     if (isJson(read)) {
       try {
-        const clean = cleanForBrowser(JSON.parse(body.toString('utf8')), read.status >= 400);
+        const clean = parseForBrowser(body, read.status >= 400);
+        parsed = clean.value;
         if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
         if (read.status === 200) {
           request.check(clean.value);
@@ -217,7 +218,7 @@ export function createEdge(options: EdgeOptions): Edge {
       const upstreamEtag = read.headers['etag'];
       if (typeof upstreamEtag === 'string') entry.upstreamEtag = upstreamEtag;
       keep(key, entry);
-      return { kind: 'kept', entry };
+      return { kind: 'kept', entry, value: parsed };
     }
     // A newer answer replaced what was kept, even if it cannot be kept itself.
     if (read.status >= 200 && read.status < 300) forget(key);

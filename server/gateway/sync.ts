@@ -37,7 +37,7 @@ import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
-import { cleanForBrowser } from './strip-secrets';
+import { parseForBrowser } from './strip-secrets';
 import type { UpstreamRead } from './upstream-read';
 import type { UpstreamBudget } from './upstream-budget';
 
@@ -162,8 +162,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The list under `data.<key>` of an answer the edge already checked. */
-function listOf(entry: KeptAnswer, key: string): unknown[] {
-  const body: unknown = JSON.parse(entry.body.toString('utf8'));
+function listOf(entry: KeptAnswer, key: string, parsed?: unknown): unknown[] {
+  const body: unknown = parsed ?? JSON.parse(entry.body.toString('utf8'));
   const data = isRecord(body) ? body['data'] : undefined;
   const list = isRecord(data) ? data[key] : undefined;
   return Array.isArray(list) ? list : [];
@@ -184,9 +184,9 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
 
   const cursor = () => `${epoch}.${seq}`;
 
-  function noteAgents(entry: KeptAnswer): void {
+  function noteAgents(entry: KeptAnswer, parsed?: unknown): void {
     if (agents?.sourceEtag === entry.etag) return;
-    const list = listOf(entry, 'agents');
+    const list = listOf(entry, 'agents', parsed);
     const json = JSON.stringify(list);
     if (agents?.json === json) {
       agents.sourceEtag = entry.etag;
@@ -217,7 +217,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
   }
 
   /** Applies the edge's latest memories answer to the agent's log: one sequence number for all it changed. */
-  function noteMemories(agentId: string, entry: KeptAnswer): AgentLog {
+  function noteMemories(agentId: string, entry: KeptAnswer, parsed?: unknown): AgentLog {
     let log = logs.get(agentId);
     if (log?.sourceEtag === entry.etag) {
       log.usedAt = now();
@@ -233,7 +233,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     log.usedAt = now();
     let changed = false;
     const seen = new Set<string>();
-    for (const item of listOf(entry, 'memories')) {
+    for (const item of listOf(entry, 'memories', parsed)) {
       const id = idOf(item);
       if (id === undefined || seen.has(id)) continue;
       seen.add(id);
@@ -344,7 +344,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     if (read.status < 200 || read.status >= 300) return failure(read.status, 'UPSTREAM_ERROR', "The agent's server answered with an error.");
     try {
       if (!isJson(read)) throw new Error('not JSON');
-      const clean = cleanForBrowser(JSON.parse(read.body.toString('utf8')), false);
+      const clean = parseForBrowser(read.body, false);
       checkAnswer('GET', path.split('?')[0]!, clean.value);
       return JSON.stringify(clean.value);
     } catch {
@@ -373,7 +373,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       signal,
     );
     if (agentsRead.kind !== 'kept') return sendFailure(res, client, agentsRead);
-    noteAgents(agentsRead.entry);
+    noteAgents(agentsRead.entry, agentsRead.value);
     let log: AgentLog | undefined;
     const agentId = query.agentId;
     // The chat's answer before the memories' read: a 429 for this user stops it going out.
@@ -384,7 +384,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       const pathname = path.split('?')[0]!;
       const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
       if (memoriesRead.kind !== 'kept') return sendFailure(res, client, memoriesRead);
-      log = noteMemories(agentId, memoriesRead.entry);
+      log = noteMemories(agentId, memoriesRead.entry, memoriesRead.value);
     }
     // A cursor from before this gateway started, or older than what the log still knows, cannot be answered with a delta.
     if (since !== undefined && log && since < log.horizon) since = undefined;

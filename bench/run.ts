@@ -5,8 +5,9 @@
  * code with tiny sizes (CI runs it so the bench cannot rot); it writes nothing.
  * `npm run bench:outage` runs only the outage part (a few minutes) and rewrites only its
  * section of BENCHMARKS.md. `npm run bench:edge` (`--edge`) runs only the shared edge's
- * part (bench/edge/, about 20 minutes; `--embedded` adds the embedded server's fleet) and
+ * part (bench/edge/, about 22 minutes; `--embedded` adds the embedded server's fleet) and
  * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
+ * `npm run bench:edge -- --render <results.json>` draws that section again from a saved run.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { startFaultProxy } from '../e2e/fault-proxy';
 import { build, needsBuild } from '../server/build';
 import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type OutageRun, type TabsRow } from './browser-benches';
-import { checkEdgeSmoke, runEdgeBench } from './edge/edge-bench';
+import { checkEdgeSmoke, runEdgeBench, type EdgeReport } from './edge/edge-bench';
 import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
 import { runFleet, type FleetResult } from './fleet';
 import { root, startBenchStack } from './sim/stack';
@@ -212,6 +213,14 @@ async function mainOutage(): Promise<void> {
   }
 }
 
+/** `--render <file>`: the edge section made again from a run's saved results (the tables only change with the code that draws them). */
+function renderSavedEdge(file: string): void {
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as EdgeReport;
+  const command = report.embeddedFleet.length > 0 ? '`npm run bench:edge -- --embedded`' : '`npm run bench:edge`';
+  writeBetween(EDGE_START, EDGE_END, renderEdge(report, command));
+  log(`BENCHMARKS.md: the edge section drawn again from ${file}`);
+}
+
 /** The shared edge's part (issue 11): its own stacks, so it runs after the browsers are closed. */
 async function benchEdge(command: string): Promise<void> {
   if (needsBuild(root)) await build(root);
@@ -326,7 +335,15 @@ async function main(): Promise<void> {
 }
 
 const edgeCommand = smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:edge -- --embedded`' : '`npm run bench:edge`';
-(outageOnly ? mainOutage() : edgeOnly ? benchEdge(edgeCommand) : main()).catch((error: unknown) => {
+const savedEdge = process.argv.indexOf('--render');
+(savedEdge > 0
+  ? Promise.resolve(renderSavedEdge(process.argv[savedEdge + 1] ?? ''))
+  : outageOnly
+    ? mainOutage()
+    : edgeOnly
+      ? benchEdge(edgeCommand)
+      : main()
+).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 });

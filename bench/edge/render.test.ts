@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RowResult } from './fleet';
-import { isCarried, rowFigures, usersCarried } from './render';
+import { isCarried, ratio, rowFigures, usersCarried } from './render';
 import { ZERO_TOTALS } from './shards';
 import { summarizeUpstream, type UpstreamEntry } from './upstream-counter';
 
@@ -49,6 +49,12 @@ describe('a row’s figures', () => {
     expect(figures.firstVisitKbPerUser).toBe(2);
     expect(figures.kbPerUserPerMin).toBe(5);
     expect(figures.typed).toBe(3);
+  });
+});
+
+describe('ratios against the baselines', () => {
+  it('keeps a large saving readable', () => {
+    expect([ratio(13, 2_982), ratio(13, 100), ratio(5, 0), ratio(1, undefined)]).toEqual(['0.004', '0.13', '—', '—']);
   });
 });
 

@@ -87,7 +87,12 @@ export function usersCarried(rows: readonly RowResult[]): { measured?: number; e
 }
 
 const fixed = (value: number | undefined, digits = 1) => (value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits));
-const ratio = (value: number, base: number | undefined) => (base === undefined || base === 0 ? '—' : (value / base).toFixed(2));
+/** `value ÷ base` with two decimals, or one significant digit below 0.01 (so a 250-fold saving does not read 0.00). */
+export function ratio(value: number, base: number | undefined): string {
+  if (base === undefined || base === 0) return '—';
+  const quotient = value / base;
+  return quotient > 0 && quotient < 0.01 ? quotient.toPrecision(1) : quotient.toFixed(2);
+}
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(1));
 
 /** The same-size row of another client in the same list (the baselines of a ratio). */

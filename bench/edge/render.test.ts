@@ -65,6 +65,12 @@ describe('users one budget carries', () => {
     expect(isCarried(row(10, 10, 20, { rateLimited: 1 }))).toBe(false);
   });
 
+  it('does not carry users the gateway refused, though ElizaOS refused none', () => {
+    const held = row(1000, 999, 0);
+    held.fleet.measured.rateLimited = 3_000;
+    expect(isCarried(held)).toBe(false);
+  });
+
   it('reports the largest size carried, and where the line through the carried sizes meets 66.7 a minute', () => {
     // 10 shared + 2 per user: 66.7 a minute at 28 users; the 50-user row is over budget.
     const carried = usersCarried([row(10, 20, 30), row(20, 40, 50), row(50, 100, 110)]);

@@ -55,14 +55,15 @@ export function rowFigures(row: RowResult): RowFigures {
 }
 
 /**
- * Whether one budget carries a row's users for good: no 429 from ElizaOS in the window,
+ * Whether one budget carries a row's users for good: no 429 in the window, from ElizaOS or the gateway,
  * and their first visits plus 15 minutes at the rate measured after them spend at most
  * the budget (a window shorter than 15 minutes cannot show the bucket running dry; the
  * rate can).
  */
 export function isCarried(row: RowResult): boolean {
   const figures = rowFigures(row);
-  return figures.upstream429 === 0 && figures.projectedSpend <= BUDGET;
+  // The users' 429s count too: a gateway that keeps the budget itself refuses before ElizaOS has to.
+  return figures.upstream429 === 0 && figures.users429 === 0 && figures.projectedSpend <= BUDGET;
 }
 
 /**
@@ -123,13 +124,13 @@ function fleetTable(rows: readonly RowResult[]): string[] {
 
 function budgetTable(rows: readonly RowResult[]): string[] {
   const lines = [
-    '| client | users | upstream in the ramp (first visits) | upstream req/min after | projected 15-min spend (of 1000) | ElizaOS 429s | carried |',
-    '|---|---|---|---|---|---|---|',
+    '| client | users | upstream in the ramp (first visits) | upstream req/min after | projected 15-min spend (of 1000) | ElizaOS 429s | users’ 429s | carried |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const f = rowFigures(row);
     lines.push(
-      `| ${CLIENT_LABEL[row.client]} | ${row.users} | ${f.rampUpstream} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.projectedSpend, 0)} | ${f.upstream429} | ${isCarried(row) ? 'yes' : 'no'} |`,
+      `| ${CLIENT_LABEL[row.client]} | ${row.users} | ${f.rampUpstream} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.projectedSpend, 0)} | ${f.upstream429} | ${f.users429} | ${isCarried(row) ? 'yes' : 'no'} |`,
     );
   }
   return lines;

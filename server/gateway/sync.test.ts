@@ -240,6 +240,22 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
     expect(memoryReads()).toBe(1);
   });
 
+  it('answers a hostile page, a foreign Host and an oversized query without reading upstream', async () => {
+    const gateway = await open();
+    const url = syncOf(AGENT);
+    const refusals = [
+      await ask(gateway.url, url, { headers: { Origin: 'https://evil.example' } }),
+      await ask(gateway.url, url, { headers: { 'Sec-Fetch-Site': 'cross-site' } }),
+      await ask(gateway.url, url, { headers: { Host: 'evil.example' } }),
+    ];
+    expect(refusals.map((reply) => reply.status)).toEqual([403, 403, 403]);
+    expect(refusals.every((reply) => !reply.body.includes('"memories"'))).toBe(true);
+    const long = await ask(gateway.url, `${url}&since=${'9'.repeat(10_000)}`);
+    expect(long.status).toBe(400);
+    expect(long.json().error.message).toMatch(/^The since parameter/);
+    expect(upstream.apiSeen()).toHaveLength(0);
+  });
+
   it('does not read the memories of an agent that is not on the server', async () => {
     const gateway = await open();
     const reply = (await ask(gateway.url, syncOf(UNLISTED_AGENT))).json();

@@ -26,7 +26,7 @@ import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
 import { writeBudgetStanding } from './rate-limit-headers';
-import { matchApiRoute } from './routes';
+import { matchApiRoute, type RouteLimit } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { serveApp } from './static';
 import { createUpstreamBudget } from './upstream-budget';
@@ -116,6 +116,13 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
   });
 
   app.use('/api', sameOrigin, (req, res, next) => {
+    /** Runs `then` once the per-client limits let the request through (the API-wide one, and `limit`'s). */
+    const withinLimits = (limit: RouteLimit, then: () => void) =>
+      limits.api(req, res, (error?: unknown) => {
+        if (error) return next(error);
+        if (limit === 'memories') limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : then()));
+        else then();
+      });
     const syncRequest = sync && matchSyncRoute(req.method, req.originalUrl);
     if (syncRequest) {
       if ('problem' in syncRequest) {
@@ -123,13 +130,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         return;
       }
       // It reads the memories: both limits count it, as they count a memories read.
-      limits.api(req, res, (error?: unknown) => {
-        if (error) return next(error);
-        limits.memories(req, res, (failure?: unknown) => {
-          if (failure) return next(failure);
-          sync.serve(req, res, syncRequest.query, req.ip ?? '');
-        });
-      });
+      withinLimits('memories', () => sync.serve(req, res, syncRequest.query, req.ip ?? ''));
       return;
     }
     const matched = matchApiRoute(req.method, req.originalUrl);
@@ -169,11 +170,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
           sendError(res, error.status, error.code, error.message);
         });
     };
-    limits.api(req, res, (error?: unknown) => {
-      if (error) return next(error);
-      if (matched.route.limit === 'memories') limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : checkBodyThenForward()));
-      else checkBodyThenForward();
-    });
+    withinLimits(matched.route.limit, checkBodyThenForward);
   });
 
   app.use(serveApp(options.distDir));

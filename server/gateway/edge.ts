@@ -96,26 +96,16 @@ export interface KeptAnswer {
   storedAt: number;
 }
 
-type Kept = KeptAnswer;
-
 /** What a read gave: a kept answer, an answer to pass on as it came (not kept), or no answer. */
 export type EdgeOutcome =
   /** `value`: the answer parsed, when this read brought it (not on a hit), so a caller need not parse it again. */
   { kind: 'kept'; entry: KeptAnswer; value?: unknown } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
-type Outcome = EdgeOutcome;
 
 interface Flight {
-  outcome: Promise<Outcome>;
+  outcome: Promise<EdgeOutcome>;
   waiting: number;
   abort: AbortController;
 }
-
-const ABANDONED: FailedRead = {
-  kind: 'failed',
-  status: 502,
-  code: 'UPSTREAM_ABANDONED',
-  message: "The agent's server took too long to answer. Purl will try again.",
-};
 
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
 const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
@@ -151,7 +141,7 @@ export function sendUnkept(res: ServerResponse, outcome: Exclude<EdgeOutcome, { 
 
 export function createEdge(options: EdgeOptions): Edge {
   const now = options.now ?? Date.now;
-  const kept = new Map<string, Kept>();
+  const kept = new Map<string, KeptAnswer>();
   /** Upstream reads under way, by key, with how many browsers wait for each. */
   const flights = new Map<string, Flight>();
   const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0 };
@@ -164,7 +154,7 @@ export function createEdge(options: EdgeOptions): Edge {
     kept.delete(key);
   }
 
-  function keep(key: string, entry: Kept): void {
+  function keep(key: string, entry: KeptAnswer): void {
     forget(key);
     kept.set(key, entry);
     bytes += entry.body.length;
@@ -176,7 +166,7 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   /** The upstream's answer, cleaned, checked, and kept when it is good. */
-  async function refresh(key: string, request: EdgeRequest, signal: AbortSignal): Promise<Outcome> {
+  async function refresh(key: string, request: EdgeRequest, signal: AbortSignal): Promise<EdgeOutcome> {
     counts.upstreamReads++;
     const held = kept.get(key);
     const read = await options.read(key, request.client, held?.upstreamEtag, signal);
@@ -195,7 +185,7 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   /** Keeps a full upstream answer when it is good; says what to send either way. */
-  function settle(key: string, request: EdgeRequest, read: UpstreamRead & { kind: 'answer' }): Outcome {
+  function settle(key: string, request: EdgeRequest, read: UpstreamRead & { kind: 'answer' }): EdgeOutcome {
     const arrivedAt = now();
     let body = read.body;
     let isGood = false;
@@ -214,7 +204,7 @@ export function createEdge(options: EdgeOptions): Edge {
       }
     }
     if (isGood && body.length <= options.maxBytes) {
-      const entry: Kept = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
+      const entry: KeptAnswer = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
       const upstreamEtag = read.headers['etag'];
       if (typeof upstreamEtag === 'string') entry.upstreamEtag = upstreamEtag;
       keep(key, entry);
@@ -225,7 +215,7 @@ export function createEdge(options: EdgeOptions): Edge {
     return { kind: 'pass', status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body };
   }
 
-  function sendKept(req: IncomingMessage, res: ServerResponse, entry: Kept, how: 'hit' | 'miss' | 'stale-budget'): void {
+  function sendKept(req: IncomingMessage, res: ServerResponse, entry: KeptAnswer, how: 'hit' | 'miss' | 'stale-budget'): void {
     if (res.destroyed || res.headersSent) return;
     const at = now();
     res.setHeader('ETag', entry.etag);
@@ -245,7 +235,7 @@ export function createEdge(options: EdgeOptions): Edge {
     res.end(entry.body);
   }
 
-  function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: Outcome): void {
+  function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: EdgeOutcome): void {
     if (outcome.kind === 'kept') sendKept(req, res, outcome.entry, 'miss');
     else sendUnkept(res, outcome, options.budget.last(), now());
   }
@@ -257,7 +247,7 @@ export function createEdge(options: EdgeOptions): Edge {
   function obtain(
     request: EdgeRequest,
     ttlMs: number,
-  ): { how: 'hit' | 'stale-budget'; entry: Kept } | { how: 'miss'; outcome: Promise<Outcome>; leave: () => void } {
+  ): { how: 'hit' | 'stale-budget'; entry: KeptAnswer } | { how: 'miss'; outcome: Promise<EdgeOutcome>; leave: () => void } {
     const key = request.path;
     const entry = kept.get(key);
     const at = now();
@@ -279,11 +269,14 @@ export function createEdge(options: EdgeOptions): Edge {
     if (flight) counts.coalesced++;
     else {
       const abort = new AbortController();
-      const started: Flight = { outcome: Promise.resolve(ABANDONED as Outcome), waiting: 0, abort };
       // One read for everyone who asks meanwhile.
-      started.outcome = refresh(key, request, abort.signal).finally(() => {
-        if (flights.get(key) === started) flights.delete(key);
-      });
+      const started: Flight = {
+        outcome: refresh(key, request, abort.signal).finally(() => {
+          if (flights.get(key) === started) flights.delete(key);
+        }),
+        waiting: 0,
+        abort,
+      };
       flights.set(key, started);
       flight = started;
     }

@@ -103,25 +103,30 @@ export async function applyMemoryChanges(
   batchSize = MEMORY_WRITE_BATCH,
 ): Promise<ReconcileResult> {
   const result: ReconcileResult = { added: 0, removed: 0, updated: 0 };
+  // Each batch's reads are sent together (IndexedDB pipelines them), not one after another:
+  // a delta of 20,000 memories would otherwise wait on 20,000 round trips.
   for (let i = 0; i < changed.length; i += batchSize) {
     const tx = db.transaction('memories', 'readwrite');
-    for (const memory of changed.slice(i, i + batchSize)) {
-      const old = await tx.store.get(memory.id);
-      if (old && isSameMemory(old, memory)) continue;
+    const batch = changed.slice(i, i + batchSize);
+    const stored = await Promise.all(batch.map((memory) => tx.store.get(memory.id)));
+    batch.forEach((memory, index) => {
+      const old = stored[index];
+      if (old && isSameMemory(old, memory)) return;
       if (old) result.updated += 1;
       else result.added += 1;
       void tx.store.put(memory);
-    }
+    });
     await tx.done;
   }
   for (let i = 0; i < removed.length; i += batchSize) {
     const tx = db.transaction('memories', 'readwrite');
-    for (const id of removed.slice(i, i + batchSize)) {
-      const old = await tx.store.get(id);
-      if (old?.agentId !== agentId) continue;
+    const batch = removed.slice(i, i + batchSize);
+    const stored = await Promise.all(batch.map((id) => tx.store.get(id)));
+    batch.forEach((id, index) => {
+      if (stored[index]?.agentId !== agentId) return;
       result.removed += 1;
       void tx.store.delete(id);
-    }
+    });
     await tx.done;
   }
   return result;

@@ -180,7 +180,6 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
   let agents: { sourceEtag: string; json: string; ids: Set<string>; seq: number } | undefined;
   let ready = new Map<string, Buffer>();
   let readyAt = -1;
-  let bytes = 0;
 
   const cursor = () => `${epoch}.${seq}`;
 
@@ -211,7 +210,6 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       if (log.tombstones.size <= MAX_TOMBSTONES) break;
       log.tombstones.delete(id);
       log.bytes -= id.length;
-      bytes -= id.length;
       log.horizon = Math.max(log.horizon, at);
     }
   }
@@ -243,11 +241,9 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       changed = true;
       const size = json.length + id.length;
       log.bytes += size - (old ? old.json.length + id.length : 0);
-      bytes += size - (old ? old.json.length + id.length : 0);
       log.entries.set(id, { json, seq: next });
       if (log.tombstones.delete(id)) {
         log.bytes -= id.length;
-        bytes -= id.length;
       }
     }
     for (const [id, old] of log.entries) {
@@ -255,7 +251,6 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       changed = true;
       log.entries.delete(id);
       log.bytes -= old.json.length;
-      bytes -= old.json.length;
       log.tombstones.set(id, next);
     }
     dropOldest(log);
@@ -264,8 +259,12 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     return log;
   }
 
+  /** What all the logs hold, bytes (a few agents: summed when asked). */
+  const totalBytes = () => [...logs.values()].reduce((sum, log) => sum + log.bytes, 0);
+
   /** Drops the least recently used logs (never `keep`) until the logs fit. */
   function evict(keepId: string): void {
+    let bytes = totalBytes();
     if (bytes <= options.maxBytes) return;
     const byUse = [...logs.entries()].filter(([id]) => id !== keepId).sort(([, a], [, b]) => a.usedAt - b.usedAt);
     for (const [id, log] of byUse) {
@@ -434,7 +433,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
         memories += log.entries.size;
         tombstones += log.tombstones.size;
       }
-      return { agents: logs.size, memories, tombstones, bytes, ...counts };
+      return { agents: logs.size, memories, tombstones, bytes: totalBytes(), ...counts };
     },
   };
 }

@@ -58,14 +58,25 @@ function padMemories(answer: UpstreamAnswer, padding: string): UpstreamAnswer {
   return { ...answer, body: Buffer.from(JSON.stringify(body).replace('"PADDING"', padding)) };
 }
 
-/** Nothing left for the server between the first 429 and the end of its Retry-After (at least `ms`). */
+/**
+ * A request that reaches the server this soon after a 429 was sent before anyone on the
+ * way back (gateway, worker) could know of it: the chat poll and the memories poll run
+ * beside a message, and one already on the wire cannot be called back. A loaded machine
+ * has shown 3 ms; a worker that ignored the Retry-After would come back later than this
+ * but well within it.
+ */
+const ON_THE_WIRE_MS = 30;
+
+/** Nothing sent to the server after the first 429 could be known until its Retry-After (at least `ms`) ended. */
 function waitsOut(ms: number): FaultRow['during'] {
   return async ({ stack }) => {
     const requests = () => stack.proxy.apiRequests();
     const limited = requests().find((entry) => entry.status === 429)!;
-    await expect.poll(() => requests().some((entry) => entry.startedAt > limited.endedAt!), { timeout: 15_000 }).toBe(true);
-    const next = requests().find((entry) => entry.startedAt > limited.endedAt!)!;
-    expect(next.startedAt - limited.endedAt!).toBeGreaterThanOrEqual(ms - 50);
+    const sentAfter = () => requests().filter((entry) => entry.startedAt > limited.endedAt! + ON_THE_WIRE_MS);
+    await expect.poll(() => sentAfter().length, { timeout: 15_000 }).toBeGreaterThan(0);
+    const onTheWire = requests().filter((entry) => entry.startedAt > limited.endedAt! && entry.startedAt <= limited.endedAt! + ON_THE_WIRE_MS);
+    expect(onTheWire.length).toBeLessThanOrEqual(2);
+    expect(sentAfter()[0]!.startedAt - limited.endedAt!).toBeGreaterThanOrEqual(ms - 50);
   };
 }
 

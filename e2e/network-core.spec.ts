@@ -71,7 +71,10 @@ test.describe('the network core', () => {
     try {
       const pages = await openTabs(context, stack.url, 2);
       stack.proxy.inject({ kind: 'status', status: 503 });
-      for (const page of pages) await expect(page.getByText("The agent's server isn't answering", { exact: false })).toBeVisible({ timeout: 20_000 });
+      // Three polls fail in a row: the worker backs off between them (from its poll interval,
+      // stretched to the server's budget: here about 4 s, then twice that, each jittered
+      // between half and all of it), so the third can come 26 s after the first.
+      for (const page of pages) await expect(page.getByText("The agent's server isn't answering", { exact: false })).toBeVisible({ timeout: 35_000 });
       const openedAt = Date.now();
       const failures = stack.proxy.apiRequests().filter((entry) => entry.status === 503).length;
       expect(failures).toBe(3);

@@ -111,7 +111,8 @@ test('several users polling memories through the edge cost the stock server one 
     // and a poll, plus the second or two the agent takes to store it and the page to draw it.
     // A poll here is up to 10 s apart, not the configured second: the workers wake on the
     // pages' 5 s heartbeats (src/link/heartbeat.ts), and polls that found nothing new stretch
-    // (up to 4× the base, sw/schedule.ts), so two heartbeats can pass (a 15 s run was seen).
+    // (up to 4× the base, sw/schedule.ts), so two heartbeats can pass (15.7 and 17.8 s runs
+    // were seen with the edge reading every 3.9 s; the four pages' workers share two cores).
     const pollGapMs = Math.max(pollMs, 10_000);
     // The edge's window as the budget stretches it now (the earlier tests spent some of it).
     const readEvery = Math.max(windowMs, (await ask(edged.url, '/health')).json().edge.windowMs ?? windowMs);
@@ -119,7 +120,7 @@ test('several users polling memories through the edge cost the stock server one 
     const postedAt = Date.now();
     await postToAgent(text, { elizaUrl: eliza.url.href.replace(/\/$/, ''), agentId: eliza.agentId });
     for (const page of pages)
-      await expect(conversationStartingWith(page, text)).toBeVisible({ timeout: Math.max(500, readEvery + pollGapMs + 4_000 - (Date.now() - postedAt)) });
+      await expect(conversationStartingWith(page, text)).toBeVisible({ timeout: Math.max(500, readEvery + pollGapMs + 8_000 - (Date.now() - postedAt)) });
     // The figures, for the report and for BENCHMARKS.md.
     console.log(
       `[edge] ${measured}; the edge read every ${readEvery} ms then; a memory posted at the server showed on all four pages after ${Date.now() - postedAt} ms`,

@@ -5,7 +5,7 @@
  */
 import { expect, type Page, test } from '@playwright/test';
 import type { Gateway } from '../server/gateway/app';
-import { openPurl, sendToAgent, workerMeta } from './helpers';
+import { chatSessionId, openChat, openPurl, replyTo, sendToAgent, typeMessage, workerMeta } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
 interface ServerMemory {
@@ -78,6 +78,30 @@ test.describe('the sync route', () => {
     expect(stats.tombstones).toBeGreaterThanOrEqual(2);
     expect(stats.deltas).toBeGreaterThan(0);
     expect((await workerMeta(page, 'syncCursor'))?.cursor).not.toBe(cursor);
+  });
+
+  test('with the chat open, each chat poll is one sync request that brings the reply and the memories', async ({ context, page }) => {
+    const reads: string[] = [];
+    context.on('request', (request) => {
+      const url = new URL(request.url());
+      if (request.serviceWorker() && request.method() === 'GET' && url.pathname.startsWith('/api/')) reads.push(`${url.pathname}${url.search}`);
+    });
+    // The memories' own poll 30 s apart: what reaches the memories sooner came with the chat's polls (1 s).
+    const edge = await gateway({ FRONTEND_POLL_INTERVAL: '30000' });
+    await openChat(page, edge.url);
+    const text = `Asked through the sync ${Date.now()}`;
+    await typeMessage(page, text);
+    await expect(replyTo(page, text)).toBeVisible({ timeout: 30_000 });
+    const rows = await search(page, text);
+    await expect(rows.filter({ hasText: exactly(text) })).toHaveCount(1, { timeout: 10_000 });
+
+    // Every read went to the sync route (none to the chat's route or the plain memories route),
+    // and from the first that asked for the chat on, every one did: the memories rode along.
+    expect(reads.every((read) => read.startsWith('/api/purl/sync'))).toBe(true);
+    const first = reads.findIndex((read) => read.includes('session='));
+    expect(first).toBeGreaterThanOrEqual(0);
+    const session = await chatSessionId(page);
+    expect(reads.slice(first).every((read) => read.includes(`session=${session}`))).toBe(true);
   });
 
   test('offline for a while, then back: the delta brings what was added and deleted meanwhile', async ({ context, page }) => {

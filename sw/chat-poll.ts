@@ -25,6 +25,8 @@ export interface ChatPoll {
   (): Promise<PollResult>;
   /** The same bookkeeping for a chat poll's answer that came inside a sync (the sync route's chat part). */
   deliver(session: ChatSession, part: SyncChatPart): Promise<PollResult>;
+  /** The same bookkeeping for a chat poll that failed inside a sync: its failure is said, and it rejects with it. */
+  failed(error: unknown): Promise<never>;
 }
 
 export function createChatPoll(options: ChatPollOptions): ChatPoll {
@@ -61,5 +63,9 @@ export function createChatPoll(options: ChatPollOptions): ChatPoll {
 
   return Object.assign(() => run(() => options.chat.poll()), {
     deliver: (session: ChatSession, part: SyncChatPart) => run(() => options.chat.deliver(session, part)),
+    async failed(error: unknown): Promise<never> {
+      await run(() => Promise.reject(error));
+      throw error;
+    },
   });
 }

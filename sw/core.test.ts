@@ -26,6 +26,8 @@ interface FakeHealth {
  */
 function fakeServer(hang: (request: Request) => boolean = () => false) {
   const calls: string[] = [];
+  /** The query of each sync request. */
+  const syncs: string[] = [];
   const healthCalls: number[] = [];
   const health: FakeHealth = { status: 'absent', since: 0 };
   let seq = 0;
@@ -39,6 +41,14 @@ function fakeServer(hang: (request: Request) => boolean = () => false) {
     calls.push(`${request.method} ${pathname}`);
     if (hang(request)) {
       return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    }
+    if (pathname === '/api/purl/sync') {
+      const asked = new URL(request.url).searchParams;
+      syncs.push(asked.toString());
+      const chat = asked.has('session')
+        ? { chat: { messages: [{ id: `r${++seq}`, authorId: AGENT, isAgent: true, content: 'Hello', createdAt: Date.now() }] } }
+        : {};
+      return json({ cursor: '0000000000aa.1', reset: !asked.has('since'), agents: [{ id: AGENT, name: 'Purl' }], memories: [], removed: [], ...chat });
     }
     if (pathname === '/api/agents') return json({ success: true, data: { agents: [{ id: AGENT, name: 'Purl' }] } });
     if (pathname.endsWith('/memories')) return json({ success: true, data: { memories: [] } });
@@ -57,7 +67,7 @@ function fakeServer(hang: (request: Request) => boolean = () => false) {
     if (pathname.endsWith('/messages')) return json({ messages: [] });
     return json({ error: 'not found' }, 404);
   };
-  return { calls, healthCalls, health, fetch };
+  return { calls, syncs, healthCalls, health, fetch };
 }
 
 interface Harness {
@@ -162,31 +172,29 @@ describe('the core', () => {
     await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
   });
 
-  it('polls the memories at once when a request gets through after an outage, not after their backoff', async () => {
+  it('sends the probe when the breaker’s timeout passes, not when the polls’ backoff ends, and then polls the rest at once', async () => {
     const server = fakeServer();
     const now = Date.now();
     const { core, calls } = await harness(
       server,
       {
         ...running(now),
-        // The breaker opened long enough ago for a probe; the memories poll backed off for minutes.
-        breaker: { state: 'open', openedAt: now - 10_000 },
+        // The breaker's probe is due in half a second; both polls backed off for minutes.
+        breaker: { state: 'open', openedAt: now - 1_000 },
         schedules: {
           memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
           chat: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 3 },
         },
       },
-      { breakerTimeoutMs: 5_000 },
+      { breakerTimeoutMs: 1_500 },
     );
     void core.handle(heartbeat);
     await flushSoon();
     expect(calls).toEqual([]);
-
-    void core.handle(message('The server is back'));
-    await eventually(() => expect(calls).toContain('GET /api/agents'));
-    expect(calls[0]).toBe('POST /api/messaging/sessions/s1/messages');
-    // The memories read follows the agent list once it is stored (within seconds, not the 4-minute backoff).
+    // Within seconds of the probe time, not the minutes of their backoff: one poll probes, and the other follows once it got through.
     await eventually(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`));
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    expect(calls[0]).toMatch(/^GET /);
   });
 
   it('sends a message waiting out its backoff as soon as a probe finds the server back', async () => {
@@ -208,7 +216,8 @@ describe('the core', () => {
     );
     void core.handle(heartbeat);
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
-    expect(calls[0]).toBe('GET /api/messaging/sessions/s1/messages');
+    // A poll was the probe (the chat's, due now, or the memories', made due by the breaker's timeout).
+    expect(calls[0]).toMatch(/^GET /);
   });
 
   it('keeps a failing chat poll in IndexedDB for the banner while the memories are fine, and clears it when the poll works again', async () => {
@@ -251,6 +260,33 @@ describe('the core', () => {
       },
       { timeout: 8_000, interval: 250 },
     );
+  });
+
+  it('with the sync route, the chat poll brings the memories in its request, and they wait their own interval', { timeout: 15_000 }, async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, db } = await harness(
+      server,
+      {
+        ...running(now),
+        schedules: {
+          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+          memories: { nextDueAt: now + 1_500, intervalMs: 2_000, unchangedStreak: 0, errorStreak: 0 },
+        },
+      },
+      { syncRoute: true, memoriesPollMs: 2_000 },
+    );
+    void core.handle(heartbeat);
+    await eventually(async () => expect(await db.count('chat')).toBe(1));
+    expect(server.calls).toEqual(['GET /api/purl/sync']);
+    const schedules = (await db.get('meta', 'schedules')) as MetaValues['schedules'];
+    // The memories were brought by that request: their next poll is an interval from it, not at now + 1.5 s.
+    expect(schedules.memories!.nextDueAt).toBeGreaterThanOrEqual(now + 2_000);
+    // Past the memories' first deadline, only the chat poll has gone, each time with the memories' delta.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(server.calls.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(server.calls)).toEqual(new Set(['GET /api/purl/sync']));
+    expect(server.syncs.every((query) => query.includes('session=s1'))).toBe(true);
   });
 
   it('tells every tab when a command failed because the browser has no room left', async () => {

@@ -7,7 +7,7 @@
  */
 import { getMeta, type PurlDatabase } from '../src/shared/db';
 import { AGENTS_WINDOW_FACTOR, type ConfigOverrides, type PurlConfig } from '../src/shared/config';
-import { apiPaths } from '../src/shared/api';
+import { apiPaths, asksForChat } from '../src/shared/api';
 import { isSharedRead } from '../src/shared/budget';
 import { isQuotaExceeded } from '../src/shared/errors';
 import type { Command, PurlEvent } from '../src/shared/messages';
@@ -16,7 +16,7 @@ import { untrustedAnswer } from './answer-check';
 import { createApiReader } from './api-reader';
 import { gateStore } from './breaker-store';
 import { Budget, readUpstreamFigures } from './budget';
-import { createCatchUp } from './catch-up';
+import { createCatchUp, createProbeJob } from './catch-up';
 import { createChat } from './chat';
 import { createChatPoll } from './chat-poll';
 import { createFirstVisit } from './first-visit';
@@ -25,7 +25,7 @@ import { Gate } from './gate';
 import { createGuard } from './guard';
 import { createHealthJob, HealthWatch } from './health';
 import { Metrics } from './metrics';
-import { createPoller } from './poller';
+import { createPoller, type PollResult } from './poller';
 import { RequestQueue } from './queue';
 import { createReplyWatch } from './reply-watch';
 import { Settings } from './settings';
@@ -136,13 +136,12 @@ export function createCore(env: CoreEnvironment): Core {
   });
   const sync = createSync({
     getDb: env.getDb,
-    fetchApi: createApiReader({ cache, origin: env.origin, ttlMs: (path) => config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_WINDOW_FACTOR : 1) }),
+    fetchApi: createApiReader({
+      cache,
+      origin: env.origin,
+      ttlMs: (path) => (asksForChat(path) ? 0 : config().cacheTtlMs * (path === apiPaths.agents ? AGENTS_WINDOW_FACTOR : 1)),
+    }),
     offersSyncRoute: () => settings.offersSyncRoute,
-    // The chat does not ride along on the memories' sync (createSync's `chat` option) yet: the
-    // memories poll is not stretched by the user's share and the chat poll is, so riding along
-    // on every memories poll read the chat more often than the share allows (the edge bench:
-    // 1.22× Purl today's upstream requests at 50 users). It should ride along only when the
-    // chat poll is due.
     broadcast: env.broadcast,
     now,
   });
@@ -167,7 +166,7 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     random: env.random,
     options: async (kind) => budget.scheduleOptions(kind),
-    run: (kind) => (kind === 'chat' ? pollChat() : sync.refresh('memories')),
+    run: (kind) => (kind === 'chat' ? pollChatWithMemories() : sync.refresh('memories')),
     // The chat is polled once there is a session with the agent.
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
     // The memories poll reads what the gateway's edge answers, which a hold on what costs
@@ -175,6 +174,29 @@ export function createCore(env: CoreEnvironment): Core {
     notBefore: async (kind) => gate.notBefore(kind === 'memories' ? 'shared-read' : 'own-read'),
     onInterval: (kind, ms) => metrics.pollInterval(kind, ms),
   });
+
+  /**
+   * The chat poll, through the sync route when the gateway offers it: the same one request
+   * then brings what changed in the memories too (the gateway's edge answers that part, at
+   * no cost upstream), so while a chat is open the memories need no poll of their own (one
+   * request a poll). The chat is read exactly as often as its own poll says, never riding
+   * along on the memories' poll: that poll is not stretched by the user's share and the
+   * chat's is (the edge bench measured 1.22× the upstream requests at 50 users that way).
+   */
+  async function pollChatWithMemories(): Promise<PollResult> {
+    const session = await chat.session();
+    let synced: Awaited<ReturnType<typeof sync.refreshWithChat>>;
+    try {
+      synced = session && (await sync.refreshWithChat(session, 'memories'));
+    } catch (error) {
+      await poller.notePolled('memories', 'error');
+      return pollChat.failed(error);
+    }
+    if (!session || !synced) return pollChat();
+    await poller.notePolled('memories', synced.outcome);
+    // Left out by the gateway (its budget keeps such reads back): the chat route says why.
+    return synced.chat ? pollChat.deliver(session, synced.chat) : pollChat();
+  }
 
   const health = new HealthWatch({ fetch: env.fetch, url: new URL('/health', env.origin).href, now });
   const catchUp = createCatchUp({ poller, baseMs, retryOutbox: () => chat.retryNow(), now, requestRound: () => track(loop.tick()) });
@@ -199,6 +221,7 @@ export function createCore(env: CoreEnvironment): Core {
       run: () => poller.tick(undefined),
     },
     createHealthJob({ watch: health, gate, now, isOnline, cadence: () => poller.cadence(), catchUp }),
+    createProbeJob({ poller, breaker: () => gate.view(), baseMs, now }),
   ];
   const loop = createWakeLoop({ now, jobs, lookaheadMs: LOOKAHEAD_MS, ...(env.setTimer ? { setTimer: env.setTimer } : {}) });
 

@@ -70,7 +70,10 @@ export interface Poller<C> {
   forgetTab(tabId: string): Promise<void>;
   /** Makes the poll of `kind` due by `at`, its interval reset to `baseMs`. */
   expedite(kind: PollKind, at: number, baseMs: number): Promise<void>;
-  /** A poll of `kind` was answered another way (inside another poll's request): its schedule moves on as after its own run. */
+  /**
+   * A poll of `kind` was answered another way (inside another poll's request): its schedule
+   * moves on as after its own run. Nothing changes while its own run is under way.
+   */
   notePolled(kind: PollKind, result: PollResult | 'error'): Promise<void>;
   /** Makes every poll that is backing off after errors due by `at`, its interval reset to its base. */
   retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void>;
@@ -315,6 +318,8 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   }
 
   async function notePolled(kind: PollKind, result: PollResult | 'error'): Promise<void> {
+    // Its own run is under way (it shared this answer, or will bring its own): that run records it.
+    if (inFlight.has(kind)) return;
     const { outcome, dueBy } = typeof result === 'string' ? { outcome: result, dueBy: undefined } : result;
     await record(kind, outcome, await options.options(kind), dueBy);
   }

@@ -30,12 +30,7 @@ interface Harness {
   sync: ReturnType<typeof createSync>;
 }
 
-interface ChatHarness {
-  session?: ChatSession;
-  delivered: unknown[];
-}
-
-async function harness(offersSyncRoute = false, chat?: ChatHarness): Promise<Harness> {
+async function harness(offersSyncRoute = false): Promise<Harness> {
   const db = await openPurlDB();
   const events: PurlEvent[] = [];
   const calls: string[] = [];
@@ -54,14 +49,6 @@ async function harness(offersSyncRoute = false, chat?: ChatHarness): Promise<Har
     broadcast: (event) => events.push(event),
     now: () => clock.now,
     offersSyncRoute: () => offersSyncRoute,
-    ...(chat
-      ? {
-          chat: {
-            session: async () => chat.session,
-            deliver: async (_session: ChatSession, part: unknown) => void chat.delivered.push(part),
-          },
-        }
-      : {}),
   });
   return { db, events, calls, clock, routes, kept, sync };
 }
@@ -313,50 +300,77 @@ describe('sync through the gateway’s sync route', () => {
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
   });
 
-  it('brings the open chat’s messages in the same request and hands them to the chat', async () => {
-    const session: ChatSession = { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' };
-    const chat: ChatHarness = { session, delivered: [] };
-    const h = await harness(true, chat);
+  const session: ChatSession = { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' };
+  const withChat = (since?: string) => apiPaths.sync(A, since, { sessionId: 's-1', limit: 50 });
+
+  async function selected(h: Harness, cursor?: string): Promise<void> {
     await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
     await h.db.put('meta', A, 'selectedAgentId');
-    await h.db.put('meta', { agentId: A, cursor: C1 }, 'syncCursor');
-    const withChat = apiPaths.sync(A, C1, { sessionId: 's-1', limit: 50 });
-    expect(withChat).toContain('session=s-1&limit=50');
-    h.routes.set(withChat, () => syncAnswer({ cursor: C2, memories: [], chat: { messages: [] } }));
-    await h.sync.refresh('memories');
-    expect(h.calls).toEqual([`${withChat} [${apiPaths.sync(A)}]`]);
-    expect(chat.delivered).toEqual([{ body: { messages: [] } }]);
+    if (cursor) await h.db.put('meta', { agentId: A, cursor }, 'syncCursor');
+  }
+
+  it('as the chat poll, brings the open chat’s messages in the same request as the memories’ delta', async () => {
+    const h = await harness(true);
+    await selected(h, C1);
+    expect(withChat(C1)).toContain('session=s-1&limit=50');
+    h.routes.set(withChat(C1), () => syncAnswer({ cursor: C2, memories: memoryList(A, 'm2'), chat: { messages: [] } }));
+    expect(await h.sync.refreshWithChat(session, 'memories')).toEqual({ outcome: 'changed', chat: { body: { messages: [] } } });
+    expect(h.calls).toEqual([`${withChat(C1)} [${apiPaths.sync(A)}]`]);
+    expect((await getMeta(h.db, 'syncCursor'))?.cursor).toBe(C2);
     // Lost by the server: said so, for the chat to start a new one.
-    h.routes.set(apiPaths.sync(A, C2, { sessionId: 's-1', limit: 50 }), () => syncAnswer({ cursor: C2, memories: [], chat: { gone: true } }));
+    h.routes.set(withChat(C2), () => syncAnswer({ cursor: C2, memories: [], chat: { gone: true } }));
+    expect(await h.sync.refreshWithChat(session, 'memories')).toEqual({ outcome: 'unchanged', chat: { gone: true } });
+    // A memories poll asks for no chat.
+    h.routes.set(apiPaths.sync(A, C2), () => syncAnswer({ cursor: C2, memories: [] }));
     await h.sync.refresh('memories');
-    expect(chat.delivered.at(-1)).toEqual({ gone: true });
+    expect(h.calls.at(-1)).toBe(`${apiPaths.sync(A, C2)} [${apiPaths.sync(A)}]`);
+  });
+
+  it('as the chat poll, sends nothing while a refresh is under way or without the sync route; a refresh asked for meanwhile shares its request', async () => {
+    const plain = await harness(false);
+    expect(await plain.sync.refreshWithChat(session, 'memories')).toBeUndefined();
+    expect(plain.calls).toEqual([]);
+
+    const h = await harness(true);
+    await selected(h, C1);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    h.routes.set(apiPaths.sync(A, C1), async () => {
+      await held;
+      return syncAnswer({ cursor: C2, memories: [] });
+    });
+    const memoriesPoll = h.sync.refresh('memories');
+    expect(await h.sync.refreshWithChat(session, 'memories')).toBeUndefined();
+    release();
+    await memoriesPoll;
+    expect(h.calls).toHaveLength(1);
+
+    h.routes.set(withChat(C2), () => syncAnswer({ cursor: C2, memories: [], chat: { messages: [] } }));
+    const chatPoll = h.sync.refreshWithChat(session, 'memories');
+    const joined = h.sync.refresh('memories');
+    expect(await joined).toBe('unchanged');
+    expect((await chatPoll)?.chat).toEqual({ body: { messages: [] } });
+    expect(h.calls).toHaveLength(2);
   });
 
   it('refuses a chat part of the wrong shape, storing nothing of the answer', async () => {
-    const chat: ChatHarness = { session: { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' }, delivered: [] };
-    const h = await harness(true, chat);
-    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
-    await h.db.put('meta', A, 'selectedAgentId');
-    h.routes.set(apiPaths.sync(A, undefined, { sessionId: 's-1', limit: 50 }), () =>
-      syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: { messages: 'none' } }),
-    );
-    await expect(h.sync.refresh('memories')).rejects.toMatchObject({ code: 'bad-response' });
+    const h = await harness(true);
+    await selected(h);
+    h.routes.set(withChat(), () => syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: { messages: 'none' } }));
+    await expect(h.sync.refreshWithChat(session, 'memories')).rejects.toMatchObject({ code: 'bad-response' });
     expect(await listMemories(h.db, A)).toEqual([]);
-    expect(chat.delivered).toEqual([]);
+    expect((await getMeta(h.db, 'sync'))?.error).toMatch(/couldn't read/);
   });
 
   it('takes a failed chat read as the chat’s failure, and stores the memories all the same', async () => {
-    const chat: ChatHarness = { session: { sessionId: 's-1', channelId: 'c-1', agentId: A, userId: 'u-1' }, delivered: [] };
-    const h = await harness(true, chat);
-    await h.db.put('agents', { id: A, name: 'A', bio: '', status: 'active' });
-    await h.db.put('meta', A, 'selectedAgentId');
+    const h = await harness(true);
+    await selected(h);
     const failed = { error: { status: 502, code: 'UPSTREAM_BAD_ANSWER', message: "The agent's server sent something Purl couldn't read." } };
-    h.routes.set(apiPaths.sync(A, undefined, { sessionId: 's-1', limit: 50 }), () =>
-      syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: failed }),
-    );
-    expect(await h.sync.refresh('memories')).toBe('changed');
+    h.routes.set(withChat(), () => syncAnswer({ cursor: C1, reset: true, agents: agentList(A), memories: memoryList(A, 'm1'), chat: failed }));
+    expect(await h.sync.refreshWithChat(session, 'memories')).toEqual({ outcome: 'changed', chat: { failed: { status: 502, code: 'UPSTREAM_BAD_ANSWER' } } });
     expect((await listMemories(h.db, A)).map((m) => m.id)).toEqual(['m1']);
-    expect(chat.delivered).toEqual([{ failed: { status: 502, code: 'UPSTREAM_BAD_ANSWER' } }]);
     expect((await getMeta(h.db, 'sync'))?.error).toBeUndefined();
   });
 });

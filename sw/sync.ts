@@ -17,7 +17,7 @@ import {
   parseMemories,
   parseSyncAnswer,
   SYNC_CURSOR,
-  type SyncAnswer,
+  type SyncChatPart,
 } from '../src/shared/api';
 import { getMeta, listAgents, type PurlDatabase, type SyncStatus } from '../src/shared/db';
 import { PurlError } from '../src/shared/errors';
@@ -32,15 +32,6 @@ export interface SyncOptions {
   fetchApi: ApiReader;
   /** True when the gateway offers its sync route (one request a poll, deltas); else the plain routes are read. */
   offersSyncRoute: () => boolean;
-  /**
-   * The open chat, when there is one: a sync through the sync route asks for the session's
-   * latest messages in the same request and hands them over, so the chat poll need not
-   * run then (one request a poll).
-   */
-  chat?: {
-    session(): Promise<ChatSession | undefined>;
-    deliver(session: ChatSession, part: NonNullable<SyncAnswer['chat']>): Promise<void>;
-  };
   broadcast: (event: PurlEvent) => void;
   now: () => number;
 }
@@ -52,11 +43,21 @@ export interface Sync {
    * Calls made while one runs share it.
    */
   refresh(priority: Priority): Promise<'changed' | 'unchanged'>;
+  /**
+   * The chat poll through the sync route: one request brings what changed in the memories
+   * and the session's latest messages (`chat`; absent when the gateway left them out, its
+   * budget keeping such reads back). Resolves undefined, sending nothing, when the gateway
+   * offers no sync route or a refresh is under way (its request did not ask for the chat):
+   * the chat poll then reads the chat route. A refresh asked for meanwhile shares this one.
+   * Rejects as `refresh` does.
+   */
+  refreshWithChat(session: ChatSession, priority: Priority): Promise<{ outcome: 'changed' | 'unchanged'; chat?: SyncChatPart } | undefined>;
   /** Makes another agent the selected one and loads its memories. */
   selectAgent(agentId: string): Promise<void>;
 }
 
 type Store = StoreName;
+type Refreshed = { outcome: 'changed' | 'unchanged'; chat?: SyncChatPart };
 
 /** The sentence a person sees for a failed refresh. */
 export function describeFailure(error: unknown): string {
@@ -94,7 +95,7 @@ export function describeChatPollFailure(error: unknown): string {
 
 export function createSync(options: SyncOptions): Sync {
   const { getDb, fetchApi, broadcast, now } = options;
-  let running: Promise<'changed' | 'unchanged'> | null = null;
+  let running: Promise<Refreshed> | null = null;
 
   /** The agent whose memories to read (src/shared/agent-choice.ts), remembered when it changes. */
   async function pickAgent(db: PurlDatabase, agents: readonly Agent[]): Promise<string> {
@@ -141,9 +142,9 @@ export function createSync(options: SyncOptions): Sync {
    * list makes another agent the selected one (the first visit, the agent gone), a second
    * request brings that agent's memories.
    */
-  async function readSyncRoute(db: PurlDatabase, priority: Priority, changed: Set<Store>): Promise<void> {
+  async function readSyncRoute(db: PurlDatabase, priority: Priority, changed: Set<Store>, chatSession?: ChatSession): Promise<SyncChatPart | undefined> {
     let agentId = await getMeta(db, 'selectedAgentId');
-    const chatSession = await options.chat?.session();
+    let chatPart: SyncChatPart | undefined;
     for (let round = 0; round < 2; round += 1) {
       // The chat rides along on the first request only (the second is for another agent's memories).
       const chat = round === 0 && chatSession ? { sessionId: chatSession.sessionId, limit: CHAT_POLL_LIMIT } : undefined;
@@ -163,23 +164,24 @@ export function createSync(options: SyncOptions): Sync {
           await setMeta(db, 'syncCursor', { agentId, cursor: answer.cursor });
         }
         await read.keep();
-        if (chat && chatSession && answer.chat) await options.chat?.deliver(chatSession, answer.chat);
+        if (chat) chatPart = answer.chat;
       }
       const chosen = await pickAgent(db, agents ?? (await listAgents(db)));
-      if (chosen === agentId) return;
+      if (chosen === agentId) return chatPart;
       agentId = chosen;
     }
   }
 
-  async function runOnce(priority: Priority): Promise<'changed' | 'unchanged'> {
+  async function runOnce(priority: Priority, chatSession?: ChatSession): Promise<Refreshed> {
     const db = await getDb();
     const changed = new Set<Store>(['meta']);
     const status: SyncStatus = { attemptedAt: now() };
     const previous = await getMeta(db, 'sync');
     if (previous?.succeededAt !== undefined) status.succeededAt = previous.succeededAt;
     let failure: unknown;
+    let chat: SyncChatPart | undefined;
     try {
-      if (options.offersSyncRoute()) await readSyncRoute(db, priority, changed);
+      if (options.offersSyncRoute()) chat = await readSyncRoute(db, priority, changed, chatSession);
       else await readPlainRoutes(db, priority, changed);
     } catch (error) {
       failure = error;
@@ -189,14 +191,25 @@ export function createSync(options: SyncOptions): Sync {
     await setMeta(db, 'sync', status);
     broadcast({ type: 'data-changed', stores: [...changed] });
     if (failure) throw failure;
-    return changed.has('memories') || changed.has('agents') ? 'changed' : 'unchanged';
+    const outcome = changed.has('memories') || changed.has('agents') ? 'changed' : 'unchanged';
+    return chat ? { outcome, chat } : { outcome };
   }
 
-  function refresh(priority: Priority): Promise<'changed' | 'unchanged'> {
-    running ??= runOnce(priority).finally(() => {
-      running = null;
+  function start(priority: Priority, chatSession?: ChatSession): Promise<Refreshed> {
+    const run = runOnce(priority, chatSession).finally(() => {
+      if (running === run) running = null;
     });
-    return running;
+    running = run;
+    return run;
+  }
+
+  async function refresh(priority: Priority): Promise<'changed' | 'unchanged'> {
+    return (await (running ?? start(priority))).outcome;
+  }
+
+  async function refreshWithChat(session: ChatSession, priority: Priority): Promise<Refreshed | undefined> {
+    if (running || !options.offersSyncRoute()) return undefined;
+    return start(priority, session);
   }
 
   async function selectAgent(agentId: string): Promise<void> {
@@ -209,5 +222,5 @@ export function createSync(options: SyncOptions): Sync {
     await refresh('user').catch(() => undefined);
   }
 
-  return { refresh, selectAgent };
+  return { refresh, refreshWithChat, selectAgent };
 }

@@ -232,6 +232,11 @@ export const apiPaths = {
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;
 
+/** Whether a path is a sync that asks for the chat's messages: its answer is always read afresh (it is the chat poll). */
+export function asksForChat(path: string): boolean {
+  return path.startsWith('/api/purl/sync?') && new URLSearchParams(path.slice(path.indexOf('?'))).has('session');
+}
+
 /** How many of a session's latest messages each chat poll asks for. */
 export const CHAT_POLL_LIMIT = 50;
 

@@ -62,10 +62,12 @@ export function classOf(method: string, url: string): RequestClass {
  * Whether a request reads what is the same for every user (the agent list, an agent's
  * memories), which the gateway's edge answers from what it keeps without spending the
  * upstream's budget for this user. Matches the `shared` routes of server/gateway/routes.ts,
- * and the gateway's delta route `/api/purl/sync` (issue 11), which the edge answers too.
+ * and the gateway's delta route `/api/purl/sync` (issue 11), which the edge answers too,
+ * unless it asks for the chat's messages (`session`): that read is the user's own.
  */
 export function isSharedRead(method: string, url: string): boolean {
   if (method !== 'GET') return false;
-  const path = new URL(url, 'http://purl.invalid').pathname;
-  return path === '/api/agents' || path === '/api/purl/sync' || /^\/api\/agents\/[^/]+\/memories$/.test(path);
+  const { pathname: path, searchParams } = new URL(url, 'http://purl.invalid');
+  if (path === '/api/purl/sync') return !searchParams.has('session');
+  return path === '/api/agents' || /^\/api\/agents\/[^/]+\/memories$/.test(path);
 }

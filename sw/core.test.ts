@@ -289,6 +289,40 @@ describe('the core', () => {
     expect(server.syncs.every((query) => query.includes('session=s1'))).toBe(true);
   });
 
+  it('after minutes offline, polls within a base interval of the network coming back, not after a backoff', { timeout: 15_000 }, async () => {
+    const server = fakeServer();
+    let online = false;
+    const answer = server.fetch;
+    server.fetch = async (request, init) => {
+      if (!online) throw new TypeError('Failed to fetch');
+      return answer(request, init);
+    };
+    const now = Date.now();
+    const { core, db } = await harness(
+      server,
+      { ...running(now), schedules: { chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 } } },
+      {},
+      undefined,
+      { isOnline: () => online },
+    );
+    // Offline: every chat poll fails on the device. Each is retried a base interval on (1 s), as
+    // many times as it fails, instead of 2, 4, 8 … s, which after ten minutes would be minutes.
+    for (let i = 0; i < 4; i += 1) {
+      void core.handle(heartbeat);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+    }
+    const offline = ((await db.get('meta', 'schedules')) as MetaValues['schedules']).chat!;
+    expect(offline).toMatchObject({ intervalMs: 1_000, errorStreak: 0 });
+    expect(offline.nextDueAt - Date.now()).toBeLessThanOrEqual(1_000);
+    expect(server.calls).toEqual([]);
+
+    online = true;
+    const backAt = Date.now();
+    void core.handle(heartbeat);
+    await eventually(() => expect(server.calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    expect(Date.now() - backAt).toBeLessThan(2_500);
+  });
+
   it('tells every tab when a command failed because the browser has no room left', async () => {
     const events: unknown[] = [];
     const full = new DOMException('Quota exceeded.', 'QuotaExceededError');

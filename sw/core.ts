@@ -172,6 +172,7 @@ export function createCore(env: CoreEnvironment): Core {
     // The memories poll reads what the gateway's edge answers, which a hold on what costs
     // the upstream does not keep back (sw/gate.ts); the chat poll waits for it.
     notBefore: async (kind) => gate.notBefore(kind === 'memories' ? 'shared-read' : 'own-read'),
+    isOnline,
     onInterval: (kind, ms) => metrics.pollInterval(kind, ms),
   });
 

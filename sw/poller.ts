@@ -55,6 +55,8 @@ export interface PollerOptions<C> {
   notBefore?: (kind: PollKind) => Promise<number>;
   /** A tab not heard from for longer than this is gone, ms; default `TAB_GONE_AFTER_MS` (75 s). */
   goneAfterMs?: number;
+  /** False while the device is offline: a poll failing then is `'offline'`, not an error to back off from. */
+  isOnline?: () => boolean;
   /** Hears the interval in force for each poll (for the monitor) whenever the next deadline is computed. */
   onInterval?: (kind: PollKind, intervalMs: number) => void;
 }
@@ -174,7 +176,7 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
     const storedSchedules = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
-    const next = afterPoll(storedSchedules?.[kind], outcome, now(), scheduleOptions);
+    const next = afterPoll(storedSchedules?.[kind], outcome === 'error' && options.isOnline?.() === false ? 'offline' : outcome, now(), scheduleOptions);
     if (dueBy !== undefined && dueBy < next.nextDueAt) next.nextDueAt = dueBy;
     const schedules = { ...storedSchedules, [kind]: next };
     void tx.store.put(schedules, 'schedules');

@@ -123,6 +123,14 @@ describe('afterPoll', () => {
     expect(again).toMatchObject({ intervalMs: 2 * BASE, unchangedStreak: 3, errorStreak: 2 });
   });
 
+  it('tries again one base interval on after a poll failed offline, keeping both streaks, however long it stays offline', () => {
+    const schedules = run(['unchanged', 'error', ...Array<PollOutcome>(600).fill('offline')]);
+    for (const offline of schedules.slice(2)) expect(offline).toEqual({ nextDueAt: BASE, intervalMs: BASE, unchangedStreak: 1, errorStreak: 1 });
+    // Back online, a server error backs off from where the streak stood, not from ten minutes of failures.
+    const [next] = run(['error'], options({ random: () => 0 }), schedules.at(-1));
+    expect(next).toMatchObject({ intervalMs: 2 * BASE, errorStreak: 2 });
+  });
+
   it('resets the error streak and the backoff after a success', () => {
     const [, , recovered] = run(['error', 'error', 'unchanged']);
     expect(recovered).toEqual({ nextDueAt: 90_000, intervalMs: 90_000, unchangedStreak: 1, errorStreak: 0 });

@@ -14,8 +14,8 @@ import { exponentialBackoff } from './backoff';
 /** How often polls run for the tabs that are open: normal, slowed, or not at all. */
 export type Cadence = 'active' | 'background' | 'none';
 
-/** What one poll found. */
-export type PollOutcome = 'changed' | 'unchanged' | 'error';
+/** What one poll found; `'offline'`: it failed while the device was offline, which says nothing about the server. */
+export type PollOutcome = 'changed' | 'unchanged' | 'error' | 'offline';
 
 /** A tab unheard of for longer than this is gone: hidden tabs heartbeat every 30 s, so two may be missed. */
 export const TAB_GONE_AFTER_MS = 75_000;
@@ -128,6 +128,10 @@ export function freshSchedule(now: number, baseMs: number, phase: number): PollS
  *   not from the interval stretched while polls found nothing: a poll stretched to 4×
  *   its base must not make the first retry after a blip wait 4–8× it (issue 10). The
  *   unchanged streak is kept: a failure says nothing about whether the data changes.
+ * - `'offline'` (it failed with the device offline) tries again one base interval on and
+ *   keeps both streaks: no server was asked, so there is nothing to back off from, and ten
+ *   minutes offline must not leave the polls backed off for minutes once the network is
+ *   back (a failed request costs nothing while offline: it never leaves the device).
  *
  * The next deadline is `now + interval`, not the old deadline plus the interval: a poll
  * missed while the worker was stopped runs once, and the schedule continues from then.
@@ -142,6 +146,10 @@ export function afterPoll(schedule: PollSchedule | undefined, outcome: PollOutco
   checkOptions(options);
   const unchangedStreak = schedule?.unchangedStreak ?? 0;
   const errorStreak = schedule?.errorStreak ?? 0;
+  if (outcome === 'offline') {
+    const intervalMs = Math.round(options.baseMs);
+    return { nextDueAt: now + intervalMs, intervalMs, unchangedStreak, errorStreak };
+  }
   if (outcome === 'error') {
     const from = options.baseMs;
     const streak = errorStreak + 1;

@@ -156,6 +156,9 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
   const settle = (req: IncomingMessage) => spent.get(req)?.();
 
   proxy.on('proxyReq', (proxyReq, req, res) => {
+    // Set here, not in req.headers: compression() reads the browser's Accept-Encoding
+    // from req when the answer starts, and would otherwise send it uncompressed.
+    proxyReq.setHeader('accept-encoding', 'identity');
     if (budget) {
       // Counted as it leaves, so the estimate is current before its answer comes back.
       spent.set(req, budget.spend(Date.now()));
@@ -203,11 +206,9 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
       for (const name of DROPPED_REQUEST_HEADERS) delete req.headers[name];
       delete req.headers['x-purl-gateway'];
       delete req.headers['x-api-key'];
-      // Known gap: this also overwrites the browser's Accept-Encoding, so compression() sends
-      // proxied answers uncompressed. Setting it on the upstream request alone (found by the
-      // edge bench) made the breaker e2e fail (5xx answers no longer opened it within 20 s);
-      // reverted until that is understood. The sync route's answers are compressed.
-      Object.assign(req.headers, gatewayRequestHeaders(options, forward.client));
+      // All but Accept-Encoding, which goes on the upstream request alone (above).
+      const { 'accept-encoding': _identity, ...upstreamHeaders } = gatewayRequestHeaders(options, forward.client);
+      Object.assign(req.headers, upstreamHeaders);
       clients.set(req, forward.client);
       req.url = forward.path;
       if (forward.body) {

@@ -117,6 +117,15 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
     expect(headers['forwarded']).toBeUndefined();
   });
 
+  it('compresses a passed-on answer for a browser that accepts gzip, while asking the server for it uncompressed', async () => {
+    const memories = Array.from({ length: 200 }, (_, i) => ({ id: `m${i}`, content: { text: 'the same words again and again' } }));
+    upstream.answer = jsonAnswer(200, { success: true, data: { memories } });
+    const reply = await ask(gateway.url, MEMORIES, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-encoding']).toBe('gzip');
+    expect(upstream.apiSeen()[0]!.headers['accept-encoding']).toBe('identity');
+  });
+
   it('drops the server’s stack trace from error answers, keeping code and message', async () => {
     upstream.answer = jsonAnswer(404, { error: { code: 'SESSION_NOT_FOUND', message: 'Session not found', stack: 'Error: at /srv/eliza/index.js:1' } });
     const reply = await ask(gateway.url, `/api/messaging/sessions/${SESSION}/messages?limit=50`);

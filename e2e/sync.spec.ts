@@ -87,7 +87,8 @@ test.describe('the sync route', () => {
       if (request.serviceWorker() && request.method() === 'GET' && url.pathname.startsWith('/api/')) reads.push(`${url.pathname}${url.search}`);
     });
     // The memories' own poll 30 s apart: what reaches the memories sooner came with the chat's polls (1 s).
-    const edge = await gateway({ FRONTEND_POLL_INTERVAL: '30000' });
+    // The edge on (a 3-s window): the gateway then offers the chat poll the memories along (syncChat).
+    const edge = await gateway({ FRONTEND_POLL_INTERVAL: '30000', GATEWAY_CACHE_TTL: '3000' });
     await openChat(page, edge.url);
     const text = `Asked through the sync ${Date.now()}`;
     await typeMessage(page, text);

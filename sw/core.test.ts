@@ -274,7 +274,7 @@ describe('the core', () => {
           memories: { nextDueAt: now + 1_500, intervalMs: 2_000, unchangedStreak: 0, errorStreak: 0 },
         },
       },
-      { syncRoute: true, memoriesPollMs: 2_000 },
+      { syncRoute: true, syncChat: true, memoriesPollMs: 2_000 },
     );
     void core.handle(heartbeat);
     await eventually(async () => expect(await db.count('chat')).toBe(1));
@@ -321,6 +321,25 @@ describe('the core', () => {
     void core.handle(heartbeat);
     await eventually(() => expect(server.calls).toContain('GET /api/messaging/sessions/s1/messages'));
     expect(Date.now() - backAt).toBeLessThan(2_500);
+  });
+
+  it('with the sync route but no edge behind it (no syncChat), polls the chat on its own route', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core } = await harness(
+      server,
+      {
+        ...running(now),
+        schedules: {
+          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
+          memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
+        },
+      },
+      { syncRoute: true },
+    );
+    void core.handle(heartbeat);
+    await eventually(() => expect(server.calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    expect(server.syncs.filter((query) => query.includes('session='))).toEqual([]);
   });
 
   it('tells every tab when a command failed because the browser has no room left', async () => {

@@ -30,6 +30,11 @@ export class Settings {
     return this.#overrides.syncRoute === true;
   }
 
+  /** True when the gateway's edge answers a sync's shared part, so the chat poll may bring it along (/config.json's syncChat). */
+  get syncCarriesChat(): boolean {
+    return this.offersSyncRoute && this.#overrides.syncChat === true;
+  }
+
   config(): PurlConfig {
     return resolveConfig(this.#overrides, this.#highLoad);
   }

@@ -231,6 +231,10 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
+  // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the
+  // chat poll may bring them along. With it off (the embedded server's default) each sync
+  // reads both upstream, so the chat poll keeps to its own route.
+  if (options.syncRoute && options.edgeTtlMs > 0) options.clientConfig = { ...options.clientConfig, syncChat: true };
   const tls = readTls(env);
   if (tls) options.tls = tls;
   if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];

@@ -129,9 +129,15 @@ describe('the sync route in front of a stand-in ElizaOS', () => {
 
   it('is offered in /config.json, and not when PURL_SYNC_ROUTE=off (then it is a 404 like any unknown route)', async () => {
     const on = await open();
-    expect((await ask(on.url, '/config.json')).json().syncRoute).toBe(true);
+    expect((await ask(on.url, '/config.json')).json()).toMatchObject({ syncRoute: true, syncChat: true });
+    // Without the edge a sync reads ElizaOS each time: the chat poll is not told to bring it along.
+    const edgeless = await open({ GATEWAY_CACHE_TTL: '0' });
+    const config = (await ask(edgeless.url, '/config.json')).json();
+    expect(config.syncRoute).toBe(true);
+    expect(config.syncChat).toBeUndefined();
     const off = await open({ PURL_SYNC_ROUTE: 'off' });
     expect((await ask(off.url, '/config.json')).json().syncRoute).toBeUndefined();
+    expect((await ask(off.url, '/config.json')).json().syncChat).toBeUndefined();
     const refused = await ask(off.url, syncOf(AGENT));
     expect(refused.status).toBe(404);
     expect(upstream.apiSeen()).toHaveLength(0);

@@ -47,6 +47,16 @@ describe('configuration', () => {
     expect(parseOverrides('nope').errors[0]).toMatch(/not a JSON object/);
   });
 
+  it('takes what the gateway offers only as true or false, saying so otherwise, and keeps it out of the settings', () => {
+    expect(parseOverrides({ syncRoute: true, syncChat: true })).toEqual({ overrides: { syncRoute: true, syncChat: true }, errors: [] });
+    expect(parseOverrides({ syncRoute: false, syncChat: false })).toEqual({ overrides: {}, errors: [] });
+    expect(parseOverrides({ syncRoute: 'yes', syncChat: 1 }).errors).toEqual([
+      'config.syncRoute must be true or false, got "yes"; the plain routes are used',
+      'config.syncChat must be true or false, got 1; the chat poll reads its own route',
+    ]);
+    expect(resolveConfig({ syncRoute: true, syncChat: true }, false)).toEqual(defaultConfig);
+  });
+
   it('has the documented high-load defaults', () => {
     expect(highLoadConfig).toEqual({
       ...defaultConfig,

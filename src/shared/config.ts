@@ -73,10 +73,12 @@ export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.free
 
 /**
  * What /config.json may set: the settings above, and what the gateway offers besides the
- * plain API — `syncRoute`: its one-request delta sync (server/gateway/sync.ts). A gateway
- * from before it says nothing, and the worker reads the plain routes.
+ * plain API — `syncRoute`: its one-request delta sync (server/gateway/sync.ts); `syncChat`:
+ * its edge answers a sync's agent list and memories from what it keeps (costing ElizaOS
+ * nothing per request), so the chat poll may ask for them beside the chat's messages. A
+ * gateway from before them says nothing, and the worker reads the plain routes.
  */
-export type ConfigOverrides = Partial<PurlConfig> & { syncRoute?: boolean };
+export type ConfigOverrides = Partial<PurlConfig> & { syncRoute?: boolean; syncChat?: boolean };
 
 /** The agent list changes rarely: it may be this many times older than the memories (worker and gateway alike). */
 export const AGENTS_WINDOW_FACTOR = 10;
@@ -125,16 +127,18 @@ export function parseOverrides(body: unknown): ParsedOverrides {
   }
   const record = body as Record<string, unknown>;
   const parsed = collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
-  const syncRoute = record['syncRoute'];
-  if (syncRoute === true) parsed.overrides.syncRoute = true;
-  else if (syncRoute !== undefined && syncRoute !== false)
-    parsed.errors.push(`config.syncRoute must be true or false, got ${JSON.stringify(syncRoute)}; the plain routes are used`);
+  const offers = { syncRoute: 'the plain routes are used', syncChat: 'the chat poll reads its own route' } as const;
+  for (const [key, otherwise] of Object.entries(offers) as Array<[keyof typeof offers, string]>) {
+    const value = record[key];
+    if (value === true) parsed.overrides[key] = true;
+    else if (value !== undefined && value !== false) parsed.errors.push(`config.${key} must be true or false, got ${JSON.stringify(value)}; ${otherwise}`);
+  }
   return parsed;
 }
 
 /** The settings in force: the server's overrides on the defaults, then the mode applied. */
 export function resolveConfig(overrides: ConfigOverrides, highLoad: boolean): PurlConfig {
-  const { syncRoute: _offered, ...settings } = overrides;
+  const { syncRoute: _offered, syncChat: _withChat, ...settings } = overrides;
   const normal = { ...defaultConfig, ...settings };
   return highLoad ? highLoadOf(normal) : normal;
 }

@@ -111,6 +111,8 @@ function running(now: number): Partial<MetaValues> {
   };
 }
 
+/** A poll's schedule, nothing unchanged in a row. */
+const schedule = (nextDueAt: number, intervalMs: number, errorStreak = 0) => ({ nextDueAt, intervalMs, unchangedStreak: 0, errorStreak });
 const message = (text: string) => ({ type: 'send-message', clientId: crypto.randomUUID(), agentId: AGENT, text, createdAt: Date.now() }) as const;
 const heartbeat = { type: 'heartbeat', tabId: 'tab-1', visible: true, active: true } as const;
 const flushSoon = () => new Promise((resolve) => setTimeout(resolve, 200));
@@ -181,10 +183,7 @@ describe('the core', () => {
         ...running(now),
         // The breaker's probe is due in half a second; both polls backed off for minutes.
         breaker: { state: 'open', openedAt: now - 1_000 },
-        schedules: {
-          memories: { nextDueAt: now + 240_000, intervalMs: 240_000, unchangedStreak: 0, errorStreak: 3 },
-          chat: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 3 },
-        },
+        schedules: { memories: schedule(now + 240_000, 240_000, 3), chat: schedule(now + 60_000, 60_000, 3) },
       },
       { breakerTimeoutMs: 1_500 },
     );
@@ -269,10 +268,7 @@ describe('the core', () => {
       server,
       {
         ...running(now),
-        schedules: {
-          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
-          memories: { nextDueAt: now + 1_500, intervalMs: 2_000, unchangedStreak: 0, errorStreak: 0 },
-        },
+        schedules: { chat: schedule(now, 1_000), memories: schedule(now + 1_500, 2_000) },
       },
       { syncRoute: true, syncChat: true, memoriesPollMs: 2_000 },
     );
@@ -298,13 +294,7 @@ describe('the core', () => {
       return answer(request, init);
     };
     const now = Date.now();
-    const { core, db } = await harness(
-      server,
-      { ...running(now), schedules: { chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 } } },
-      {},
-      undefined,
-      { isOnline: () => online },
-    );
+    const { core, db } = await harness(server, { ...running(now), schedules: { chat: schedule(now, 1_000) } }, {}, undefined, { isOnline: () => online });
     // Offline: every chat poll fails on the device. Each is retried a base interval on (1 s), as
     // many times as it fails, instead of 2, 4, 8 … s, which after ten minutes would be minutes.
     for (let i = 0; i < 4; i += 1) {
@@ -330,10 +320,7 @@ describe('the core', () => {
       server,
       {
         ...running(now),
-        schedules: {
-          chat: { nextDueAt: now, intervalMs: 1_000, unchangedStreak: 0, errorStreak: 0 },
-          memories: { nextDueAt: now + 60_000, intervalMs: 60_000, unchangedStreak: 0, errorStreak: 0 },
-        },
+        schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
       },
       { syncRoute: true },
     );
@@ -405,7 +392,6 @@ function countingTimers(): { waits: number[]; setTimer: NonNullable<CoreEnvironm
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const schedule = (nextDueAt: number, intervalMs: number, errorStreak = 0) => ({ nextDueAt, intervalMs, unchangedStreak: 0, errorStreak });
 /** The tab goes away, so the worker's loop ends with the test. */
 const closeTab = (core: Core) => core.handle({ type: 'tab-closed', tabId: 'tab-1' });
 

@@ -183,9 +183,10 @@ export function createCore(env: CoreEnvironment): Core {
    * request a poll). Without the edge (the embedded server's default) each sync reads the
    * agent list and the memories upstream: three requests of the user's budget a chat poll
    * instead of one, which stretched the chat poll to 28 s in the own-agent e2e; the chat
-   * poll then reads its own route. The chat is read exactly as often as its own poll says, never riding
-   * along on the memories' poll: that poll is not stretched by the user's share and the
-   * chat's is (the edge bench measured 1.22× the upstream requests at 50 users that way).
+   * poll then reads its own route. The chat is read exactly as often as its own poll says,
+   * never riding along on the memories' poll: that poll is not stretched by the user's
+   * share and the chat's is (the edge bench measured 1.22× the upstream requests at 50
+   * users that way).
    */
   async function pollChatWithMemories(): Promise<PollResult> {
     if (!settings.syncCarriesChat) return pollChat();

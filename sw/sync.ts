@@ -36,6 +36,9 @@ export interface SyncOptions {
   now: () => number;
 }
 
+/** What a refresh found, and the chat's part when it asked for one and the gateway sent it. */
+export type Refreshed = { outcome: 'changed' | 'unchanged'; chat?: SyncChatPart };
+
 export interface Sync {
   /**
    * Brings agents and memories up to date. Resolves whether the memories changed;
@@ -51,13 +54,12 @@ export interface Sync {
    * the chat poll then reads the chat route. A refresh asked for meanwhile shares this one.
    * Rejects as `refresh` does.
    */
-  refreshWithChat(session: ChatSession, priority: Priority): Promise<{ outcome: 'changed' | 'unchanged'; chat?: SyncChatPart } | undefined>;
+  refreshWithChat(session: ChatSession, priority: Priority): Promise<Refreshed | undefined>;
   /** Makes another agent the selected one and loads its memories. */
   selectAgent(agentId: string): Promise<void>;
 }
 
 type Store = StoreName;
-type Refreshed = { outcome: 'changed' | 'unchanged'; chat?: SyncChatPart };
 
 /** The sentence a person sees for a failed refresh. */
 export function describeFailure(error: unknown): string {

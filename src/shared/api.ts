@@ -232,9 +232,13 @@ export const apiPaths = {
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
 } as const;
 
-/** Whether a path is a sync that asks for the chat's messages: its answer is always read afresh (it is the chat poll). */
-export function asksForChat(path: string): boolean {
-  return path.startsWith('/api/purl/sync?') && new URLSearchParams(path.slice(path.indexOf('?'))).has('session');
+/**
+ * Whether a path or URL is a sync that asks for the chat's messages: the user's own read
+ * (src/shared/budget.ts), always read afresh (it is the chat poll).
+ */
+export function asksForChat(pathOrUrl: string): boolean {
+  const { pathname, searchParams } = new URL(pathOrUrl, 'http://purl.invalid');
+  return pathname === '/api/purl/sync' && searchParams.has('session');
 }
 
 /** How many of a session's latest messages each chat poll asks for. */

@@ -6,6 +6,7 @@
  */
 
 /** The draft-8 RateLimit member that restates the upstream server's own budget. */
+import { asksForChat } from './api';
 export const UPSTREAM_POLICY = 'eliza';
 
 /**
@@ -67,7 +68,7 @@ export function classOf(method: string, url: string): RequestClass {
  */
 export function isSharedRead(method: string, url: string): boolean {
   if (method !== 'GET') return false;
-  const { pathname: path, searchParams } = new URL(url, 'http://purl.invalid');
-  if (path === '/api/purl/sync') return !searchParams.has('session');
+  const path = new URL(url, 'http://purl.invalid').pathname;
+  if (path === '/api/purl/sync') return !asksForChat(url);
   return path === '/api/agents' || /^\/api\/agents\/[^/]+\/memories$/.test(path);
 }

@@ -48,13 +48,17 @@ describe('configuration', () => {
   });
 
   it('takes what the gateway offers only as true or false, saying so otherwise, and keeps it out of the settings', () => {
-    expect(parseOverrides({ syncRoute: true, syncChat: true })).toEqual({ overrides: { syncRoute: true, syncChat: true }, errors: [] });
-    expect(parseOverrides({ syncRoute: false, syncChat: false })).toEqual({ overrides: {}, errors: [] });
-    expect(parseOverrides({ syncRoute: 'yes', syncChat: 1 }).errors).toEqual([
+    expect(parseOverrides({ syncRoute: true, syncChat: true, push: true })).toEqual({
+      overrides: { syncRoute: true, syncChat: true, push: true },
+      errors: [],
+    });
+    expect(parseOverrides({ syncRoute: false, syncChat: false, push: false })).toEqual({ overrides: {}, errors: [] });
+    expect(parseOverrides({ syncRoute: 'yes', syncChat: 1, push: 'on' }).errors).toEqual([
       'config.syncRoute must be true or false, got "yes"; the plain routes are used',
       'config.syncChat must be true or false, got 1; the chat poll reads its own route',
+      'config.push must be true or false, got "on"; replies come by the chat poll',
     ]);
-    expect(resolveConfig({ syncRoute: true, syncChat: true }, false)).toEqual(defaultConfig);
+    expect(resolveConfig({ syncRoute: true, syncChat: true, push: true }, false)).toEqual(defaultConfig);
   });
 
   it('has the documented high-load defaults', () => {

@@ -75,10 +75,11 @@ export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.free
  * What /config.json may set: the settings above, and what the gateway offers besides the
  * plain API — `syncRoute`: its one-request delta sync (server/gateway/sync.ts); `syncChat`:
  * its edge answers a sync's agent list and memories from what it keeps (costing ElizaOS
- * nothing per request), so the chat poll may ask for them beside the chat's messages. A
+ * nothing per request), so the chat poll may ask for them beside the chat's messages;
+ * `push`: its push route (docs/push.md) brings the agent's replies as they are made. A
  * gateway from before them says nothing, and the worker reads the plain routes.
  */
-export type ConfigOverrides = Partial<PurlConfig> & { syncRoute?: boolean; syncChat?: boolean };
+export type ConfigOverrides = Partial<PurlConfig> & { syncRoute?: boolean; syncChat?: boolean; push?: boolean };
 
 /** The agent list changes rarely: it may be this many times older than the memories (worker and gateway alike). */
 export const AGENTS_WINDOW_FACTOR = 10;
@@ -127,7 +128,11 @@ export function parseOverrides(body: unknown): ParsedOverrides {
   }
   const record = body as Record<string, unknown>;
   const parsed = collect(configKeys.map((key) => [key, record[key], `config.${key}`]));
-  const offers = { syncRoute: 'the plain routes are used', syncChat: 'the chat poll reads its own route' } as const;
+  const offers = {
+    syncRoute: 'the plain routes are used',
+    syncChat: 'the chat poll reads its own route',
+    push: 'replies come by the chat poll',
+  } as const;
   for (const [key, otherwise] of Object.entries(offers) as Array<[keyof typeof offers, string]>) {
     const value = record[key];
     if (value === true) parsed.overrides[key] = true;
@@ -138,7 +143,7 @@ export function parseOverrides(body: unknown): ParsedOverrides {
 
 /** The settings in force: the server's overrides on the defaults, then the mode applied. */
 export function resolveConfig(overrides: ConfigOverrides, highLoad: boolean): PurlConfig {
-  const { syncRoute: _offered, syncChat: _withChat, ...settings } = overrides;
+  const { syncRoute: _offered, syncChat: _withChat, push: _push, ...settings } = overrides;
   const normal = { ...defaultConfig, ...settings };
   return highLoad ? highLoadOf(normal) : normal;
 }

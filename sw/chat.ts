@@ -65,6 +65,8 @@ export interface Chat {
   session(): Promise<ChatSession | undefined>;
   /** Takes a chat poll's answer that came another way (the sync route's chat part) as {@link poll} takes its own. */
   deliver(session: ChatSession, part: SyncChatPart): Promise<'changed' | 'unchanged'>;
+  /** Stores messages that came by push (sw/push.ts) as a poll stores what it reads. */
+  receive(messages: readonly ChatMessage[]): Promise<'changed' | 'unchanged'>;
   /** Sends what may be sent now; resolves with when there is more to do (epoch ms), or undefined. */
   drain(): Promise<number | undefined>;
   /** The server answers again after an outage: messages waiting out their backoff are tried at once. */
@@ -288,6 +290,7 @@ export function createChat(options: ChatOptions): Chat {
   }
 
   return {
+    receive: async (messages) => ((await store(messages)) ? 'changed' : 'unchanged'),
     async enqueue(message) {
       const text = message.text.trim();
       if (!text) return;

@@ -1,7 +1,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigOverrides } from '../src/shared/config';
-import { openPurlDB, type MetaValues, type PurlDatabase } from '../src/shared/db';
+import { getMeta, openPurlDB, type MetaValues, type PurlDatabase } from '../src/shared/db';
 import { createCore, type Core, type CoreEnvironment } from './core';
 
 const ORIGIN = 'http://purl.test';
@@ -594,5 +594,125 @@ describe('the core behind a gateway that shares one upstream budget', () => {
     // gateway first is the gateway's to order: server/gateway/upstream-budget.ts, MESSAGES_FIRST_MS).
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls.filter((call) => call.endsWith('refused'))).toEqual(['GET /api/messaging/sessions/s1/messages refused']);
+  });
+});
+
+describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
+  const hello = (upstream: string, id = 'ep1.4') => ({ type: 'push', event: 'hello', id, data: JSON.stringify({ epoch: 'ep1', upstream }) }) as const;
+  const pushed = (id: string, sessionId = 's1') =>
+    ({
+      type: 'push',
+      event: 'message',
+      id: `ep1.${id.length}`,
+      data: JSON.stringify({ sessionId, message: { id, content: `Reply ${id}`, authorId: AGENT, isAgent: true, createdAt: Date.now(), metadata: {} } }),
+    }) as const;
+
+  it('with push up, stores a pushed reply as a polled one, sends no chat poll after a message, and keeps the event id for replay', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, calls, db } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await flushSoon();
+    await core.handle(hello('up'));
+    await core.handle(message('Hello over push'));
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    // Without push the reply watch polls the chat a second after the message (sw/reply-watch.ts).
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    expect(calls, calls.join(' / ')).not.toContain('GET /api/messaging/sessions/s1/messages');
+
+    await core.handle(pushed('r-pushed'));
+    expect(await db.get('chat', 'r-pushed')).toMatchObject({ text: 'Reply r-pushed', isAgent: true, channelId: 'c1', agentId: AGENT });
+    expect(await db.get('meta', 'pushLastEventId')).toBe('ep1.8');
+    // Pushed twice (a replay), kept once.
+    await core.handle(pushed('r-pushed'));
+    expect((await db.getAll('chat')).filter((kept) => kept.id === 'r-pushed')).toHaveLength(1);
+    await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 3 }));
+  });
+
+  it('without push, the same message brings a chat poll within about a second (the contrast to the test above)', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, calls } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await flushSoon();
+    await core.handle(message('Hello without push'));
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+  });
+
+  it('makes the chat poll a 60-s safety net while push is up, and brings its own cadence back the moment push goes down', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, calls, db } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now + 200, 1_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await core.handle(hello('up'));
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+    await eventually(async () => expect((await getMeta(db, 'schedules'))?.chat?.nextDueAt).toBeGreaterThan(Date.now() + 50_000));
+    // A minute with its jitter, not stretched because the poll found nothing new.
+    expect((await getMeta(db, 'schedules'))?.chat?.nextDueAt).toBeLessThan(Date.now() + 67_000);
+    const polls = () => calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages').length;
+    const before = polls();
+
+    void core.handle({ type: 'push', event: 'down' });
+    // The chat poll's own interval here is a second: due again well before the safety net's minute.
+    await eventually(() => expect(polls()).toBeGreaterThan(before));
+    expect((await getMeta(db, 'metrics'))?.push?.state).toBe('down');
+  });
+
+  it('brings polls backing off, the breaker’s probe and a message waiting out its backoff forward when push comes up', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    await queueMessageTypedDuringOutage(now);
+    const { core, calls } = await harness(server, {
+      ...running(now),
+      breaker: { state: 'open', openedAt: now - 1_000 },
+      schedules: { memories: schedule(now + 240_000, 240_000, 3), chat: schedule(now + 60_000, 60_000, 3) },
+    });
+    void core.handle(heartbeat);
+    await flushSoon();
+    expect(calls).toEqual([]);
+    await core.handle(hello('up'));
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    expect(calls.some((call) => call.startsWith('GET '))).toBe(true);
+  });
+
+  it('ignores a pushed message of another session, reads the chat after a reset, and refuses an event that is not the gateway’s', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, calls, db } = await harness(server, {
+      ...running(now),
+      schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
+    });
+    void core.handle(heartbeat);
+    await flushSoon();
+    await core.handle(hello('up'));
+    await core.handle(pushed('r-other', 'another-session'));
+    expect(await db.get('chat', 'r-other')).toBeUndefined();
+
+    await expect(core.handle({ type: 'push', event: 'message', id: 'ep1.9', data: '{"sessionId":"s1","message":{"id":42}}' })).rejects.toThrow(/id/);
+    await expect(core.handle({ type: 'push', event: 'message', data: '<html>' })).rejects.toThrow(/not JSON/);
+    // The other session's message moved the stream on (ep1.7); the refused ones did not.
+    expect(await db.get('meta', 'pushLastEventId')).toBe('ep1.7');
+
+    await core.handle({ type: 'push', event: 'reset', data: JSON.stringify({ sessionIds: ['s1'] }) });
+    await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
+  });
+
+  it('says the gateway is reached but not ElizaOS, and keeps the chat poll’s own cadence then', async () => {
+    const server = fakeServer();
+    const { core, db } = await harness(server, running(Date.now()));
+    await core.handle(hello('down'));
+    await eventually(async () => expect((await getMeta(db, 'metrics'))?.push?.state).toBe('upstream-down'));
+    expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(1_000);
+    await core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) });
+    await eventually(async () => expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(60_000));
   });
 });

@@ -26,6 +26,7 @@ import { createGuard } from './guard';
 import { createHealthJob, HealthWatch } from './health';
 import { Metrics } from './metrics';
 import { createPoller, type PollResult } from './poller';
+import { createPush } from './push';
 import { RequestQueue } from './queue';
 import { createReplyWatch } from './reply-watch';
 import { Settings } from './settings';
@@ -58,6 +59,8 @@ const LOOKAHEAD_MS = 5_000;
 const POLL_KINDS: readonly PollKind[] = ['memories', 'chat'];
 /** How long a Background Sync event waits for the next message's turn before leaving it to the next event. */
 const SYNC_MAX_WAIT_MS = 10_000;
+/** The chat poll while push brings the replies: a safety net for anything the stream missed. */
+export const PUSH_SAFETY_NET_MS = 60_000;
 
 export interface Core {
   handle(command: Command): Promise<void>;
@@ -74,7 +77,8 @@ export function createCore(env: CoreEnvironment): Core {
   const track = (promise: Promise<unknown>) => env.waitUntil?.(promise);
   const settings = new Settings(env.loadOverrides);
   const config = () => settings.config();
-  const baseMs = (kind: PollKind) => (kind === 'chat' ? config().chatPollMs : config().memoriesPollMs);
+  const chatPollMs = () => (push.isUp() ? Math.max(PUSH_SAFETY_NET_MS, config().chatPollMs) : config().chatPollMs);
+  const baseMs = (kind: PollKind) => (kind === 'chat' ? chatPollMs() : config().memoriesPollMs);
   let loading: Promise<PurlDatabase> | null = null;
 
   const metrics = new Metrics({
@@ -156,7 +160,10 @@ export function createCore(env: CoreEnvironment): Core {
     randomUUID: env.randomUUID,
     minIntervalMs: () => config().messageMinIntervalMs,
     notBefore: () => gate.notBefore('message'),
-    onSent: () => poller.expedite('chat', replyWatch.sent(), baseMs('chat')),
+    // With push up the reply comes as it is made: no poll is brought forward for it.
+    onSent: async () => {
+      if (!push.isUp()) await poller.expedite('chat', replyWatch.sent(), baseMs('chat'));
+    },
   });
   const replyWatch = createReplyWatch({ now, awaitingReply: (windowMs) => chat.awaitingReply(windowMs) });
   const pollChat = createChatPoll({ chat, replyWatch, getDb: env.getDb, broadcast: env.broadcast, now });
@@ -165,7 +172,9 @@ export function createCore(env: CoreEnvironment): Core {
     getDb: env.getDb,
     now,
     random: env.random,
-    options: async (kind) => budget.scheduleOptions(kind),
+    // While push brings the replies, the chat poll is a plain safety net: not stretched further when nothing changes.
+    options: async (kind) =>
+      kind === 'chat' && push.isUp() ? { ...budget.scheduleOptions(kind), unchangedStep: 1, maxStretch: 1 } : budget.scheduleOptions(kind),
     run: (kind) => (kind === 'chat' ? pollChatWithMemories() : sync.refresh('memories')),
     // The chat is polled once there is a session with the agent.
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),
@@ -204,6 +213,34 @@ export function createCore(env: CoreEnvironment): Core {
     return synced.chat ? pollChat.deliver(session, synced.chat) : pollChat();
   }
 
+  const push = createPush({
+    getDb: env.getDb,
+    now,
+    session: () => chat.session(),
+    receive: (messages) => chat.receive(messages),
+    readChat: async () => {
+      await poller.expedite('chat', now(), baseMs('chat'));
+      track(loop.tick());
+    },
+    onChange: (view, previous) => {
+      metrics.push(view);
+      if (view.state === previous.state) return;
+      reportMode();
+      if (view.state === 'up') track(pushUp());
+      else if (previous.state === 'up') track(pushDown());
+    },
+  });
+  /** The gateway reached ElizaOS over its socket: the server is there, so what waits for it goes now. */
+  async function pushUp(): Promise<void> {
+    if (gate.failingSince() !== undefined) gate.serverBack(now());
+    await catchUp();
+  }
+  /** No more replies by push: the chat poll's own cadence returns at once, not after the safety net's minute. */
+  async function pushDown(): Promise<void> {
+    if (await chat.hasSession()) await poller.expedite('chat', now() + baseMs('chat'), baseMs('chat'));
+    track(loop.tick());
+  }
+
   const health = new HealthWatch({ fetch: env.fetch, url: new URL('/health', env.origin).href, now });
   const catchUp = createCatchUp({ poller, baseMs, retryOutbox: () => chat.retryNow(), now, requestRound: () => track(loop.tick()) });
   gate.onRecovered(() => track(catchUp()));
@@ -237,6 +274,8 @@ export function createCore(env: CoreEnvironment): Core {
       await settings.load(db);
       const restored = await getMeta(db, 'metrics');
       if (restored) metrics.restore(restored);
+      // The stream lives in a tab and outlives this worker: its state is the one last published.
+      push.restore(restored?.push);
       reportMode();
       const { breakerThreshold: threshold, breakerTimeoutMs: timeoutMs } = config();
       await gate.restore(gateStore(db, { threshold, timeoutMs }, { track }));
@@ -319,6 +358,10 @@ export function createCore(env: CoreEnvironment): Core {
         return setHighLoad(command.on);
       case 'skip-waiting':
         return;
+      case 'push':
+        await load();
+        await push.handle(command);
+        return tick();
       default: {
         const unhandled: never = command;
         throw new Error(`unhandled command ${JSON.stringify(unhandled)}`);

@@ -3,7 +3,7 @@
  * snapshot is published (written to IndexedDB and broadcast) at most once a second,
  * so a burst of requests costs one write, not one per request.
  */
-import type { BreakerView, FailureKind, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo, UpstreamFigures } from '../src/shared/network';
+import type { BreakerView, FailureKind, MetricsSnapshot, MinuteBucket, PollKind, PushView, RateLimitInfo, UpstreamFigures } from '../src/shared/network';
 
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 15;
@@ -31,6 +31,7 @@ export class Metrics {
   #intervals: Partial<Record<PollKind, number | null>> = {};
   #rateLimit: RateLimitInfo = {};
   #upstream: UpstreamFigures = {};
+  #push: PushView | undefined;
   #rateLimited: number;
   #highLoad = false;
   #baseIntervals: Record<PollKind, number> = { memories: 0, chat: 0 };
@@ -55,6 +56,13 @@ export class Metrics {
     this.#rateLimited += snapshot.rateLimited;
     this.#rateLimit = { ...snapshot.rateLimit, ...this.#rateLimit };
     this.#upstream = { ...snapshot.upstream, ...this.#upstream };
+    this.#push ??= snapshot.push && { ...snapshot.push };
+  }
+
+  /** The push stream's state (sw/push.ts). */
+  push(view: PushView): void {
+    this.#push = { ...view };
+    this.changed();
   }
 
   #bucket(at: number): MinuteBucket {
@@ -151,6 +159,7 @@ export class Metrics {
       rateLimit: this.#rateLimit,
       rateLimited: this.#rateLimited,
       ...(Object.keys(this.#upstream).length > 0 ? { upstream: { ...this.#upstream } } : {}),
+      ...(this.#push ? { push: { ...this.#push } } : {}),
       requestsPerMinute: this.#sentAt.length,
       history: this.#history.map((bucket) => ({ ...bucket })),
       highLoad: this.#highLoad,

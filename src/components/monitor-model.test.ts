@@ -71,6 +71,26 @@ describe('monitorRows', () => {
     expect(rows.every((r) => r.tone === 'normal')).toBe(true);
   });
 
+  it('shows push up or down, since when and its events, warning only once push has worked here', () => {
+    const at = NOW - 60_000;
+    const rowOf = (push: MetricsSnapshot['push']) => monitorRows(snapshot({ push }), NOW).find((r) => r.id === 'push');
+    expect(rowOf(undefined)).toBeUndefined();
+    expect(rowOf({ state: 'up', since: at, events: 12 })).toEqual({
+      id: 'push',
+      label: 'Push',
+      value: `Up since ${formatTime(at)} · 12 events`,
+      tone: 'normal',
+    });
+    expect(rowOf({ state: 'down', since: at, events: 0 })).toMatchObject({
+      value: `Down since ${formatTime(at)} · 0 events — the chat poll brings replies`,
+      tone: 'normal',
+    });
+    expect(rowOf({ state: 'down', since: at, events: 1 })).toMatchObject({ tone: 'warn' });
+    expect(rowOf({ state: 'upstream-down', since: at, events: 3 })?.value).toBe(
+      `Gateway reached, server not, since ${formatTime(at)} · 3 events — the chat poll brings replies`,
+    );
+  });
+
   it('shows the in-flight cap only when the caller knows it', () => {
     expect(value(monitorRows(snapshot(), NOW, { maxConcurrent: 3 }), 'inFlight')).toBe('1 of 3');
   });

@@ -3,7 +3,7 @@
  * DOM and no hooks, so every state is unit-tested and the components only lay it out.
  */
 import type { BudgetTier } from '../shared/budget';
-import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, RateLimitInfo, UpstreamFigures } from '../shared/network';
+import type { BreakerView, MetricsSnapshot, MinuteBucket, PollKind, PushView, RateLimitInfo, UpstreamFigures } from '../shared/network';
 import { formatCountdown, formatTime } from './format';
 
 const MINUTE = 60_000;
@@ -26,6 +26,7 @@ export type MonitorRowId =
   | 'cache'
   | 'memoriesPoll'
   | 'chatPoll'
+  | 'push'
   | 'budget'
   | 'share'
   | 'retryAfter'
@@ -149,6 +150,15 @@ export function requestsLastMinute(snapshot: MetricsSnapshot, now: number): numb
   return now - snapshot.at >= MINUTE ? 0 : snapshot.requestsPerMinute;
 }
 
+/** The push stream in words: "Up since 14:02 · 12 events", "Down since 14:05 — the chat poll brings replies". */
+export function pushValue(push: PushView): string {
+  const events = `${push.events} event${push.events === 1 ? '' : 's'}`;
+  const since = formatTime(push.since);
+  if (push.state === 'up') return `Up since ${since} · ${events}`;
+  if (push.state === 'upstream-down') return `Gateway reached, server not, since ${since} · ${events} — the chat poll brings replies`;
+  return `Down since ${since} · ${events} — the chat poll brings replies`;
+}
+
 /** The monitor's rows, in reading order; none before the worker's first figures. */
 export function monitorRows(snapshot: MetricsSnapshot | undefined, now: number, options: MonitorRowsOptions = {}): MonitorRow[] {
   if (!snapshot) return [];
@@ -174,6 +184,8 @@ export function monitorRows(snapshot: MetricsSnapshot | undefined, now: number, 
     row('memoriesPoll', 'Memories poll', poll('memories')),
     row('chatPoll', 'Chat poll', poll('chat')),
   ];
+  // Down is worth a warning only once push has worked here (a gateway without push is not a fault).
+  if (snapshot.push) rows.push(row('push', 'Push', pushValue(snapshot.push), snapshot.push.state !== 'up' && snapshot.push.events > 0));
   const budget = serverBudget(snapshot, now);
   rows.push(row('budget', 'Server budget', budget.value, budget.warn));
   const { share, server } = snapshot.upstream ?? ({} as UpstreamFigures);

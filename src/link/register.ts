@@ -1,12 +1,15 @@
 /**
  * Registers the service worker (workbox-window) and starts this tab's side of it: the
  * update prompt and periodic update checks, the reload when a new version takes
- * control, high-load mode from the URL, the heartbeat, and the messages earlier tabs
- * left unsaved.
+ * control, high-load mode from the URL, the heartbeat, the push stream (when this tab
+ * is elected to hold it), and the messages earlier tabs left unsaved.
  */
 import { Workbox } from 'workbox-window';
+import { getDb, workerEvents } from '../data/sources';
+import { sendCommand } from './commands';
 import { startHeartbeat } from './heartbeat';
 import { applyRequestedMode, disableHighLoadMode, enableHighLoadMode } from './high-load';
+import { startPush } from './push';
 import { resumeUnsent } from './send';
 import { watchForUpdates } from './update';
 import { startUpdateChecks } from './update-check';
@@ -45,5 +48,6 @@ export function registerWorker(): void {
   Object.assign(window, { enableHighLoadMode, disableHighLoadMode });
   applyRequestedMode();
   startHeartbeat();
+  startPush({ getDb, send: (command) => void sendCommand(command), onWorkerEvent: (listener) => workerEvents.subscribe(listener) });
   resumeUnsent();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer, hasAnswerShape, parseAgentList, parseMemories } from './api';
+import { apiPaths, checkAnswer, hasAnswerShape, parseAgentList, parseMemories, parsePushEvent, parseSession } from './api';
 import { PurlError } from './errors';
 
 const agentId = '11111111-1111-4111-8111-111111111111';
@@ -115,5 +115,28 @@ describe('checkAnswer', () => {
     expect(hasAnswerShape('GET', '/api/server/ping')).toBe(false);
     expect(hasAnswerShape('DELETE', '/api/agents')).toBe(false);
     expect(() => checkAnswer('GET', '/api/server/ping', '<html>')).not.toThrow();
+  });
+});
+
+describe('push (docs/push.md)', () => {
+  const session = { sessionId: 's1', channelId: 'c1', agentId: 'a1', userId: 'u1' };
+  const token = 'A'.repeat(40) + '_-9';
+
+  it('keeps a push token of the gateway’s shape with the session, and ignores any other', () => {
+    expect(parseSession({ ...session, pushToken: token })).toEqual({ ...session, pushToken: token });
+    for (const pushToken of ['short', `${token}x`, 'A'.repeat(42) + '=', 42, null]) expect(parseSession({ ...session, pushToken })).toEqual(session);
+    expect(apiPaths.push({ ...session, pushToken: token }, 'ep.4')).toBe(`/api/purl/push?session=s1.c1.${token}&lastEventId=ep.4`);
+  });
+
+  it('reads the gateway’s events and refuses anything else with a sentence', () => {
+    expect(parsePushEvent('hello', '{"epoch":"ep","upstream":"up"}')).toEqual({ event: 'hello', epoch: 'ep', upstream: 'up' });
+    expect(parsePushEvent('upstream', '{"state":"refused"}')).toEqual({ event: 'upstream', upstream: 'refused' });
+    expect(parsePushEvent('reset', '{"sessionIds":["s1"]}')).toEqual({ event: 'reset', sessionIds: ['s1'] });
+    expect(parsePushEvent('message', '{"sessionId":"s1","message":{"id":"m"}}')).toEqual({ event: 'message', sessionId: 's1', message: { id: 'm' } });
+    expect(() => parsePushEvent('hello', '{"epoch":"ep","upstream":"sideways"}')).toThrow(/up, down or refused/);
+    expect(() => parsePushEvent('message', '{"sessionId":"s1","message":"hi"}')).toThrow(/not an object/);
+    expect(() => parsePushEvent('reset', '{"sessionIds":[1]}')).toThrow(/list of ids/);
+    expect(() => parsePushEvent('message', 'not json')).toThrow(PurlError);
+    expect(() => parsePushEvent('takeover', '{}')).toThrow(/not a push event/);
   });
 });

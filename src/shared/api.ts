@@ -230,7 +230,66 @@ export const apiPaths = {
   memories: (agentId: string) => `/api/agents/${encodeURIComponent(agentId)}/memories?tableName=messages&includeEmbedding=false`,
   sessions: '/api/messaging/sessions',
   sessionMessages: (sessionId: string) => `/api/messaging/sessions/${encodeURIComponent(sessionId)}/messages`,
+  /** The gateway's push stream for a session it made (docs/push.md); `lastEventId` replays what came after it. */
+  push: (session: ChatSession & { pushToken: string }, lastEventId?: string) => {
+    const query = new URLSearchParams({ session: `${session.sessionId}.${session.channelId}.${session.pushToken}` });
+    if (lastEventId !== undefined) query.set('lastEventId', lastEventId);
+    return `/api/purl/push?${query.toString()}`;
+  },
 } as const;
+
+/** A push event's id, `<epoch>.<seq>` as the gateway writes it. */
+export const PUSH_EVENT_ID = /^[A-Za-z0-9_-]{1,40}\.\d{1,15}$/;
+
+/** What the gateway says of its own upstream connection (docs/push.md). */
+export type PushUpstream = 'up' | 'down' | 'refused';
+
+/** A push event as the worker reads it: the named events of the gateway's stream, checked. */
+export type PushEvent =
+  | { event: 'hello'; epoch: string; upstream: PushUpstream }
+  | { event: 'upstream'; upstream: PushUpstream }
+  | { event: 'message'; sessionId: string; message: Json }
+  | { event: 'reset'; sessionIds: string[] };
+
+const PUSH_UPSTREAM_STATES: ReadonlySet<string> = new Set<PushUpstream>(['up', 'down', 'refused']);
+
+function pushUpstreamOf(value: Json | undefined): PushUpstream {
+  if (typeof value !== 'string' || !PUSH_UPSTREAM_STATES.has(value)) fail('the push upstream state is not up, down or refused');
+  return value as PushUpstream;
+}
+
+/**
+ * The boundary check of one push event (`data` is the event's raw text): throws
+ * PurlError('bad-response') when it is not what the gateway sends. A `message` event's
+ * message is checked with its session by {@link parseSessionMessages}.
+ */
+export function parsePushEvent(event: string, data: string): PushEvent {
+  let body: Json;
+  try {
+    body = JSON.parse(data) as Json;
+  } catch {
+    fail(`the push event "${event}" is not JSON`);
+  }
+  if (!isRecord(body)) fail(`the push event "${event}" is not an object`);
+  switch (event) {
+    case 'hello':
+      return { event, epoch: requireString(body, 'epoch', 'hello'), upstream: pushUpstreamOf(body['upstream']) };
+    case 'upstream':
+      return { event, upstream: pushUpstreamOf(body['state']) };
+    case 'message': {
+      const message = body['message'];
+      if (!isRecord(message)) fail('the pushed message is not an object');
+      return { event, sessionId: requireString(body, 'sessionId', 'message event'), message };
+    }
+    case 'reset': {
+      const ids = body['sessionIds'];
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) fail('reset.sessionIds is not a list of ids');
+      return { event, sessionIds: ids as string[] };
+    }
+    default:
+      fail(`"${event}" is not a push event`);
+  }
+}
 
 /**
  * Whether a path or URL is a sync that asks for the chat's messages: the user's own read
@@ -250,7 +309,12 @@ export interface ChatSession {
   channelId: string;
   agentId: string;
   userId: string;
+  /** The gateway's token for subscribing to this session's pushed messages (docs/push.md); absent without push. */
+  pushToken?: string;
 }
+
+/** What a push token looks like: an HMAC-SHA256 in base64url (docs/push.md). */
+const PUSH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /** A chat message as Purl keeps it. */
 export interface ChatMessage {
@@ -276,6 +340,8 @@ export function parseSession(body: Json): ChatSession {
     channelId: requireString(body, 'channelId', 'session'),
     agentId: requireString(body, 'agentId', 'session'),
     userId: requireString(body, 'userId', 'session'),
+    // A token of any other shape is not one this gateway made: the session is used without push.
+    ...(typeof body['pushToken'] === 'string' && PUSH_TOKEN.test(body['pushToken']) ? { pushToken: body['pushToken'] } : {}),
   };
 }
 

@@ -92,6 +92,8 @@ export interface MetaValues {
   answers: Record<string, AnswerStamp>;
   /** Where the stored memories of `agentId` stand in the gateway's sync (its last answer's cursor). */
   syncCursor: { agentId: string; cursor: string };
+  /** The last push event's id, for replay after the stream comes back (docs/push.md). */
+  pushLastEventId: string;
 }
 export type MetaKey = keyof MetaValues;
 

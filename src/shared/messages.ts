@@ -38,7 +38,15 @@ export type Command =
   /** This browser's high-load mode, applied to every tab. */
   | { type: 'set-high-load'; on: boolean }
   /** The user accepted the update prompt. */
-  | { type: 'skip-waiting' };
+  | { type: 'skip-waiting' }
+  /**
+   * From the tab that holds the push stream (src/link/push.ts): one event of the gateway's
+   * stream as it came (`data` is checked by the worker), or `down` when the stream broke.
+   */
+  | { type: 'push'; event: string; id?: string; data?: string };
+
+/** Longest push event a tab hands on, characters (a message is at most a few KB; the rest is not Purl's). */
+export const MAX_PUSH_DATA = 256 * 1024;
 
 /** Worker → every tab, on the BroadcastChannel. */
 export type PurlEvent =
@@ -84,6 +92,7 @@ const commandTypes: ReadonlySet<string> = new Set<Command['type']>([
   'open-chat',
   'set-high-load',
   'skip-waiting',
+  'push',
 ]);
 
 /** Validates a message from a page; anything else is ignored by the worker. */
@@ -113,6 +122,13 @@ export function isCommand(value: unknown): value is Command {
       return typeof record['agentId'] === 'string' && record['agentId'].length > 0;
     case 'set-high-load':
       return typeof record['on'] === 'boolean';
+    case 'push':
+      return (
+        typeof record['event'] === 'string' &&
+        record['event'].length <= 20 &&
+        (record['id'] === undefined || (typeof record['id'] === 'string' && record['id'].length <= 60)) &&
+        (record['data'] === undefined || (typeof record['data'] === 'string' && record['data'].length <= MAX_PUSH_DATA))
+      );
     default:
       return true;
   }

@@ -84,6 +84,19 @@ export interface MinuteBucket {
 }
 
 /** What the rate-limit monitor shows; stored in IndexedDB and broadcast at most once a second. */
+/**
+ * The push stream as the monitor shows it: `up` (replies arrive as they are made, the
+ * chat poll is a slow safety net), `upstream-down` (the gateway is reached but its own
+ * connection to ElizaOS is not), `down` (no stream: the chat poll's normal cadence).
+ */
+export interface PushView {
+  state: 'up' | 'upstream-down' | 'down';
+  /** Epoch ms since the state holds. */
+  since: number;
+  /** Events received since the worker's data was created. */
+  events: number;
+}
+
 export interface MetricsSnapshot {
   /** Epoch ms when taken. */
   at: number;
@@ -113,6 +126,8 @@ export interface MetricsSnapshot {
   /** The last 15 minutes, oldest first. */
   history: MinuteBucket[];
   highLoad: boolean;
+  /** The push stream, when the gateway offers it (absent: replies come by the chat poll). */
+  push?: PushView;
   /**
    * How the last request failed, while failures run in a row (absent after a success):
    * so an open breaker can say whether the server refused (429) or failed.

@@ -10,12 +10,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, type Gateway } from './app';
+import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
 export const MEMORIES = `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false`;
+/** The push key tests give the gateway, so none is made under the working directory. */
+export const TEST_PUSH_KEY = Buffer.alloc(32, 7);
 
 export interface Seen {
   method: string;
@@ -82,9 +84,9 @@ export function makeDist(): string {
   return dist;
 }
 
-export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}): Promise<Gateway> {
-  const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env });
-  return startGateway(options);
+export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}, parts: GatewayParts = {}): Promise<Gateway> {
+  const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env }, undefined, { pushKey: TEST_PUSH_KEY });
+  return startGateway(options, parts);
 }
 
 export interface Reply {

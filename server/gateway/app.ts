@@ -88,8 +88,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       ? createPush({
           key: options.pushKey,
           upstream:
-            parts.upstreamSocket ??
-            createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }),
+            parts.upstreamSocket ?? createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }),
           maxStreamsPerClient: options.maxConnectionsPerClient,
           ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
         })
@@ -109,7 +108,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     if (!refuseForeignHost(req, res, options.allowedHosts)) next();
   });
   // An event stream is never compressed: compression buffers, and a buffered event is a late one.
-  app.use(compression({ filter: (req, res) => req.path !== PUSH_PATH && compression.filter(req, res) }));
+  // The filter runs when the answer starts, inside the /api mount where req.url lost its prefix: originalUrl keeps it.
+  app.use(compression({ filter: (req, res) => req.originalUrl.split('?')[0] !== PUSH_PATH && compression.filter(req, res) }));
 
   const sameOrigin = (req: Request, res: Response, next: NextFunction) => {
     if (!refuseCrossOrigin(req, res, req.protocol === 'https')) next();

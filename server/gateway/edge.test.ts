@@ -248,7 +248,8 @@ describe('the edge in front of a stand-in ElizaOS', () => {
 });
 
 describe('edge options', () => {
-  const read = (env: Record<string, string>) => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY }).options;
+  const read = (env: Record<string, string>) =>
+    readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY }).options;
 
   it('defaults to a 10 s window and 64 MB', () => {
     expect(read({})).toMatchObject({ edgeTtlMs: 10_000, edgeMaxBytes: 64 * 1024 * 1024 });

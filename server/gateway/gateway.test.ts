@@ -43,7 +43,9 @@ describe('gateway options', () => {
   });
 
   it('defaults to 127.0.0.1:5174 and reports rejected client settings', () => {
-    const { options, warnings } = readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' }, undefined, { pushKey: TEST_PUSH_KEY });
+    const { options, warnings } = readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' }, undefined, {
+      pushKey: TEST_PUSH_KEY,
+    });
     expect(options.host).toBe('127.0.0.1');
     expect(options.port).toBe(5174);
     expect(warnings).toEqual([expect.stringMatching(/FRONTEND_CACHE_TTL must be between/)]);

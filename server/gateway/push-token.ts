@@ -72,7 +72,9 @@ export function readPushKey(secret: string | undefined, dataDir: string): Buffer
     return makeKey(file);
   }
   if (kept.length !== KEY_BYTES) {
-    throw new PushKeyError(`The push key in ${file} should be ${KEY_BYTES} bytes and has ${kept.length}: delete the file to make a new one (open push streams then resubscribe).`);
+    throw new PushKeyError(
+      `The push key in ${file} should be ${KEY_BYTES} bytes and has ${kept.length}: delete the file to make a new one (open push streams then resubscribe).`,
+    );
   }
   return kept;
 }
@@ -86,6 +88,8 @@ function makeKey(file: string): Buffer {
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readPushKey(undefined, path.dirname(file));
-    throw new PushKeyError(`The push key cannot be kept in ${file} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'}); set PURL_PUSH_SECRET or PURL_DATA_DIR.`);
+    throw new PushKeyError(
+      `The push key cannot be kept in ${file} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'}); set PURL_PUSH_SECRET or PURL_DATA_DIR.`,
+    );
   }
 }

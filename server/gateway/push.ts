@@ -68,7 +68,8 @@ export function matchPushRoute(method: string, rawUrl: string, lastEventIdHeader
   if (fromQuery.length > 1) return { problem: 'The lastEventId parameter may be given once.' };
   const header = Array.isArray(lastEventIdHeader) ? lastEventIdHeader[0] : lastEventIdHeader;
   const lastEventId = header !== undefined && header !== '' ? header : fromQuery[0];
-  if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) return { problem: 'The last event id must be one this gateway sent; leave it out to start afresh.' };
+  if (lastEventId !== undefined && !EVENT_ID.test(lastEventId))
+    return { problem: 'The last event id must be one this gateway sent; leave it out to start afresh.' };
   return { query: lastEventId === undefined ? { sessions } : { sessions, lastEventId } };
 }
 
@@ -155,7 +156,8 @@ export function createPush(options: PushOptions): Push {
   }
 
   const frame = (event: string, data: unknown, id?: string) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-  const messageFrame = (sessionId: string, kept: Kept) => `id: ${epoch}.${kept.seq}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${kept.json}}\n\n`;
+  const messageFrame = (sessionId: string, kept: Kept) =>
+    `id: ${epoch}.${kept.seq}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${kept.json}}\n\n`;
 
   /** Drops what is past the window or the count; what is dropped can no longer be replayed. */
   function prune(log: ChannelLog): void {

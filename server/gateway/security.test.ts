@@ -255,7 +255,8 @@ describe('HTTPS', () => {
 });
 
 describe('options of the locked door', () => {
-  const read = (env: Record<string, string>) => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY });
+  const read = (env: Record<string, string>) =>
+    readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY });
 
   it('has the documented defaults', () => {
     const { options } = read({});

@@ -147,31 +147,23 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         if (limit === 'memories') limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : then()));
         else then();
       });
-    const syncRequest = sync && matchSyncRoute(req.method, req.originalUrl);
-    if (syncRequest) {
-      if ('problem' in syncRequest) {
-        sendError(res, 400, 'INVALID_QUERY', syncRequest.problem);
-        return;
-      }
-      // It reads the memories: both limits count it, as they count a memories read.
-      withinLimits('memories', () => sync.serve(req, res, syncRequest.query, req.ip ?? ''));
-      return;
-    }
-    const pushRequest = push && matchPushRoute(req.method, req.originalUrl, req.headers['last-event-id']);
-    if (pushRequest) {
-      if ('problem' in pushRequest) {
-        sendError(res, 400, 'INVALID_QUERY', pushRequest.problem);
-        return;
-      }
-      withinLimits('api', () => push.serve(req, res, pushRequest.query, req.ip ?? ''));
-      return;
-    }
+    /** One of the gateway's own routes: a malformed query is a 400, else it is served within `limit`. True when it was one. */
+    const ownRoute = <Query>(request: { query: Query } | { problem: string } | undefined, limit: RouteLimit, serve: (query: Query) => void): boolean => {
+      if (!request) return false;
+      if ('problem' in request) sendError(res, 400, 'INVALID_QUERY', request.problem);
+      else withinLimits(limit, () => serve(request.query));
+      return true;
+    };
+    const client = req.ip ?? '';
+    // The sync route reads the memories: both limits count it, as they count a memories read.
+    if (sync && ownRoute(matchSyncRoute(req.method, req.originalUrl), 'memories', (query) => sync.serve(req, res, query, client))) return;
+    const lastEventId = req.headers['last-event-id'];
+    if (push && ownRoute(matchPushRoute(req.method, req.originalUrl, lastEventId), 'api', (query) => push.serve(req, res, query, client))) return;
     const matched = matchApiRoute(req.method, req.originalUrl);
     if (!matched) {
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
       return;
     }
-    const client = req.ip ?? '';
     const forward = (body?: Buffer) => {
       const now = Date.now();
       const cost = costOf(matched.route);

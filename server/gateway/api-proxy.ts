@@ -87,8 +87,14 @@ function copyAnswerHeaders(answer: IncomingMessage, res: ServerResponse, dropped
   writeBudgetStanding(budget, client, res, now);
 }
 
-/** Buffers a JSON answer, removes secrets, and sends it on with the upstream's status and headers. */
-function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number, budget?: BudgetContext): void {
+/**
+ * Adds to one route's JSON answer what the gateway itself says there (the create-session
+ * answer's push token): the new body, or undefined to leave it as it is.
+ */
+export type AddToAnswer = (status: number, body: unknown) => unknown;
+
+/** Buffers a JSON answer, removes secrets (and adds what `add` says), and sends it on with the upstream's status and headers. */
+function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: number, budget?: BudgetContext, add?: AddToAnswer): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
@@ -114,7 +120,9 @@ function relayJson(answer: IncomingMessage, res: ServerResponse, maxBytes: numbe
     let body = raw;
     try {
       const clean = parseForBrowser(raw, (answer.statusCode ?? 500) >= 400);
-      if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
+      const added = add?.(answer.statusCode ?? 502, clean.value);
+      if (added !== undefined) body = Buffer.from(JSON.stringify(added));
+      else if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
     } catch {
       // Not valid JSON: pass it on unchanged; the worker validates and rejects it.
     }
@@ -132,6 +140,8 @@ export interface ForwardOptions {
   client: string;
   /** A POST body already read and checked by the gateway. */
   body?: Buffer;
+  /** What the gateway adds to this request's JSON answer. */
+  addToAnswer?: AddToAnswer;
 }
 
 export interface ApiProxy {
@@ -152,6 +162,7 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
   const timedOut = new WeakSet<IncomingMessage>();
   /** Who each forwarded request is for, and the settling of what it spends of the budget once it is under way. */
   const clients = new WeakMap<IncomingMessage, string>();
+  const additions = new WeakMap<IncomingMessage, AddToAnswer>();
   const spent = new WeakMap<IncomingMessage, () => void>();
   const settle = (req: IncomingMessage) => spent.get(req)?.();
 
@@ -178,7 +189,7 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
     settle(req);
     const context = budget ? { budget, client: clients.get(req) ?? '' } : undefined;
     if (isJson(answer)) {
-      relayJson(answer, res, options.maxJsonBytes, context);
+      relayJson(answer, res, options.maxJsonBytes, context, additions.get(req));
       return;
     }
     copyAnswerHeaders(answer, res, new Set(['connection', 'keep-alive']), context);
@@ -210,6 +221,7 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
       const { 'accept-encoding': _identity, ...upstreamHeaders } = gatewayRequestHeaders(options, forward.client);
       Object.assign(req.headers, upstreamHeaders);
       clients.set(req, forward.client);
+      if (forward.addToAnswer) additions.set(req, forward.addToAnswer);
       req.url = forward.path;
       if (forward.body) {
         req.headers['content-length'] = String(forward.body.length);

@@ -3,8 +3,9 @@
  * what the app uses. In order, every request meets:
  *   1. the Host check (DNS rebinding) — everything, the page included;
  *   2. the same-origin check — data routes (/api, /health, /config.json);
- *   3. for /api: the allowlist (server/gateway/routes.ts; anything else is a JSON 404
- *      that never reaches ElizaOS), the per-client limits, then either the edge (reads
+ *   3. for /api: the gateway's own routes (the sync route, server/gateway/sync.ts, and the
+ *      push route, server/gateway/push.ts), else the allowlist (server/gateway/routes.ts;
+ *      anything else is a JSON 404 that never reaches ElizaOS), the per-client limits, then either the edge (reads
  *      every user shares, server/gateway/edge.ts) or the body check, the upstream's
  *      budget (server/gateway/budget-door.ts: when every user spends one budget, what may
  *      go upstream depends on what is left) and ElizaOS.
@@ -22,6 +23,9 @@ import { checkAnswer } from '../../src/shared/api';
 import { createEdge } from './edge';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
+import { createPush, matchPushRoute, PUSH_PATH } from './push';
+import { withPushToken } from './push-token';
+import { createUpstreamSocket, type UpstreamSocket } from './upstream-socket';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
@@ -38,9 +42,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, short timings). */
+export interface GatewayParts {
+  upstreamSocket?: UpstreamSocket;
+  pushKeepAliveMs?: number;
+}
+
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
 
-export function createGatewayServer(options: GatewayOptions): { server: http.Server; close: () => void } {
+export function createGatewayServer(options: GatewayOptions, parts: GatewayParts = {}): { server: http.Server; close: () => void } {
   // Without the embedded server's secret, ElizaOS cannot tell users apart: the gateway is
   // one client to it, every user spends one budget, and the gateway spends it by priority.
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
@@ -72,6 +82,17 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         },
       })
     : undefined;
+  // The upstream socket is made here but connects only when the first browser subscribes.
+  const push =
+    options.push && options.pushKey
+      ? createPush({
+          key: options.pushKey,
+          upstream:
+            parts.upstreamSocket ?? createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }),
+          maxStreamsPerClient: options.maxConnectionsPerClient,
+          ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
+        })
+      : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -86,7 +107,9 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
     res.setHeader('Referrer-Policy', 'no-referrer');
     if (!refuseForeignHost(req, res, options.allowedHosts)) next();
   });
-  app.use(compression());
+  // An event stream is never compressed: compression buffers, and a buffered event is a late one.
+  // The filter runs when the answer starts, inside the /api mount where req.url lost its prefix: originalUrl keeps it.
+  app.use(compression({ filter: (req, res) => req.originalUrl.split('?')[0] !== PUSH_PATH && compression.filter(req, res) }));
 
   const sameOrigin = (req: Request, res: Response, next: NextFunction) => {
     if (!refuseCrossOrigin(req, res, req.protocol === 'https')) next();
@@ -110,6 +133,7 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
           ...report,
           edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
           ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
+          ...(push ? { push: push.stats() } : {}),
         });
       })
       .catch(next);
@@ -123,29 +147,36 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
         if (limit === 'memories') limits.memories(req, res, (failure?: unknown) => (failure ? next(failure) : then()));
         else then();
       });
-    const syncRequest = sync && matchSyncRoute(req.method, req.originalUrl);
-    if (syncRequest) {
-      if ('problem' in syncRequest) {
-        sendError(res, 400, 'INVALID_QUERY', syncRequest.problem);
-        return;
-      }
-      // It reads the memories: both limits count it, as they count a memories read.
-      withinLimits('memories', () => sync.serve(req, res, syncRequest.query, req.ip ?? ''));
-      return;
-    }
+    /** One of the gateway's own routes: a malformed query is a 400, else it is served within `limit`. True when it was one. */
+    const ownRoute = <Query>(request: { query: Query } | { problem: string } | undefined, limit: RouteLimit, serve: (query: Query) => void): boolean => {
+      if (!request) return false;
+      if ('problem' in request) sendError(res, 400, 'INVALID_QUERY', request.problem);
+      else withinLimits(limit, () => serve(request.query));
+      return true;
+    };
+    const client = req.ip ?? '';
+    // The sync route reads the memories: both limits count it, as they count a memories read.
+    if (sync && ownRoute(matchSyncRoute(req.method, req.originalUrl), 'memories', (query) => sync.serve(req, res, query, client))) return;
+    const lastEventId = req.headers['last-event-id'];
+    if (push && ownRoute(matchPushRoute(req.method, req.originalUrl, lastEventId), 'api', (query) => push.serve(req, res, query, client))) return;
     const matched = matchApiRoute(req.method, req.originalUrl);
     if (!matched) {
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
       return;
     }
-    const client = req.ip ?? '';
     const forward = (body?: Buffer) => {
       const now = Date.now();
       const cost = costOf(matched.route);
       // A user who asks for the upstream spends the budget, whether or not it is kept back now.
       budget.sawClient(client, now);
       if (refuseOverBudget(budget, cost, client, res, now)) return;
-      proxy.forward(req, res, { path: matched.upstreamPath, client, ...(body ? { body } : {}) });
+      const pushKey = push && matched.route.name === 'create-session' ? options.pushKey : undefined;
+      proxy.forward(req, res, {
+        path: matched.upstreamPath,
+        client,
+        ...(body ? { body } : {}),
+        ...(pushKey ? { addToAnswer: (status: number, answer: unknown) => withPushToken(pushKey, status, answer) } : {}),
+      });
     };
     const checkBodyThenForward = () => {
       if (options.edgeTtlMs > 0 && matched.route.shared) {
@@ -179,18 +210,24 @@ export function createGatewayServer(options: GatewayOptions): { server: http.Ser
   });
 
   const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, app) : http.createServer(app);
-  // No real-time route yet (the push work brings one, with WS_MAX_CONNECTIONS_PER_IP):
-  // every upgrade is refused, so ElizaOS's Socket.IO is not reachable through the gateway.
+  // The push route is Server-Sent Events, not a WebSocket: every upgrade is refused, so
+  // ElizaOS's Socket.IO is not reachable through the gateway (only its own socket uses it).
   server.on('upgrade', (_req, socket) => {
     socket.on('error', () => socket.destroy());
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
-  return { server, close: () => proxy.close() };
+  return {
+    server,
+    close: () => {
+      push?.close();
+      proxy.close();
+    },
+  };
 }
 
 /** Starts the gateway and resolves once it listens. */
-export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { server, close } = createGatewayServer(options);
+export async function startGateway(options: GatewayOptions, parts: GatewayParts = {}): Promise<Gateway> {
+  const { server, close } = createGatewayServer(options, parts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

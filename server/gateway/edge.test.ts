@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from './app';
 import { matchesIfNoneMatch } from './edge';
 import { OptionsError, readGatewayOptions } from './options';
-import { AGENT, type Answer, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, startStandIn, type StandIn } from './test-kit';
+import { AGENT, type Answer, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
 
 const OTHER_AGENT = '9f1c2b3a-0000-4000-8000-0000000000bb';
 const memoriesOf = (agent: string) => `/api/agents/${agent}/memories?tableName=messages&includeEmbedding=false`;
@@ -248,7 +248,8 @@ describe('the edge in front of a stand-in ElizaOS', () => {
 });
 
 describe('edge options', () => {
-  const read = (env: Record<string, string>) => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }).options;
+  const read = (env: Record<string, string>) =>
+    readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY }).options;
 
   it('defaults to a 10 s window and 64 MB', () => {
     expect(read({})).toMatchObject({ edgeTtlMs: 10_000, edgeMaxBytes: 64 * 1024 * 1024 });

@@ -5,7 +5,7 @@ import { parseRateLimit } from '../../sw/rate-limit';
 import { readGatewayOptions, OptionsError } from './options';
 import { cacheControlFor } from './static';
 import { stripSecrets } from './strip-secrets';
-import { AGENT, ask, gatewayFor, hasNoCors, jsonAnswer, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
+import { AGENT, ask, gatewayFor, hasNoCors, jsonAnswer, makeDist, MEMORIES, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
 
 describe('stripSecrets', () => {
   it('drops every secrets key at any depth and says so', () => {
@@ -43,7 +43,9 @@ describe('gateway options', () => {
   });
 
   it('defaults to 127.0.0.1:5174 and reports rejected client settings', () => {
-    const { options, warnings } = readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' });
+    const { options, warnings } = readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' }, undefined, {
+      pushKey: TEST_PUSH_KEY,
+    });
     expect(options.host).toBe('127.0.0.1');
     expect(options.port).toBe(5174);
     expect(warnings).toEqual([expect.stringMatching(/FRONTEND_CACHE_TTL must be between/)]);
@@ -192,7 +194,7 @@ describe('the gateway in front of a stand-in ElizaOS', () => {
   it('serves /config.json from the environment', async () => {
     const reply = await ask(gateway.url, '/config.json');
     expect(reply.headers['cache-control']).toBe('no-cache');
-    expect(reply.json()).toEqual({ memoriesPollMs: 2000, syncRoute: true });
+    expect(reply.json()).toEqual({ memoriesPollMs: 2000, syncRoute: true, push: true });
   });
 
   it('serves hashed assets as immutable and the page as no-cache, with a content security policy', async () => {

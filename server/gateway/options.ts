@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import proxyAddr from 'proxy-addr';
 import { overridesFromEnv, type ConfigOverrides } from '../../src/shared/config';
+import { PushKeyError, readPushKey } from './push-token';
 
 export interface GatewayOptions {
   host: string;
@@ -51,6 +52,13 @@ export interface GatewayOptions {
    * answers as one from before the route: the worker then reads the plain routes.
    */
   syncRoute: boolean;
+  /**
+   * Whether the gateway serves its push route, `GET /api/purl/push` (server/gateway/push.ts,
+   * docs/push.md), and offers it in /config.json (PURL_PUSH; on unless "off").
+   */
+  push: boolean;
+  /** The key push tokens are made with (PURL_PUSH_SECRET, or `<PURL_DATA_DIR>/push-secret`); set when push is on. */
+  pushKey?: Buffer;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -198,14 +206,29 @@ export function exposureWarning(options: Pick<GatewayOptions, 'host' | 'tls'>): 
   );
 }
 
+/** The push key, last: every other setting is checked before a key file may be made. */
+function readKey(env: NodeJS.ProcessEnv): Buffer {
+  try {
+    return readPushKey(env['PURL_PUSH_SECRET'], path.resolve(env['PURL_DATA_DIR'] || '.purl-data'));
+  } catch (error) {
+    if (error instanceof PushKeyError) throw new OptionsError(error.message);
+    throw error;
+  }
+}
+
 export interface ReadOptionsResult {
   options: GatewayOptions;
   /** Sentences about rejected client settings (the defaults are kept for those). */
   warnings: string[];
 }
 
+/** What a caller may give instead of reading it: tests pass a push key, so nothing is written under the working directory. */
+export interface GivenOptions {
+  pushKey?: Buffer;
+}
+
 /** Reads the gateway's options; `upstream` may be given when the caller started ElizaOS itself. */
-export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): ReadOptionsResult {
+export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given: GivenOptions = {}): ReadOptionsResult {
   const upstreamRaw = env['ELIZA_SERVER_URL'];
   const target = upstream ?? (upstreamRaw ? parseUrl(upstreamRaw, 'ELIZA_SERVER_URL') : undefined);
   if (!target) throw new OptionsError('ELIZA_SERVER_URL is not set, so the gateway has no ElizaOS server to talk to.');
@@ -229,6 +252,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
     edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', env['PURL_GATEWAY_SECRET'] ? 0 : DEFAULT_EDGE_TTL_MS, 3_600_000),
     edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
+    push: parseOnOff(env['PURL_PUSH'], 'PURL_PUSH', true),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the
@@ -237,6 +261,10 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL): Read
   if (options.syncRoute && options.edgeTtlMs > 0) options.clientConfig = { ...options.clientConfig, syncChat: true };
   const tls = readTls(env);
   if (tls) options.tls = tls;
+  if (options.push) {
+    options.pushKey = given.pushKey ?? readKey(env);
+    options.clientConfig = { ...options.clientConfig, push: true };
+  }
   if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];
   if (env['PURL_GATEWAY_SECRET']) options.gatewaySecret = env['PURL_GATEWAY_SECRET'];
   return { options, warnings };

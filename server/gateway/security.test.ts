@@ -7,7 +7,7 @@ import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
 import { exposureWarning, readGatewayOptions } from './options';
 import { HOST_REFUSED } from './same-origin';
-import { AGENT, ask, gatewayFor, hasNoCors, makeCertificate, makeDist, MEMORIES, SESSION, startStandIn, type StandIn } from './test-kit';
+import { AGENT, ask, gatewayFor, hasNoCors, makeCertificate, makeDist, MEMORIES, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
 
 let upstream: StandIn;
 let dist: string;
@@ -222,6 +222,8 @@ describe('/health', () => {
         edge: expect.objectContaining({ entries: 0 }),
         // One client to this server (no PURL_GATEWAY_SECRET): the budget every user spends, and its tier.
         budget: expect.objectContaining({ tier: 'plenty', users: 0 }),
+        // Nobody subscribed: the upstream socket was never opened.
+        push: { upstream: { state: 'down', since: expect.any(Number) }, channels: 0, streams: 0, eventsIn: 0, eventsOut: 0, dropped: 0 },
       });
     }
     expect(upstream.seen.filter((entry) => entry.url === '/healthz')).toHaveLength(1);
@@ -253,7 +255,8 @@ describe('HTTPS', () => {
 });
 
 describe('options of the locked door', () => {
-  const read = (env: Record<string, string>) => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env });
+  const read = (env: Record<string, string>) =>
+    readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', ...env }, undefined, { pushKey: TEST_PUSH_KEY });
 
   it('has the documented defaults', () => {
     const { options } = read({});

@@ -10,12 +10,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, type Gateway } from './app';
+import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
 export const MEMORIES = `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false`;
+/** The push key tests give the gateway, so none is made under the working directory. */
+export const TEST_PUSH_KEY = Buffer.alloc(32, 7);
 
 export interface Seen {
   method: string;
@@ -82,9 +84,9 @@ export function makeDist(): string {
   return dist;
 }
 
-export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}): Promise<Gateway> {
-  const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env });
-  return startGateway(options);
+export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}, parts: GatewayParts = {}): Promise<Gateway> {
+  const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env }, undefined, { pushKey: TEST_PUSH_KEY });
+  return startGateway(options, parts);
 }
 
 export interface Reply {
@@ -163,4 +165,93 @@ export function makeCertificate(folder: string, commonName: string, subjectAltNa
   const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: publicKey });
   const spki = execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: der }).toString('base64');
   return { certFile, keyFile, spki };
+}
+
+export interface SseEvent {
+  event: string;
+  id?: string;
+  retry?: number;
+  /** The data lines joined; comments have event ':' and the comment as data. */
+  data: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the gateway sent, field by field.
+  json(): any;
+  /** Date.now() when it arrived. */
+  at: number;
+}
+
+export interface EventStream {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Every event and comment so far, in order. */
+  events: SseEvent[];
+  /** The body of an answer that is not a stream. */
+  body(): string;
+  /** The first event (from `from` on) that matches, waiting up to `timeoutMs`; throws when none comes. */
+  next(match: (event: SseEvent) => boolean, timeoutMs?: number, from?: number): Promise<SseEvent>;
+  /** True once the gateway ended the stream. */
+  ended(): boolean;
+  close(): void;
+}
+
+/** Opens a Server-Sent Events request and parses what arrives, as EventSource would. */
+export function openEventStream(base: string, pathAndQuery: string, options: Pick<AskOptions, 'headers' | 'from'> = {}): Promise<EventStream> {
+  const url = new URL(pathAndQuery, base);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { headers: { Accept: 'text/event-stream', ...options.headers }, ...(options.from ? { localAddress: options.from } : {}), agent: false },
+      (res) => {
+        const events: SseEvent[] = [];
+        let text = '';
+        let ended = false;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+            const block = text.slice(0, end);
+            text = text.slice(end + 2);
+            const event: SseEvent = { event: 'message', data: '', at: Date.now(), json: () => JSON.parse(event.data) };
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) {
+                event.event = ':';
+                data.push(line.slice(1).trim());
+                continue;
+              }
+              const colon = line.indexOf(':');
+              const field = line.slice(0, colon);
+              const value = line.slice(colon + 1).replace(/^ /, '');
+              if (field === 'event') event.event = value;
+              else if (field === 'id') event.id = value;
+              else if (field === 'retry') event.retry = Number(value);
+              else if (field === 'data') data.push(value);
+            }
+            event.data = data.join('\n');
+            events.push(event);
+          }
+        });
+        res.on('end', () => (ended = true));
+        res.on('close', () => (ended = true));
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          events,
+          body: () => text,
+          async next(match, timeoutMs = 5_000, from = 0) {
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+              const found = events.slice(from).find(match);
+              if (found) return found;
+              if (Date.now() > deadline) throw new Error(`No such event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.event, e.data]))}`);
+              await new Promise((wait) => setTimeout(wait, 5));
+            }
+          },
+          ended: () => ended,
+          close: () => request.destroy(),
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
 }

@@ -1,0 +1,308 @@
+/**
+ * The push route (docs/push.md): the agent's replies as Server-Sent Events, as ElizaOS
+ * makes them.
+ *
+ *   GET /api/purl/push?session=<sessionId>.<channelId>.<pushToken>[&session=…][&lastEventId=<epoch>.<seq>]
+ *
+ * Each session's token must be the one the gateway added to that session's create answer
+ * (server/gateway/push-token.ts); the gateway then listens to the session's channel on its
+ * one upstream socket (server/gateway/upstream-socket.ts) and writes every message of it
+ * to the stream. Events carry ids `<epoch>.<seq>`; the gateway keeps the last events of
+ * each channel for a while, so a browser that comes back with the last id it saw (the
+ * `Last-Event-ID` header EventSource sends on its own reconnects) gets what it missed,
+ * in order, first; when that cannot be done (another gateway start, or older than what is
+ * kept, or a channel not listened to since) it gets `reset` with the sessions to read once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from './errors';
+import { isPushToken, PUSH_TOKEN_LENGTH } from './push-token';
+import type { PushedMessage, UpstreamSocket, UpstreamState } from './upstream-socket';
+
+export const PUSH_PATH = '/api/purl/push';
+/** Sessions one stream may carry: a browser has one chat per agent. */
+export const MAX_SESSIONS_PER_STREAM = 8;
+
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const SESSION = new RegExp(`^(${UUID})\\.(${UUID})\\.([A-Za-z0-9_-]{${PUSH_TOKEN_LENGTH}})$`);
+const EVENT_ID = /^([0-9a-f]{12})\.(0|[1-9][0-9]{0,14})$/;
+/** How long a client waits before opening another stream when it has too many, s. */
+const RETRY_AFTER_S = 10;
+/** A stream whose browser does not read what it is sent is ended past this many unsent bytes. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+export interface PushSession {
+  sessionId: string;
+  channelId: string;
+  token: string;
+}
+
+export interface PushQuery {
+  sessions: PushSession[];
+  /** The last event id the browser saw (Last-Event-ID wins over the query's lastEventId). */
+  lastEventId?: string;
+}
+
+/**
+ * The push route's query, or a sentence saying what is wrong with it; undefined when the
+ * request is not for the push route.
+ */
+export function matchPushRoute(method: string, rawUrl: string, lastEventIdHeader?: string | string[]): { query: PushQuery } | { problem: string } | undefined {
+  const questionMark = rawUrl.indexOf('?');
+  const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
+  if (path !== PUSH_PATH || method !== 'GET') return undefined;
+  const params = new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1));
+  const unknown = [...params.keys()].find((name) => name !== 'session' && name !== 'lastEventId');
+  if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only session and lastEventId are.` };
+  const raw = params.getAll('session');
+  if (raw.length === 0 || raw.length > MAX_SESSIONS_PER_STREAM) {
+    return { problem: `Give 1 to ${MAX_SESSIONS_PER_STREAM} session parameters, each <sessionId>.<channelId>.<pushToken>; got ${raw.length}.` };
+  }
+  const sessions: PushSession[] = [];
+  for (const value of raw) {
+    const match = SESSION.exec(value);
+    if (!match) return { problem: 'Each session parameter must be <sessionId>.<channelId>.<pushToken>, as the session was created.' };
+    sessions.push({ sessionId: match[1]!.toLowerCase(), channelId: match[2]!.toLowerCase(), token: match[3]! });
+  }
+  const fromQuery = params.getAll('lastEventId');
+  if (fromQuery.length > 1) return { problem: 'The lastEventId parameter may be given once.' };
+  const header = Array.isArray(lastEventIdHeader) ? lastEventIdHeader[0] : lastEventIdHeader;
+  const lastEventId = header !== undefined && header !== '' ? header : fromQuery[0];
+  if (lastEventId !== undefined && !EVENT_ID.test(lastEventId))
+    return { problem: 'The last event id must be one this gateway sent; leave it out to start afresh.' };
+  return { query: lastEventId === undefined ? { sessions } : { sessions, lastEventId } };
+}
+
+export interface PushOptions {
+  key: Buffer;
+  upstream: UpstreamSocket;
+  /** Open streams per client (WS_MAX_CONNECTIONS_PER_IP). */
+  maxStreamsPerClient: number;
+  /** Events kept per channel for replay (default 100). */
+  keepEvents?: number;
+  /** How long an event is kept for replay, ms (default 10 min). */
+  keepMs?: number;
+  /** The keep-alive comment's period, ms (default 15 s): proxies end connections that stay silent. */
+  keepAliveMs?: number;
+  now?: () => number;
+  epoch?: string;
+}
+
+export interface PushStats {
+  upstream: { state: UpstreamState; since: number };
+  /** Channels joined upstream. */
+  channels: number;
+  /** Open streams. */
+  streams: number;
+  /** Messages received from ElizaOS and kept. */
+  eventsIn: number;
+  /** Message events written to streams (replays included). */
+  eventsOut: number;
+  /** Broadcasts that failed the boundary check. */
+  dropped: number;
+}
+
+export interface Push {
+  serve(req: IncomingMessage, res: ServerResponse, query: PushQuery, client: string): void;
+  stats(): PushStats;
+  /** Ends every stream and the upstream socket. */
+  close(): void;
+}
+
+interface Kept {
+  seq: number;
+  at: number;
+  /** The message, as JSON. */
+  json: string;
+}
+
+interface ChannelLog {
+  events: Kept[];
+  /** Every message of the channel heard after this sequence number is still in `events`: a replay may start here or later. */
+  completeFrom: number;
+}
+
+interface Stream {
+  res: ServerResponse;
+  /** Channel → the session it belongs to. */
+  sessions: Map<string, string>;
+}
+
+export function createPush(options: PushOptions): Push {
+  const now = options.now ?? Date.now;
+  const epoch = options.epoch ?? randomBytes(6).toString('hex');
+  const keepEvents = options.keepEvents ?? 100;
+  const keepMs = options.keepMs ?? 10 * 60_000;
+  const keepAliveMs = options.keepAliveMs ?? 15_000;
+  const { upstream } = options;
+  const logs = new Map<string, ChannelLog>();
+  const streams = new Set<Stream>();
+  const perClient = new Map<string, number>();
+  let seq = 0;
+  let eventsIn = 0;
+  let eventsOut = 0;
+  let keepAlive: NodeJS.Timeout | undefined;
+
+  const position = () => `${epoch}.${seq}`;
+
+  function write(stream: Stream, text: string): void {
+    const { res } = stream;
+    if (res.destroyed) return;
+    if (res.writableLength > MAX_UNSENT_BYTES) {
+      res.destroy();
+      return;
+    }
+    res.write(text);
+  }
+
+  const frame = (event: string, data: unknown, id?: string) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  const messageFrame = (sessionId: string, kept: Kept) =>
+    `id: ${epoch}.${kept.seq}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${kept.json}}\n\n`;
+
+  /** Drops what is past the window or the count; what is dropped can no longer be replayed. */
+  function prune(log: ChannelLog): void {
+    const oldest = now() - keepMs;
+    let drop = Math.max(0, log.events.length - keepEvents);
+    while (drop < log.events.length && log.events[drop]!.at < oldest) drop++;
+    if (drop === 0) return;
+    log.completeFrom = Math.max(log.completeFrom, log.events[drop - 1]!.seq);
+    log.events.splice(0, drop);
+  }
+
+  function sweep(): void {
+    for (const [channelId, log] of logs) {
+      prune(log);
+      const listened = [...streams].some((stream) => stream.sessions.has(channelId));
+      if (!listened && log.events.length === 0 && !upstream.isJoined(channelId)) logs.delete(channelId);
+    }
+  }
+
+  const disposers = [
+    upstream.onJoined((channelId) => {
+      const log = logs.get(channelId);
+      if (!log) {
+        logs.set(channelId, { events: [], completeFrom: seq });
+        return;
+      }
+      // Joined again (after a reconnect): what was said in between was not heard.
+      log.completeFrom = seq;
+      for (const stream of streams) {
+        const sessionId = stream.sessions.get(channelId);
+        if (sessionId !== undefined) write(stream, frame('reset', { sessionIds: [sessionId] }));
+      }
+    }),
+    upstream.onMessage((channelId, message: PushedMessage) => {
+      const log = logs.get(channelId);
+      if (!log) return;
+      seq++;
+      eventsIn++;
+      const kept: Kept = { seq, at: now(), json: JSON.stringify(message) };
+      log.events.push(kept);
+      prune(log);
+      for (const stream of streams) {
+        const sessionId = stream.sessions.get(channelId);
+        if (sessionId === undefined) continue;
+        eventsOut++;
+        write(stream, messageFrame(sessionId, kept));
+      }
+    }),
+    upstream.onState((state) => {
+      for (const stream of streams) write(stream, frame('upstream', { state }));
+    }),
+  ];
+
+  /** The session ids that cannot be replayed from `lastEventId`, and the events to replay, in order. */
+  function replayFrom(lastEventId: string | undefined, sessions: Map<string, string>): { reset: string[]; replay: [string, Kept][] } {
+    if (lastEventId === undefined) return { reset: [], replay: [] };
+    const [, idEpoch, idSeq] = EVENT_ID.exec(lastEventId)!;
+    const since = Number(idSeq);
+    const reset: string[] = [];
+    const replay: [string, Kept][] = [];
+    for (const [channelId, sessionId] of sessions) {
+      const log = logs.get(channelId);
+      if (log) prune(log);
+      if (idEpoch !== epoch || since > seq || !log || since < log.completeFrom) {
+        reset.push(sessionId);
+        continue;
+      }
+      for (const kept of log.events) if (kept.seq > since) replay.push([sessionId, kept]);
+    }
+    replay.sort((a, b) => a[1].seq - b[1].seq);
+    return { reset, replay };
+  }
+
+  function open(res: ServerResponse, query: PushQuery, client: string): void {
+    const stream: Stream = { res, sessions: new Map(query.sessions.map((session) => [session.channelId, session.sessionId])) };
+    perClient.set(client, (perClient.get(client) ?? 0) + 1);
+    streams.add(stream);
+    // Replays are worked out before listening: a join's first events are then new ones.
+    const { reset, replay } = replayFrom(query.lastEventId, stream.sessions);
+    const releases = [...stream.sessions.keys()].map((channelId) => upstream.subscribe(channelId));
+    res.on('close', () => {
+      streams.delete(stream);
+      const count = (perClient.get(client) ?? 1) - 1;
+      if (count > 0) perClient.set(client, count);
+      else perClient.delete(client);
+      for (const release of releases) release();
+      if (streams.size === 0) {
+        clearInterval(keepAlive);
+        keepAlive = undefined;
+      }
+    });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      // nginx and others buffer answers unless told not to; a buffered event is a late one.
+      'X-Accel-Buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    write(stream, `retry: 1000\n${frame('hello', { epoch, upstream: upstream.state() }, position())}`);
+    if (reset.length > 0) write(stream, frame('reset', { sessionIds: reset }));
+    for (const [sessionId, kept] of replay) {
+      eventsOut++;
+      write(stream, messageFrame(sessionId, kept));
+    }
+    keepAlive ??= setInterval(() => {
+      sweep();
+      for (const open of streams) write(open, ': keep-alive\n\n');
+    }, keepAliveMs);
+  }
+
+  return {
+    serve(req, res, query, client) {
+      if (!query.sessions.every((session) => isPushToken(options.key, session.sessionId, session.channelId, session.token))) {
+        sendError(res, 403, 'PUSH_FORBIDDEN', 'A push token does not match its session: only the browser that made a session may listen to it.');
+        return;
+      }
+      if ((perClient.get(client) ?? 0) >= options.maxStreamsPerClient) {
+        sendError(
+          res,
+          429,
+          'TOO_MANY_CONNECTIONS',
+          `Too many open push streams from this address: at most ${options.maxStreamsPerClient}. Purl waits ${RETRY_AFTER_S} s and goes on by itself.`,
+          { 'Retry-After': String(RETRY_AFTER_S) },
+        );
+        return;
+      }
+      if (req.destroyed) return;
+      open(res, query, client);
+    },
+    stats() {
+      const upstreamStats = upstream.stats();
+      return {
+        upstream: { state: upstreamStats.state, since: upstreamStats.since },
+        channels: upstreamStats.channels,
+        streams: streams.size,
+        eventsIn,
+        eventsOut,
+        dropped: upstreamStats.dropped,
+      };
+    },
+    close() {
+      for (const dispose of disposers) dispose();
+      clearInterval(keepAlive);
+      for (const stream of streams) stream.res.end();
+      upstream.close();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The gateway's one Socket.IO connection to ElizaOS (docs/push.md, "Upstream"), made when
+ * the first browser subscribes. It joins a session's channel while anyone listens to it
+ * (and a while after, so a browser that reconnects finds it still heard), joins them all
+ * again after a reconnect, and hands on each `messageBroadcast` of a joined channel in the
+ * shape the sessions GET lists. What ElizaOS sends is checked here, at the boundary:
+ * anything malformed is dropped and counted.
+ *
+ * ElizaOS 1.7.2 has no "leave" message: a channel no one listens to any more is only
+ * ignored here (its broadcasts still arrive until the next reconnect).
+ *
+ * A join ElizaOS refuses (ENABLE_DATA_ISOLATION: only a channel's participants may join,
+ * and a session's channel has only the agent) comes back as `messageError` with
+ * "Access denied: …" and no channel id (SocketIORouter.handleChannelJoining in
+ * @elizaos/server). With isolation on every join is refused, so one such answer makes the
+ * state `refused` until the next reconnect; browsers keep polling meanwhile.
+ */
+import { randomUUID } from 'node:crypto';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+
+export type UpstreamState = 'up' | 'down' | 'refused';
+
+/** A message as `GET /api/messaging/sessions/:id/messages` lists it. */
+export interface PushedMessage {
+  id: string;
+  content: string;
+  authorId: string;
+  isAgent: boolean;
+  createdAt: number;
+  metadata: { thought?: string; actions?: string[] };
+}
+
+/** What the gateway needs of a Socket.IO client socket (socket.io-client's `Socket`; a fake in tests). */
+export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active'>;
+
+export interface UpstreamSocketOptions {
+  upstream: URL;
+  /** ELIZA_SERVER_AUTH_TOKEN, sent as the socket's `apiKey`. */
+  apiKey?: string;
+  /** How long a channel stays joined after its last listener left, ms (default 10 min, the replay window). */
+  lingerMs?: number;
+  /** After the server refused the socket itself (a wrong key), the wait before trying again, ms. */
+  retryMs?: number;
+  now?: () => number;
+  /** Makes the socket (default: socket.io-client's `io`, websocket only). */
+  connect?: (url: string, options: Partial<ManagerOptions & SocketOptions>) => SocketLike;
+}
+
+export interface UpstreamStats {
+  state: UpstreamState;
+  /** Epoch ms of the last change of state. */
+  since: number;
+  /** Channels joined (confirmed by ElizaOS) and listened to, or lingering. */
+  channels: number;
+  /** Broadcasts received for joined channels and handed on. */
+  broadcasts: number;
+  /** Broadcasts that failed the boundary check. */
+  dropped: number;
+}
+
+export interface UpstreamSocket {
+  /** Listens to a channel (joins it when needed); returns the release. */
+  subscribe(channelId: string): () => void;
+  /** Calls `listener` for each checked message of a joined channel; returns the disposer. */
+  onMessage(listener: (channelId: string, message: PushedMessage) => void): () => void;
+  /** Calls `listener` on each change of state; returns the disposer. */
+  onState(listener: (state: UpstreamState) => void): () => void;
+  /** Calls `listener` when a channel is joined (again): what it said before then was not heard. */
+  onJoined(listener: (channelId: string) => void): () => void;
+  /** True while ElizaOS has confirmed the channel's join and it is listened to or lingering. */
+  isJoined(channelId: string): boolean;
+  state(): UpstreamState;
+  stats(): UpstreamStats;
+  close(): void;
+}
+
+const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACCESS_DENIED = /^Access denied/;
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/**
+ * A `messageBroadcast` as the sessions GET lists it, with its channel; undefined when it
+ * fails the check (`id`, `roomId`, `senderId` UUIDs, `text` a string, `createdAt` a number).
+ */
+export function messageOfBroadcast(data: unknown): { channelId: string; message: PushedMessage } | undefined {
+  if (!isRecord(data)) return undefined;
+  const { id, roomId, senderId, text, createdAt, source, thought, actions } = data;
+  if (!isUuid(id) || !isUuid(roomId) || !isUuid(senderId) || typeof text !== 'string') return undefined;
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
+  const metadata: PushedMessage['metadata'] = {};
+  if (typeof thought === 'string') metadata.thought = thought;
+  if (Array.isArray(actions)) metadata.actions = actions.filter((action): action is string => typeof action === 'string');
+  return {
+    channelId: roomId.toLowerCase(),
+    message: { id, content: text, authorId: senderId, isAgent: source === 'agent_response', createdAt, metadata },
+  };
+}
+
+interface Channel {
+  listeners: number;
+  joined: boolean;
+  /** Set when the last listener left: the channel is forgotten after the linger. */
+  idleTimer?: NodeJS.Timeout;
+}
+
+type Listeners<T extends unknown[]> = Set<(...args: T) => void>;
+
+function on<T extends unknown[]>(set: Listeners<T>, listener: (...args: T) => void): () => void {
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
+export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSocket {
+  const now = options.now ?? Date.now;
+  const lingerMs = options.lingerMs ?? 10 * 60_000;
+  const retryMs = options.retryMs ?? 30_000;
+  // The gateway's own entity: not any user's, so ElizaOS never mistakes it for one.
+  const entityId = randomUUID();
+  const connect = options.connect ?? ((url, socketOptions) => io(url, socketOptions));
+  const channels = new Map<string, Channel>();
+  const messageListeners: Listeners<[string, PushedMessage]> = new Set();
+  const stateListeners: Listeners<[UpstreamState]> = new Set();
+  const joinedListeners: Listeners<[string]> = new Set();
+  let state: UpstreamState = 'down';
+  let since = now();
+  let broadcasts = 0;
+  let dropped = 0;
+  let socket: SocketLike | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  function setState(next: UpstreamState): void {
+    if (next === state) return;
+    state = next;
+    since = now();
+    for (const listener of stateListeners) listener(next);
+  }
+
+  function join(channelId: string): void {
+    // Refused joins are not asked again until a reconnect: ElizaOS would refuse each one.
+    if (!socket || state !== 'up') return;
+    socket.emit('1', { channelId, entityId, messageServerId: MESSAGE_SERVER_ID });
+  }
+
+  /** Tries again later, when socket.io does not by itself (the server refused or dropped the socket on purpose). */
+  function retryLater(delayMs: number): void {
+    if (closed || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      if (!closed) socket?.connect();
+    }, delayMs);
+    retryTimer.unref();
+  }
+
+  function open(): SocketLike {
+    const made = connect(options.upstream.origin, {
+      auth: { entityId, ...(options.apiKey ? { apiKey: options.apiKey } : {}) },
+      // Straight to the WebSocket: no long-polling requests counted by ElizaOS's HTTP limiter.
+      transports: ['websocket'],
+      // socket.io's own backoff: 1 s doubling to 5 s, with jitter, for ever.
+      reconnection: true,
+    });
+    made.on('connect', () => {
+      setState('up');
+      for (const [channelId, channel] of channels) {
+        channel.joined = false;
+        join(channelId);
+      }
+    });
+    made.on('disconnect', (reason) => {
+      for (const channel of channels.values()) channel.joined = false;
+      setState('down');
+      // The server ended this socket on purpose: socket.io does not reconnect by itself then.
+      if (reason === 'io server disconnect') retryLater(1_000);
+    });
+    made.on('connect_error', () => {
+      setState('down');
+      // A refusal by the server's middleware (a wrong key): socket.io gives up; try again now and then.
+      if (!made.active) retryLater(retryMs);
+    });
+    made.on('channel_joined', (data: unknown) => {
+      const channelId = isRecord(data) && isUuid(data['channelId']) ? data['channelId'].toLowerCase() : undefined;
+      const channel = channelId === undefined ? undefined : channels.get(channelId);
+      if (!channelId || !channel || channel.joined) return;
+      channel.joined = true;
+      for (const listener of joinedListeners) listener(channelId);
+    });
+    made.on('messageError', (data: unknown) => {
+      if (isRecord(data) && typeof data['error'] === 'string' && ACCESS_DENIED.test(data['error'])) setState('refused');
+    });
+    made.on('messageBroadcast', (data: unknown) => {
+      const checked = messageOfBroadcast(data);
+      if (!checked) {
+        dropped++;
+        return;
+      }
+      // A channel no one listens to (ElizaOS has no leave): not ours to hand on.
+      if (!channels.get(checked.channelId)?.joined) return;
+      broadcasts++;
+      for (const listener of messageListeners) listener(checked.channelId, checked.message);
+    });
+    return made;
+  }
+
+  function release(channelId: string, channel: Channel): void {
+    channel.listeners--;
+    if (closed || channel.listeners > 0) return;
+    channel.idleTimer = setTimeout(() => {
+      if (channel.listeners === 0) channels.delete(channelId);
+    }, lingerMs);
+    channel.idleTimer.unref();
+  }
+
+  return {
+    subscribe(rawChannelId) {
+      if (closed) return () => {};
+      const channelId = rawChannelId.toLowerCase();
+      let channel = channels.get(channelId);
+      if (!channel) {
+        channel = { listeners: 0, joined: false };
+        channels.set(channelId, channel);
+        join(channelId);
+      }
+      clearTimeout(channel.idleTimer);
+      channel.listeners++;
+      socket ??= open();
+      const held = channel;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        release(channelId, held);
+      };
+    },
+    onMessage: (listener) => on(messageListeners, listener),
+    onState: (listener) => on(stateListeners, listener),
+    onJoined: (listener) => on(joinedListeners, listener),
+    isJoined: (channelId) => channels.get(channelId.toLowerCase())?.joined === true,
+    state: () => state,
+    stats: () => ({ state, since, channels: [...channels.values()].filter((channel) => channel.joined).length, broadcasts, dropped }),
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      for (const channel of channels.values()) clearTimeout(channel.idleTimer);
+      channels.clear();
+      socket?.disconnect();
+      socket = undefined;
+    },
+  };
+}

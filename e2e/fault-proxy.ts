@@ -3,15 +3,17 @@
  * everything through, logs each request with its start and end time, and injects one
  * fault at a time on demand — things a real server cannot be asked to do.
  *
- * A fault hits every /api request (or only those its `only` picks); Socket.IO and
- * anything else always pass, except ElizaOS's `/healthz` when the fault is a dead server
- * (a reset or a hang that never reaches ElizaOS, or `health: true`): a dead server is dead
- * on every path, so the gateway's own health check sees the outage too. With `forward`, the request first reaches ElizaOS, which
+ * A fault hits every /api request (or only those its `only` picks); Socket.IO and anything
+ * else always pass (its WebSockets too, which `cutSockets` cuts or refuses on demand),
+ * except ElizaOS's `/healthz` when the fault is a dead server (a reset or a hang that never
+ * reaches ElizaOS, or `health: true`): a dead server is dead on every path, so the
+ * gateway's own health check sees the outage too. With `forward`, the request first reaches ElizaOS, which
  * acts on it (a posted message is stored), and only its answer is replaced or lost:
  * the case where a client must not send again blindly.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 
 /** What a fault sees of a request. */
@@ -74,6 +76,8 @@ export interface FaultProxy {
   inject(fault: Fault, times?: number): void;
   /** Requests held open by a 'hang' fault right now. */
   holding(): number;
+  /** Cuts every WebSocket passing through; with `refuse`, new ones are refused until called again without. */
+  cutSockets(refuse: boolean): void;
   close(): Promise<void>;
 }
 
@@ -241,6 +245,27 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       else res.destroy();
     });
   });
+  // WebSockets (the gateway's Socket.IO connection to ElizaOS) pass through, as through any
+  // reverse proxy, unless a test cuts or refuses them.
+  const sockets = new Set<Duplex>();
+  let refuseSockets = false;
+  proxy.on('error', (_error, _req, target) => {
+    if (target instanceof Duplex) target.destroy();
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    log.push({ method: req.method ?? 'GET', path: req.url ?? '/', startedAt: Date.now() });
+    if (refuseSockets) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    proxy.ws(req, socket, head);
+  });
+  const cutSockets = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -252,9 +277,14 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       remaining = times;
     },
     holding: () => hanging.size,
+    cutSockets(refuse) {
+      refuseSockets = refuse;
+      cutSockets();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
+        cutSockets();
         proxy.close();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -21,6 +21,9 @@ export const TEST_CLIENT_ENV = {
   FRONTEND_SESSION_POLL_INTERVAL: '1000',
   FRONTEND_CACHE_TTL: '0',
   GATEWAY_CACHE_TTL: '0',
+  // One push key for every gateway of the run (a restarted gateway accepts the tokens the
+  // one before it made), and none written into the checkout.
+  PURL_PUSH_SECRET: 'purl-e2e-push-key-0123456789abcdef0123456789',
 };
 
 export interface StackInfo {

@@ -8,6 +8,9 @@
  * part (bench/edge/, about 22 minutes; `--embedded` adds the embedded server's fleet) and
  * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
  * `npm run bench:edge -- --render <results.json>` draws that section again from a saved run.
+ * `npm run bench:push` (`--push`) runs only push's part (bench/push/; `--embedded` adds the
+ * embedded server's fleet) and rewrites only its section; `npm run bench` runs it after the
+ * edge's, the smoke run a tiny case.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +21,7 @@ import { build, needsBuild } from '../server/build';
 import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type OutageRun, type TabsRow } from './browser-benches';
 import { checkEdgeSmoke, runEdgeBench, type EdgeReport } from './edge/edge-bench';
 import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
+import { checkPushSmoke, PUSH_END, PUSH_START, renderPush, runPushBench } from './push/push-bench';
 import { runFleet, type FleetResult } from './fleet';
 import { root, startBenchStack } from './sim/stack';
 import { measureWeight, type Weight } from './weight';
@@ -25,6 +29,7 @@ import { measureWeight, type Weight } from './weight';
 const smoke = process.argv.includes('--smoke');
 const outageOnly = process.argv.includes('--outage');
 const edgeOnly = process.argv.includes('--edge');
+const pushOnly = process.argv.includes('--push');
 const withEmbedded = process.argv.includes('--embedded');
 
 const plan = smoke
@@ -237,6 +242,21 @@ async function benchEdge(command: string): Promise<void> {
   log(`shared edge finished in ${report.elapsedS.toFixed(0)} s`);
 }
 
+/** Push's part (issue 12): its own stacks, after the edge's. */
+async function benchPush(command: string): Promise<void> {
+  if (needsBuild(root)) await build(root);
+  log('push');
+  const report = await runPushBench({ smoke, embedded: withEmbedded });
+  const markdown = renderPush(report, command);
+  console.log(`\n${markdown}\n`);
+  const raw = path.join(os.tmpdir(), `purl-push-bench-${report.date}-${process.pid}.json`);
+  fs.writeFileSync(raw, `${JSON.stringify(report, null, 1)}\n`);
+  log(`the push bench's raw results are in ${raw}`);
+  if (smoke) checkPushSmoke(report);
+  else writeBetween(PUSH_START, PUSH_END, markdown);
+  log(`push finished in ${report.elapsedS.toFixed(0)} s`);
+}
+
 function outagePlan() {
   return { tabs: plan.outageTabs, outageMs: 2 * plan.breakerTimeoutMs, outages: plan.outages, breakerTimeoutMs: plan.breakerTimeoutMs, addressOffset: 9_100 };
 }
@@ -332,8 +352,10 @@ async function main(): Promise<void> {
     await stack.stop();
   }
   await benchEdge(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
+  await benchPush(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
 }
 
+const pushCommand = withEmbedded ? '`npm run bench:push -- --embedded`' : '`npm run bench:push`';
 const edgeCommand = smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:edge -- --embedded`' : '`npm run bench:edge`';
 const savedEdge = process.argv.indexOf('--render');
 (savedEdge > 0
@@ -342,7 +364,9 @@ const savedEdge = process.argv.indexOf('--render');
     ? mainOutage()
     : edgeOnly
       ? benchEdge(edgeCommand)
-      : main()
+      : pushOnly
+        ? benchPush(pushCommand)
+        : main()
 ).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

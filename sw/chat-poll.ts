@@ -27,6 +27,8 @@ export interface ChatPoll {
   deliver(session: ChatSession, part: SyncChatPart): Promise<PollResult>;
   /** The same bookkeeping for a chat poll that failed inside a sync: its failure is said, and it rejects with it. */
   failed(error: unknown): Promise<never>;
+  /** Replies arrive another way (push): a failure the last poll said is over, since replies come again. */
+  replyArrived(): Promise<void>;
 }
 
 export function createChatPoll(options: ChatPollOptions): ChatPoll {
@@ -67,5 +69,6 @@ export function createChatPoll(options: ChatPollOptions): ChatPoll {
       await run(() => Promise.reject(error));
       throw error;
     },
+    replyArrived: () => record(undefined),
   });
 }

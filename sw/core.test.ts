@@ -706,6 +706,21 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
   });
 
+  it('takes back what the banner said of a failed chat poll once a reply arrives by push', async () => {
+    const server = fakeServer();
+    const now = Date.now();
+    const { core, db } = await harness(server, {
+      ...running(now),
+      chatPoll: { attemptedAt: now - 5_000, error: 'The server is limiting requests (HTTP 429).' },
+      schedules: { chat: schedule(now + 60_000, 60_000, 1), memories: schedule(now + 60_000, 60_000) },
+    });
+    await core.handle(hello('up'));
+    expect((await getMeta(db, 'chatPoll'))?.error).toMatch(/429/);
+    await core.handle(pushed('r-after-429'));
+    expect(await getMeta(db, 'chatPoll')).toMatchObject({ succeededAt: expect.any(Number) });
+    expect((await getMeta(db, 'chatPoll'))?.error).toBeUndefined();
+  });
+
   it('says the gateway is reached but not ElizaOS, and keeps the chat poll’s own cadence then', async () => {
     const server = fakeServer();
     const { core, db } = await harness(server, running(Date.now()));

@@ -217,7 +217,11 @@ export function createCore(env: CoreEnvironment): Core {
     getDb: env.getDb,
     now,
     session: () => chat.session(),
-    receive: (messages) => chat.receive(messages),
+    receive: async (messages) => {
+      await chat.receive(messages);
+      // The banner says replies are not arriving while the chat poll fails; a pushed one proves they are again.
+      await pollChat.replyArrived();
+    },
     readChat: async () => {
       await poller.expedite('chat', now(), baseMs('chat'));
       track(loop.tick());

@@ -99,7 +99,7 @@ const log = (line: string) => console.log(`bench: edge: ${line}`);
  * Data folders to start ElizaOS on: the seeded conversations, and each long history
  * (see history.ts). Made once per run in a temporary folder.
  */
-async function makeTemplates(histories: readonly number[]): Promise<{ dirs: Map<number, string>; seeded: number; remove(): void }> {
+export async function makeTemplates(histories: readonly number[]): Promise<{ dirs: Map<number, string>; seeded: number; remove(): void }> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-edge-templates-'));
   const seededDir = path.join(base, 'seeded');
   log('seeding a template ElizaOS');

@@ -19,20 +19,26 @@ import type { ShardMessage, ShardPlan } from './shard';
 import { aggregateShards, assignUsers, shardCount, type FleetTotals, type ShardReport } from './shards';
 import { startUpstreamCounter, summarizeUpstream, type UpstreamCounter, type UpstreamSummary } from './upstream-counter';
 
-/** The three clients the issue compares. */
-export type EdgeClient = 'edge' | 'today' | 'naive';
+/** The clients the issues compare: the edge's (issue 11) and push's (issue 12). */
+export type EdgeClient = 'push' | 'edge' | 'today' | 'naive';
 
-export const CLIENT_LABEL: Record<EdgeClient, string> = { edge: 'Purl with edge', today: 'Purl today', naive: 'naive' };
+export const CLIENT_LABEL: Record<EdgeClient, string> = { push: 'Purl with push', edge: 'Purl with edge', today: 'Purl today', naive: 'naive' };
 
 /**
- * The gateway each client goes through. `edge`: the edge on at its default in front of
- * an external server (10 s). `today`: no edge, and no sync route (an older gateway; the
- * variable is ignored by gateways without the route). The naive client goes through
- * `today`'s gateway: a plain proxy, as it would have without Purl.
+ * The gateway each client goes through. `push`: the edge at its default in front of an
+ * external server (10 s) and push on. `edge`: the same without push (replies by the chat
+ * poll). `today`: no edge, no sync route and no push (an older gateway; the variables are
+ * ignored by gateways without them). The naive client goes through `today`'s gateway: a
+ * plain proxy, as it would have without Purl.
  */
 export function gatewayEnv(client: EdgeClient): Record<string, string> {
-  return client === 'edge' ? { GATEWAY_CACHE_TTL: '10000' } : { GATEWAY_CACHE_TTL: '0', PURL_SYNC_ROUTE: 'off' };
+  if (client === 'push') return { GATEWAY_CACHE_TTL: '10000', PURL_PUSH_SECRET: PUSH_SECRET };
+  if (client === 'edge') return { GATEWAY_CACHE_TTL: '10000', PURL_PUSH: 'off' };
+  return { GATEWAY_CACHE_TTL: '0', PURL_SYNC_ROUTE: 'off', PURL_PUSH: 'off' };
 }
+
+/** The bench's gateways make push tokens with this key, so none is written into the checkout. */
+const PUSH_SECRET = 'purl-bench-push-key-0123456789abcdef01234567';
 
 export interface RowSpec {
   client: EdgeClient;
@@ -186,6 +192,7 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
         const plan: ShardPlan = {
           shard,
           client: part.spec.client === 'naive' ? 'naive' : 'purl',
+          push: part.spec.client === 'push',
           gatewayUrl: part.gateway.url,
           rowUsers: part.spec.users,
           users: plans[shard]!,

@@ -15,6 +15,8 @@ import { arrivalAt, type ShardReport, type SimulatedUser, type TrafficTotals } f
 export interface ShardPlan {
   shard: number;
   client: 'purl' | 'naive';
+  /** Purl users hold the gateway's push stream (the leader tab's part). */
+  push?: boolean;
   gatewayUrl: string;
   /** Users in the whole row (for the ramp) and this shard's share of them. */
   rowUsers: number;
@@ -67,6 +69,7 @@ async function runShard(plan: ShardPlan): Promise<ShardReport> {
           messageEveryMs: plan.messageEveryMs,
           run: plan.run,
           tabs: plan.tabs,
+          push: plan.push === true,
         })
       : new NaiveUser({ index, origin: plan.gatewayUrl, localAddress: address, tabs: plan.tabs, messageEveryMs: plan.messageEveryMs }),
   );

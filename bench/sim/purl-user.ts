@@ -7,9 +7,11 @@
 // Each simulated browser's IndexedDB: fake-indexeddb, one database per user.
 import 'fake-indexeddb/auto';
 import { randomUUID } from 'node:crypto';
+import { EventSource } from 'eventsource';
 import { listChat, openPurlDB, type PurlDatabase } from '../../src/shared/db';
 import type { Command, PurlEvent } from '../../src/shared/messages';
 import { getMeta } from '../../src/shared/db';
+import { createPushHolder, type PushHolder, pushTarget, type Stream } from '../../src/link/push';
 import { createOverridesSource } from '../../sw/config-source';
 import { createCore, type Core } from '../../sw/core';
 import { fetchFrom, type WireBytes } from './source-fetch';
@@ -28,6 +30,8 @@ export interface SimUserOptions {
   run: string;
   /** Tabs open: the first visible and in use, the others in the background. */
   tabs?: number;
+  /** Holds the gateway's push stream as the leader tab does (src/link/push.ts), when the gateway offers it. */
+  push?: boolean;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -43,6 +47,7 @@ export class PurlUser {
   #wire: (() => WireBytes) | undefined;
   #stopped = false;
   #tabIds: string[] = [];
+  #push: PushHolder | undefined;
   #pending: Promise<unknown>[] = [];
 
   constructor(options: SimUserOptions) {
@@ -74,6 +79,8 @@ export class PurlUser {
 
   /** The worker's broadcast: when the chat store changed, time the new replies. */
   #onEvent(event: PurlEvent): void {
+    // The session (and its push token) is in meta: the stream's holder looks whether its target changed, as the leader tab does.
+    if (event.type === 'data-changed' && event.stores.includes('meta')) void this.#push?.retarget();
     if (event.type !== 'data-changed' || !event.stores.includes('chat')) return;
     const seenAt = Date.now();
     void (async () => {
@@ -107,6 +114,23 @@ export class PurlUser {
       loadOverrides: createOverridesSource((input, init) => fetch(new Request(input as string, init)), `${origin}/config.json`),
       waitUntil: (promise) => this.#track(promise),
     });
+    if (this.#options.push) {
+      this.#push = createPushHolder({
+        target: async () => pushTarget(await getDb()),
+        // The browser's EventSource, from this user's own address (its reconnects send Last-Event-ID as the browser's do).
+        open: (url) =>
+          new EventSource(new URL(url, origin).href, {
+            fetch: (input, init) => source.fetch(new Request(String(input), { headers: init.headers }), init.signal ? { signal: init.signal } : undefined),
+          }) as unknown as Stream,
+        send: (command) => this.#send(command),
+        setTimer: (callback, ms) => {
+          const timer = setTimeout(callback, ms);
+          this.#timers.add(timer);
+          return () => clearTimeout(timer);
+        },
+      });
+      this.#track(this.#push.start());
+    }
     this.#tabIds = Array.from({ length: this.#options.tabs ?? 1 }, () => randomUUID());
     if (this.#options.highLoad) this.#send({ type: 'set-high-load', on: true });
     for (const [i, tabId] of this.#tabIds.entries()) {
@@ -140,6 +164,7 @@ export class PurlUser {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#push?.stop();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     // As a closing page does: the poll cadence drops to "no tab", so the worker stops.

@@ -30,6 +30,7 @@ function row(users: number, ramp: number, perMin: number, options: { rateLimited
       worstEventLoopP99Ms: 0,
       totalCpuPercent: 0,
       lateStarts: 0,
+      replies: 3,
     },
     upstream: { firstVisit: summarizeUpstream(entries, 0, 1_000), measured: summarizeUpstream(entries, 1_000, 61_000) },
     gateway: { cpuPercent: 0, peakMb: 0 },

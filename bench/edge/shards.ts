@@ -109,6 +109,8 @@ export interface FleetTotals {
   measured: TrafficTotals;
   replyP50Ms?: number;
   replyP95Ms?: number;
+  /** The agent's replies the users stored over the whole window (a stock ElizaOS's agent stops replying once its own budget is spent). */
+  replies: number;
   shards: Omit<ShardReport, 'atMeasure' | 'atEnd' | 'replyDelays'>[];
   /** The busiest shard's figures: the ones that say whether the simulator kept up. */
   worstEventLoopP99Ms: number;
@@ -136,6 +138,7 @@ export function aggregateShards(reports: readonly ShardReport[]): FleetTotals {
     worstEventLoopP99Ms: Math.max(0, ...reports.map((report) => report.eventLoopP99Ms)),
     totalCpuPercent: reports.reduce((sum, report) => sum + report.cpuPercent, 0),
     lateStarts: reports.reduce((sum, report) => sum + report.lateStarts, 0),
+    replies: delays.length,
   };
   const p50 = quantile(delays, 0.5);
   const p95 = quantile(delays, 0.95);

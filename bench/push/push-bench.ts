@@ -117,7 +117,7 @@ const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 10
 function table(rows: readonly RowResult[]): string[] {
   const same = (row: RowResult, client: RowResult['client']) => rows.find((other) => other.client === client && other.users === row.users);
   const lines = [
-    '| users | client | upstream req/min | per user a min | ÷ polling | ÷ naive | chat polls/min | message POSTs/min | sockets upstream | ElizaOS 429s | typed / delivered | reply stored p50 / p95 (s) | gateway CPU % / MB | ElizaOS CPU % / MB |',
+    '| users | client | upstream req/min | per user a min | ÷ polling | ÷ naive | chat polls/min | message POSTs/min | sockets upstream | ElizaOS 429s | typed / delivered / replies | reply stored p50 / p95 (s) | gateway CPU % / MB | ElizaOS CPU % / MB |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
@@ -125,7 +125,7 @@ function table(rows: readonly RowResult[]): string[] {
     const polling = same(row, 'edge');
     const naive = same(row, 'naive');
     lines.push(
-      `| ${row.users} | ${CLIENT_LABEL[row.client]} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.upstreamPerUserPerMin, 2)} | ${row.client === 'edge' ? '' : ratio(f.upstreamPerMin, polling && rowFigures(polling).upstreamPerMin)} | ${row.client === 'naive' ? '' : ratio(f.upstreamPerMin, naive && rowFigures(naive).upstreamPerMin)} | ${fixed(f.chatPollsPerMin, 0)} | ${fixed(f.messagePostsPerMin, 0)} | ${f.sockets} | ${f.upstream429} | ${f.typed} / ${f.delivered} | ${seconds(row.fleet.replyP50Ms)} / ${seconds(row.fleet.replyP95Ms)} | ${row.gateway.cpuPercent.toFixed(0)} / ${row.gateway.peakMb.toFixed(0)} | ${row.eliza.cpuPercent.toFixed(0)} / ${row.eliza.peakMb.toFixed(0)} |`,
+      `| ${row.users} | ${CLIENT_LABEL[row.client]} | ${fixed(f.upstreamPerMin, 0)} | ${fixed(f.upstreamPerUserPerMin, 2)} | ${row.client === 'edge' ? '' : ratio(f.upstreamPerMin, polling && rowFigures(polling).upstreamPerMin)} | ${row.client === 'naive' ? '' : ratio(f.upstreamPerMin, naive && rowFigures(naive).upstreamPerMin)} | ${fixed(f.chatPollsPerMin, 0)} | ${fixed(f.messagePostsPerMin, 0)} | ${f.sockets} | ${f.upstream429} | ${f.typed} / ${f.delivered} / ${row.fleet.replies} | ${seconds(row.fleet.replyP50Ms)} / ${seconds(row.fleet.replyP95Ms)} | ${row.gateway.cpuPercent.toFixed(0)} / ${row.gateway.peakMb.toFixed(0)} | ${row.eliza.cpuPercent.toFixed(0)} / ${row.eliza.peakMb.toFixed(0)} |`,
     );
   }
   return lines;

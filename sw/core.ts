@@ -173,8 +173,11 @@ export function createCore(env: CoreEnvironment): Core {
     now,
     random: env.random,
     // While push brings the replies, the chat poll is a plain safety net: not stretched further when nothing changes.
+    // Once it fails, it is retried as the chat poll without push would be (its backoff starts from the normal interval).
     options: async (kind) =>
-      kind === 'chat' && push.isUp() ? { ...budget.scheduleOptions(kind), unchangedStep: 1, maxStretch: 1 } : budget.scheduleOptions(kind),
+      kind === 'chat' && push.isUp()
+        ? { ...budget.scheduleOptions(kind), unchangedStep: 1, maxStretch: 1, errorBaseMs: config().chatPollMs }
+        : budget.scheduleOptions(kind),
     run: (kind) => (kind === 'chat' ? pollChatWithMemories() : sync.refresh('memories')),
     // The chat is polled once there is a session with the agent.
     kinds: async () => ((await chat.hasSession()) ? POLL_KINDS : ['memories']),

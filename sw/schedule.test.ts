@@ -123,6 +123,13 @@ describe('afterPoll', () => {
     expect(again).toMatchObject({ intervalMs: 2 * BASE, unchangedStreak: 3, errorStreak: 2 });
   });
 
+  it('backs off from errorBaseMs when given (push’s safety net fails: retried at the poll’s own pace), never from more than the base', () => {
+    const [failed, again] = run(['error', 'error'], options({ random: () => 0, errorBaseMs: 5_000 }));
+    expect(failed).toMatchObject({ intervalMs: 5_000, errorStreak: 1 });
+    expect(again).toMatchObject({ intervalMs: 10_000, errorStreak: 2 });
+    expect(run(['error'], options({ random: () => 0, errorBaseMs: 10 * BASE }))[0]).toMatchObject({ intervalMs: BASE });
+  });
+
   it('tries again one base interval on after a poll failed offline, keeping both streaks, however long it stays offline', () => {
     const schedules = run(['unchanged', 'error', ...Array<PollOutcome>(600).fill('offline')]);
     for (const offline of schedules.slice(2)) expect(offline).toEqual({ nextDueAt: BASE, intervalMs: BASE, unchangedStreak: 1, errorStreak: 1 });

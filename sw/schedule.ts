@@ -50,6 +50,12 @@ export function cadenceOf(tabs: readonly TabState[], now: number, options: Caden
 export interface ScheduleOptions {
   /** The configured interval, ms (60 s memories, 5 s chat; more in high-load mode). */
   baseMs: number;
+  /**
+   * Where the backoff after errors starts from, when not `baseMs`: the chat poll while push
+   * is up runs every minute as a safety net, but once it fails it is retried at its own
+   * cadence's pace, so the banner's failure ends as soon as the server answers again.
+   */
+  errorBaseMs?: number;
   /** How much slower polls run when every tab is hidden or idle (5). */
   backgroundFactor: number;
   /** Each poll in a row that finds nothing new multiplies the interval by this (1.5). */
@@ -151,7 +157,7 @@ export function afterPoll(schedule: PollSchedule | undefined, outcome: PollOutco
     return { nextDueAt: now + intervalMs, intervalMs, unchangedStreak, errorStreak };
   }
   if (outcome === 'error') {
-    const from = options.baseMs;
+    const from = Math.min(options.errorBaseMs ?? options.baseMs, options.baseMs);
     const streak = errorStreak + 1;
     // Attempt n of the backoff has cap min(max, initial · 2ⁿ); starting at 2 · from and
     // attempt streak − 1 gives cap = min(max, from · 2^streak).

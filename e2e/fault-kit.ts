@@ -18,6 +18,8 @@ import { faultStack, type FaultStack } from './stack';
  * Settings that make each fault take seconds: polls every second, answers fresh for a
  * second (the agent list for ten: the real freshness logic, so a bad answer taken for
  * fresh would show), the breaker open after 3 failures for 5 s, requests given up after 2 s.
+ * Push off: these rows prove the polling path, which is what runs whenever push is down
+ * (and with a gateway without push); the faults of push itself are in push.spec.ts.
  */
 export const FAULT_ENV: Readonly<Record<string, string>> = {
   FRONTEND_POLL_INTERVAL: '1000',
@@ -27,6 +29,7 @@ export const FAULT_ENV: Readonly<Record<string, string>> = {
   CIRCUIT_BREAKER_THRESHOLD: '3',
   CIRCUIT_BREAKER_TIMEOUT: '5000',
   FRONTEND_REQUEST_TIMEOUT: '2000',
+  PURL_PUSH: 'off',
 };
 
 /** How long recovery may take after a fault ends: a breaker timeout, a message retry, a poll. */

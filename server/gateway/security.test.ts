@@ -223,7 +223,21 @@ describe('/health', () => {
         // One client to this server (no PURL_GATEWAY_SECRET): the budget every user spends, and its tier.
         budget: expect.objectContaining({ tier: 'plenty', users: 0 }),
         // Nobody subscribed: the upstream socket was never opened.
-        push: { upstream: { state: 'down', since: expect.any(Number) }, channels: 0, streams: 0, eventsIn: 0, eventsOut: 0, dropped: 0 },
+        push: {
+          upstream: { state: 'down', since: expect.any(Number) },
+          channels: 0,
+          streams: 0,
+          eventsIn: 0,
+          eventsOut: 0,
+          dropped: 0,
+          // Users' messages over the socket (server/gateway/socket-send.ts): none yet.
+          sentOverSocket: 0,
+          sentOverRest: 0,
+          ackTimeouts: 0,
+          socketFailures: 0,
+          renewals: 0,
+          sessions: 0,
+        },
       });
     }
     expect(upstream.seen.filter((entry) => entry.url === '/healthz')).toHaveLength(1);

@@ -1,7 +1,8 @@
 /**
  * For the gateway's unit tests: a stand-in ElizaOS that records what reaches it and
  * answers as each test says, a built app in a temporary folder, and a raw HTTP client
- * that can set any header (Host, Origin) and leave from any loopback address.
+ * that can set any header (Host, Origin) and leave from any loopback address, and a
+ * stand-in for the upstream Socket.IO socket.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -254,4 +255,85 @@ export function openEventStream(base: string, pathAndQuery: string, options: Pic
     request.on('error', reject);
     request.end();
   });
+}
+
+/** A stand-in for socket.io-client's socket: records what the gateway emits, and delivers what a test says ElizaOS sends. */
+export class FakeSocket {
+  readonly emitted: [string, unknown][] = [];
+  readonly handlers = new Map<string, ((...args: unknown[]) => void)[]>();
+  connects = 0;
+  active = true;
+  /** How a join is answered. */
+  joins: 'accept' | 'deny' | 'ignore' = 'accept';
+  /** How a user's message (`emit("2")`) is answered: stored (its echo, then messageAck), an error, or nothing. */
+  sends: 'ack' | 'error' | 'ignore' = 'ack';
+  /** The ids of the rows the fake stores, in order. */
+  readonly rows: string[] = [];
+
+  on(event: string, handler: (...args: unknown[]) => void): this {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+    return this;
+  }
+
+  emit(event: string, data: unknown): this {
+    this.emitted.push([event, data]);
+    if (event === '1' && this.joins !== 'ignore') {
+      const channelId = (data as { channelId: string }).channelId;
+      queueMicrotask(() =>
+        this.joins === 'accept'
+          ? this.deliver('channel_joined', { channelId, roomId: channelId, message: 'joined' })
+          : this.deliver('messageError', { error: "Access denied: You don't have permission to join this channel" }),
+      );
+    }
+    if (event === '2') queueMicrotask(() => this.answerSend(data as Record<string, string>));
+    return this;
+  }
+
+  /** As ElizaOS 1.7.2's handleMessageSubmission answers its sender: the echo (top-level clientMessageId), then the ack naming the new row. */
+  answerSend(sent: Record<string, string>): void {
+    if (this.sends === 'ignore') return;
+    if (this.sends === 'error') {
+      this.deliver('messageError', { error: 'Error processing your message: the database is away' });
+      return;
+    }
+    const id = `eeeeeeee-0000-4000-8000-${String(this.rows.length + 1).padStart(12, '0')}`;
+    this.rows.push(id);
+    const { channelId, senderId, senderName, message, source, messageServerId, messageId } = sent;
+    const broadcast = {
+      id,
+      senderId,
+      senderName,
+      text: message,
+      channelId,
+      roomId: channelId,
+      messageServerId,
+      createdAt: 1_700_000_500_000 + this.rows.length,
+      source,
+    };
+    this.deliver('messageBroadcast', { ...broadcast, clientMessageId: messageId });
+    this.deliver('messageAck', { clientMessageId: messageId, messageId: id, status: 'received_by_server_and_processing', channelId, roomId: channelId });
+  }
+
+  /** The user's messages the gateway sent. */
+  sent(): Record<string, unknown>[] {
+    return this.emitted.filter(([event]) => event === '2').map(([, data]) => data as Record<string, unknown>);
+  }
+
+  deliver(event: string, ...args: unknown[]): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(...args);
+  }
+
+  joinsOf(channelId: string): number {
+    return this.emitted.filter(([event, data]) => event === '1' && (data as { channelId: string }).channelId === channelId).length;
+  }
+
+  connect(): this {
+    this.connects++;
+    queueMicrotask(() => this.deliver('connect'));
+    return this;
+  }
+
+  disconnect(): this {
+    return this;
+  }
 }

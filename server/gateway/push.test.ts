@@ -10,16 +10,16 @@ import {
   ask,
   type EventStream,
   FakeSocket,
-  gatewayFor,
+  gatewayWithFakeSocket,
   jsonAnswer,
   makeDist,
+  NO_SENDS,
   openEventStream,
   SESSION,
   startStandIn,
   type StandIn,
   TEST_PUSH_KEY,
 } from './test-kit';
-import { createUpstreamSocket, type SocketLike } from './upstream-socket';
 
 const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
 const OTHER_SESSION = 'b3c2a1d0-0000-4000-8000-00000000000b';
@@ -141,10 +141,7 @@ describe('the push route in front of a stand-in ElizaOS', () => {
   const streams: EventStream[] = [];
 
   const open = async (env: Record<string, string> = {}, parts: GatewayParts = {}) => {
-    const gateway = await gatewayFor(upstream, dist, env, {
-      upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
-      ...parts,
-    });
+    const gateway = await gatewayWithFakeSocket(upstream, dist, socket, env, parts);
     gateways.push(gateway);
     return gateway;
   };
@@ -272,12 +269,7 @@ describe('the push route in front of a stand-in ElizaOS', () => {
       eventsIn: 1,
       eventsOut: 1,
       dropped: 1,
-      sentOverSocket: 0,
-      sentOverRest: 0,
-      ackTimeouts: 0,
-      socketFailures: 0,
-      renewals: 0,
-      sessions: 0,
+      ...NO_SENDS,
     });
   });
 

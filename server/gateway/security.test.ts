@@ -7,7 +7,20 @@ import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
 import { exposureWarning, readGatewayOptions } from './options';
 import { HOST_REFUSED } from './same-origin';
-import { AGENT, ask, gatewayFor, hasNoCors, makeCertificate, makeDist, MEMORIES, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
+import {
+  AGENT,
+  ask,
+  gatewayFor,
+  hasNoCors,
+  makeCertificate,
+  makeDist,
+  MEMORIES,
+  NO_SENDS,
+  SESSION,
+  startStandIn,
+  type StandIn,
+  TEST_PUSH_KEY,
+} from './test-kit';
 
 let upstream: StandIn;
 let dist: string;
@@ -230,13 +243,7 @@ describe('/health', () => {
           eventsIn: 0,
           eventsOut: 0,
           dropped: 0,
-          // Users' messages over the socket (server/gateway/socket-send.ts): none yet.
-          sentOverSocket: 0,
-          sentOverRest: 0,
-          ackTimeouts: 0,
-          socketFailures: 0,
-          renewals: 0,
-          sessions: 0,
+          ...NO_SENDS,
         },
       });
     }

@@ -6,8 +6,19 @@ import { PUSH_PATH } from './push';
 import { mintPushToken } from './push-token';
 import { createSessionBook } from './session-book';
 import { createSocketSender, type RenewOutcome } from './socket-send';
-import { ask, FakeSocket, gatewayFor, jsonAnswer, makeDist, openEventStream, startStandIn, type EventStream, type StandIn, TEST_PUSH_KEY } from './test-kit';
-import { createUpstreamSocket, SOCKET_SOURCE, type SendOutcome, type SocketLike, type UpstreamSocket, type UpstreamState } from './upstream-socket';
+import {
+  ask,
+  FakeSocket,
+  gatewayWithFakeSocket,
+  jsonAnswer,
+  makeDist,
+  openEventStream,
+  startStandIn,
+  type EventStream,
+  type StandIn,
+  TEST_PUSH_KEY,
+} from './test-kit';
+import { SOCKET_SOURCE, type SendOutcome, type UpstreamSocket, type UpstreamState } from './upstream-socket';
 
 const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
 const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
@@ -48,10 +59,7 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
   });
 
   const open = async (env: Record<string, string> = {}, parts: GatewayParts = {}) => {
-    const gateway = await gatewayFor(upstream, dist, env, {
-      upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
-      ...parts,
-    });
+    const gateway = await gatewayWithFakeSocket(upstream, dist, socket, env, parts);
     gateways.push(gateway);
     return gateway;
   };

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
+import { createUpstreamSocket, type SocketLike } from './upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
@@ -89,6 +90,23 @@ export async function gatewayFor(upstream: StandIn, dist: string, env: Record<st
   const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env }, undefined, { pushKey: TEST_PUSH_KEY });
   return startGateway(options, parts);
 }
+
+/** A gateway in front of `upstream` whose upstream socket is the fake `socket`. */
+export async function gatewayWithFakeSocket(
+  upstream: StandIn,
+  dist: string,
+  socket: FakeSocket,
+  env: Record<string, string> = {},
+  parts: GatewayParts = {},
+): Promise<Gateway> {
+  return gatewayFor(upstream, dist, env, {
+    upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
+    ...parts,
+  });
+}
+
+/** The /health push counts of messages sent, before any was. */
+export const NO_SENDS = { sentOverSocket: 0, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, renewals: 0, sessions: 0 };
 
 export interface Reply {
   status: number;

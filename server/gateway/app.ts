@@ -25,6 +25,7 @@ import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
 import { createPush, matchPushRoute, PUSH_PATH } from './push';
 import { withPushToken } from './push-token';
+import { createSocketSender, heartbeatWithinBudget } from './socket-send';
 import { createUpstreamSocket, type UpstreamSocket } from './upstream-socket';
 import { createHealth } from './health';
 import { createLimits } from './limits';
@@ -46,6 +47,8 @@ export interface Gateway {
 export interface GatewayParts {
   upstreamSocket?: UpstreamSocket;
   pushKeepAliveMs?: number;
+  /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
+  ackTimeoutMs?: number;
 }
 
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
@@ -82,17 +85,29 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         },
       })
     : undefined;
-  // The upstream socket is made here but connects only when the first browser subscribes.
-  const push =
+  // The upstream socket is made here but connects only when the first browser subscribes (or sends).
+  const upstreamSocket =
     options.push && options.pushKey
+      ? (parts.upstreamSocket ?? createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }))
+      : undefined;
+  const push =
+    upstreamSocket && options.pushKey
       ? createPush({
           key: options.pushKey,
-          upstream:
-            parts.upstreamSocket ?? createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }),
+          upstream: upstreamSocket,
           maxStreamsPerClient: options.maxConnectionsPerClient,
           ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
         })
       : undefined;
+  // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/socket-send.ts).
+  const sender = upstreamSocket
+    ? createSocketSender({
+        upstream: upstreamSocket,
+        enabled: options.socketSend,
+        renew: heartbeatWithinBudget(options, budget),
+        ...(parts.ackTimeoutMs ? { ackTimeoutMs: parts.ackTimeoutMs } : {}),
+      })
+    : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -133,7 +148,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           ...report,
           edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
           ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
-          ...(push ? { push: push.stats() } : {}),
+          ...(push ? { push: { ...push.stats(), ...sender?.stats() } } : {}),
         });
       })
       .catch(next);
@@ -164,18 +179,28 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
       return;
     }
-    const forward = (body?: Buffer) => {
+    // The session a message is posted to (the route's pattern has checked it is a UUID).
+    const sessionId = matched.route.name === 'send-message' ? matched.route.path.exec(matched.upstreamPath)?.[1] : undefined;
+    const forward = (body?: { raw: Buffer; value: unknown }) => {
       const now = Date.now();
       const cost = costOf(matched.route);
       // A user who asks for the upstream spends the budget, whether or not it is kept back now.
       budget.sawClient(client, now);
       if (refuseOverBudget(budget, cost, client, res, now)) return;
       const pushKey = push && matched.route.name === 'create-session' ? options.pushKey : undefined;
+      if (sender && sessionId) sender.sentOverRest(sessionId);
       proxy.forward(req, res, {
         path: matched.upstreamPath,
         client,
-        ...(body ? { body } : {}),
-        ...(pushKey ? { addToAnswer: (status: number, answer: unknown) => withPushToken(pushKey, status, answer) } : {}),
+        ...(body ? { body: body.raw } : {}),
+        ...(pushKey
+          ? {
+              addToAnswer: (status: number, answer: unknown) => {
+                sender?.learn(body?.value, status, answer, client);
+                return withPushToken(pushKey, status, answer);
+              },
+            }
+          : {}),
       });
     };
     const checkBodyThenForward = () => {
@@ -190,10 +215,11 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         return;
       }
       readJsonBody(req, options.maxBodyBytes)
-        .then(({ raw, value }) => {
-          const problem = matched.route.body!(value);
+        .then((body) => {
+          const problem = matched.route.body!(body.value);
           if (problem) sendError(res, 400, 'INVALID_BODY', problem);
-          else forward(raw);
+          // Over the socket it costs ElizaOS's HTTP budget nothing: neither counted nor kept back by it.
+          else if (!(sender && sessionId && sender.trySend(sessionId, body.value, res))) forward(body);
         })
         .catch((error: unknown) => {
           if (!(error instanceof BodyError)) return next(error);
@@ -219,6 +245,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   return {
     server,
     close: () => {
+      sender?.close();
       push?.close();
       proxy.close();
     },

@@ -57,6 +57,11 @@ export interface GatewayOptions {
    * docs/push.md), and offers it in /config.json (PURL_PUSH; on unless "off").
    */
   push: boolean;
+  /**
+   * Whether users' messages go over the upstream socket when they can (PURL_SOCKET_SEND;
+   * on unless "off"; docs/push.md, "Messages over the socket"). Needs push on: the socket is push's.
+   */
+  socketSend: boolean;
   /** The key push tokens are made with (PURL_PUSH_SECRET, or `<PURL_DATA_DIR>/push-secret`); set when push is on. */
   pushKey?: Buffer;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
@@ -253,6 +258,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
     edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
     push: parseOnOff(env['PURL_PUSH'], 'PURL_PUSH', true),
+    socketSend: parseOnOff(env['PURL_SOCKET_SEND'], 'PURL_SOCKET_SEND', true),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the

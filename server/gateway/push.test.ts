@@ -6,8 +6,20 @@ import type { Gateway, GatewayParts } from './app';
 import { OptionsError, readGatewayOptions } from './options';
 import { MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH } from './push';
 import { isPushToken, mintPushToken, PUSH_TOKEN_LENGTH, readPushKey, withPushToken } from './push-token';
-import { ask, type EventStream, gatewayFor, jsonAnswer, makeDist, openEventStream, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
-import { createUpstreamSocket, type SocketLike } from './upstream-socket';
+import {
+  ask,
+  type EventStream,
+  FakeSocket,
+  gatewayWithFakeSocket,
+  jsonAnswer,
+  makeDist,
+  NO_SENDS,
+  openEventStream,
+  SESSION,
+  startStandIn,
+  type StandIn,
+  TEST_PUSH_KEY,
+} from './test-kit';
 
 const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
 const OTHER_SESSION = 'b3c2a1d0-0000-4000-8000-00000000000b';
@@ -32,52 +44,6 @@ const reply = (channelId = CHANNEL, text = `reply ${++nextMessage}`) => ({
   thought: 'a thought',
   actions: ['REPLY'],
 });
-
-/** A stand-in for socket.io-client's socket: records what the gateway emits, and delivers what a test says ElizaOS sends. */
-class FakeSocket {
-  readonly emitted: [string, unknown][] = [];
-  readonly handlers = new Map<string, ((...args: unknown[]) => void)[]>();
-  connects = 0;
-  active = true;
-  /** How a join is answered. */
-  joins: 'accept' | 'deny' | 'ignore' = 'accept';
-
-  on(event: string, handler: (...args: unknown[]) => void): this {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-    return this;
-  }
-
-  emit(event: string, data: unknown): this {
-    this.emitted.push([event, data]);
-    if (event === '1' && this.joins !== 'ignore') {
-      const channelId = (data as { channelId: string }).channelId;
-      queueMicrotask(() =>
-        this.joins === 'accept'
-          ? this.deliver('channel_joined', { channelId, roomId: channelId, message: 'joined' })
-          : this.deliver('messageError', { error: "Access denied: You don't have permission to join this channel" }),
-      );
-    }
-    return this;
-  }
-
-  deliver(event: string, ...args: unknown[]): void {
-    for (const handler of this.handlers.get(event) ?? []) handler(...args);
-  }
-
-  joinsOf(channelId: string): number {
-    return this.emitted.filter(([event, data]) => event === '1' && (data as { channelId: string }).channelId === channelId).length;
-  }
-
-  connect(): this {
-    this.connects++;
-    queueMicrotask(() => this.deliver('connect'));
-    return this;
-  }
-
-  disconnect(): this {
-    return this;
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,10 +141,7 @@ describe('the push route in front of a stand-in ElizaOS', () => {
   const streams: EventStream[] = [];
 
   const open = async (env: Record<string, string> = {}, parts: GatewayParts = {}) => {
-    const gateway = await gatewayFor(upstream, dist, env, {
-      upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
-      ...parts,
-    });
+    const gateway = await gatewayWithFakeSocket(upstream, dist, socket, env, parts);
     gateways.push(gateway);
     return gateway;
   };
@@ -306,6 +269,7 @@ describe('the push route in front of a stand-in ElizaOS', () => {
       eventsIn: 1,
       eventsOut: 1,
       dropped: 1,
+      ...NO_SENDS,
     });
   });
 

@@ -7,7 +7,20 @@ import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
 import { exposureWarning, readGatewayOptions } from './options';
 import { HOST_REFUSED } from './same-origin';
-import { AGENT, ask, gatewayFor, hasNoCors, makeCertificate, makeDist, MEMORIES, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
+import {
+  AGENT,
+  ask,
+  gatewayFor,
+  hasNoCors,
+  makeCertificate,
+  makeDist,
+  MEMORIES,
+  NO_SENDS,
+  SESSION,
+  startStandIn,
+  type StandIn,
+  TEST_PUSH_KEY,
+} from './test-kit';
 
 let upstream: StandIn;
 let dist: string;
@@ -223,7 +236,15 @@ describe('/health', () => {
         // One client to this server (no PURL_GATEWAY_SECRET): the budget every user spends, and its tier.
         budget: expect.objectContaining({ tier: 'plenty', users: 0 }),
         // Nobody subscribed: the upstream socket was never opened.
-        push: { upstream: { state: 'down', since: expect.any(Number) }, channels: 0, streams: 0, eventsIn: 0, eventsOut: 0, dropped: 0 },
+        push: {
+          upstream: { state: 'down', since: expect.any(Number) },
+          channels: 0,
+          streams: 0,
+          eventsIn: 0,
+          eventsOut: 0,
+          dropped: 0,
+          ...NO_SENDS,
+        },
       });
     }
     expect(upstream.seen.filter((entry) => entry.url === '/healthz')).toHaveLength(1);

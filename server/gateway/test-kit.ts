@@ -1,7 +1,8 @@
 /**
  * For the gateway's unit tests: a stand-in ElizaOS that records what reaches it and
  * answers as each test says, a built app in a temporary folder, and a raw HTTP client
- * that can set any header (Host, Origin) and leave from any loopback address.
+ * that can set any header (Host, Origin) and leave from any loopback address, and a
+ * stand-in for the upstream Socket.IO socket.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
+import { createUpstreamSocket, type SocketLike } from './upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
@@ -88,6 +90,23 @@ export async function gatewayFor(upstream: StandIn, dist: string, env: Record<st
   const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env }, undefined, { pushKey: TEST_PUSH_KEY });
   return startGateway(options, parts);
 }
+
+/** A gateway in front of `upstream` whose upstream socket is the fake `socket`. */
+export async function gatewayWithFakeSocket(
+  upstream: StandIn,
+  dist: string,
+  socket: FakeSocket,
+  env: Record<string, string> = {},
+  parts: GatewayParts = {},
+): Promise<Gateway> {
+  return gatewayFor(upstream, dist, env, {
+    upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
+    ...parts,
+  });
+}
+
+/** The /health push counts of messages sent, before any was. */
+export const NO_SENDS = { sentOverSocket: 0, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, renewals: 0, sessions: 0 };
 
 export interface Reply {
   status: number;
@@ -254,4 +273,85 @@ export function openEventStream(base: string, pathAndQuery: string, options: Pic
     request.on('error', reject);
     request.end();
   });
+}
+
+/** A stand-in for socket.io-client's socket: records what the gateway emits, and delivers what a test says ElizaOS sends. */
+export class FakeSocket {
+  readonly emitted: [string, unknown][] = [];
+  readonly handlers = new Map<string, ((...args: unknown[]) => void)[]>();
+  connects = 0;
+  active = true;
+  /** How a join is answered. */
+  joins: 'accept' | 'deny' | 'ignore' = 'accept';
+  /** How a user's message (`emit("2")`) is answered: stored (its echo, then messageAck), an error, or nothing. */
+  sends: 'ack' | 'error' | 'ignore' = 'ack';
+  /** The ids of the rows the fake stores, in order. */
+  readonly rows: string[] = [];
+
+  on(event: string, handler: (...args: unknown[]) => void): this {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+    return this;
+  }
+
+  emit(event: string, data: unknown): this {
+    this.emitted.push([event, data]);
+    if (event === '1' && this.joins !== 'ignore') {
+      const channelId = (data as { channelId: string }).channelId;
+      queueMicrotask(() =>
+        this.joins === 'accept'
+          ? this.deliver('channel_joined', { channelId, roomId: channelId, message: 'joined' })
+          : this.deliver('messageError', { error: "Access denied: You don't have permission to join this channel" }),
+      );
+    }
+    if (event === '2') queueMicrotask(() => this.answerSend(data as Record<string, string>));
+    return this;
+  }
+
+  /** As ElizaOS 1.7.2's handleMessageSubmission answers its sender: the echo (top-level clientMessageId), then the ack naming the new row. */
+  answerSend(sent: Record<string, string>): void {
+    if (this.sends === 'ignore') return;
+    if (this.sends === 'error') {
+      this.deliver('messageError', { error: 'Error processing your message: the database is away' });
+      return;
+    }
+    const id = `eeeeeeee-0000-4000-8000-${String(this.rows.length + 1).padStart(12, '0')}`;
+    this.rows.push(id);
+    const { channelId, senderId, senderName, message, source, messageServerId, messageId } = sent;
+    const broadcast = {
+      id,
+      senderId,
+      senderName,
+      text: message,
+      channelId,
+      roomId: channelId,
+      messageServerId,
+      createdAt: 1_700_000_500_000 + this.rows.length,
+      source,
+    };
+    this.deliver('messageBroadcast', { ...broadcast, clientMessageId: messageId });
+    this.deliver('messageAck', { clientMessageId: messageId, messageId: id, status: 'received_by_server_and_processing', channelId, roomId: channelId });
+  }
+
+  /** The user's messages the gateway sent. */
+  sent(): Record<string, unknown>[] {
+    return this.emitted.filter(([event]) => event === '2').map(([, data]) => data as Record<string, unknown>);
+  }
+
+  deliver(event: string, ...args: unknown[]): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(...args);
+  }
+
+  joinsOf(channelId: string): number {
+    return this.emitted.filter(([event, data]) => event === '1' && (data as { channelId: string }).channelId === channelId).length;
+  }
+
+  connect(): this {
+    this.connects++;
+    queueMicrotask(() => this.deliver('connect'));
+    return this;
+  }
+
+  disconnect(): this {
+    return this;
+  }
 }

@@ -22,13 +22,21 @@ const UNAVAILABLE: FailedRead = {
 /**
  * Reads `path` (an allowlisted path and query) from the upstream on behalf of `client`,
  * conditional on `ifNoneMatch` when given (then a 304 may come back). Never rejects.
+ * `method` POST is for the gateway's own body-less requests (a session's heartbeat).
  */
-export function readUpstream(options: GatewayOptions, path: string, client: string, ifNoneMatch?: string, signal?: AbortSignal): Promise<UpstreamRead> {
+export function readUpstream(
+  options: GatewayOptions,
+  path: string,
+  client: string,
+  ifNoneMatch?: string,
+  signal?: AbortSignal,
+  method: 'GET' | 'POST' = 'GET',
+): Promise<UpstreamRead> {
   const target = new URL(path, options.upstream);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
     const request = transport.request(target, {
-      method: 'GET',
+      method,
       headers: { accept: 'application/json', ...gatewayRequestHeaders(options, client), ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) },
       timeout: options.upstreamTimeoutMs,
     });

@@ -27,8 +27,27 @@ export interface PushedMessage {
   authorId: string;
   isAgent: boolean;
   createdAt: number;
-  metadata: { thought?: string; actions?: string[] };
+  metadata: { thought?: string; actions?: string[]; clientMessageId?: string };
 }
+
+/** A user's message, as the gateway sends it over the socket (docs/push.md, "Messages over the socket"). */
+export interface SocketMessage {
+  channelId: string;
+  /** The session's userId, from the gateway's own record: never the browser's word. */
+  senderId: string;
+  senderName: string;
+  text: string;
+  /** The browser's clientMessageId, kept in the row's metadata. */
+  clientMessageId?: string;
+}
+
+/**
+ * How a send ended: `stored` (ElizaOS acknowledged it; `id` and `createdAt` are the stored
+ * row's), `timeout` (no acknowledgement in time), `down` (the socket was not up, or dropped
+ * before the acknowledgement), `failed` (ElizaOS answered `messageError` meanwhile). Only
+ * `stored` says the message is kept; after any other, it may or may not be.
+ */
+export type SendOutcome = { kind: 'stored'; id: string; createdAt: number } | { kind: 'timeout' } | { kind: 'down' } | { kind: 'failed'; error: string };
 
 /** What the gateway needs of a Socket.IO client socket (socket.io-client's `Socket`; a fake in tests). */
 export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active'>;
@@ -67,6 +86,14 @@ export interface UpstreamSocket {
   onState(listener: (state: UpstreamState) => void): () => void;
   /** Calls `listener` when a channel is joined (again): what it said before then was not heard. */
   onJoined(listener: (channelId: string) => void): () => void;
+  /**
+   * Sends a user's message (`emit("2")`) and settles once ElizaOS acknowledges it
+   * (`messageAck`), or with why not; never rejects. ElizaOS does not dedupe: the caller
+   * must not send again after anything but `stored` without first checking.
+   */
+  send(message: SocketMessage, timeoutMs: number): Promise<SendOutcome>;
+  /** Makes the connection now if no subscriber made it yet (a send found it not made). */
+  wake(): void;
   /** True while ElizaOS has confirmed the channel's join and it is listened to or lingering. */
   isJoined(channelId: string): boolean;
   state(): UpstreamState;
@@ -74,7 +101,16 @@ export interface UpstreamSocket {
   close(): void;
 }
 
-const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
+/** ElizaOS's default message server, the one its sessions' channels are on. */
+export const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
+/**
+ * The `source` of every message the gateway sends. ElizaOS 1.7 files a session's messages
+ * in a GROUP room, where an agent answers without first asking its model only messages
+ * whose source contains one of ALWAYS_RESPOND_SOURCES: always "client_chat" (core's
+ * `shouldRespond`, a substring match), plus what the character adds. "client_chat" in the
+ * name makes a stock ElizaOS answer it as surely as Purl's own; "purl" says who sent it.
+ */
+export const SOCKET_SOURCE = 'purl_client_chat';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCESS_DENIED = /^Access denied/;
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -96,6 +132,13 @@ export function messageOfBroadcast(data: unknown): { channelId: string; message:
     channelId: roomId.toLowerCase(),
     message: { id, content: text, authorId: senderId, isAgent: source === 'agent_response', createdAt, metadata },
   };
+}
+
+interface PendingSend {
+  clientMessageId?: string;
+  /** The echo ElizaOS sends its sender before the acknowledgement: the row's time. */
+  createdAt?: number;
+  settle(outcome: SendOutcome): void;
 }
 
 interface Channel {
@@ -130,6 +173,12 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
   let socket: SocketLike | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Sends awaiting their acknowledgement, by the `messageId` they were sent with (fresh for each send). */
+  const pending = new Map<string, PendingSend>();
+
+  function settleAll(outcome: SendOutcome): void {
+    for (const send of [...pending.values()]) send.settle(outcome);
+  }
 
   function setState(next: UpstreamState): void {
     if (next === state) return;
@@ -172,6 +221,8 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
     made.on('disconnect', (reason) => {
       for (const channel of channels.values()) channel.joined = false;
       setState('down');
+      // An acknowledgement cannot come on a socket that is gone: the sender checks before sending again.
+      settleAll({ kind: 'down' });
       // The server ended this socket on purpose: socket.io does not reconnect by itself then.
       if (reason === 'io server disconnect') retryLater(1_000);
     });
@@ -188,13 +239,31 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
       for (const listener of joinedListeners) listener(channelId);
     });
     made.on('messageError', (data: unknown) => {
-      if (isRecord(data) && typeof data['error'] === 'string' && ACCESS_DENIED.test(data['error'])) setState('refused');
+      const error = isRecord(data) && typeof data['error'] === 'string' ? data['error'] : '';
+      if (ACCESS_DENIED.test(error)) {
+        setState('refused');
+        return;
+      }
+      // ElizaOS names no message in its errors: every send under way may be the one refused.
+      settleAll({ kind: 'failed', error });
+    });
+    made.on('messageAck', (data: unknown) => {
+      if (!isRecord(data) || typeof data['clientMessageId'] !== 'string') return;
+      const send = pending.get(data['clientMessageId']);
+      const rowId = data['messageId'];
+      if (send && isUuid(rowId)) send.settle({ kind: 'stored', id: rowId, createdAt: send.createdAt ?? now() });
     });
     made.on('messageBroadcast', (data: unknown) => {
       const checked = messageOfBroadcast(data);
       if (!checked) {
         dropped++;
         return;
+      }
+      // The echo of the gateway's own send names the send (its top-level clientMessageId is the messageId sent).
+      const own = isRecord(data) && typeof data['clientMessageId'] === 'string' ? pending.get(data['clientMessageId']) : undefined;
+      if (own) {
+        own.createdAt = checked.message.createdAt;
+        if (own.clientMessageId !== undefined) checked.message.metadata.clientMessageId = own.clientMessageId;
       }
       // A channel no one listens to (ElizaOS has no leave): not ours to hand on.
       if (!channels.get(checked.channelId)?.joined) return;
@@ -234,6 +303,38 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
         release(channelId, held);
       };
     },
+    send(message, timeoutMs) {
+      if (!socket || state !== 'up') return Promise.resolve<SendOutcome>({ kind: 'down' });
+      const sending = socket;
+      const messageId = randomUUID();
+      return new Promise<SendOutcome>((resolve) => {
+        const timer = setTimeout(() => send.settle({ kind: 'timeout' }), timeoutMs);
+        const send: PendingSend = {
+          ...(message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId }),
+          settle(outcome) {
+            if (pending.get(messageId) !== send) return;
+            pending.delete(messageId);
+            clearTimeout(timer);
+            resolve(outcome);
+          },
+        };
+        pending.set(messageId, send);
+        sending.emit('2', {
+          channelId: message.channelId,
+          messageServerId: MESSAGE_SERVER_ID,
+          senderId: message.senderId,
+          senderName: message.senderName,
+          message: message.text,
+          source: SOCKET_SOURCE,
+          metadata: message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId },
+          messageId,
+          attachments: [],
+        });
+      });
+    },
+    wake() {
+      if (!closed) socket ??= open();
+    },
     onMessage: (listener) => on(messageListeners, listener),
     onState: (listener) => on(stateListeners, listener),
     onJoined: (listener) => on(joinedListeners, listener),
@@ -242,6 +343,7 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
     stats: () => ({ state, since, channels: [...channels.values()].filter((channel) => channel.joined).length, broadcasts, dropped }),
     close() {
       closed = true;
+      settleAll({ kind: 'down' });
       clearTimeout(retryTimer);
       for (const channel of channels.values()) clearTimeout(channel.idleTimer);
       channels.clear();

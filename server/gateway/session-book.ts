@@ -1,0 +1,131 @@
+/**
+ * The sessions this gateway made (docs/push.md, "Messages over the socket"): for each, the
+ * channel, user and agent ElizaOS gave it, so the gateway can send that user's messages on
+ * the channel itself, as that user and no one else. Learnt from the create-session answer;
+ * kept in memory only, bounded (the least recently used go first) and forgotten after
+ * a while unused. A session it does not know (a restart, or made elsewhere) is the REST
+ * path's, as before.
+ *
+ * It also keeps what the renewal needs: ElizaOS renews a session only on REST activity,
+ * so each record says when ElizaOS last saw the session over HTTP and whether a message
+ * went over the socket since.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/** What the book keeps of one session. */
+export interface SessionRecord {
+  channelId: string;
+  userId: string;
+  agentId: string;
+  /** Who made it (req.ip): its renewals are asked on that client's behalf. */
+  client: string;
+  /** Epoch ms when ElizaOS last saw the session over HTTP (made, a REST message, a renewal). */
+  seenAt: number;
+  /** A message went over the socket since `seenAt`: ElizaOS does not know the session is in use. */
+  sentSinceSeen: boolean;
+  /** Epoch ms of the last use; the record is forgotten `idleMs` after. */
+  usedAt: number;
+}
+
+export interface SessionBookOptions {
+  /** The most sessions kept (default 100 000). */
+  maxEntries?: number;
+  /** A session unused this long is forgotten, ms (default 2 h). */
+  idleMs?: number;
+  now?: () => number;
+}
+
+export interface SessionBook {
+  /**
+   * Learns a session from its create request's body and ElizaOS's 201 answer: kept only
+   * when the answer names the user and agent the request asked for, with UUID ids.
+   */
+  learn(requestBody: unknown, status: number, answer: unknown, client: string): void;
+  /** The session's record (its use noted), or undefined when unknown or forgotten. */
+  get(sessionId: string): SessionRecord | undefined;
+  /** ElizaOS saw the session over HTTP now (a REST message or a renewal): it is renewed there. */
+  seen(sessionId: string): void;
+  /** A message of the session went over the socket now. */
+  sentOverSocket(sessionId: string): void;
+  forget(sessionId: string): void;
+  /** The sessions that sent over the socket since ElizaOS last saw them, at least `everyMs` ago. */
+  dueForRenewal(everyMs: number): string[];
+  size(): number;
+}
+
+export function createSessionBook(options: SessionBookOptions = {}): SessionBook {
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const idleMs = options.idleMs ?? 2 * 60 * 60_000;
+  /** Least recently used first (a Map keeps insertion order; a used record is re-inserted). */
+  const records = new Map<string, SessionRecord>();
+  /** The sessions with `sentSinceSeen`: the renewal looks only at these. */
+  const unseen = new Set<string>();
+
+  function drop(sessionId: string): void {
+    records.delete(sessionId);
+    unseen.delete(sessionId);
+  }
+
+  /** The live record, re-inserted as the most recently used; an idle one is dropped. */
+  function use(rawId: string): SessionRecord | undefined {
+    const sessionId = rawId.toLowerCase();
+    const record = records.get(sessionId);
+    if (!record) return undefined;
+    const at = now();
+    if (at - record.usedAt >= idleMs) {
+      drop(sessionId);
+      return undefined;
+    }
+    record.usedAt = at;
+    records.delete(sessionId);
+    records.set(sessionId, record);
+    return record;
+  }
+
+  return {
+    learn(requestBody, status, answer, client) {
+      if (status !== 201 || !isRecord(requestBody) || !isRecord(answer)) return;
+      const { sessionId, channelId, userId, agentId } = answer;
+      if (!isUuid(sessionId) || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return;
+      if (userId.toLowerCase() !== String(requestBody['userId']).toLowerCase() || agentId.toLowerCase() !== String(requestBody['agentId']).toLowerCase())
+        return;
+      const at = now();
+      records.set(sessionId.toLowerCase(), { channelId: channelId.toLowerCase(), userId, agentId, client, seenAt: at, sentSinceSeen: false, usedAt: at });
+      // The oldest go first; idle ones also go as they are met.
+      for (const [oldest, record] of records) {
+        if (records.size <= maxEntries && at - record.usedAt < idleMs) break;
+        drop(oldest);
+      }
+    },
+    get: use,
+    seen(sessionId) {
+      const record = use(sessionId);
+      if (!record) return;
+      record.seenAt = now();
+      record.sentSinceSeen = false;
+      unseen.delete(sessionId.toLowerCase());
+    },
+    sentOverSocket(sessionId) {
+      const record = use(sessionId);
+      if (!record) return;
+      record.sentSinceSeen = true;
+      unseen.add(sessionId.toLowerCase());
+    },
+    forget: (sessionId) => drop(sessionId.toLowerCase()),
+    dueForRenewal(everyMs) {
+      const at = now();
+      const due: string[] = [];
+      for (const sessionId of unseen) {
+        const record = records.get(sessionId);
+        if (!record || at - record.usedAt >= idleMs) drop(sessionId);
+        else if (at - record.seenAt >= everyMs) due.push(sessionId);
+      }
+      return due;
+    },
+    size: () => records.size,
+  };
+}

@@ -7,6 +7,8 @@
  * section of BENCHMARKS.md. `npm run bench:edge` (`--edge`) runs only the shared edge's
  * part (bench/edge/, about 22 minutes; `--embedded` adds the embedded server's fleet) and
  * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
+ * The push fan-out (bench/push/, `npm run bench:push-fanout` alone) runs last, the smoke run
+ * with 200 streams, each of which must get every event.
  * `npm run bench:edge -- --render <results.json>` draws that section again from a saved run.
  * `npm run bench:push` (`--push`) runs only push's part (bench/push/; `--embedded` adds the
  * embedded server's fleet) and rewrites only its section; `npm run bench` runs it after the
@@ -18,11 +20,13 @@ import path from 'node:path';
 import { findChromium, NO_BROWSER_MESSAGE } from '../e2e/browser';
 import { startFaultProxy } from '../e2e/fault-proxy';
 import { build, needsBuild } from '../server/build';
+import { writeBetween } from './benchmarks-file';
 import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type OutageResult, type OutageRun, type TabsRow } from './browser-benches';
 import { checkEdgeSmoke, runEdgeBench, type EdgeReport } from './edge/edge-bench';
 import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
-import { checkPushSmoke, PUSH_END, PUSH_START, renderPush, runPushBench } from './push/push-bench';
+import { checkPushSmoke, PUSH_FLEET_END, PUSH_FLEET_START, renderPush, runPushBench } from './push/push-bench';
 import { runFleet, type FleetResult } from './fleet';
+import { benchPushFanout } from './push/part';
 import { root, startBenchStack } from './sim/stack';
 import { measureWeight, type Weight } from './weight';
 
@@ -175,15 +179,6 @@ function render(report: Report): string {
   return lines.join('\n');
 }
 
-/** Puts `markdown` between the markers `start` and `end` of BENCHMARKS.md (at its end when they are missing). */
-function writeBetween(start: string, end: string, markdown: string): void {
-  const file = path.join(root, 'BENCHMARKS.md');
-  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const block = markdown.startsWith(start) ? markdown : `${start}\n${markdown}\n${end}`;
-  const next = current.includes(start) ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), () => block) : `${current.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, next);
-}
-
 function writeReport(markdown: string): void {
   writeBetween('<!-- bench:start -->', '<!-- bench:end -->', markdown);
 }
@@ -253,7 +248,7 @@ async function benchPush(command: string): Promise<void> {
   fs.writeFileSync(raw, `${JSON.stringify(report, null, 1)}\n`);
   log(`the push bench's raw results are in ${raw}`);
   if (smoke) checkPushSmoke(report);
-  else writeBetween(PUSH_START, PUSH_END, markdown);
+  else writeBetween(PUSH_FLEET_START, PUSH_FLEET_END, markdown);
   log(`push finished in ${report.elapsedS.toFixed(0)} s`);
 }
 
@@ -353,6 +348,7 @@ async function main(): Promise<void> {
   }
   await benchEdge(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
   await benchPush(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
+  await benchPushFanout(smoke, smoke ? '`npm run bench:smoke`' : '`npm run bench`', log);
 }
 
 const pushCommand = withEmbedded ? '`npm run bench:push -- --embedded`' : '`npm run bench:push`';

@@ -108,8 +108,8 @@ export function checkPushSmoke(report: PushReport): void {
   if (problems.length > 0) throw new Error(`the push smoke run measured wrongly: ${problems.join('; ')}`);
 }
 
-export const PUSH_START = '<!-- bench:push:start -->';
-export const PUSH_END = '<!-- bench:push:end -->';
+export const PUSH_FLEET_START = '<!-- bench:push-fleet:start -->';
+export const PUSH_FLEET_END = '<!-- bench:push-fleet:end -->';
 
 const fixed = (value: number | undefined, digits = 1) => (value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits));
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(2));
@@ -135,7 +135,7 @@ function table(rows: readonly RowResult[]): string[] {
 export function renderPush(report: PushReport, command: string): string {
   const { plan } = report;
   const lines = [
-    PUSH_START,
+    PUSH_FLEET_START,
     `### Measured ${report.date} with ${command} (${Math.round(report.elapsedS / 60)} min on this shared 2-core machine)`,
     '',
     `Each user has 2 tabs (one visible) and types a message about once a minute; users arrive over ${plan.rampMs / 1000} s, and ` +
@@ -162,6 +162,6 @@ export function renderPush(report: PushReport, command: string): string {
       }
     }
   }
-  lines.push(PUSH_END);
+  lines.push(PUSH_FLEET_END);
   return lines.join('\n');
 }

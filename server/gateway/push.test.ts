@@ -273,6 +273,29 @@ describe('the push route in front of a stand-in ElizaOS', () => {
     });
   });
 
+  it('hands a message to the streams of its channel only, each under its own session, and to none once closed', async () => {
+    const gateway = await open();
+    const both = await subscribed(gateway, pushUrl(sessionParam(), sessionParam(OTHER_SESSION, OTHER_CHANNEL)));
+    const one = await subscribed(gateway);
+    const other = await subscribed(gateway, pushUrl(sessionParam(OTHER_SESSION, OTHER_CHANNEL)));
+    for (let tries = 0; tries < 100 && (await ask(gateway.url, '/health')).json().push.channels < 2; tries++) await sleep(5);
+    const sessionsOf = (stream: EventStream) => stream.events.filter((event) => event.event === 'message').map((event) => event.json().sessionId);
+
+    socket.deliver('messageBroadcast', reply(OTHER_CHANNEL));
+    await both.next((event) => event.event === 'message');
+    await other.next((event) => event.event === 'message');
+    other.close();
+    for (let tries = 0; tries < 100 && (await ask(gateway.url, '/health')).json().push.streams > 2; tries++) await sleep(5);
+    socket.deliver('messageBroadcast', reply(OTHER_CHANNEL));
+    socket.deliver('messageBroadcast', reply());
+    await one.next((event) => event.event === 'message');
+    await sleep(50);
+    expect(sessionsOf(both)).toEqual([OTHER_SESSION, OTHER_SESSION, SESSION]);
+    expect(sessionsOf(one)).toEqual([SESSION]);
+    expect(sessionsOf(other)).toEqual([OTHER_SESSION]);
+    expect((await ask(gateway.url, '/health')).json().push).toMatchObject({ streams: 2, eventsIn: 3, eventsOut: 5 });
+  });
+
   it('replays what a returning browser missed, in order, and resets what it cannot replay', async () => {
     const gateway = await open();
     const both = pushUrl(sessionParam(), sessionParam(OTHER_SESSION, OTHER_CHANNEL));

@@ -137,6 +137,8 @@ export function createPush(options: PushOptions): Push {
   const { upstream } = options;
   const logs = new Map<string, ChannelLog>();
   const streams = new Set<Stream>();
+  /** Channel → the streams that listen to it: a message costs its own listeners, not every open stream (bench/push-fanout.ts). */
+  const listening = new Map<string, Set<Stream>>();
   const perClient = new Map<string, number>();
   let seq = 0;
   let eventsIn = 0;
@@ -172,8 +174,7 @@ export function createPush(options: PushOptions): Push {
   function sweep(): void {
     for (const [channelId, log] of logs) {
       prune(log);
-      const listened = [...streams].some((stream) => stream.sessions.has(channelId));
-      if (!listened && log.events.length === 0 && !upstream.isJoined(channelId)) logs.delete(channelId);
+      if (!listening.has(channelId) && log.events.length === 0 && !upstream.isJoined(channelId)) logs.delete(channelId);
     }
   }
 
@@ -186,10 +187,7 @@ export function createPush(options: PushOptions): Push {
       }
       // Joined again (after a reconnect): what was said in between was not heard.
       log.completeFrom = seq;
-      for (const stream of streams) {
-        const sessionId = stream.sessions.get(channelId);
-        if (sessionId !== undefined) write(stream, frame('reset', { sessionIds: [sessionId] }));
-      }
+      for (const stream of listening.get(channelId) ?? []) write(stream, frame('reset', { sessionIds: [stream.sessions.get(channelId)!] }));
     }),
     upstream.onMessage((channelId, message: PushedMessage) => {
       const log = logs.get(channelId);
@@ -199,11 +197,9 @@ export function createPush(options: PushOptions): Push {
       const kept: Kept = { seq, at: now(), json: JSON.stringify(message) };
       log.events.push(kept);
       prune(log);
-      for (const stream of streams) {
-        const sessionId = stream.sessions.get(channelId);
-        if (sessionId === undefined) continue;
+      for (const stream of listening.get(channelId) ?? []) {
         eventsOut++;
-        write(stream, messageFrame(sessionId, kept));
+        write(stream, messageFrame(stream.sessions.get(channelId)!, kept));
       }
     }),
     upstream.onState((state) => {
@@ -235,11 +231,21 @@ export function createPush(options: PushOptions): Push {
     const stream: Stream = { res, sessions: new Map(query.sessions.map((session) => [session.channelId, session.sessionId])) };
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     streams.add(stream);
+    for (const channelId of stream.sessions.keys()) {
+      const listeners = listening.get(channelId);
+      if (listeners) listeners.add(stream);
+      else listening.set(channelId, new Set([stream]));
+    }
     // Replays are worked out before listening: a join's first events are then new ones.
     const { reset, replay } = replayFrom(query.lastEventId, stream.sessions);
     const releases = [...stream.sessions.keys()].map((channelId) => upstream.subscribe(channelId));
     res.on('close', () => {
       streams.delete(stream);
+      for (const channelId of stream.sessions.keys()) {
+        const listeners = listening.get(channelId);
+        listeners?.delete(stream);
+        if (listeners?.size === 0) listening.delete(channelId);
+      }
       const count = (perClient.get(client) ?? 1) - 1;
       if (count > 0) perClient.set(client, count);
       else perClient.delete(client);

@@ -120,11 +120,11 @@ describe('checkAnswer', () => {
 
 describe('push (docs/push.md)', () => {
   const session = { sessionId: 's1', channelId: 'c1', agentId: 'a1', userId: 'u1' };
-  const token = 'A'.repeat(40) + '_-9';
+  const token = `${'A'.repeat(40)}_-9`;
 
   it('keeps a push token of the gateway’s shape with the session, and ignores any other', () => {
     expect(parseSession({ ...session, pushToken: token })).toEqual({ ...session, pushToken: token });
-    for (const pushToken of ['short', `${token}x`, 'A'.repeat(42) + '=', 42, null]) expect(parseSession({ ...session, pushToken })).toEqual(session);
+    for (const pushToken of ['short', `${token}x`, `${'A'.repeat(42)}=`, 42, null]) expect(parseSession({ ...session, pushToken })).toEqual(session);
     expect(apiPaths.push({ ...session, pushToken: token }, 'ep.4')).toBe(`/api/purl/push?session=s1.c1.${token}&lastEventId=ep.4`);
   });
 

@@ -88,7 +88,8 @@ test.describe('the sync route', () => {
     });
     // The memories' own poll 30 s apart: what reaches the memories sooner came with the chat's polls (1 s).
     // The edge on (a 3-s window): the gateway then offers the chat poll the memories along (syncChat).
-    const edge = await gateway({ FRONTEND_POLL_INTERVAL: '30000', GATEWAY_CACHE_TTL: '3000' });
+    // Push off: this is the chat poll of a browser without push (with push the reply comes by it, push.spec.ts).
+    const edge = await gateway({ FRONTEND_POLL_INTERVAL: '30000', GATEWAY_CACHE_TTL: '3000', PURL_PUSH: 'off' });
     await openChat(page, edge.url);
     const text = `Asked through the sync ${Date.now()}`;
     await typeMessage(page, text);

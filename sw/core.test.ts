@@ -721,6 +721,16 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
     expect((await getMeta(db, 'chatPoll'))?.error).toBeUndefined();
   });
 
+  it('applies push events in the order they came: a hello saying down, then the upstream coming up at once, leaves push up', async () => {
+    const server = fakeServer();
+    const { core, db } = await harness(server, running(Date.now()));
+    await Promise.all([core.handle(hello('down')), core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) })]);
+    // The monitor's figures are published at most once a second: the last state is the one that stays.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 2 });
+    expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(60_000);
+  });
+
   it('says the gateway is reached but not ElizaOS, and keeps the chat poll’s own cadence then', async () => {
     const server = fakeServer();
     const { core, db } = await harness(server, running(Date.now()));

@@ -58,7 +58,19 @@ export function createPush(options: PushOptions): Push {
     if (id !== undefined && PUSH_EVENT_ID.test(id)) await setMeta(await options.getDb(), 'pushLastEventId', id);
   }
 
-  async function handle(command: PushCommand): Promise<void> {
+  /**
+   * Events are taken one at a time, in the order they came: a `hello` saying the upstream is
+   * down and the `upstream: up` right after it must not be applied the other way round
+   * (a hello waits for its event id to be written).
+   */
+  let queue: Promise<unknown> = Promise.resolve();
+  function handle(command: PushCommand): Promise<void> {
+    const next = queue.then(() => apply(command));
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async function apply(command: PushCommand): Promise<void> {
     if (command.event === 'down') {
       move('down', 0);
       return;

@@ -201,6 +201,14 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
               },
             }
           : {}),
+        ...(sender && sessionId
+          ? {
+              addToAnswer: (status: number, answer: unknown) => {
+                sender.learnFromMessage(sessionId, status, answer, client);
+                return answer;
+              },
+            }
+          : {}),
       });
     };
     const checkBodyThenForward = () => {

@@ -19,7 +19,8 @@ const isUuid = (value: unknown): value is string => typeof value === 'string' &&
 export interface SessionRecord {
   channelId: string;
   userId: string;
-  agentId: string;
+  /** The agent, when the gateway saw the session made (not when it learnt it from a message). */
+  agentId?: string;
   /** Who made it (req.ip): its renewals are asked on that client's behalf. */
   client: string;
   /** Epoch ms when ElizaOS last saw the session over HTTP (made, a REST message, a renewal). */
@@ -44,6 +45,12 @@ export interface SessionBook {
    * when the answer names the user and agent the request asked for, with UUID ids.
    */
   learn(requestBody: unknown, status: number, answer: unknown, client: string): void;
+  /**
+   * Learns a session it did not make (or forgot: the gateway restarted) from ElizaOS's 201 to
+   * a message posted over REST: the answer names the session's channel and its user, the
+   * message's author. So after a restart only each session's first message goes over HTTP.
+   */
+  learnFromMessage(sessionId: string, status: number, answer: unknown, client: string): void;
   /** The session's record (its use noted), or undefined when unknown or forgotten. */
   get(sessionId: string): SessionRecord | undefined;
   /** ElizaOS saw the session over HTTP now (a REST message or a renewal): it is renewed there. */
@@ -86,6 +93,16 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
     return record;
   }
 
+  /** Keeps a session just seen over HTTP; the oldest go first, and idle ones as they are met. */
+  function keep(sessionId: string, record: Pick<SessionRecord, 'channelId' | 'userId' | 'agentId' | 'client'>): void {
+    const at = now();
+    records.set(sessionId.toLowerCase(), { ...record, seenAt: at, sentSinceSeen: false, usedAt: at });
+    for (const [oldest, kept] of records) {
+      if (records.size <= maxEntries && at - kept.usedAt < idleMs) break;
+      drop(oldest);
+    }
+  }
+
   return {
     learn(requestBody, status, answer, client) {
       if (status !== 201 || !isRecord(requestBody) || !isRecord(answer)) return;
@@ -93,13 +110,14 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       if (!isUuid(sessionId) || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return;
       if (userId.toLowerCase() !== String(requestBody['userId']).toLowerCase() || agentId.toLowerCase() !== String(requestBody['agentId']).toLowerCase())
         return;
-      const at = now();
-      records.set(sessionId.toLowerCase(), { channelId: channelId.toLowerCase(), userId, agentId, client, seenAt: at, sentSinceSeen: false, usedAt: at });
-      // The oldest go first; idle ones also go as they are met.
-      for (const [oldest, record] of records) {
-        if (records.size <= maxEntries && at - record.usedAt < idleMs) break;
-        drop(oldest);
-      }
+      keep(sessionId, { channelId: channelId.toLowerCase(), userId, agentId, client });
+    },
+    learnFromMessage(sessionId, status, answer, client) {
+      if (status !== 201 || !isUuid(sessionId) || !isRecord(answer) || records.has(sessionId.toLowerCase())) return;
+      const message = answer['userMessage'];
+      if (!isRecord(message)) return;
+      const { channel_id: channelId, author_id: userId } = message;
+      if (isUuid(channelId) && isUuid(userId)) keep(sessionId, { channelId: channelId.toLowerCase(), userId, client });
     },
     get: use,
     seen(sessionId) {

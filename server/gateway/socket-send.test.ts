@@ -186,6 +186,18 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
     expect(restPosts()).toHaveLength(3);
   });
 
+  it('learns a session it did not make (a gateway restart) from ElizaOS’s 201 to its first message: the next goes over the socket', async () => {
+    const gateway = await open();
+    const stream = await openEventStream(gateway.url, `${PUSH_PATH}?session=${SESSION}.${CHANNEL}.${mintPushToken(TEST_PUSH_KEY, SESSION, CHANNEL)}`);
+    streams.push(stream);
+    for (let tries = 0; tries < 100 && (await health(gateway)).upstream.state !== 'up'; tries++) await sleep(5);
+    expect((await post(gateway, { content: 'first after the restart' })).status).toBe(201);
+    expect(restPosts()).toHaveLength(1);
+    expect((await post(gateway, { content: 'second' })).status).toBe(201);
+    expect(restPosts()).toHaveLength(1);
+    expect(socket.sent()).toEqual([expect.objectContaining({ channelId: CHANNEL, senderId: USER_ID, message: 'second' })]);
+  });
+
   it('after the socket dropped, sends a session over REST once (ElizaOS may have restarted and lost it), then over the socket again', async () => {
     const gateway = await open();
     await makeSession(gateway);
@@ -289,6 +301,24 @@ describe('the session book', () => {
     expect(book.size()).toBe(0);
     book.learn(asked, 201, { ...created, sessionId: SESSION.toUpperCase() }, 'c');
     expect(book.get(SESSION)).toMatchObject({ channelId: CHANNEL, userId: USER_ID, agentId: AGENT_ID, client: 'c' });
+  });
+
+  it('learns a session from a REST message’s 201 only when ElizaOS names its channel and author, and never over one it made', () => {
+    const book = createSessionBook();
+    const posted = (message: Record<string, unknown>) => ({ success: true, userMessage: { ...restPosted.userMessage, ...message } });
+    book.learnFromMessage(SESSION, 500, restPosted, 'c');
+    book.learnFromMessage(SESSION, 201, { success: true }, 'c');
+    book.learnFromMessage(SESSION, 201, posted({ author_id: 'someone' }), 'c');
+    book.learnFromMessage(SESSION, 201, posted({ channel_id: undefined }), 'c');
+    book.learnFromMessage('not-a-session', 201, restPosted, 'c');
+    expect(book.size()).toBe(0);
+    book.learnFromMessage(SESSION, 201, restPosted, 'c');
+    expect(book.get(SESSION)).toMatchObject({ channelId: CHANNEL, userId: USER_ID, client: 'c' });
+    // A session it made keeps what its creation said.
+    const made = createSessionBook();
+    made.learn({ agentId: AGENT_ID, userId: USER_ID }, 201, created, 'creator');
+    made.learnFromMessage(SESSION, 201, posted({ author_id: MALLORY }), 'other');
+    expect(made.get(SESSION)).toMatchObject({ userId: USER_ID, agentId: AGENT_ID, client: 'creator' });
   });
 
   it('keeps at most its bound, the least recently used going first, and forgets a session idle too long', () => {

@@ -61,6 +61,8 @@ export interface SocketSenderStats {
 export interface SocketSender {
   /** Learns a session from its create request and ElizaOS's answer (the create-session route's answer hook). */
   learn(requestBody: unknown, status: number, answer: unknown, client: string): void;
+  /** A message of a session it does not know went over REST: learns the session from ElizaOS's 201 (session-book.ts). */
+  learnFromMessage(sessionId: string, status: number, answer: unknown, client: string): void;
   /**
    * Sends the checked body of a message POST over the socket and answers `res` (201, or
    * 504/502 with a sentence); false, with nothing answered, when it must take the REST path.
@@ -173,6 +175,9 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
   sweep.unref();
 
   const sender: SocketSender = {
+    learnFromMessage(sessionId, status, answer, client) {
+      if (options.enabled) book.learnFromMessage(sessionId, status, answer, client);
+    },
     learn(requestBody, status, answer, client) {
       if (options.enabled) book.learn(requestBody, status, answer, client);
     },

@@ -15,11 +15,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createApiProxy } from './api-proxy';
+import { type AddToAnswer, createApiProxy } from './api-proxy';
 import { BodyError, readJsonBody } from './body';
 import { costOf, readWithinBudget, refuseOverBudget } from './budget-door';
 import { sendError } from './errors';
 import { checkAnswer } from '../../src/shared/api';
+import { EDGE_HEADER } from '../../src/shared/budget';
+import { createChatEdge } from './chat-edge';
 import { createEdge } from './edge';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
@@ -30,9 +32,10 @@ import { createUpstreamSocket, type UpstreamSocket } from './upstream-socket';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
-import { writeBudgetStanding } from './rate-limit-headers';
+import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import { matchApiRoute, type RouteLimit } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
+import { createSessionBook } from './session-book';
 import { serveApp } from './static';
 import { createUpstreamBudget } from './upstream-budget';
 import { readUpstream } from './upstream-read';
@@ -49,6 +52,8 @@ export interface GatewayParts {
   pushKeepAliveMs?: number;
   /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
   ackTimeoutMs?: number;
+  /** How long the chat edge answers from one snapshot, ms. */
+  chatHorizonMs?: number;
 }
 
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
@@ -66,25 +71,6 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     budget,
     read: (path, client, ifNoneMatch, signal) => readWithinBudget(budget, () => readUpstream(options, path, client, ifNoneMatch, signal)),
   });
-  const sync = options.syncRoute
-    ? createSyncRoute({
-        edge,
-        memoriesTtlMs: options.edgeTtlMs,
-        // The agent list changes rarely: the worker already keeps it ten times longer than memories.
-        agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
-        maxBytes: options.edgeMaxBytes,
-        budget,
-        standing: (res, client) => writeBudgetStanding(budget, client, res, Date.now()),
-        // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
-        readOwn: (path, client, signal) => {
-          const now = Date.now();
-          budget.sawClient(client, now);
-          if (!budget.admits('own-read', now)) return undefined;
-          const settle = budget.spend(now);
-          return readUpstream(options, path, client, undefined, signal).finally(settle);
-        },
-      })
-    : undefined;
   // The upstream socket is made here but connects only when the first browser subscribes (or sends).
   const upstreamSocket =
     options.push && options.pushKey
@@ -99,13 +85,46 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
         })
       : undefined;
+  // The sessions the gateway made or learnt: whose messages may go over that socket, and whose chat it may answer.
+  const book = createSessionBook();
   // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/socket-send.ts).
   const sender = upstreamSocket
     ? createSocketSender({
         upstream: upstreamSocket,
         enabled: options.socketSend,
+        book,
         renew: heartbeatWithinBudget(options, budget),
         ...(parts.ackTimeoutMs ? { ackTimeoutMs: parts.ackTimeoutMs } : {}),
+      })
+    : undefined;
+  // A known session's chat, answered from what that socket heard when that is everything (server/gateway/chat-edge.ts).
+  const chatEdge = upstreamSocket
+    ? createChatEdge({
+        upstream: upstreamSocket,
+        enabled: options.chatEdge,
+        channelOf: (sessionId) => book.get(sessionId)?.channelId,
+        maxBytes: options.edgeMaxBytes,
+        ...(parts.chatHorizonMs ? { horizonMs: parts.chatHorizonMs } : {}),
+      })
+    : undefined;
+  const sync = options.syncRoute
+    ? createSyncRoute({
+        edge,
+        memoriesTtlMs: options.edgeTtlMs,
+        // The agent list changes rarely: the worker already keeps it ten times longer than memories.
+        agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
+        maxBytes: options.edgeMaxBytes,
+        budget,
+        standing: (res, client) => writeBudgetStanding(budget, client, res, Date.now()),
+        ...(chatEdge ? { chatEdge } : {}),
+        // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
+        readOwn: (path, client, signal) => {
+          const now = Date.now();
+          budget.sawClient(client, now);
+          if (!budget.admits('own-read', now)) return undefined;
+          const settle = budget.spend(now);
+          return readUpstream(options, path, client, undefined, signal).finally(settle);
+        },
       })
     : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
@@ -148,7 +167,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           ...report,
           edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
           ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
-          ...(push ? { push: { ...push.stats(), ...sender?.stats() } } : {}),
+          ...(push ? { push: { ...push.stats(), ...sender?.stats(), ...chatEdge?.stats() } } : {}),
         });
       })
       .catch(next);
@@ -179,37 +198,52 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       sendError(res, 404, 'NOT_FOUND', NOT_SERVED);
       return;
     }
-    // The session a message is posted to (the route's pattern has checked it is a UUID).
-    const sessionId = matched.route.name === 'send-message' ? matched.route.path.exec(matched.upstreamPath)?.[1] : undefined;
+    const [pathname, search] = matched.upstreamPath.split('?');
+    // The session a message is posted to, or whose chat is read (the route's pattern has checked it is a UUID).
+    const sessionId = matched.route.name === 'send-message' || matched.route.name === 'session-messages' ? matched.route.path.exec(pathname!)?.[1] : undefined;
     const forward = (body?: { raw: Buffer; value: unknown }) => {
       const now = Date.now();
       const cost = costOf(matched.route);
       // A user who asks for the upstream spends the budget, whether or not it is kept back now.
       budget.sawClient(client, now);
       if (refuseOverBudget(budget, cost, client, res, now)) return;
-      const pushKey = push && matched.route.name === 'create-session' ? options.pushKey : undefined;
-      if (sender && sessionId) sender.sentOverRest(sessionId);
-      proxy.forward(req, res, {
-        path: matched.upstreamPath,
-        client,
-        ...(body ? { body: body.raw } : {}),
-        ...(pushKey
-          ? {
-              addToAnswer: (status: number, answer: unknown) => {
-                sender?.learn(body?.value, status, answer, client);
-                return withPushToken(pushKey, status, answer);
-              },
-            }
-          : {}),
-        ...(sender && sessionId
-          ? {
-              addToAnswer: (status: number, answer: unknown) => {
-                sender.learnFromMessage(sessionId, status, answer, client);
-                return answer;
-              },
-            }
-          : {}),
-      });
+      let addToAnswer: AddToAnswer | undefined;
+      if (push && options.pushKey && matched.route.name === 'create-session') {
+        const pushKey = options.pushKey;
+        addToAnswer = (status, answer) => {
+          sender?.learn(body?.value, status, answer, client);
+          return withPushToken(pushKey, status, answer);
+        };
+      } else if (sender && sessionId && matched.route.name === 'send-message') {
+        sender.sentOverRest(sessionId);
+        // ElizaOS's 201 is the only word the gateway gets of a REST message: the chat edge keeps it.
+        const posted = chatEdge?.posting(sessionId);
+        if (posted) res.on('close', posted.ended);
+        addToAnswer = (status, answer) => {
+          sender.learnFromMessage(sessionId, status, answer, client);
+          posted?.answered(status, answer);
+          return undefined;
+        };
+      } else if (chatEdge && sessionId) {
+        const read = chatEdge.reading(sessionId);
+        addToAnswer = (status, answer) => {
+          read(status, answer);
+          return undefined;
+        };
+      }
+      proxy.forward(req, res, { path: matched.upstreamPath, client, ...(body ? { body: body.raw } : {}), ...(addToAnswer ? { addToAnswer } : {}) });
+    };
+    /** Answers a chat read from what the gateway heard: nothing spent upstream, so nothing of the upstream's budget binds it. */
+    const answerHeard = (json: string) => {
+      const now = Date.now();
+      res.setHeader(EDGE_HEADER, 'chat');
+      res.setHeader('Cache-Control', 'no-store');
+      if (budget.shared) writeUpstreamBudget(budget.last(now), res, now);
+      writeBudgetStanding(budget, client, res, now);
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(json));
+      res.writeHead(200);
+      res.end(json);
     };
     const checkBodyThenForward = () => {
       if (options.edgeTtlMs > 0 && matched.route.shared) {
@@ -219,7 +253,9 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         return;
       }
       if (!matched.route.body) {
-        forward();
+        const heard = chatEdge && sessionId ? chatEdge.answer(sessionId, Number(new URLSearchParams(search).get('limit'))) : undefined;
+        if (heard === undefined) forward();
+        else answerHeard(heard);
         return;
       }
       readJsonBody(req, options.maxBodyBytes)
@@ -253,6 +289,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   return {
     server,
     close: () => {
+      chatEdge?.close();
       sender?.close();
       push?.close();
       proxy.close();

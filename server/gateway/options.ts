@@ -62,6 +62,12 @@ export interface GatewayOptions {
    * on unless "off"; docs/push.md, "Messages over the socket"). Needs push on: the socket is push's.
    */
   socketSend: boolean;
+  /**
+   * Whether a known session's chat read is answered from what the gateway heard on its
+   * upstream socket when that is provably everything (PURL_CHAT_EDGE; on unless "off";
+   * server/gateway/chat-edge.ts, docs/push.md). Needs push on: the socket is push's.
+   */
+  chatEdge: boolean;
   /** The key push tokens are made with (PURL_PUSH_SECRET, or `<PURL_DATA_DIR>/push-secret`); set when push is on. */
   pushKey?: Buffer;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
@@ -259,6 +265,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
     push: parseOnOff(env['PURL_PUSH'], 'PURL_PUSH', true),
     socketSend: parseOnOff(env['PURL_SOCKET_SEND'], 'PURL_SOCKET_SEND', true),
+    chatEdge: parseOnOff(env['PURL_CHAT_EDGE'], 'PURL_CHAT_EDGE', true),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the

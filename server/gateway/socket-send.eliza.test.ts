@@ -5,6 +5,8 @@
  * (no HTTP POST reaches ElizaOS, counted by a relay that reads the requests passing it),
  * the sessions GET lists it once as the user's, and the agent's reply comes by push. A
  * second gateway with PURL_SOCKET_SEND=off sends the same over REST, for the comparison.
+ * Either way, the chat read after the talk is answered from what the gateway heard (the
+ * chat edge): no sessions GET reaches ElizaOS, and it lists what ElizaOS's own lists.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -21,11 +23,13 @@ import { ask, type EventStream, makeDist, openEventStream, type Reply, TEST_PUSH
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SEND = /POST \/api\/messaging\/sessions\/[0-9a-f-]{36}\/messages /g;
+const CHAT_READ = /GET \/api\/messaging\/sessions\/[0-9a-f-]{36}\/messages\?/g;
 
-/** Relays TCP to `target`, counting the message POSTs in what passes upstream (plain HTTP/1.1). */
-async function startCountingRelay(target: URL): Promise<{ url: string; posts(): number; close(): Promise<void> }> {
+/** Relays TCP to `target`, counting the message POSTs and chat reads in what passes upstream (plain HTTP/1.1). */
+async function startCountingRelay(target: URL): Promise<{ url: string; posts(): number; chatReads(): number; close(): Promise<void> }> {
   const open = new Set<net.Socket>();
   let posts = 0;
+  let chatReads = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
     // As ws does on its own sockets: without it, Nagle holds the ack (a small frame after the echo) for a delayed TCP ACK, ~40 ms.
@@ -39,7 +43,9 @@ async function startCountingRelay(target: URL): Promise<{ url: string; posts(): 
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.on('data', (chunk: Buffer) => {
-      posts += chunk.toString('latin1').match(SEND)?.length ?? 0;
+      const text = chunk.toString('latin1');
+      posts += text.match(SEND)?.length ?? 0;
+      chatReads += text.match(CHAT_READ)?.length ?? 0;
     });
     client.pipe(upstream).pipe(client);
   });
@@ -48,6 +54,7 @@ async function startCountingRelay(target: URL): Promise<{ url: string; posts(): 
   return {
     url: `http://127.0.0.1:${port}`,
     posts: () => posts,
+    chatReads: () => chatReads,
     close: () => {
       for (const socket of open) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -119,12 +126,15 @@ describe.each([
   /**
    * Posts `count` messages through `gateway`, each answered by the agent before the next;
    * returns the 201 latencies, the reply latencies (start of the POST → the reply's push
-   * event), and what ElizaOS's budget lost across them, read by a sessions GET before and after.
+   * event), what ElizaOS's budget lost across them (a sessions GET through the gateway
+   * before, one asked of ElizaOS directly as this user after), and the chat read through
+   * the gateway after the talk (the plain route and the sync route's chat part) with the
+   * chat reads that reached ElizaOS for them.
    */
   async function talk(gateway: Gateway, address: string, count: number) {
     const session = await listenedSession(gateway, address);
-    const list = () => ask(gateway.url, `/api/messaging/sessions/${session.sessionId}/messages?limit=50`, { from: address });
-    const before = elizaRemaining(await list());
+    const path = `/api/messaging/sessions/${session.sessionId}/messages?limit=50`;
+    const before = elizaRemaining(await ask(gateway.url, path, { from: address }));
     const acks: number[] = [];
     const replies: number[] = [];
     const sent: { id: string; clientMessageId: string; text: string }[] = [];
@@ -152,24 +162,53 @@ describe.each([
       replies.push(reply.at - at);
     }
     // The agent's own calls to its server go straight to it (not through the relay), and are done by now.
-    const listed = await list();
-    const after = elizaRemaining(listed);
+    const readsBefore = relay.chatReads();
+    const viaGateway = await ask(gateway.url, path, { from: address });
+    // ElizaOS's own answer, asked as this user would be (in front of the embedded server: the gateway's proof and the user's address).
+    const direct = await ask(eliza.url.href, path, {
+      headers: stock ? {} : { 'x-purl-gateway': eliza.gatewaySecret, 'x-forwarded-for': address },
+    });
+    expect(direct.status).toBe(200);
+    // ElizaOS states its budget in draft-6 headers (the gateway restates it as the member "eliza").
+    const after = direct.headers['ratelimit-remaining'] === undefined ? undefined : Number(direct.headers['ratelimit-remaining']);
+    // The sync route's chat part (its agent list is read upstream in front of the embedded server: after the budget's figure).
+    const viaSync = await ask(gateway.url, `/api/purl/sync?session=${session.sessionId}&limit=50`, { from: address });
+    const chatReadsUpstream = relay.chatReads() - readsBefore;
     return {
       session,
       acks,
       replies,
       sent,
-      listed: listed.json().messages as Record<string, unknown>[],
+      listed: direct.json().messages as Record<string, unknown>[],
+      viaGateway: viaGateway.json() as { messages: Record<string, unknown>[] },
+      viaSync: viaSync.json().chat as { messages: Record<string, unknown>[] },
+      chatReadsUpstream,
       spent: before !== undefined && after !== undefined ? before - after : undefined,
     };
   }
 
+  /** What the worker reads of each message, in order. */
+  const asWorkerReads = (messages: Record<string, unknown>[]) =>
+    messages.map((row) => [row['id'], row['content'], row['authorId'], row['isAgent'], (row['metadata'] as Record<string, unknown>)['clientMessageId']]);
+
+  /** The chat after the talk, through the gateway: no read upstream, and what ElizaOS itself lists. */
+  function expectChatFromEdge(talked: Awaited<ReturnType<typeof talk>>, count: number) {
+    expect(talked.chatReadsUpstream).toBe(0);
+    // The user's messages and the agent's replies, newest first, the messages listed before the talk included.
+    expect(talked.listed.length).toBeGreaterThanOrEqual(2 * count);
+    expect(asWorkerReads(talked.viaGateway.messages)).toEqual(asWorkerReads(talked.listed));
+    expect(asWorkerReads(talked.viaSync.messages)).toEqual(asWorkerReads(talked.listed));
+    expect(talked.viaGateway.messages.map((row) => row['createdAt'])).toEqual(talked.listed.map((row) => row['createdAt']));
+  }
+
   it('sends over the socket: no HTTP POST upstream, listed once as the user’s with its clientMessageId, answered by the agent by push', async () => {
     const postsBefore = relay.posts();
-    const { session, acks, replies, sent, listed, spent } = await talk(viaSocket, from.socket, 5);
+    const talked = await talk(viaSocket, from.socket, 5);
+    const { session, acks, replies, sent, listed, spent } = talked;
     expect(relay.posts() - postsBefore).toBe(0);
+    expectChatFromEdge(talked, 5);
     const health = (await ask(viaSocket.url, '/health')).json().push;
-    expect(health).toMatchObject({ sentOverSocket: 5, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0 });
+    expect(health).toMatchObject({ sentOverSocket: 5, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, chatReadsFromEdge: 2, chatReadsUpstream: 1 });
     for (const message of sent) {
       const rows = listed.filter((row) => row['id'] === message.id);
       expect(rows).toEqual([
@@ -186,7 +225,7 @@ describe.each([
     const echo = session.stream.events.find((event) => event.event === 'message' && event.json().message.id === sent[0]!.id);
     expect(echo?.json().message).toMatchObject({ authorId: session.userId, isAgent: false, metadata: { clientMessageId: sent[0]!.clientMessageId } });
     console.log(
-      `${mode}, over the socket: 201 after ${acks.join(', ')} ms; reply pushed after ${replies.join(', ')} ms; ElizaOS budget spent across 5 messages and 2 GETs: ${spent}`,
+      `${mode}, over the socket: 201 after ${acks.join(', ')} ms; reply pushed after ${replies.join(', ')} ms; ElizaOS budget spent across 5 messages and 2 GETs: ${spent}; the chat read after the talk (plain route and sync): ${talked.chatReadsUpstream} reads upstream`,
     );
     // In front of the embedded server this user has a budget of their own: only the second GET spent from it.
     if (!stock) expect(spent).toBe(1);
@@ -195,11 +234,13 @@ describe.each([
 
   it('with PURL_SOCKET_SEND=off sends over REST, one HTTP POST upstream a message, as before', async () => {
     const postsBefore = relay.posts();
-    const { acks, replies, spent } = await talk(viaRest, from.rest, 5);
+    const talked = await talk(viaRest, from.rest, 5);
+    const { acks, replies, spent } = talked;
     expect(relay.posts() - postsBefore).toBe(5);
-    expect((await ask(viaRest.url, '/health')).json().push).toMatchObject({ sentOverSocket: 0, sentOverRest: 5 });
+    expectChatFromEdge(talked, 5);
+    expect((await ask(viaRest.url, '/health')).json().push).toMatchObject({ sentOverSocket: 0, sentOverRest: 5, chatReadsFromEdge: 2, chatReadsUpstream: 1 });
     console.log(
-      `${mode}, over REST: 201 after ${acks.join(', ')} ms; reply pushed after ${replies.join(', ')} ms; ElizaOS budget spent across 5 messages and 2 GETs: ${spent}`,
+      `${mode}, over REST: 201 after ${acks.join(', ')} ms; reply pushed after ${replies.join(', ')} ms; ElizaOS budget spent across 5 messages and 2 GETs: ${spent}; the chat read after the talk (plain route and sync): ${talked.chatReadsUpstream} reads upstream`,
     );
     if (!stock) expect(spent).toBe(6);
   }, 90_000);

@@ -29,7 +29,7 @@ export type RenewOutcome = 'renewed' | 'gone' | 'later';
 
 export interface SocketSenderOptions {
   upstream: UpstreamSocket;
-  /** Off (PURL_SOCKET_SEND=off): every message takes the REST path; only the counts are kept. */
+  /** Off (PURL_SOCKET_SEND=off): every message takes the REST path; only the counts (and the sessions learnt) are kept. */
   enabled: boolean;
   /** Asks ElizaOS to renew the session on `client`'s behalf. */
   renew: (sessionId: string, client: string) => Promise<RenewOutcome>;
@@ -175,12 +175,9 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
   sweep.unref();
 
   const sender: SocketSender = {
-    learnFromMessage(sessionId, status, answer, client) {
-      if (options.enabled) book.learnFromMessage(sessionId, status, answer, client);
-    },
-    learn(requestBody, status, answer, client) {
-      if (options.enabled) book.learn(requestBody, status, answer, client);
-    },
+    // Learnt even with sending off: the book also tells the chat edge (server/gateway/chat-edge.ts) a session's channel.
+    learnFromMessage: (sessionId, status, answer, client) => book.learnFromMessage(sessionId, status, answer, client),
+    learn: (requestBody, status, answer, client) => book.learn(requestBody, status, answer, client),
     trySend(rawSessionId, body, res) {
       if (!options.enabled) return false;
       const sessionId = rawSessionId.toLowerCase();

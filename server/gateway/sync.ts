@@ -34,6 +34,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
 import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from './api-proxy';
+import type { ChatEdge } from './chat-edge';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from './errors';
 import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
@@ -130,6 +131,8 @@ export interface SyncOptions {
    * aborts; undefined when the upstream's budget keeps such reads back now. Never rejects.
    */
   readOwn(path: string, client: string, signal: AbortSignal): Promise<UpstreamRead> | undefined;
+  /** Answers a known session's chat from what the gateway heard, when it can (server/gateway/chat-edge.ts); else told of the upstream read. */
+  chatEdge?: Pick<ChatEdge, 'answer' | 'reading'>;
   now?: () => number;
   /** This gateway's epoch (random per start); tests fix it. */
   epoch?: string;
@@ -138,6 +141,12 @@ export interface SyncOptions {
 export interface SyncRoute {
   serve(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string): void;
   stats(): SyncStats;
+}
+
+/** The chat part of an answer as JSON text, and whether the gateway answered it from what it heard (nothing spent upstream). */
+interface ChatPart {
+  json: string;
+  heard: boolean;
 }
 
 interface Logged {
@@ -312,6 +321,19 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     sendUnkept(res, outcome, options.budget.last(), now());
   }
 
+  /** The chat part: from what the gateway heard when that is everything (server/gateway/chat-edge.ts), else read upstream. */
+  async function readChat(
+    chat: { session: string; limit: number },
+    client: string,
+    signal: AbortSignal,
+  ): Promise<ChatPart | { limitedBy: Exclude<EdgeOutcome, { kind: 'kept' }> } | undefined> {
+    // What the gateway heard, when that is everything: no upstream read, nothing spent.
+    const heard = options.chatEdge?.answer(chat.session, chat.limit);
+    if (heard !== undefined) return { json: heard, heard: true };
+    const upstream = await readChatUpstream(chat, client, signal);
+    return typeof upstream === 'string' ? { json: upstream, heard: false } : upstream;
+  }
+
   /**
    * The chat part of an answer, as JSON text: ElizaOS's answer for the session, checked and
    * cleaned; `{"gone":true}` when the server lost the session; or `{"error":{…}}` when the
@@ -320,7 +342,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
    * when the budget keeps such reads back (the chat poll then asks on its own, and is told
    * when it may).
    */
-  async function readChat(
+  async function readChatUpstream(
     chat: { session: string; limit: number },
     client: string,
     signal: AbortSignal,
@@ -328,12 +350,16 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     const path = `/api/messaging/sessions/${chat.session}/messages?limit=${chat.limit}`;
     const reading = options.readOwn(path, client, signal);
     if (!reading) return undefined;
+    const noteRead = options.chatEdge?.reading(chat.session);
     const read = await reading;
     const failure = (status: number, code: string, message: string) => JSON.stringify({ error: { status, code, message } });
     if (read.kind === 'failed') return failure(read.status, read.code, read.message);
     const arrivedAt = now();
     options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt, read.status);
-    if (SESSION_GONE.has(read.status)) return '{"gone":true}';
+    if (SESSION_GONE.has(read.status)) {
+      noteRead?.(read.status);
+      return '{"gone":true}';
+    }
     // The server said stop (this user's own budget on the embedded server; everyone's in
     // front of a stock one, which the gateway then holds): the whole answer is that 429, as
     // the chat poll would have had it, and nothing more goes upstream for it.
@@ -345,6 +371,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       if (!isJson(read)) throw new Error('not JSON');
       const clean = parseForBrowser(read.body, false);
       checkAnswer('GET', path.split('?')[0]!, clean.value);
+      noteRead?.(read.status, clean.value);
       return JSON.stringify(clean.value);
     } catch {
       // Refused at the door: no part of it reaches a browser.
@@ -377,7 +404,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     const agentId = query.agentId;
     // The chat's answer before the memories' read: a 429 for this user stops it going out.
     const chat = chatRead ? await chatRead : undefined;
-    if (typeof chat === 'object') return sendFailure(res, client, chat.limitedBy);
+    if (chat && 'limitedBy' in chat) return sendFailure(res, client, chat.limitedBy);
     if (agentId !== undefined && agents?.ids.has(agentId)) {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
@@ -393,8 +420,8 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     if (!chat) res.setHeader('ETag', etag);
     res.setHeader('X-Purl-Sync', since === undefined ? 'reset' : 'delta');
     // Everyone's budget (a stock server): the shared part did not spend it for this browser,
-    // so its members do not bind the worker (sw/guard.ts); a chat part did, so they do.
-    if (options.budget.shared && !chat) res.setHeader(EDGE_HEADER, 'sync');
+    // so its members do not bind the worker (sw/guard.ts); a chat part read upstream did, so they do.
+    if (options.budget.shared && (!chat || chat.heard)) res.setHeader(EDGE_HEADER, 'sync');
     // Stated as it stands now, after this answer's own reads.
     options.standing?.(res, client);
     writeUpstreamBudget(options.budget.last(), res, now());
@@ -408,7 +435,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     else counts.deltas++;
     const shared = answerFor(agentId, log, since);
     // The shared part ends with its closing brace: the chat goes in just before it.
-    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat}}`)]) : shared;
+    const body = chat ? Buffer.concat([shared.subarray(0, shared.length - 1), Buffer.from(`,"chat":${chat.json}}`)]) : shared;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', body.length);
     res.writeHead(200);

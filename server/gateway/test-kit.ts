@@ -105,8 +105,17 @@ export async function gatewayWithFakeSocket(
   });
 }
 
-/** The /health push counts of messages sent, before any was. */
-export const NO_SENDS = { sentOverSocket: 0, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, renewals: 0, sessions: 0 };
+/** The /health push counts of messages sent and chats read, before any was. */
+export const NO_SENDS = {
+  sentOverSocket: 0,
+  sentOverRest: 0,
+  ackTimeouts: 0,
+  socketFailures: 0,
+  renewals: 0,
+  sessions: 0,
+  chatReadsFromEdge: 0,
+  chatReadsUpstream: 0,
+};
 
 export interface Reply {
   status: number;

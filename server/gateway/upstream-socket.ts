@@ -86,6 +86,8 @@ export interface UpstreamSocket {
   onState(listener: (state: UpstreamState) => void): () => void;
   /** Calls `listener` when a channel is joined (again): what it said before then was not heard. */
   onJoined(listener: (channelId: string) => void): () => void;
+  /** Calls `listener` when ElizaOS says a joined channel lost messages (`messageDeleted`, `channelCleared`, `channelDeleted`). */
+  onRemoved(listener: (channelId: string) => void): () => void;
   /**
    * Sends a user's message (`emit("2")`) and settles once ElizaOS acknowledges it
    * (`messageAck`), or with why not; never rejects. ElizaOS does not dedupe: the caller
@@ -166,6 +168,7 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
   const messageListeners: Listeners<[string, PushedMessage]> = new Set();
   const stateListeners: Listeners<[UpstreamState]> = new Set();
   const joinedListeners: Listeners<[string]> = new Set();
+  const removedListeners: Listeners<[string]> = new Set();
   let state: UpstreamState = 'down';
   let since = now();
   let broadcasts = 0;
@@ -238,6 +241,13 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
       channel.joined = true;
       for (const listener of joinedListeners) listener(channelId);
     });
+    // ElizaOS's own deletions (its admin API), which no sessions GET would list any more.
+    for (const event of ['messageDeleted', 'channelCleared', 'channelDeleted']) {
+      made.on(event, (data: unknown) => {
+        const channelId = isRecord(data) && isUuid(data['channelId']) ? data['channelId'].toLowerCase() : undefined;
+        if (channelId && channels.get(channelId)?.joined) for (const listener of removedListeners) listener(channelId);
+      });
+    }
     made.on('messageError', (data: unknown) => {
       const error = isRecord(data) && typeof data['error'] === 'string' ? data['error'] : '';
       if (ACCESS_DENIED.test(error)) {
@@ -338,6 +348,7 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
     onMessage: (listener) => on(messageListeners, listener),
     onState: (listener) => on(stateListeners, listener),
     onJoined: (listener) => on(joinedListeners, listener),
+    onRemoved: (listener) => on(removedListeners, listener),
     isJoined: (channelId) => channels.get(channelId.toLowerCase())?.joined === true,
     state: () => state,
     stats: () => ({ state, since, channels: [...channels.values()].filter((channel) => channel.joined).length, broadcasts, dropped }),

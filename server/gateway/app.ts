@@ -6,7 +6,8 @@
  *   3. for /api: the gateway's own routes (the sync route, server/gateway/sync.ts, and the
  *      push route, server/gateway/push.ts), else the allowlist (server/gateway/routes.ts;
  *      anything else is a JSON 404 that never reaches ElizaOS), the per-client limits, then either the edge (reads
- *      every user shares, server/gateway/edge.ts) or the body check, the upstream's
+ *      every user shares, server/gateway/edge.ts), the chat edge (a known session's chat, from
+ *      what the upstream socket heard, server/gateway/chat-edge.ts) or the body check, the upstream's
  *      budget (server/gateway/budget-door.ts: when every user spends one budget, what may
  *      go upstream depends on what is left) and ElizaOS.
  */

@@ -607,16 +607,21 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       data: JSON.stringify({ sessionId, message: { id, content: `Reply ${id}`, authorId: AGENT, isAgent: true, createdAt: Date.now(), metadata: {} } }),
     }) as const;
 
-  it('with push up, stores a pushed reply as a polled one, sends no chat poll after a message, and keeps the event id for replay', async () => {
-    const server = fakeServer();
+  /** A running worker with a tab open (its polls not due for a while) that has just heard push is up. */
+  async function openTabWithPush() {
     const now = Date.now();
-    const { core, calls, db } = await harness(server, {
+    const opened = await harness(fakeServer(), {
       ...running(now),
       schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
     });
-    void core.handle(heartbeat);
+    void opened.core.handle(heartbeat);
     await flushSoon();
-    await core.handle(hello('up'));
+    await opened.core.handle(hello('up'));
+    return opened;
+  }
+
+  it('with push up, stores a pushed reply as a polled one, sends no chat poll after a message, and keeps the event id for replay', async () => {
+    const { core, calls, db } = await openTabWithPush();
     await core.handle(message('Hello over push'));
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     // Without push the reply watch polls the chat a second after the message (sw/reply-watch.ts).
@@ -685,15 +690,7 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
   });
 
   it('ignores a pushed message of another session, reads the chat after a reset, and refuses an event that is not the gateway’s', async () => {
-    const server = fakeServer();
-    const now = Date.now();
-    const { core, calls, db } = await harness(server, {
-      ...running(now),
-      schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
-    });
-    void core.handle(heartbeat);
-    await flushSoon();
-    await core.handle(hello('up'));
+    const { core, calls, db } = await openTabWithPush();
     await core.handle(pushed('r-other', 'another-session'));
     expect(await db.get('chat', 'r-other')).toBeUndefined();
 

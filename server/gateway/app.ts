@@ -24,6 +24,7 @@ import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
 import { createChatEdge } from './chat-edge';
 import { createEdge } from './edge';
+import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS } from './memories-notice';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
 import { createPush, matchPushRoute, PUSH_PATH } from './push';
@@ -108,6 +109,13 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         ...(parts.chatHorizonMs ? { horizonMs: parts.chatHorizonMs } : {}),
       })
     : undefined;
+  // Every push stream hears when an agent's memories changed, at most once per agent per window.
+  const memoriesNotice = push
+    ? createMemoriesNotice({
+        windowMs: Math.max(options.edgeTtlMs, MIN_NOTICE_WINDOW_MS),
+        send: (agentId, cursor) => push.memoriesChanged(agentId, cursor),
+      })
+    : undefined;
   const sync = options.syncRoute
     ? createSyncRoute({
         edge,
@@ -118,6 +126,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         budget,
         standing: (res, client) => writeBudgetStanding(budget, client, res, Date.now()),
         ...(chatEdge ? { chatEdge } : {}),
+        ...(memoriesNotice ? { onMemoriesChanged: memoriesNotice.changed } : {}),
         // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
         readOwn: (path, client, signal) => {
           const now = Date.now();
@@ -128,6 +137,16 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         },
       })
     : undefined;
+  // A message heard on a channel is stored in its agent's memories: the next sync read of them
+  // goes upstream (the sync route keeps its one read per window). The agent is the session's,
+  // when the gateway made it; else a reply's sender.
+  const stopHearing =
+    upstreamSocket && sync
+      ? upstreamSocket.onMessage((channelId, message) => {
+          const agentId = book.agentOfChannel(channelId) ?? (message.isAgent ? message.authorId : undefined);
+          if (agentId !== undefined) sync.markDue(agentId);
+        })
+      : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
   const health = createHealth({
     upstream: options.upstream,
@@ -290,6 +309,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   return {
     server,
     close: () => {
+      stopHearing?.();
+      memoriesNotice?.close();
       chatEdge?.close();
       sender?.close();
       push?.close();

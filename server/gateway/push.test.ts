@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Gateway, GatewayParts } from './app';
 import { OptionsError, readGatewayOptions } from './options';
 import { MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH } from './push';
@@ -268,6 +268,7 @@ describe('the push route in front of a stand-in ElizaOS', () => {
       streams: 1,
       eventsIn: 1,
       eventsOut: 1,
+      memoriesOut: 0,
       dropped: 1,
       ...NO_SENDS,
     });
@@ -395,6 +396,131 @@ describe('the push route in front of a stand-in ElizaOS', () => {
     socket.deliver('messageBroadcast', reply());
     await sleep(30);
     expect(stream.events.some((event) => event.event === 'message')).toBe(false);
+  });
+
+  describe('memories', () => {
+    /** The agent's memories the stand-in ElizaOS has now; a test changes them between reads. */
+    let memories: string[];
+    const memoryReads = () => upstream.apiSeen().filter((seen) => seen.url.includes('/memories')).length;
+    const sync = async (gateway: Gateway) => {
+      const reply = await ask(gateway.url, `/api/purl/sync?agentId=${AGENT_ID}`);
+      expect(reply.status).toBe(200);
+      return reply.json().cursor as string;
+    };
+    const memoryEvents = (stream: EventStream) => stream.events.filter((event) => event.event === 'memories');
+
+    beforeEach(() => {
+      memories = ['a'];
+      upstream.answer = (req, res) => {
+        if (req.url === '/api/agents')
+          return jsonAnswer(200, { success: true, data: { agents: [{ id: AGENT_ID, name: 'Purl', status: 'active' }] } })(req, res);
+        const data = {
+          memories: memories.map((text) => ({ id: `m-${text}`, agentId: AGENT_ID, entityId: USER_ID, roomId: CHANNEL, createdAt: 1, content: { text } })),
+        };
+        jsonAnswer(200, { success: true, data })(req, res);
+      };
+    });
+
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('tells every open stream when a sync read finds them changed, with the new cursor and no id; nothing when unchanged', async () => {
+      const gateway = await open({ GATEWAY_CACHE_TTL: '1' });
+      const one = await subscribed(gateway);
+      const other = await subscribed(gateway, pushUrl(sessionParam(OTHER_SESSION, OTHER_CHANNEL)));
+      // The first read makes the agent's log: no news to anyone (every cursor resets against it).
+      await sync(gateway);
+      await sleep(5);
+      expect(await sync(gateway)).toMatch(/^[0-9a-f]{12}\.\d+$/);
+      memories = ['a', 'b'];
+      await sleep(5);
+      const cursor = await sync(gateway);
+      for (const stream of [one, other]) {
+        const event = await stream.next((candidate) => candidate.event === 'memories');
+        expect(event.json()).toEqual({ agentId: AGENT_ID, cursor });
+        expect(event.id).toBeUndefined();
+      }
+      await sleep(5);
+      expect(await sync(gateway)).toBe(cursor);
+      await sleep(50);
+      expect(memoryEvents(one)).toHaveLength(1);
+      expect(memoryEvents(other)).toHaveLength(1);
+      expect((await ask(gateway.url, '/health')).json().push.memoriesOut).toBe(2);
+    });
+
+    it('tells changes that keep coming within the window once, at its end, with the newest cursor', async () => {
+      const gateway = await open({ GATEWAY_CACHE_TTL: '1' });
+      const stream = await subscribed(gateway);
+      await sync(gateway);
+      memories = ['a', 'b'];
+      await sleep(5);
+      await sync(gateway);
+      const first = await stream.next((event) => event.event === 'memories');
+      memories = ['a', 'b', 'c'];
+      await sleep(5);
+      await sync(gateway);
+      memories = ['b', 'c'];
+      await sleep(5);
+      const newest = await sync(gateway);
+      await sleep(100);
+      expect(memoryEvents(stream)).toHaveLength(1);
+      // The window: max(GATEWAY_CACHE_TTL, 2 s).
+      const last = await stream.next((event) => event.event === 'memories', 3_000, stream.events.indexOf(first) + 1);
+      expect(last.json()).toEqual({ agentId: AGENT_ID, cursor: newest });
+      expect(last.at - first.at).toBeGreaterThanOrEqual(1_900);
+      await sleep(50);
+      expect(memoryEvents(stream)).toHaveLength(2);
+    });
+
+    it('reads them upstream again after a message heard on their channel, at most once per window', async () => {
+      // Windows are slots of GATEWAY_CACHE_TTL (60 s here): the clock is set, the timers run.
+      const slot = 30_000_000 * 60_000;
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(slot - 10_000);
+      const gateway = await open({ GATEWAY_CACHE_TTL: '60000' });
+      const stream = await subscribed(gateway);
+      await sync(gateway);
+      expect(memoryReads()).toBe(1);
+      // Heard within the slot of the kept copy's read: that slot had its read.
+      socket.deliver('messageBroadcast', reply());
+      memories = ['a', 'b'];
+      await sync(gateway);
+      expect(memoryReads()).toBe(1);
+      // The next slot, the kept copy 11 s old (its window runs 49 s more): the mark sends the read upstream.
+      vi.setSystemTime(slot + 1_000);
+      const cursor = await sync(gateway);
+      expect(memoryReads()).toBe(2);
+      expect((await stream.next((event) => event.event === 'memories')).json()).toEqual({ agentId: AGENT_ID, cursor });
+      // More messages heard in this slot: no second read in it, however many.
+      for (let i = 0; i < 5; i++) {
+        socket.deliver('messageBroadcast', reply());
+        vi.setSystemTime(slot + 2_000 + i * 1_000);
+        await Promise.all([sync(gateway), sync(gateway)]);
+      }
+      expect(memoryReads()).toBe(2);
+      // What was heard after that read is read in the next slot, once.
+      vi.setSystemTime(slot + 60_000 + 500);
+      await sync(gateway);
+      expect(memoryReads()).toBe(3);
+      // Nothing heard since: the kept copy serves its window.
+      vi.setSystemTime(slot + 60_000 + 30_000);
+      await sync(gateway);
+      expect(memoryReads()).toBe(3);
+    });
+
+    it('is not marked due by a message of another agent’s channel', async () => {
+      const slot = 30_000_000 * 60_000;
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(slot - 10_000);
+      const gateway = await open({ GATEWAY_CACHE_TTL: '60000' });
+      await subscribed(gateway);
+      await sync(gateway);
+      socket.deliver('messageBroadcast', { ...reply(), senderId: USER_ID, source: 'client_chat' });
+      vi.setSystemTime(slot + 1_000);
+      await sync(gateway);
+      expect(memoryReads()).toBe(1);
+    });
   });
 
   it('ends every stream and the upstream socket when the gateway closes', async () => {

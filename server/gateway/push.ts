@@ -12,6 +12,8 @@
  * `Last-Event-ID` header EventSource sends on its own reconnects) gets what it missed,
  * in order, first; when that cannot be done (another gateway start, or older than what is
  * kept, or a channel not listened to since) it gets `reset` with the sessions to read once.
+ * Every stream also hears `memories` when an agent's memories changed (the sync route found
+ * it; server/gateway/memories-notice.ts says when), so a browser syncs them at once.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -98,12 +100,20 @@ export interface PushStats {
   eventsIn: number;
   /** Message events written to streams (replays included). */
   eventsOut: number;
+  /** `memories` events written to streams. */
+  memoriesOut: number;
   /** Broadcasts that failed the boundary check. */
   dropped: number;
 }
 
 export interface Push {
   serve(req: IncomingMessage, res: ServerResponse, query: PushQuery, client: string): void;
+  /**
+   * Tells every open stream that `agentId`'s memories changed and the sync route stands at
+   * `cursor` (a `memories` event: no id, never replayed; a browser that reconnects syncs anyway).
+   * Every browser may read an agent's public memories: the event names no memory.
+   */
+  memoriesChanged(agentId: string, cursor: string): void;
   stats(): PushStats;
   /** Ends every stream and the upstream socket. */
   close(): void;
@@ -143,6 +153,7 @@ export function createPush(options: PushOptions): Push {
   let seq = 0;
   let eventsIn = 0;
   let eventsOut = 0;
+  let memoriesOut = 0;
   let keepAlive: NodeJS.Timeout | undefined;
 
   const position = () => `${epoch}.${seq}`;
@@ -293,6 +304,13 @@ export function createPush(options: PushOptions): Push {
       if (req.destroyed) return;
       open(res, query, client);
     },
+    memoriesChanged(agentId, cursor) {
+      const text = frame('memories', { agentId, cursor });
+      for (const stream of streams) {
+        memoriesOut++;
+        write(stream, text);
+      }
+    },
     stats() {
       const upstreamStats = upstream.stats();
       return {
@@ -301,6 +319,7 @@ export function createPush(options: PushOptions): Push {
         streams: streams.size,
         eventsIn,
         eventsOut,
+        memoriesOut,
         dropped: upstreamStats.dropped,
       };
     },

@@ -242,6 +242,7 @@ describe('/health', () => {
           streams: 0,
           eventsIn: 0,
           eventsOut: 0,
+          memoriesOut: 0,
           dropped: 0,
           ...NO_SENDS,
         },

@@ -53,6 +53,8 @@ export interface SessionBook {
   learnFromMessage(sessionId: string, status: number, answer: unknown, client: string): void;
   /** The session's record (its use noted), or undefined when unknown or forgotten. */
   get(sessionId: string): SessionRecord | undefined;
+  /** The agent of the session on `channelId`, when the gateway saw that session made (its use not noted). */
+  agentOfChannel(channelId: string): string | undefined;
   /** ElizaOS saw the session over HTTP now (a REST message or a renewal): it is renewed there. */
   seen(sessionId: string): void;
   /** A message of the session went over the socket now. */
@@ -71,8 +73,12 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
   const records = new Map<string, SessionRecord>();
   /** The sessions with `sentSinceSeen`: the renewal looks only at these. */
   const unseen = new Set<string>();
+  /** Channel → agent, for the sessions whose agent is known: who a message heard on a channel concerns. */
+  const agents = new Map<string, string>();
 
   function drop(sessionId: string): void {
+    const channelId = records.get(sessionId)?.channelId;
+    if (channelId !== undefined) agents.delete(channelId);
     records.delete(sessionId);
     unseen.delete(sessionId);
   }
@@ -97,6 +103,7 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
   function keep(sessionId: string, record: Pick<SessionRecord, 'channelId' | 'userId' | 'agentId' | 'client'>): void {
     const at = now();
     records.set(sessionId.toLowerCase(), { ...record, seenAt: at, sentSinceSeen: false, usedAt: at });
+    if (record.agentId !== undefined) agents.set(record.channelId, record.agentId.toLowerCase());
     for (const [oldest, kept] of records) {
       if (records.size <= maxEntries && at - kept.usedAt < idleMs) break;
       drop(oldest);
@@ -120,6 +127,7 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       if (isUuid(channelId) && isUuid(userId)) keep(sessionId, { channelId: channelId.toLowerCase(), userId, client });
     },
     get: use,
+    agentOfChannel: (channelId) => agents.get(channelId.toLowerCase()),
     seen(sessionId) {
       const record = use(sessionId);
       if (!record) return;

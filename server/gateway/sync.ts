@@ -133,6 +133,8 @@ export interface SyncOptions {
   readOwn(path: string, client: string, signal: AbortSignal): Promise<UpstreamRead> | undefined;
   /** Answers a known session's chat from what the gateway heard, when it can (server/gateway/chat-edge.ts); else told of the upstream read. */
   chatEdge?: Pick<ChatEdge, 'answer' | 'reading'>;
+  /** An agent's log advanced: an upstream read found memories added, edited or deleted; the sync stands at `cursor` now. */
+  onMemoriesChanged?: (agentId: string, cursor: string) => void;
   now?: () => number;
   /** This gateway's epoch (random per start); tests fix it. */
   epoch?: string;
@@ -140,6 +142,12 @@ export interface SyncOptions {
 
 export interface SyncRoute {
   serve(req: IncomingMessage, res: ServerResponse, query: SyncQuery, client: string): void;
+  /**
+   * The gateway heard a message on a channel of `agentId` (its memories may have changed
+   * since its kept copy was read): the next sync read of them goes upstream, unless one
+   * already did in this window (see `memoriesWindow`). An agent without a log is ignored.
+   */
+  markDue(agentId: string): void;
   stats(): SyncStats;
 }
 
@@ -164,6 +172,12 @@ interface AgentLog {
   horizon: number;
   bytes: number;
   usedAt: number;
+  /** When the kept copy applied last was read (the edge's storedAt), epoch ms. */
+  readAt: number;
+  /** When a message was last heard on one of the agent's channels, epoch ms. */
+  dueAt?: number;
+  /** The window (a slot of `memoriesTtlMs`, counted from epoch 0) whose read went upstream for a mark. */
+  forcedSlot?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -228,16 +242,19 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     let log = logs.get(agentId);
     if (log?.sourceEtag === entry.etag) {
       log.usedAt = now();
+      log.readAt = Math.max(log.readAt, entry.storedAt);
       return log;
     }
     const next = seq + 1;
+    const isNew = !log;
     if (!log) {
       // Whatever a browser holds from before this log existed is unknown to it: those cursors reset.
-      log = { sourceEtag: entry.etag, entries: new Map(), tombstones: new Map(), horizon: next, bytes: 0, usedAt: now() };
+      log = { sourceEtag: entry.etag, entries: new Map(), tombstones: new Map(), horizon: next, bytes: 0, usedAt: now(), readAt: entry.storedAt };
       logs.set(agentId, log);
     }
     log.sourceEtag = entry.etag;
     log.usedAt = now();
+    log.readAt = Math.max(log.readAt, entry.storedAt);
     let changed = false;
     const seen = new Set<string>();
     for (const item of listOf(entry, 'memories', parsed)) {
@@ -265,7 +282,26 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     dropOldest(log);
     if (changed || log.horizon === next) seq = next;
     evict(agentId);
+    // A new log is no news: every browser's cursor resets against it anyway.
+    if (changed && !isNew) options.onMemoriesChanged?.(agentId, cursor());
     return log;
+  }
+
+  /**
+   * The window for this read of `agentId`'s memories: the edge's, or 0 (read upstream now)
+   * when a message was heard on its channels after its kept copy was read. Windows are fixed
+   * slots of `memoriesTtlMs`, and a mark sends a read upstream only in a slot no upstream
+   * read has landed in yet, once: so the marks never make more than one upstream read of an
+   * agent's memories per slot, whatever is heard.
+   */
+  function memoriesWindow(agentId: string): number {
+    const ttl = options.memoriesTtlMs;
+    const log = logs.get(agentId);
+    if (ttl <= 0 || log?.dueAt === undefined || log.readAt > log.dueAt) return ttl;
+    const slot = Math.floor(now() / ttl);
+    if (Math.floor(log.readAt / ttl) >= slot || log.forcedSlot === slot) return ttl;
+    log.forcedSlot = slot;
+    return 0;
   }
 
   /** What all the logs hold, bytes (a few agents: summed when asked). */
@@ -408,7 +444,7 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
     if (agentId !== undefined && agents?.ids.has(agentId)) {
       const path = memoriesPath(agentId);
       const pathname = path.split('?')[0]!;
-      const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, options.memoriesTtlMs, signal);
+      const memoriesRead = await options.edge.read({ path, client, check: (body) => checkAnswer('GET', pathname, body) }, memoriesWindow(agentId), signal);
       if (memoriesRead.kind !== 'kept') return sendFailure(res, client, memoriesRead);
       log = noteMemories(agentId, memoriesRead.entry, memoriesRead.value);
     }
@@ -452,6 +488,10 @@ export function createSyncRoute(options: SyncOptions): SyncRoute {
       answer(req, res, query, client, left.signal).catch(() =>
         sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
       );
+    },
+    markDue(agentId) {
+      const log = logs.get(agentId.toLowerCase());
+      if (log) log.dueAt = now();
     },
     stats() {
       let memories = 0;

@@ -3,7 +3,7 @@ import { createApiReader } from './api-reader';
 import type { FreshCache, FreshRead } from './fresh-cache';
 
 function reader(read: () => Promise<FreshRead>) {
-  const cache: FreshCache = { read: () => read() };
+  const cache: Pick<FreshCache, 'read'> = { read: () => read() };
   return createApiReader({ cache, origin: 'http://purl.test', ttlMs: () => 30_000 });
 }
 
@@ -41,7 +41,7 @@ describe('the API reader', () => {
 
   it('keeps the freshness stamp under the key it is given, not the URL with the cursor', async () => {
     const keys: (string | undefined)[] = [];
-    const cache: FreshCache = {
+    const cache: Pick<FreshCache, 'read'> = {
       read: async (_request, _priority, _ttl, key) => {
         keys.push(key);
         return { source: 'fresh' };

@@ -20,7 +20,7 @@ function asPurlError(error: unknown): PurlError {
 }
 
 export interface ApiReaderOptions {
-  cache: FreshCache;
+  cache: Pick<FreshCache, 'read'>;
   origin: string;
   /** The freshness window for a path, ms. */
   ttlMs: (path: string) => number;

@@ -608,12 +608,17 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
     }) as const;
 
   /** A running worker with a tab open (its polls not due for a while) that has just heard push is up. */
-  async function openTabWithPush() {
+  async function openTabWithPush(server = fakeServer(), meta: Partial<MetaValues> = {}, overrides: ConfigOverrides = {}) {
     const now = Date.now();
-    const opened = await harness(fakeServer(), {
-      ...running(now),
-      schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
-    });
+    const opened = await harness(
+      server,
+      {
+        ...running(now),
+        schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
+        ...meta,
+      },
+      overrides,
+    );
     void opened.core.handle(heartbeat);
     await flushSoon();
     await opened.core.handle(hello('up'));
@@ -726,6 +731,56 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 2 });
     expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(60_000);
+  });
+
+  describe('memories', () => {
+    const STORED = '0000000000aa.5';
+    const memoriesEvent = (cursor: string, agentId = AGENT) => ({ type: 'push', event: 'memories', data: JSON.stringify({ agentId, cursor }) }) as const;
+    /** Behind the sync route, the memories synced up to STORED, neither poll due for half a minute or more. */
+    const openSynced = (server: ReturnType<typeof fakeServer>) =>
+      openTabWithPush(server, { syncCursor: { agentId: AGENT, cursor: STORED } }, { syncRoute: true, syncChat: true });
+
+    it('syncs the selected agent’s memories at once, as a delta, when push says the gateway stands past the stored cursor', async () => {
+      const server = fakeServer();
+      const { core, db } = await openSynced(server);
+      expect(server.syncs).toEqual([]);
+      await core.handle(memoriesEvent('0000000000aa.7'));
+      // The memories poll was due in a minute: the event makes it due now.
+      await vi.waitFor(() => expect(server.syncs).toHaveLength(1), { timeout: 1_000, interval: 20 });
+      expect(new URLSearchParams(server.syncs[0]).get('since')).toBe(STORED);
+      expect(new URLSearchParams(server.syncs[0]).get('agentId')).toBe(AGENT);
+      // A new gateway start (another epoch) is news too.
+      await core.handle(memoriesEvent('0000000000bb.1'));
+      await vi.waitFor(() => expect(server.syncs).toHaveLength(2), { timeout: 1_000, interval: 20 });
+      await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 3 }));
+    });
+
+    it('sends nothing for the cursor it holds or an older one, nor for another agent', async () => {
+      const server = fakeServer();
+      const { core, db } = await openSynced(server);
+      await core.handle(memoriesEvent(STORED));
+      await core.handle(memoriesEvent('0000000000aa.3'));
+      await core.handle(memoriesEvent('0000000000aa.9', '11111111-1111-4111-8111-111111111111'));
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(server.calls).toEqual([]);
+      // Counted all the same.
+      await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ events: 4 }));
+    });
+
+    it('refuses a malformed one with a sentence, and changes nothing', async () => {
+      const server = fakeServer();
+      const { core, db } = await openSynced(server);
+      await expect(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ agentId: AGENT, cursor: '../7' }) })).rejects.toThrow(
+        /memories\.cursor is not a sync cursor/,
+      );
+      await expect(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ cursor: '0000000000aa.9' }) })).rejects.toThrow(
+        /memories\.agentId is not a non-empty string/,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(server.calls).toEqual([]);
+      expect(await getMeta(db, 'syncCursor')).toEqual({ agentId: AGENT, cursor: STORED });
+      expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ events: 1 });
+    });
   });
 
   it('says the gateway is reached but not ElizaOS, and keeps the chat poll’s own cadence then', async () => {

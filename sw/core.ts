@@ -229,6 +229,14 @@ export function createCore(env: CoreEnvironment): Core {
       await poller.expedite('chat', now(), baseMs('chat'));
       track(loop.tick());
     },
+    // The memories poll made due now brings the change in one request (a delta from the stored cursor).
+    memoriesChanged: async (agentId, cursor) => {
+      if (!(await sync.isBehind(agentId, cursor))) return;
+      // What the last sync brought is out of date, however recent: the poll must ask.
+      await cache.expire(new URL(apiPaths.sync(agentId), env.origin).href);
+      await poller.expedite('memories', now(), baseMs('memories'));
+      track(loop.tick());
+    },
     onChange: (view, previous) => {
       metrics.push(view);
       if (view.state === previous.state) return;

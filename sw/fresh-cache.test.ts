@@ -57,6 +57,18 @@ describe('the freshness cache', () => {
     expect(h.lookups).toEqual([false]);
   });
 
+  it('asks again inside the window once told the data is out of date, conditional on what it kept', async () => {
+    const h = harness();
+    await readAndKeep(h);
+    await h.fresh.expire(URL_A);
+    await h.fresh.expire('http://purl.test/never-read');
+    h.clock.now += 1_000;
+    expect((await readAndKeep(h)).source).toBe('network');
+    expect(h.sent.map((sent) => sent.ifNoneMatch)).toEqual([null, 'W/"1"']);
+    // Kept again: fresh for its window as before.
+    expect((await readAndKeep(h)).source).toBe('fresh');
+  });
+
   it('sends nothing inside the freshness window once the answer was kept', async () => {
     const h = harness();
     await readAndKeep(h);

@@ -48,6 +48,11 @@ export interface FreshCache {
    * Rejects when the request failed.
    */
   read(request: Request, priority: Priority, ttlMs: number, key?: string): Promise<FreshRead>;
+  /**
+   * The data read under `key` (a URL) is known to be out of date (push said so): the next
+   * read sends a request, conditional on the validators kept, whatever the window says.
+   */
+  expire(key: string): Promise<void>;
 }
 
 function stampOf(response: Response, fetchedAt: number): AnswerStamp {
@@ -113,7 +118,13 @@ export function createFreshCache(options: FreshCacheOptions): FreshCache {
     return { source: 'network', response, keep: () => (response.ok ? stamp(url, stampOf(response, arrivedAt)) : Promise.resolve()) };
   }
 
-  return { read };
+  async function expire(key: string): Promise<void> {
+    const known = (await loaded()).get(key);
+    // Stamped as long ago as can be: stale for any window, first to go when room is needed.
+    if (known) await stamp(key, { ...known, fetchedAt: Number.MIN_SAFE_INTEGER });
+  }
+
+  return { read, expire };
 }
 
 /** Where earlier versions kept a second copy of every API answer, and workbox-expiration its timestamps for it. */

@@ -20,6 +20,8 @@ export interface PushOptions {
   receive: (messages: ChatMessage[]) => Promise<unknown>;
   /** Events were missed (the gateway could not replay them): the chat must be read once. */
   readChat: () => Promise<void>;
+  /** An agent's memories changed and the gateway's sync stands at `cursor`: sync them now if that is news here. */
+  memoriesChanged: (agentId: string, cursor: string) => Promise<void>;
   /** The state changed (`previous` is what it was). */
   onChange: (view: PushView, previous: PushView) => void;
 }
@@ -90,6 +92,10 @@ export function createPush(options: PushOptions): Push {
         if (session && event.sessionIds.includes(session.sessionId)) await options.readChat();
         return;
       }
+      case 'memories':
+        move(view.state, 1);
+        await options.memoriesChanged(event.agentId, event.cursor);
+        return;
       case 'message': {
         const session = await options.session();
         if (session?.sessionId === event.sessionId) {

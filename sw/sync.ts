@@ -57,6 +57,12 @@ export interface Sync {
   refreshWithChat(session: ChatSession, priority: Priority): Promise<Refreshed | undefined>;
   /** Makes another agent the selected one and loads its memories. */
   selectAgent(agentId: string): Promise<void>;
+  /**
+   * Whether the gateway's sync, standing at `cursor` for `agentId`'s memories (a push
+   * `memories` event), has what this browser lacks: `agentId` is the selected agent and the
+   * stored cursor is not `cursor` nor a later one of the same gateway start.
+   */
+  isBehind(agentId: string, cursor: string): Promise<boolean>;
 }
 
 type Store = StoreName;
@@ -224,5 +230,16 @@ export function createSync(options: SyncOptions): Sync {
     await refresh('user').catch(() => undefined);
   }
 
-  return { refresh, refreshWithChat, selectAgent };
+  async function isBehind(agentId: string, cursor: string): Promise<boolean> {
+    const db = await getDb();
+    const selected = await getMeta(db, 'selectedAgentId');
+    if (selected === undefined || selected.toLowerCase() !== agentId.toLowerCase()) return false;
+    const stored = await cursorFor(db, selected);
+    if (stored === undefined) return true;
+    const [storedEpoch, storedSeq] = stored.split('.');
+    const [epoch, seq] = cursor.split('.');
+    return storedEpoch !== epoch || Number(storedSeq) < Number(seq);
+  }
+
+  return { refresh, refreshWithChat, selectAgent, isBehind };
 }

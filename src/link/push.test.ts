@@ -57,9 +57,12 @@ describe('the push holder (the leader tab)', () => {
     streams[0]!.emit('hello', '{"epoch":"ep","upstream":"up"}', 'ep.3');
     streams[0]!.emit('message', '{"sessionId":"s1"}', 'ep.4');
     streams[0]!.emit('surprise', '{}');
+    // Not replayed: no id.
+    streams[0]!.emit('memories', '{"agentId":"a1","cursor":"0123456789ab.7"}');
     expect(sent).toEqual([
       { type: 'push', event: 'hello', id: 'ep.3', data: '{"epoch":"ep","upstream":"up"}' },
       { type: 'push', event: 'message', id: 'ep.4', data: '{"sessionId":"s1"}' },
+      { type: 'push', event: 'memories', data: '{"agentId":"a1","cursor":"0123456789ab.7"}' },
     ]);
   });
 

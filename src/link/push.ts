@@ -12,7 +12,7 @@ import type { PurlDatabase } from '../shared/db';
 import type { Command, PurlEvent } from '../shared/messages';
 
 /** The named events of the gateway's stream; anything else is not passed on. */
-export const PUSH_EVENTS = ['hello', 'message', 'reset', 'upstream'] as const;
+export const PUSH_EVENTS = ['hello', 'message', 'reset', 'upstream', 'memories'] as const;
 
 /** The part of EventSource the holder uses (a fake in unit tests). */
 export interface Stream {

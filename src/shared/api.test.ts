@@ -138,5 +138,8 @@ describe('push (docs/push.md)', () => {
     expect(() => parsePushEvent('reset', '{"sessionIds":[1]}')).toThrow(/list of ids/);
     expect(() => parsePushEvent('message', 'not json')).toThrow(PurlError);
     expect(() => parsePushEvent('takeover', '{}')).toThrow(/not a push event/);
+    expect(parsePushEvent('memories', `{"agentId":"${agentId}","cursor":"0123456789ab.7"}`)).toEqual({ event: 'memories', agentId, cursor: '0123456789ab.7' });
+    expect(() => parsePushEvent('memories', `{"agentId":"${agentId}","cursor":7}`)).toThrow(/not a sync cursor/);
+    expect(() => parsePushEvent('memories', '{"cursor":"0123456789ab.7"}')).toThrow(/agentId/);
   });
 });

@@ -249,7 +249,9 @@ export type PushEvent =
   | { event: 'hello'; epoch: string; upstream: PushUpstream }
   | { event: 'upstream'; upstream: PushUpstream }
   | { event: 'message'; sessionId: string; message: Json }
-  | { event: 'reset'; sessionIds: string[] };
+  | { event: 'reset'; sessionIds: string[] }
+  /** An agent's memories changed; the gateway's sync route stands at `cursor` now. */
+  | { event: 'memories'; agentId: string; cursor: string };
 
 const PUSH_UPSTREAM_STATES: ReadonlySet<string> = new Set<PushUpstream>(['up', 'down', 'refused']);
 
@@ -285,6 +287,11 @@ export function parsePushEvent(event: string, data: string): PushEvent {
       const ids = body['sessionIds'];
       if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) fail('reset.sessionIds is not a list of ids');
       return { event, sessionIds: ids as string[] };
+    }
+    case 'memories': {
+      const cursor = body['cursor'];
+      if (typeof cursor !== 'string' || !SYNC_CURSOR.test(cursor)) fail('memories.cursor is not a sync cursor');
+      return { event, agentId: requireString(body, 'agentId', 'memories'), cursor };
     }
     default:
       fail(`"${event}" is not a push event`);

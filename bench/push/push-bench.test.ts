@@ -40,6 +40,7 @@ const report = (stock: RowResult[]): PushReport => ({
   plan: { fleetUsers: [50], clients: ['push', 'edge', 'naive'], rampMs: 10_000, settleMs: 5_000, measureMs: 60_000, embedded: false },
   stock,
   embedded: [],
+  failed: [],
   elapsedS: 600,
 });
 

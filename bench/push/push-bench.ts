@@ -42,6 +42,8 @@ export interface PushReport {
   plan: PushPlan;
   stock: RowResult[];
   embedded: RowResult[];
+  /** Windows that did not finish (the simulator could not keep up, a server failed), with why: the rest stand. */
+  failed: { server: WindowSpec['server']; client: RowSpec['client']; users: number; error: string }[];
   elapsedS: number;
 }
 
@@ -73,10 +75,21 @@ export async function runPushBench(options: PushBenchOptions): Promise<PushRepor
   try {
     const stock: RowResult[] = [];
     const embedded: RowResult[] = [];
+    const failed: PushReport['failed'] = [];
     for (const server of plan.embedded ? (['stock', 'embedded'] as const) : (['stock'] as const))
       for (const users of plan.fleetUsers)
-        for (const client of plan.clients) (server === 'stock' ? stock : embedded).push(...(await window(users, client, server)));
-    return { date: new Date().toISOString().slice(0, 10), plan, stock, embedded, elapsedS: (Date.now() - startedAt) / 1000 };
+        for (const client of plan.clients) {
+          try {
+            (server === 'stock' ? stock : embedded).push(...(await window(users, client, server)));
+          } catch (error) {
+            // One window that could not be measured (in the smoke run: the bench is broken) does not throw away the others.
+            if (options.smoke) throw error;
+            const reason = error instanceof Error ? error.message : String(error);
+            log(`${CLIENT_LABEL[client]} × ${users} (${server}) not measured: ${reason}`);
+            failed.push({ server, client, users, error: reason });
+          }
+        }
+    return { date: new Date().toISOString().slice(0, 10), plan, stock, embedded, failed, elapsedS: (Date.now() - startedAt) / 1000 };
   } finally {
     await allStopped();
     templates.remove();
@@ -162,6 +175,8 @@ export function renderPush(report: PushReport, command: string): string {
       }
     }
   }
+  for (const row of report.failed)
+    lines.push('', `Not measured: ${CLIENT_LABEL[row.client]} × ${row.users} in front of the ${row.server} ElizaOS (${row.error}).`);
   lines.push(PUSH_FLEET_END);
   return lines.join('\n');
 }

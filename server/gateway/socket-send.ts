@@ -35,7 +35,7 @@ export interface SocketSenderOptions {
   renew: (sessionId: string, client: string) => Promise<RenewOutcome>;
   /** How long a send waits for ElizaOS's acknowledgement, ms (default 5 s; measured 10–15 ms). */
   ackTimeoutMs?: number;
-  /** The least time between two renewals of one session, ms (default 5 min; sessions last 30 min). */
+  /** The least time between two renewals of one session, ms (default 10 min: a third of the 30 a session lasts, and 0.1 requests a minute for each user who talks). */
   renewEveryMs?: number;
   /** How often due renewals are looked for, ms (default 30 s). */
   sweepEveryMs?: number;
@@ -137,7 +137,7 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
   const { upstream } = options;
   const book = options.book ?? createSessionBook({ now });
   const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
-  const renewEveryMs = options.renewEveryMs ?? 5 * 60_000;
+  const renewEveryMs = options.renewEveryMs ?? 10 * 60_000;
   const stats = { sentOverSocket: 0, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, renewals: 0 };
   const renewing = new Set<string>();
   /**

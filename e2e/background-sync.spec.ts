@@ -20,6 +20,8 @@ test('a message that could not leave before its last tab closed is sent on a Bac
     const page = await context.newPage();
     await openChat(page, stack.url);
     await expect.poll(() => stack.proxy.log.some((entry) => entry.method === 'POST' && entry.path === '/api/messaging/sessions')).toBe(true);
+    // ElizaOS fails messages: over HTTP (503), and its socket, which the gateway would send them over, is refused.
+    stack.proxy.cutSockets(true);
     stack.proxy.inject({ kind: 'status', status: 503, only: isPostToSession });
     const text = `Typed just before the last tab closed ${Date.now()}`;
     await type(page, text);
@@ -43,6 +45,7 @@ test('a message that could not leave before its last tab closed is sent on a Bac
     await expect.poll(ours).toBeTruthy();
     await cdp.send('ServiceWorker.stopAllWorkers');
     stack.proxy.inject({ kind: 'none' });
+    stack.proxy.cutSockets(false);
 
     // The server is back, but with no tab and no running worker nothing sends the message.
     await observer.waitForTimeout(3_000);

@@ -114,6 +114,15 @@ describe('the push holder (the leader tab)', () => {
     expect(sent).toEqual([{ type: 'push', event: 'down' }]);
   });
 
+  it('says nothing when its own tab goes away (stop), so closing the leader tab is not push going down', async () => {
+    const { holder, streams, sent } = holderWith({ url: URL_A });
+    await holder.start();
+    const stream = streams[0]!;
+    holder.stop();
+    stream.fail(false);
+    expect(sent).toEqual([]);
+  });
+
   it('stops for good when told to', async () => {
     const { holder, streams, timers } = holderWith({ url: URL_A });
     await holder.start();

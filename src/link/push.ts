@@ -93,6 +93,8 @@ export function createPushHolder(options: PushHolderOptions): PushHolder {
       });
     }
     opened.onerror = () => {
+      // This tab is going away (stop): the stream's end is not an outage, and the next leader says hello at once.
+      if (stopped) return;
       down();
       // A dropped connection is retried by EventSource itself (1 s, from the last event id);
       // a refusal (an HTTP error) is not: open again later, with a fresh target.
@@ -143,6 +145,10 @@ export function startPush(options: StartPushOptions): void {
       const timer = setTimeout(callback, ms);
       return () => clearTimeout(timer);
     },
+  });
+  // A closing leader tab is not push going down (which would bring the chat poll forward for nothing).
+  addEventListener('pagehide', (event) => {
+    if (!event.persisted) holder.stop();
   });
   void navigator.locks.request(
     'purl-push',

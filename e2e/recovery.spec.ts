@@ -26,7 +26,9 @@ test('a message typed while the server is dead reaches it within 3 s of its retu
     await typeMessage(page, before);
     await expect(replyTo(page, before)).toHaveCount(1);
 
-    // Dead on every path: the API and ElizaOS's /healthz, which the gateway's /health asks.
+    // Dead on every path: the API, ElizaOS's /healthz, which the gateway's /health asks, and its socket
+    // (which messages would otherwise go over).
+    stack.proxy.cutSockets(true);
     stack.proxy.inject({ kind: 'reset' });
     const during = `Typed while the server is dead ${stamp}`;
     await typeMessage(page, during);
@@ -38,6 +40,7 @@ test('a message typed while the server is dead reaches it within 3 s of its retu
     expect(stack.proxy.log.some((entry) => entry.path === '/healthz' && entry.startedAt >= quietFrom)).toBe(true);
 
     stack.proxy.inject({ kind: 'none' });
+    stack.proxy.cutSockets(false);
     const backAt = Date.now();
     await expect.poll(() => countOnServer(during), { timeout: 3_000, intervals: [100] }).toBe(1);
     const deliveredS = (Date.now() - backAt) / 1000;

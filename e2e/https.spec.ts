@@ -48,7 +48,7 @@ test('over https by its LAN name, the app gets its service worker and works offl
     await context.setOffline(true);
     await page.reload();
     await expect(page.getByText("You're offline.", { exact: false })).toBeVisible();
-    expect(await conversationRows(page).allTextContents()).toEqual(rows);
+    await expect(conversationRows(page)).toHaveText(rows);
   } finally {
     await context.close();
     await gateway.close();

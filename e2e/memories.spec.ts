@@ -20,6 +20,8 @@ test.describe('the memories browser on the seeded data', () => {
     await expect(silent).toContainText('6 messages');
     await silent.click();
     await expect(page).toHaveURL(/#\/memories\/.+/);
+    // The transcript renders from IndexedDB after the route changes: wait for all six lines.
+    await expect(page.locator('.memory .memory-text')).toHaveCount(6);
     const texts = await page.locator('.memory .memory-text').allTextContents();
     expect(texts.filter((_, i) => i % 2 === 0)).toEqual([
       'Why does the agent go silent after a while?',

@@ -32,6 +32,16 @@ async function pushUp(page: Page): Promise<void> {
   await expect.poll(async () => (await workerMeta(page, 'metrics'))?.push?.state, { timeout: 20_000 }).toBe('up');
 }
 
+/**
+ * Waits until push is up and the chat poll is the safety net: the chat read that was due
+ * when push came up (it reads what was said before the stream began) has been made, and
+ * the next one is a minute away (±10 % jitter).
+ */
+async function pushSettled(page: Page): Promise<void> {
+  await pushUp(page);
+  await expect.poll(async () => (await workerMeta(page, 'metrics'))?.pollIntervals.chat ?? 0, { timeout: 20_000 }).toBeGreaterThanOrEqual(54_000);
+}
+
 test.describe('push', () => {
   let proxy: FaultProxy;
   let gateway: Gateway;
@@ -52,7 +62,7 @@ test.describe('push', () => {
   /** Two tabs of one browser on the chat, the first of them the stream's holder. */
   async function twoTabs(context: BrowserContext, page: Page): Promise<Page> {
     await openChat(page, gateway.url);
-    await pushUp(page);
+    await pushSettled(page);
     const second = await context.newPage();
     await openChat(second, gateway.url);
     return second;
@@ -90,7 +100,7 @@ test.describe('push', () => {
     await page.close();
     // The second tab takes the lock and its stream says hello: one more event, push up.
     await expect.poll(async () => (await workerMeta(second, 'metrics'))?.push?.events ?? 0, { timeout: 1_500, intervals: [100] }).toBeGreaterThan(eventsBefore);
-    await pushUp(second);
+    await pushSettled(second);
     const readsBefore = chatReads(proxy);
     const text = `After the leader left ${Date.now()}`;
     await typeMessage(second, text);
@@ -149,7 +159,8 @@ test.describe('push', () => {
       body: JSON.stringify({ content: meanwhile }),
     });
     expect(posted.status).toBe(201);
-    expect(await countOnServer(meanwhile)).toBe(1);
+    // The agent stores its memory of the message after ElizaOS's 201, not before.
+    await expect.poll(() => countOnServer(meanwhile)).toBe(1);
 
     await startGateway();
     await pushUp(page);

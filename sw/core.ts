@@ -373,10 +373,15 @@ export function createCore(env: CoreEnvironment): Core {
         return setHighLoad(command.on);
       case 'skip-waiting':
         return;
-      case 'push':
+      case 'push': {
         await load();
         await push.handle(command);
-        return tick();
+        // The holding tab is answered once the event is applied (it sends the next one then,
+        // and sends this one again if no answer comes): the polls it brings due run on.
+        const running = tick().catch(() => undefined);
+        env.waitUntil?.(running);
+        return;
+      }
       default: {
         const unhandled: never = command;
         throw new Error(`unhandled command ${JSON.stringify(unhandled)}`);

@@ -29,8 +29,8 @@ import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
 import { createPush, matchPushRoute, PUSH_PATH } from './push';
 import { withPushToken } from './push-token';
-import { createSocketSender, heartbeatWithinBudget } from './socket-send';
-import { createUpstreamSocket, type UpstreamSocket } from './upstream-socket';
+import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from './socket-send';
+import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream-socket';
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import type { GatewayOptions } from './options';
@@ -51,6 +51,8 @@ export interface Gateway {
 /** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, short timings). */
 export interface GatewayParts {
   upstreamSocket?: UpstreamSocket;
+  /** Makes the upstream socket's connection (a fake in unit tests; default socket.io-client's `io`). */
+  connectUpstream?: UpstreamSocketOptions['connect'];
   pushKeepAliveMs?: number;
   /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
   ackTimeoutMs?: number;
@@ -76,7 +78,13 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   // The upstream socket is made here but connects only when the first browser subscribes (or sends).
   const upstreamSocket =
     options.push && options.pushKey
-      ? (parts.upstreamSocket ?? createUpstreamSocket({ upstream: options.upstream, ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}) }))
+      ? (parts.upstreamSocket ??
+        createUpstreamSocket({
+          upstream: options.upstream,
+          ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
+          isIsolated: isolationWithinBudget(options, budget),
+          ...(parts.connectUpstream ? { connect: parts.connectUpstream } : {}),
+        }))
       : undefined;
   const push =
     upstreamSocket && options.pushKey

@@ -186,6 +186,47 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
     expect(restPosts()).toHaveLength(3);
   });
 
+  it('in front of an ElizaOS with ENABLE_DATA_ISOLATION, sends nothing over the socket and joins nothing: its message server is not the default one', async () => {
+    // ElizaOS 1.7.2 stores and acknowledges a message sent with the default server id there, and its agent never answers it.
+    const configAsked: string[] = [];
+    upstream.answer = (req, res) => {
+      if (req.url === '/api/system/config') {
+        configAsked.push(req.method ?? '');
+        return jsonAnswer(200, { success: true, data: { requiresAuth: true } })(req, res);
+      }
+      return jsonAnswer(201, req.url === '/api/messaging/sessions' ? created : restPosted)(req, res);
+    };
+    const gateway = await open();
+    await makeSession(gateway);
+    for (let tries = 0; tries < 100 && (await health(gateway)).upstream.state !== 'refused'; tries++) await sleep(5);
+    expect((await health(gateway)).upstream.state).toBe('refused');
+    expect(socket.joinsOf(CHANNEL)).toBe(0);
+    const answer = await post(gateway, { content: 'isolated', metadata: { clientMessageId: CLIENT_ID } });
+    expect(answer.status).toBe(201);
+    expect(socket.sent()).toEqual([]);
+    expect(restPosts()).toHaveLength(1);
+    expect(configAsked).toEqual(['GET']);
+    // The browser's stream says so: its worker keeps polling.
+    await streams[0]!.next(
+      (event) => (event.event === 'hello' && event.json().upstream === 'refused') || (event.event === 'upstream' && event.json().state === 'refused'),
+    );
+
+    // Without isolation (false), or a server that could not say (a 500), the socket is up and used.
+    for (const config of [{ success: true, data: { requiresAuth: false } }, 'broken']) {
+      socket = new FakeSocket();
+      upstream.answer = (req, res) =>
+        req.url === '/api/system/config'
+          ? jsonAnswer(config === 'broken' ? 500 : 200, config)(req, res)
+          : jsonAnswer(201, req.url === '/api/messaging/sessions' ? created : restPosted)(req, res);
+      const next = await open();
+      await makeSession(next);
+      expect((await health(next)).upstream.state).toBe('up');
+      expect(socket.joinsOf(CHANNEL)).toBe(1);
+      expect((await post(next, { content: 'not isolated' })).status).toBe(201);
+      expect(socket.sent()).toHaveLength(1);
+    }
+  });
+
   it('learns a session it did not make (a gateway restart) from ElizaOS’s 201 to its first message: the next goes over the socket', async () => {
     const gateway = await open();
     const stream = await openEventStream(gateway.url, `${PUSH_PATH}?session=${SESSION}.${CHANNEL}.${mintPushToken(TEST_PUSH_KEY, SESSION, CHANNEL)}`);

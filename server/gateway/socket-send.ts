@@ -245,3 +245,28 @@ export function heartbeatWithinBudget(options: GatewayOptions, budget: UpstreamB
     return answer.status === 404 || answer.status === 410 ? 'gone' : 'later';
   };
 }
+
+/** The gateway's own requests (not made for any browser) are made as this client. */
+const GATEWAY_ITSELF = '127.0.0.1';
+
+/**
+ * Asks ElizaOS whether it runs with ENABLE_DATA_ISOLATION (`GET /api/system/config`,
+ * `data.requiresAuth`), for the upstream socket (server/gateway/upstream-socket.ts
+ * `isIsolated`): true or false when it said, undefined when it could not be told. A server
+ * without the route (404) has no isolation to speak of.
+ */
+export function isolationWithinBudget(options: GatewayOptions, budget: UpstreamBudget) {
+  return async (): Promise<boolean | undefined> => {
+    const answer = await readWithinBudget(budget, () => readUpstream(options, '/api/system/config', GATEWAY_ITSELF));
+    if (answer.kind === 'failed') return undefined;
+    if (answer.status === 404) return false;
+    if (answer.status !== 200) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(answer.body.toString('utf8'));
+      const requiresAuth = (parsed as { data?: { requiresAuth?: unknown } } | null)?.data?.requiresAuth;
+      return typeof requiresAuth === 'boolean' ? requiresAuth : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
-import { createUpstreamSocket, type SocketLike } from './upstream-socket';
+import type { SocketLike } from './upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
@@ -99,10 +99,7 @@ export async function gatewayWithFakeSocket(
   env: Record<string, string> = {},
   parts: GatewayParts = {},
 ): Promise<Gateway> {
-  return gatewayFor(upstream, dist, env, {
-    upstreamSocket: createUpstreamSocket({ upstream: new URL(upstream.url), connect: () => socket.connect() as unknown as SocketLike }),
-    ...parts,
-  });
+  return gatewayFor(upstream, dist, env, { connectUpstream: () => socket.connect() as unknown as SocketLike, ...parts });
 }
 
 /** The /health push counts of messages sent and chats read, before any was. */
@@ -290,6 +287,8 @@ export class FakeSocket {
   readonly handlers = new Map<string, ((...args: unknown[]) => void)[]>();
   connects = 0;
   active = true;
+  /** As socket.io-client's: true between a `connect` and a `disconnect`. */
+  connected = false;
   /** How a join is answered. */
   joins: 'accept' | 'deny' | 'ignore' = 'accept';
   /** How a user's message (`emit("2")`) is answered: stored (its echo, then messageAck), an error, or nothing. */
@@ -347,6 +346,8 @@ export class FakeSocket {
   }
 
   deliver(event: string, ...args: unknown[]): void {
+    if (event === 'connect') this.connected = true;
+    if (event === 'disconnect' || event === 'connect_error') this.connected = false;
     for (const handler of this.handlers.get(event) ?? []) handler(...args);
   }
 

@@ -14,6 +14,13 @@
  * "Access denied: …" and no channel id (SocketIORouter.handleChannelJoining in
  * @elizaos/server). With isolation on every join is refused, so one such answer makes the
  * state `refused` until the next reconnect; browsers keep polling meanwhile.
+ *
+ * Isolation is also asked before the state is `up` (`isIsolated`, ElizaOS's
+ * `GET /api/system/config` `requiresAuth`, once a connection): with it on, ElizaOS's
+ * message server is not the default one, and a message sent over the socket with the
+ * default id is stored and acknowledged but never answered (measured on 1.7.2), so no
+ * message may go over the socket before a join has been refused. The state is then
+ * `refused` from the start, and messages take the REST path.
  */
 import { randomUUID } from 'node:crypto';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
@@ -50,7 +57,7 @@ export interface SocketMessage {
 export type SendOutcome = { kind: 'stored'; id: string; createdAt: number } | { kind: 'timeout' } | { kind: 'down' } | { kind: 'failed'; error: string };
 
 /** What the gateway needs of a Socket.IO client socket (socket.io-client's `Socket`; a fake in tests). */
-export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active'>;
+export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active' | 'connected'>;
 
 export interface UpstreamSocketOptions {
   upstream: URL;
@@ -61,6 +68,12 @@ export interface UpstreamSocketOptions {
   /** After the server refused the socket itself (a wrong key), the wait before trying again, ms. */
   retryMs?: number;
   now?: () => number;
+  /**
+   * Whether ElizaOS runs with ENABLE_DATA_ISOLATION, asked on each connection before the
+   * state is `up`; undefined when it could not be told (the state is `up` then, and a
+   * refused join still makes it `refused`).
+   */
+  isIsolated?: () => Promise<boolean | undefined>;
   /** Makes the socket (default: socket.io-client's `io`, websocket only). */
   connect?: (url: string, options: Partial<ManagerOptions & SocketOptions>) => SocketLike;
 }
@@ -215,11 +228,17 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
       reconnection: true,
     });
     made.on('connect', () => {
-      setState('up');
-      for (const [channelId, channel] of channels) {
-        channel.joined = false;
-        join(channelId);
-      }
+      for (const channel of channels.values()) channel.joined = false;
+      void (options.isIsolated?.() ?? Promise.resolve(undefined)).then((isolated) => {
+        // Dropped or closed while asking: the next connection asks again.
+        if (closed || socket !== made || !made.connected) return;
+        if (isolated === true) {
+          setState('refused');
+          return;
+        }
+        setState('up');
+        for (const channelId of channels.keys()) join(channelId);
+      });
     });
     made.on('disconnect', (reason) => {
       for (const channel of channels.values()) channel.joined = false;

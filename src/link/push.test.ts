@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { PurlError } from '../shared/errors';
 import type { Command } from '../shared/messages';
-import { createPushHolder, type Stream } from './push';
+import { createPushDelivery, createPushHolder, PUSH_ATTEMPTS, PUSH_BACKLOG, type Stream } from './push';
 
 /** An EventSource as far as the holder uses it: the test emits events and errors. */
 class FakeStream implements Stream {
@@ -131,5 +132,63 @@ describe('the push holder (the leader tab)', () => {
     expect(timers[0]!.cancelled).toBe(true);
     await holder.retarget();
     expect(streams).toHaveLength(1);
+  });
+});
+
+describe('handing events to the worker', () => {
+  type Out = Extract<Command, { type: 'push' }>;
+  const event = (id: string): Out => ({ type: 'push', event: 'message', id, data: '{}' });
+  /** A worker that answers as `answers` says, one entry per command it is asked (then 'ok'). */
+  function workerThat(answers: ('ok' | 'silent' | 'rejects' | 'blocked')[]) {
+    const asked: string[] = [];
+    const dropped: string[] = [];
+    const ask = async (command: Out) => {
+      asked.push(command.id!);
+      const answer = answers.shift() ?? 'ok';
+      // A tick between the ask and the answer, as a real worker takes.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (answer === 'silent') throw new PurlError('no-answer');
+      if (answer === 'rejects') throw new PurlError('worker-failed');
+      if (answer === 'blocked') throw new PurlError('storage-blocked');
+    };
+    const send = createPushDelivery({ ask, onDropped: (command) => dropped.push(command.id!) });
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
+    return { send, asked, dropped, settled };
+  }
+
+  it('sends one event at a time, in order, each once when the worker answers', async () => {
+    const { send, asked, dropped, settled } = workerThat([]);
+    for (const id of ['ep.1', 'ep.2', 'ep.3']) send(event(id));
+    expect(asked).toEqual(['ep.1']);
+    await settled();
+    expect(asked).toEqual(['ep.1', 'ep.2', 'ep.3']);
+    expect(dropped).toEqual([]);
+  });
+
+  it('sends again an event the worker did not answer (it stopped), before the next one', async () => {
+    const { send, asked, dropped, settled } = workerThat(['silent', 'ok']);
+    send(event('ep.1'));
+    send(event('ep.2'));
+    await settled();
+    expect(asked).toEqual(['ep.1', 'ep.1', 'ep.2']);
+    expect(dropped).toEqual([]);
+  });
+
+  it(`gives an event up after ${PUSH_ATTEMPTS} silences, and at once when the worker refused it; the next ones still go`, async () => {
+    const { send, asked, dropped, settled } = workerThat(['silent', 'silent', 'silent', 'rejects', 'blocked']);
+    for (const id of ['ep.1', 'ep.2', 'ep.3', 'ep.4']) send(event(id));
+    await settled();
+    expect(asked).toEqual(['ep.1', 'ep.1', 'ep.1', 'ep.2', 'ep.3', 'ep.4']);
+    // A worker whose database is blocked has the event and runs it later: not dropped, not sent again.
+    expect(dropped).toEqual(['ep.1', 'ep.2']);
+  });
+
+  it(`keeps at most ${PUSH_BACKLOG} events waiting, letting the oldest waiting go`, async () => {
+    const { send, asked, dropped, settled } = workerThat([]);
+    for (let i = 0; i <= PUSH_BACKLOG; i += 1) send(event(`ep.${i}`));
+    expect(dropped).toEqual(['ep.1']);
+    await settled();
+    await vi.waitFor(() => expect(asked).toHaveLength(PUSH_BACKLOG));
+    expect(asked.slice(0, 3)).toEqual(['ep.0', 'ep.2', 'ep.3']);
   });
 });

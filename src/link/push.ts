@@ -5,10 +5,13 @@
  * (docs/sw-stream.md). A tab is not stopped while open, and when it closes the lock passes
  * to the next tab at once. The leader hands every event to the worker, which checks it
  * and writes IndexedDB (this tab writes nothing); each such message also wakes a stopped
- * worker.
+ * worker. The worker answers each event once it has applied it; one it did not answer
+ * (stopped while applying it, or while the message was on its way) is sent again, and
+ * the events go one at a time, in order.
  */
 import { apiPaths, type ChatSession } from '../shared/api';
 import type { PurlDatabase } from '../shared/db';
+import { PurlError } from '../shared/errors';
 import type { Command, PurlEvent } from '../shared/messages';
 
 /** The named events of the gateway's stream; anything else is not passed on. */
@@ -129,10 +132,75 @@ export async function pushTarget(db: PurlDatabase): Promise<string | undefined> 
 
 export interface StartPushOptions {
   getDb: () => Promise<PurlDatabase>;
-  send: (command: Command) => void;
+  /** Sends a command and settles with the worker's answer (`askWorker`). */
+  ask: (command: Command, timeoutMs: number) => Promise<void>;
   /** Calls back with each of the worker's broadcasts. */
   onWorkerEvent: (listener: (event: PurlEvent) => void) => void;
 }
+
+type PushCommandOut = Extract<Command, { type: 'push' }>;
+
+export interface PushDeliveryOptions {
+  /** Sends one command and settles with the worker's answer (rejects with a PurlError; `askWorker`). */
+  ask: (command: PushCommandOut) => Promise<void>;
+  /** Something was given up: the console hears why. */
+  onDropped: (command: PushCommandOut, error: unknown) => void;
+}
+
+/** Tries per event: a worker that has not answered three times in a row is not coming back for it (the chat poll's safety net is). */
+export const PUSH_ATTEMPTS = 3;
+/** Events waiting for the worker at most; beyond that the oldest go (a worker that long silent is broken, and a tab must not grow without end). */
+export const PUSH_BACKLOG = 500;
+
+/**
+ * Hands the stream's events to the worker in order, one at a time, each sent again until
+ * the worker says it has applied it. Only silence is retried: a worker that answered
+ * with a failure saw the event (an event it rejects as malformed, or storage that is
+ * full) and would answer the same again. Events are idempotent in the worker (messages
+ * are kept by their server id), so an event applied whose answer was lost costs nothing.
+ */
+export function createPushDelivery(options: PushDeliveryOptions): (command: PushCommandOut) => void {
+  const backlog: PushCommandOut[] = [];
+  let running = false;
+
+  async function deliver(command: PushCommandOut): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await options.ask(command);
+        return;
+      } catch (error) {
+        const silent = error instanceof PurlError && error.code === 'no-answer';
+        // 'storage-blocked': the worker has the event and runs it once its database opens.
+        if (error instanceof PurlError && error.code === 'storage-blocked') return;
+        if (!silent || attempt >= PUSH_ATTEMPTS) {
+          options.onDropped(command, error);
+          return;
+        }
+      }
+    }
+  }
+
+  async function run(): Promise<void> {
+    running = true;
+    try {
+      for (let next = backlog[0]; next; next = backlog[0]) {
+        await deliver(next);
+        if (backlog[0] === next) backlog.shift();
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return (command) => {
+    backlog.push(command);
+    if (backlog.length > PUSH_BACKLOG) options.onDropped(backlog.splice(1, 1)[0]!, new Error('too many events waiting for the worker'));
+    if (!running) void run();
+  };
+}
+
+/** How long the worker may take to answer one event (it may be starting and opening its database) before it is sent again. */
+export const PUSH_ANSWER_MS = 3_000;
 
 /** Joins the election; the tab that wins holds the stream until it closes. */
 export function startPush(options: StartPushOptions): void {
@@ -140,7 +208,10 @@ export function startPush(options: StartPushOptions): void {
   const holder = createPushHolder({
     target: async () => pushTarget(await options.getDb()),
     open: (url) => new EventSource(url),
-    send: options.send,
+    send: createPushDelivery({
+      ask: (command) => options.ask(command, PUSH_ANSWER_MS),
+      onDropped: (command, error) => console.warn(`Purl's worker did not take a pushed ${command.event} event:`, error),
+    }),
     setTimer: (callback, ms) => {
       const timer = setTimeout(callback, ms);
       return () => clearTimeout(timer);

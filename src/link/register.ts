@@ -6,7 +6,7 @@
  */
 import { Workbox } from 'workbox-window';
 import { getDb, workerEvents } from '../data/sources';
-import { sendCommand } from './commands';
+import { askWorker } from './commands';
 import { startHeartbeat } from './heartbeat';
 import { applyRequestedMode, disableHighLoadMode, enableHighLoadMode } from './high-load';
 import { startPush } from './push';
@@ -48,6 +48,6 @@ export function registerWorker(): void {
   Object.assign(window, { enableHighLoadMode, disableHighLoadMode });
   applyRequestedMode();
   startHeartbeat();
-  startPush({ getDb, send: (command) => void sendCommand(command), onWorkerEvent: (listener) => workerEvents.subscribe(listener) });
+  startPush({ getDb, ask: askWorker, onWorkerEvent: (listener) => workerEvents.subscribe(listener) });
   resumeUnsent();
 }

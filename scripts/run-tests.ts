@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NO_BROWSER_MESSAGE, findChromium } from '../e2e/browser';
+import { hasRedisServer, NO_REDIS_MESSAGE } from '../server/cluster/redis-server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const reportDir = path.join(root, 'test-report');
@@ -51,6 +52,11 @@ function main(): number {
   const chromium = findChromium();
   if (!chromium) {
     console.error(NO_BROWSER_MESSAGE);
+    return 1;
+  }
+  // The shared state of several gateways is tested on a real Redis.
+  if (!hasRedisServer()) {
+    console.error(NO_REDIS_MESSAGE);
     return 1;
   }
   fs.rmSync(reportDir, { recursive: true, force: true });

@@ -33,6 +33,7 @@ import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from
 import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream-socket';
 import { createHealth } from './health';
 import { createLimits } from './limits';
+import { createRedisLink } from './redis';
 import type { GatewayOptions } from './options';
 import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import { matchApiRoute, type RouteLimit } from './routes';
@@ -58,6 +59,8 @@ export interface GatewayParts {
   ackTimeoutMs?: number;
   /** How long the chat edge answers from one snapshot, ms. */
   chatHorizonMs?: number;
+  /** Where the gateway says what changed in its surroundings (Redis up or down); default the console, as `purl: …`. */
+  log?: (line: string) => void;
 }
 
 const NOT_SERVED = "Purl's gateway doesn't serve this path: it passes on only the requests the Purl app makes.";
@@ -155,7 +158,9 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           if (agentId !== undefined) sync.markDue(agentId);
         })
       : undefined;
-  const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute);
+  // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
+  const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: parts.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
+  const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis);
   const health = createHealth({
     upstream: options.upstream,
     ...(options.upstreamApiKey ? { headers: { 'X-API-KEY': options.upstreamApiKey } } : {}),
@@ -196,6 +201,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
           ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
           ...(push ? { push: { ...push.stats(), ...sender?.stats(), ...chatEdge?.stats() } } : {}),
+          ...(redis ? { redis: redis.stats() } : {}),
+          ...(options.instanceName ? { instance: options.instanceName } : {}),
         });
       })
       .catch(next);
@@ -323,6 +330,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       sender?.close();
       push?.close();
       proxy.close();
+      void redis?.close();
     },
   };
 }

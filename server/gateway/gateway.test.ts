@@ -42,6 +42,18 @@ describe('gateway options', () => {
     expect(() => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:1', PORT: '99999' })).toThrowError(/PORT must be a port number/);
   });
 
+  it('takes a redis:// or rediss:// REDIS_URL, and stops with a sentence on anything else', () => {
+    const read = (REDIS_URL: string) => readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', REDIS_URL }, undefined, { pushKey: TEST_PUSH_KEY });
+    expect(read('redis://:secret@10.0.0.5:6380/2').options.redisUrl?.href).toBe('redis://:secret@10.0.0.5:6380/2');
+    expect(read('rediss://cache.example').options.redisUrl?.hostname).toBe('cache.example');
+    expect(read('').options.redisUrl).toBeUndefined();
+    // One of several gateways does not hear what was posted through the others: no chat edge unless asked for.
+    expect([read('').options.chatEdge, read('redis://127.0.0.1:6379').options.chatEdge]).toEqual([true, false]);
+    expect(() => read('localhost:6379')).toThrowError(/^REDIS_URL must use redis or rediss, got "localhost:6379"\.$/);
+    expect(() => read('http://127.0.0.1:6379')).toThrowError(/REDIS_URL must use redis or rediss/);
+    expect(() => read('not a url')).toThrowError(/^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL such as redis:\/\/127\.0\.0\.1:6379, got "not a url"\.$/);
+  });
+
   it('defaults to 127.0.0.1:5174 and reports rejected client settings', () => {
     const { options, warnings } = readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' }, undefined, {
       pushKey: TEST_PUSH_KEY,

@@ -5,10 +5,18 @@
  * X-Forwarded-For of a proxy listed in TRUST_PROXY (express's `trust proxy`). Answers
  * carry draft-8 `RateLimit` / `RateLimit-Policy` members and, on 429, `Retry-After` and a
  * sentence, which the service worker already obeys.
+ *
+ * With REDIS_URL the counts live in Redis (rate-limit-redis), shared by every gateway
+ * instance on it: a client whose requests go to different instances gets its limit once,
+ * not once per instance. While Redis is down each instance counts on its own (express-
+ * rate-limit's MemoryStore) and says so in /health; the shared counts resume when it is
+ * back.
  */
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { type ClientRateLimitInfo, type IncrementResponse, MemoryStore, type Options, rateLimit, type Store } from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
 import { sendError } from './errors';
+import type { RedisLink } from './redis';
 
 export const API_POLICY = 'purl-api';
 export const MEMORIES_POLICY = 'purl-memories';
@@ -18,8 +26,88 @@ export interface GatewayLimits {
   memories: RequestHandler;
 }
 
-function limiter(policy: string, perMinute: number, what: string): RequestHandler {
+/**
+ * Counts in Redis while the link is up, else locally. rate-limit-redis loads its scripts
+ * in `init` and keeps a failed load for good (every increment would fail after a start
+ * with Redis down), so they are loaded again each time the link comes up.
+ */
+export class SharedLimitStore implements Store {
+  readonly localKeys = false;
+  readonly prefix: string;
+  readonly #local = new MemoryStore();
+  readonly #shared: RedisStore;
+  #options: Options | undefined;
+
+  constructor(
+    readonly link: RedisLink,
+    policy: string,
+  ) {
+    this.prefix = `purl:limit:${policy}:`;
+    this.#shared = new RedisStore({ sendCommand: (...args: string[]) => link.send(args) as Promise<never>, prefix: this.prefix });
+    link.onState((state) => {
+      if (state === 'up') this.#loadShared();
+    });
+  }
+
+  #loadShared(): void {
+    if (!this.#options) return;
+    this.#shared.init(this.#options).catch((error: unknown) => this.link.noteFailure(error));
+  }
+
+  /** Runs `shared` while the link is up; `local` when it is down or the command fails. */
+  async #either<T>(shared: () => Promise<T>, local: () => T | Promise<T>): Promise<T> {
+    if (this.link.state() === 'up') {
+      try {
+        return await shared();
+      } catch (error) {
+        this.link.noteFailure(error);
+      }
+    }
+    return local();
+  }
+
+  init(options: Options): void {
+    this.#options = options;
+    this.#local.init(options);
+    if (this.link.state() === 'up') this.#loadShared();
+  }
+
+  get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    return this.#either(
+      () => this.#shared.get(key),
+      () => this.#local.get(key),
+    );
+  }
+
+  increment(key: string): Promise<IncrementResponse> {
+    return this.#either(
+      () => this.#shared.increment(key),
+      () => this.#local.increment(key),
+    );
+  }
+
+  decrement(key: string): Promise<void> {
+    return this.#either(
+      () => this.#shared.decrement(key),
+      () => this.#local.decrement(key),
+    );
+  }
+
+  resetKey(key: string): Promise<void> {
+    return this.#either(
+      () => this.#shared.resetKey(key),
+      () => this.#local.resetKey(key),
+    );
+  }
+
+  shutdown(): void {
+    this.#local.shutdown();
+  }
+}
+
+function limiter(policy: string, perMinute: number, what: string, redis: RedisLink | undefined): RequestHandler {
   return rateLimit({
+    ...(redis ? { store: new SharedLimitStore(redis, policy) } : {}),
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-8',
@@ -41,9 +129,9 @@ function limiter(policy: string, perMinute: number, what: string): RequestHandle
   });
 }
 
-export function createLimits(apiPerMinute: number, memoriesPerMinute: number): GatewayLimits {
+export function createLimits(apiPerMinute: number, memoriesPerMinute: number, redis?: RedisLink): GatewayLimits {
   return {
-    api: limiter(API_POLICY, apiPerMinute, 'requests'),
-    memories: limiter(MEMORIES_POLICY, memoriesPerMinute, 'memories reads'),
+    api: limiter(API_POLICY, apiPerMinute, 'requests', redis),
+    memories: limiter(MEMORIES_POLICY, memoriesPerMinute, 'memories reads', redis),
   };
 }

@@ -72,6 +72,10 @@ export interface GatewayOptions {
   pushKey?: Buffer;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
   tls?: { cert: Buffer; key: Buffer };
+  /** REDIS_URL: the Redis the instances of a cluster share their limits and state through (docs/cluster.md). */
+  redisUrl?: URL;
+  /** PURL_INSTANCE_NAME: which instance of a cluster this is, shown in /health (`npm run cluster` names them gateway1…). */
+  instanceName?: string;
 }
 
 export class OptionsError extends Error {
@@ -97,6 +101,18 @@ function parseUrl(raw: string, name: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new OptionsError(`${name} must use http or https, got "${raw}".`);
   }
+  return url;
+}
+
+function parseRedisUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new OptionsError(`REDIS_URL must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got "${raw}".`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new OptionsError(`REDIS_URL must use redis or rediss, got "${raw}".`);
+  if (!url.hostname) throw new OptionsError(`REDIS_URL names no host, got "${raw}".`);
   return url;
 }
 
@@ -265,7 +281,8 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
     push: parseOnOff(env['PURL_PUSH'], 'PURL_PUSH', true),
     socketSend: parseOnOff(env['PURL_SOCKET_SEND'], 'PURL_SOCKET_SEND', true),
-    chatEdge: parseOnOff(env['PURL_CHAT_EDGE'], 'PURL_CHAT_EDGE', true),
+    // One of several gateways (REDIS_URL) does not see the messages posted through the others: its chat edge would miss them.
+    chatEdge: parseOnOff(env['PURL_CHAT_EDGE'], 'PURL_CHAT_EDGE', !env['REDIS_URL']),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the
@@ -280,5 +297,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
   }
   if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];
   if (env['PURL_GATEWAY_SECRET']) options.gatewaySecret = env['PURL_GATEWAY_SECRET'];
+  if (env['REDIS_URL']) options.redisUrl = parseRedisUrl(env['REDIS_URL']);
+  if (env['PURL_INSTANCE_NAME']) options.instanceName = env['PURL_INSTANCE_NAME'].slice(0, 64);
   return { options, warnings };
 }

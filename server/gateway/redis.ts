@@ -1,0 +1,118 @@
+/**
+ * The gateway's link to Redis (REDIS_URL), which the instances of a cluster share their
+ * state through (docs/cluster.md). Redis is a help, never a dependency: the link is made
+ * in the background, commands fail at once while it is down (no offline queue, so no
+ * request waits on it), each user of the link falls back to its own local state then,
+ * and the link comes back by itself (node-redis's reconnection, 0.1 s doubling to 5 s).
+ * Every change is said once in the log and shown in `/health`.
+ */
+import { createClient } from 'redis';
+
+export type RedisState = 'up' | 'down';
+
+export interface RedisStats {
+  state: RedisState;
+  /** Epoch ms of the last change of state (the link's creation before any). */
+  since: number;
+  /** Where, without any password: `redis://host:port/db`. */
+  url: string;
+  /** Commands that failed (each one a fallback to local state). */
+  failures: number;
+}
+
+export interface RedisLink {
+  /** Sends one command; rejects at once while the link is down. */
+  send(args: string[]): Promise<unknown>;
+  state(): RedisState;
+  /** Calls `listener` on each change of state; returns the disposer. */
+  onState(listener: (state: RedisState) => void): () => void;
+  /** A command of a user of the link failed: counted, and a sign the link may be down. */
+  noteFailure(error: unknown): void;
+  stats(): RedisStats;
+  close(): Promise<void>;
+}
+
+export interface RedisLinkOptions {
+  url: URL;
+  /** Where changes of state are said (the gateway's log). */
+  log: (line: string) => void;
+  now?: () => number;
+}
+
+/** The URL as it may be shown: no user name or password. */
+export function shownRedisUrl(url: URL): string {
+  return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
+/** Waits between reconnection attempts: 100 ms doubling, at most 5 s. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** attempt, 5_000);
+}
+
+export function createRedisLink(options: RedisLinkOptions): RedisLink {
+  const now = options.now ?? Date.now;
+  const shown = shownRedisUrl(options.url);
+  const listeners = new Set<(state: RedisState) => void>();
+  let state: RedisState = 'down';
+  let since = now();
+  let failures = 0;
+  let closed = false;
+  /** Whether the log has said the link is down since it was last up (said once an outage). */
+  let saidDown = false;
+
+  const client = createClient({
+    url: options.url.href,
+    // A command while the link is down fails at once: its caller uses local state instead of waiting.
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 2_000, reconnectStrategy: (attempt) => reconnectDelayMs(attempt) },
+  });
+
+  function setState(next: RedisState, why?: string): void {
+    if (closed || next === state) {
+      if (next === 'down' && !saidDown && why) sayDown(why);
+      return;
+    }
+    state = next;
+    since = now();
+    if (next === 'up') {
+      saidDown = false;
+      options.log(`Redis at ${shown} is reachable: this gateway shares its limits and state with the others on it.`);
+    } else sayDown(why ?? 'the connection ended');
+    for (const listener of listeners) listener(next);
+  }
+
+  function sayDown(why: string): void {
+    saidDown = true;
+    options.log(`Redis at ${shown} is unreachable (${why}): this gateway counts its limits and keeps its state on its own until it is back.`);
+  }
+
+  client.on('ready', () => setState('up'));
+  client.on('end', () => setState('down', 'the connection ended'));
+  client.on('reconnecting', () => setState('down', 'reconnecting'));
+  // node-redis emits every socket error here; without a listener it would throw.
+  client.on('error', (error: unknown) => setState('down', error instanceof Error ? error.message || error.name : String(error)));
+  // Not awaited: the gateway serves from the start, with local state until Redis answers.
+  client.connect().catch((error: unknown) => setState('down', error instanceof Error ? error.message : String(error)));
+
+  return {
+    send: (args) => client.sendCommand(args),
+    state: () => state,
+    onState(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    noteFailure() {
+      failures++;
+    },
+    stats: () => ({ state, since, url: shown, failures }),
+    async close() {
+      closed = true;
+      listeners.clear();
+      try {
+        client.destroy();
+      } catch {
+        // Never connected: nothing to end.
+      }
+    },
+  };
+}

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NO_BROWSER_MESSAGE, findChromium } from '../e2e/browser';
 import { hasRedisServer, NO_REDIS_MESSAGE } from '../server/cluster/redis-server';
+import { NO_HAPROXY_MESSAGE } from '../server/cluster/settings';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const reportDir = path.join(root, 'test-report');
@@ -54,9 +55,13 @@ function main(): number {
     console.error(NO_BROWSER_MESSAGE);
     return 1;
   }
-  // The shared state of several gateways is tested on a real Redis.
+  // The shared state of several gateways is tested on a real Redis, the cluster behind a real HAProxy.
   if (!hasRedisServer()) {
     console.error(NO_REDIS_MESSAGE);
+    return 1;
+  }
+  if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) {
+    console.error(NO_HAPROXY_MESSAGE);
     return 1;
   }
   fs.rmSync(reportDir, { recursive: true, force: true });

@@ -68,7 +68,8 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   });
 
   function setState(next: RedisState, why?: string): void {
-    if (closed || next === state) {
+    if (closed) return;
+    if (next === state) {
       if (next === 'down' && !saidDown && why) sayDown(why);
       return;
     }

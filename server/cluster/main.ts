@@ -1,0 +1,198 @@
+/**
+ * `npm run cluster`: Purl past one gateway process (docs/cluster.md). It starts Redis
+ * (unless REDIS_URL names one), the embedded ElizaOS (unless ELIZA_SERVER_URL names one),
+ * PURL_INSTANCES gateway instances (3 by default), each a process of its own on loopback,
+ * and HAProxy (Debian's package) in front of them as the one address browsers use,
+ * HOST:PORT (127.0.0.1:5174 by default), with the shipped server/cluster/haproxy.cfg. An
+ * instance that dies is started again on its port; HAProxy sends its browsers to the
+ * others meanwhile. Ctrl-C or SIGTERM stops everything.
+ */
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../eliza-process';
+import { exposureWarning, readGatewayOptions } from '../gateway/options';
+import { buildWhenNeeded, createLifecycle, type Lifecycle, readElizaSettings, say, startElizaFor } from '../lifecycle';
+import type { InstanceMessage } from './instance';
+import { startRedisServer } from './redis-server';
+import { HAPROXY_CONFIG, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Runs `child` line by line into the log, each line after `prefix`, but those `quiet` matches. */
+function relay(child: ChildProcess, prefix: string, quiet?: RegExp): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() && !quiet?.test(line)) console.log(`purl: ${prefix}: ${line.replace(/^purl: /, '')}`);
+    });
+  }
+}
+
+/** Stops a child: SIGTERM, SIGKILL after 3 s; resolves once it has exited. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+interface Instance {
+  name: string;
+  address: string;
+  /** The process now serving (a new one after a restart). */
+  pid(): number | undefined;
+}
+
+/**
+ * One gateway instance on `port`, started again (after 1 s, then doubling to 30 s while
+ * it keeps dying within a minute) whenever it exits while the cluster runs.
+ */
+async function startInstance(name: string, port: number, env: NodeJS.ProcessEnv, lifecycle: Lifecycle): Promise<Instance> {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let delayMs = 1_000;
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      const startedAt = Date.now();
+      const made = fork(path.join(here, 'instance.ts'), [], {
+        cwd: root,
+        execArgv: ['--import', 'tsx'],
+        env: { ...env, PORT: String(port), PURL_INSTANCE_NAME: name },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+      child = made;
+      relay(made, name);
+      made.on('message', (message: InstanceMessage) => {
+        if (message.type === 'listening') resolve();
+      });
+      made.once('exit', (code, signal) => {
+        reject(new Error(`${name} stopped before it listened (${code ?? signal}).`));
+        if (stopping) return;
+        delayMs = Date.now() - startedAt > 60_000 ? 1_000 : Math.min(delayMs * 2, 30_000);
+        say(
+          `${name} (pid ${made.pid}) exited (${code ?? signal}); HAProxy sends its browsers to the other instances; starting it again in ${delayMs / 1000} s`,
+        );
+        setTimeout(() => {
+          if (!stopping) launch().catch((error: unknown) => say(error instanceof Error ? error.message : String(error)));
+        }, delayMs).unref();
+      });
+    });
+  lifecycle.add({
+    close: async () => {
+      stopping = true;
+      if (child) await stopChild(child);
+    },
+  });
+  await launch();
+  return { name, address: `127.0.0.1:${port}`, pid: () => child?.pid };
+}
+
+/** Resolves once something accepts connections on `host:port`, or rejects after `timeoutMs` or when `failed()` says why. */
+async function waitForPort(host: string, port: number, timeoutMs: number, failed: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const why = failed();
+    if (why) throw new Error(why);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`HAProxy did not listen on ${host}:${port} within ${timeoutMs / 1000} s.`);
+    await new Promise((wait) => setTimeout(wait, 100));
+  }
+}
+
+async function startHaproxy(bindHost: string, bindPort: number, instances: Instance[], socket: string, lifecycle: Lifecycle): Promise<ChildProcess> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], PURL_ENTRY_BIND: `${bindHost}:${bindPort}`, PURL_HAPROXY_SOCKET: socket };
+  instances.forEach((instance, i) => {
+    env[`PURL_GATEWAY_${i + 1}`] = instance.address;
+  });
+  const haproxy = spawn('haproxy', ['-f', HAPROXY_CONFIG, '-db'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [haproxy.stdout, haproxy.stderr]) stream?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000)));
+  // Its start notices (version, executable path) say nothing the user needs.
+  relay(haproxy, 'haproxy', /\[NOTICE\]/);
+  let exited: string | undefined;
+  let stopping = false;
+  let listening = false;
+  haproxy.once('exit', (code, signal) => {
+    exited = `HAProxy stopped (${code ?? signal}): ${output.trim() || 'no output'}`;
+    // Before it listened, the start fails with this sentence; after, the cluster has lost its one address.
+    if (listening && !stopping) {
+      say(exited);
+      void lifecycle.stop(1);
+    }
+  });
+  lifecycle.add({
+    close: () => {
+      stopping = true;
+      return stopChild(haproxy);
+    },
+  });
+  await waitForPort(bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost, bindPort, 10_000, () => exited);
+  listening = true;
+  return haproxy;
+}
+
+async function main(): Promise<void> {
+  const lifecycle = createLifecycle();
+  try {
+    const count = instanceCount(process.env['PURL_INSTANCES']);
+    if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) throw new Error(NO_HAPROXY_MESSAGE);
+    const settings = await readElizaSettings(process.env);
+    await buildWhenNeeded(root);
+    let redisUrl = process.env['REDIS_URL'];
+    if (!redisUrl) {
+      const redis = await startRedisServer();
+      lifecycle.add({ close: () => redis.stop() });
+      redisUrl = redis.url.href;
+      say(`Redis is running at ${redis.url.href} (pid ${redis.pid})`);
+    }
+    const eliza = await startElizaFor(root, settings, lifecycle);
+    const entryHost = process.env['HOST'] || '127.0.0.1';
+    const dataDir = path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data');
+    fs.mkdirSync(dataDir, { recursive: true });
+    // The instances listen on loopback behind HAProxy and take its X-Forwarded-For; they answer to the entry's name.
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, HOST: '127.0.0.1', TRUST_PROXY: 'loopback' };
+    if (net.isIP(entryHost) === 0) env['PURL_ALLOWED_HOSTS'] = [process.env['PURL_ALLOWED_HOSTS'], entryHost].filter(Boolean).join(',');
+    delete env['TLS_CERT_FILE'];
+    delete env['TLS_KEY_FILE'];
+    if (eliza) {
+      env['ELIZA_SERVER_URL'] = eliza.url.href;
+      env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
+    }
+    // Checked once here (a bad value stops the cluster with its sentence); this also makes the push key every instance reads.
+    const { options, warnings } = readGatewayOptions(env);
+    for (const warning of warnings) console.error(`purl: ${warning}`);
+    const entryPort = Number(process.env['PORT'] || 5174);
+    const exposed = exposureWarning({ ...options, host: entryHost });
+    if (exposed) console.error(`purl: ${exposed}`);
+    const instances: Instance[] = [];
+    for (let i = 1; i <= count; i++) instances.push(await startInstance(`gateway${i}`, await freePort(), env, lifecycle));
+    say(`${count} gateway instances: ${instances.map((instance) => `${instance.name} ${instance.address} (pid ${instance.pid()})`).join(', ')}`);
+    const socket = path.join(dataDir, 'haproxy.sock');
+    await startHaproxy(entryHost, entryPort, instances, socket, lifecycle);
+    say(`HAProxy's admin socket: ${socket}`);
+    say(`Purl is running at http://${entryHost}:${entryPort}/  (HAProxy in front of ${count} gateways, state shared in Redis; Ctrl-C stops it)`);
+  } catch (error) {
+    console.error(`purl: ${error instanceof Error ? error.message : String(error)}`);
+    await lifecycle.stop(1);
+  }
+}
+
+void main();

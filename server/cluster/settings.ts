@@ -1,0 +1,22 @@
+/** The settings of `npm run cluster` (server/cluster/main.ts) beyond the gateway's own. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OptionsError } from '../gateway/options';
+
+/** The load balancer's configuration, shipped: its values come from the environment the runner gives HAProxy. */
+export const HAPROXY_CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'haproxy.cfg');
+
+/** As many server lines as server/cluster/haproxy.cfg has. */
+export const MAX_INSTANCES = 8;
+
+export const NO_HAPROXY_MESSAGE = 'haproxy is not on PATH. Install it with `apt-get install haproxy` (Debian): it is the one address of the cluster.';
+
+/** PURL_INSTANCES: 1 to 8, default 3; anything else stops the start with a sentence. */
+export function instanceCount(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 3;
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_INSTANCES) {
+    throw new OptionsError(`PURL_INSTANCES must be a whole number from 1 to ${MAX_INSTANCES}, got "${raw}".`);
+  }
+  return count;
+}

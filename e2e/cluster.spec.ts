@@ -4,7 +4,6 @@
  * reply reaches the tab by push whichever instance took the message; an instance killed
  * mid-conversation loses and doubles nothing; a client's limit holds across instances.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,13 +11,13 @@ import path from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { freePort } from '../server/eliza-process';
 import { countOnServer, openChat, replyTo, typeMessage, workerMeta } from './helpers';
-import { root, stackInfo, TEST_CLIENT_ENV } from './stack';
+import { launchPurl } from './launch';
+import { stackInfo, TEST_CLIENT_ENV } from './stack';
 
 interface Cluster {
   url: string;
   instances: { name: string; url: string }[];
   socket: string;
-  child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
 }
@@ -27,48 +26,27 @@ interface Cluster {
 async function startCluster(env: Record<string, string>): Promise<Cluster> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-cluster-'));
   const { elizaUrl, gatewaySecret } = stackInfo();
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cluster/main.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
-      ...TEST_CLIENT_ENV,
-      PORT: String(port),
-      PURL_DATA_DIR: dataDir,
-      ELIZA_SERVER_URL: elizaUrl,
-      PURL_GATEWAY_SECRET: gatewaySecret,
-      ...env,
+  const settings = {
+    ...TEST_CLIENT_ENV,
+    PORT: String(await freePort()),
+    PURL_DATA_DIR: dataDir,
+    ELIZA_SERVER_URL: elizaUrl,
+    PURL_GATEWAY_SECRET: gatewaySecret,
+    ...env,
+  };
+  const launched = await launchPurl('server/cluster/main.ts', settings, (output) => /HAProxy's admin socket: \S+/.test(output));
+  const output = launched.output();
+  const listed = /gateway instances: (.*)/.exec(output)?.[1] ?? '';
+  return {
+    url: launched.url,
+    instances: [...listed.matchAll(/(gateway\d+) (127\.0\.0\.1:\d+)/g)].map(([, name, address]) => ({ name: name!, url: `http://${address}` })),
+    socket: /HAProxy's admin socket: (\S+)/.exec(output)![1]!,
+    output: launched.output,
+    stop: async () => {
+      await launched.stop('SIGTERM');
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const running = /Purl is running at (http:\/\/\S+?)\/? /.exec(output);
-      const socket = /HAProxy's admin socket: (\S+)/.exec(output);
-      const listed = /gateway instances: (.*)/.exec(output);
-      if (!running || !socket || !listed) return;
-      const instances = [...listed[1]!.matchAll(/(gateway\d+) (127\.0\.0\.1:\d+)/g)].map(([, name, address]) => ({ name: name!, url: `http://${address}` }));
-      resolve({
-        url: running[1]!,
-        instances,
-        socket: socket[1]!,
-        child,
-        output: () => output,
-        stop: async () => {
-          child.kill('SIGTERM');
-          await exited;
-          fs.rmSync(dataDir, { recursive: true, force: true });
-        },
-      });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`npm run cluster exited early (${code}):\n${output}`)));
-  });
+  };
 }
 
 /** One command to HAProxy's runtime API; its answer. */

@@ -5,7 +5,7 @@
  * sentence, and the Anthropic and Ollama plugins are loaded and say in the chat when
  * their provider cannot be reached.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,47 +14,13 @@ import { expect, test } from '@playwright/test';
 import { freePort, startEmbeddedEliza } from '../server/eliza-process';
 import { chatSessionId, countOnServer, escapeRegExp, openChat, postToAgent, typeMessage } from './helpers';
 import { startOpenAiStub, stubReply } from './openai-stub';
+import { launchPurl } from './launch';
 import { root, TEST_CLIENT_ENV } from './stack';
 
 const FAILURE = "The agent's model didn't answer";
 
-interface Launched {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
 /** Runs `npm start`'s program with `env` (and nothing else of ours); resolves once it serves. */
-function launch(env: Record<string, string>): Promise<Launched> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/start.ts'], {
-    cwd: root,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const running = /Purl is running at (http:\/\/\S+?)\/? /.exec(output);
-      if (running) {
-        resolve({
-          child,
-          url: running[1]!,
-          output: () => output,
-          stop: () => {
-            child.kill('SIGINT');
-            return exited;
-          },
-        });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`npm start exited early (${code}):\n${output}`)));
-  });
-}
+const launch = (env: Record<string, string>) => launchPurl('server/start.ts', env);
 
 /** Runs `npm start`'s program until it exits; resolves its exit code and what it printed. */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {

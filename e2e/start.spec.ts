@@ -1,29 +1,12 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { root } from './stack';
+import { launchPurl } from './launch';
 
 /** Starts `npm start`'s program on its own data folder; resolves with its URL once it says it is running. */
-function startPurl(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/start.ts'], {
-    cwd: root,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', PURL_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const running = /Purl is running at (http:\/\/\S+?)\/? /.exec(output);
-      if (running) resolve({ child, url: running[1]!, output: () => output });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`npm start exited early (${code}):\n${output}`)));
-  });
-}
+const startPurl = (dataDir: string) => launchPurl('server/start.ts', { PURL_DATA_DIR: dataDir });
 
 function childrenOf(pid: number): number[] {
   try {

@@ -3,6 +3,7 @@
  * order on Ctrl-C, SIGTERM or the loss of the shell that ran them; the app built when
  * needed; the embedded ElizaOS started unless ELIZA_SERVER_URL names one.
  */
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { build, needsBuild } from './build';
 import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
@@ -40,6 +41,19 @@ export function createLifecycle(): Lifecycle {
     if (process.ppid !== parent) void stop(0);
   }, 1_000).unref();
   return { add: (part) => running.push(part), stop };
+}
+
+/** Stops a child process: SIGTERM, SIGKILL after `killAfterMs`; resolves once it has exited. */
+export function stopChild(child: ChildProcess, killAfterMs = 3_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 /** Builds the app when its sources are newer than `dist/`. */

@@ -3,12 +3,13 @@
  * memory can be measured: the embedded ElizaOS, and the gateway (`npm start`'s program
  * with ELIZA_SERVER_URL set, so it starts only the gateway).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedEliza, type EmbeddedEliza } from '../../server/eliza-process';
+import { stopChild } from '../../server/lifecycle';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,18 +20,6 @@ export interface BenchStack {
   /** Starts another gateway on the same ElizaOS (e.g. in front of a fault proxy). */
   startGateway(env: Record<string, string>, upstream?: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }>;
   stop(): Promise<void>;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 export interface SpawnedGateway {
@@ -57,7 +46,7 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${output}`)));
   });
-  return { url, pid: child.pid!, stop: () => stopChild(child) };
+  return { url, pid: child.pid!, stop: () => stopChild(child, 10_000) };
 }
 
 export async function startBenchStack(gatewayEnv: Record<string, string> = {}): Promise<BenchStack> {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../eliza-process';
 import { exposureWarning, readGatewayOptions } from '../gateway/options';
-import { buildWhenNeeded, createLifecycle, type Lifecycle, readElizaSettings, say, startElizaFor } from '../lifecycle';
+import { buildWhenNeeded, createLifecycle, type Lifecycle, readElizaSettings, say, startElizaFor, stopChild } from '../lifecycle';
 import type { InstanceMessage } from './instance';
 import { startRedisServer } from './redis-server';
 import { HAPROXY_CONFIG, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
@@ -31,19 +31,6 @@ function relay(child: ChildProcess, prefix: string, quiet?: RegExp): void {
       for (const line of lines) if (line.trim() && !quiet?.test(line)) console.log(`purl: ${prefix}: ${line.replace(/^purl: /, '')}`);
     });
   }
-}
-
-/** Stops a child: SIGTERM, SIGKILL after 3 s; resolves once it has exited. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 interface Instance {

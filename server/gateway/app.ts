@@ -34,6 +34,7 @@ import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions }
 import { createHealth } from './health';
 import { createLimits } from './limits';
 import { createRedisLink } from './redis';
+import { createSharedEdge } from './shared-edge';
 import type { GatewayOptions } from './options';
 import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import { matchApiRoute, type RouteLimit } from './routes';
@@ -69,6 +70,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   // Without the embedded server's secret, ElizaOS cannot tell users apart: the gateway is
   // one client to it, every user spends one budget, and the gateway spends it by priority.
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
+  // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
+  const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: parts.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
   const proxy = createApiProxy(options, budget);
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
   // reads under way); the plain shared routes use it when its window is open.
@@ -76,6 +79,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     ttlMs: options.edgeTtlMs,
     maxBytes: options.edgeMaxBytes,
     budget,
+    ...(redis ? { shared: createSharedEdge(redis) } : {}),
     read: (path, client, ifNoneMatch, signal) => readWithinBudget(budget, () => readUpstream(options, path, client, ifNoneMatch, signal)),
   });
   // The upstream socket is made here but connects only when the first browser subscribes (or sends).
@@ -158,8 +162,6 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           if (agentId !== undefined) sync.markDue(agentId);
         })
       : undefined;
-  // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
-  const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: parts.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis);
   const health = createHealth({
     upstream: options.upstream,

@@ -22,6 +22,7 @@ import { readUpstreamBudget, writeUpstreamBudget } from './rate-limit-headers';
 import type { RateLimitInfo } from '../../src/shared/network';
 import { parseForBrowser } from './strip-secrets';
 import type { UpstreamBudget } from './upstream-budget';
+import type { SharedEdge } from './shared-edge';
 import type { FailedRead, UpstreamRead } from './upstream-read';
 
 export interface EdgeOptions {
@@ -36,6 +37,10 @@ export interface EdgeOptions {
    */
   read(path: string, client: string, ifNoneMatch: string | undefined, signal: AbortSignal): Promise<UpstreamRead>;
   budget: UpstreamBudget;
+  /** The copies of the other gateway instances on one Redis (server/gateway/shared-edge.ts); none: this instance alone. */
+  shared?: SharedEdge;
+  /** How long an instance waits for the copy another one is reading before it reads itself, ms (default 5 s). */
+  sharedWaitMs?: number;
   now?: () => number;
 }
 
@@ -66,6 +71,8 @@ export interface EdgeStats {
   notModified: number;
   /** Upstream reads answered 304: the kept answer was current and only re-stamped. */
   upstreamNotModified: number;
+  /** Misses answered with a copy another instance stored within the window (REDIS_URL): no upstream read. */
+  sharedHits: number;
   /**
    * How long a kept answer is served now before it is read again, ms: the window, stretched
    * as the upstream's budget falls (server/gateway/upstream-budget.ts); null while the edge
@@ -144,7 +151,9 @@ export function createEdge(options: EdgeOptions): Edge {
   const kept = new Map<string, KeptAnswer>();
   /** Upstream reads under way, by key, with how many browsers wait for each. */
   const flights = new Map<string, Flight>();
-  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0 };
+  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0, sharedHits: 0 };
+  const shared = options.shared;
+  const sharedWaitMs = options.sharedWaitMs ?? 5_000;
   let bytes = 0;
 
   function forget(key: string): void {
@@ -165,8 +174,50 @@ export function createEdge(options: EdgeOptions): Edge {
     }
   }
 
-  /** The upstream's answer, cleaned, checked, and kept when it is good. */
-  async function refresh(key: string, request: EdgeRequest, signal: AbortSignal): Promise<EdgeOutcome> {
+  /** A copy another instance stored within `ttlMs`, kept here too; undefined when there is none. */
+  async function sharedCopy(key: string, ttlMs: number): Promise<KeptAnswer | undefined> {
+    const copy = await shared?.get(key);
+    const age = copy === undefined ? Number.NaN : now() - copy.storedAt;
+    if (!copy || !(age >= 0 && age < ttlMs)) return undefined;
+    counts.sharedHits++;
+    keep(key, copy);
+    return copy;
+  }
+
+  /**
+   * With other instances (REDIS_URL): their fresh copy, else the lease to read for them all,
+   * else their copy once the instance holding the lease has stored it. Undefined: read
+   * upstream (this instance holds the lease, or waited in vain, or Redis is down).
+   */
+  async function fromOthers(key: string, ttlMs: number, signal: AbortSignal): Promise<KeptAnswer | undefined> {
+    // With no window (GATEWAY_CACHE_TTL=0) there is nothing to share: every read is upstream's.
+    if (!shared || ttlMs <= 0) return undefined;
+    const deadline = now() + sharedWaitMs;
+    for (;;) {
+      const copy = await sharedCopy(key, ttlMs);
+      if (copy) return copy;
+      if (signal.aborted || (await shared.lease(key, sharedWaitMs))) return undefined;
+      if (now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The upstream's answer (or another instance's fresh copy), cleaned, checked, and kept when it is good. */
+  async function refresh(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome> {
+    const copy = await fromOthers(key, ttlMs, signal);
+    if (copy) return { kind: 'kept', entry: copy };
+    if (!shared || ttlMs <= 0) return readUpstreamAndKeep(key, request, signal);
+    try {
+      const outcome = await readUpstreamAndKeep(key, request, signal);
+      // For the other instances: kept in Redis long past the window, so a conditional refresh can use its validator.
+      if (outcome.kind === 'kept') await shared.put(key, outcome.entry, Math.max(10 * ttlMs, 60_000));
+      return outcome;
+    } finally {
+      await shared.release(key);
+    }
+  }
+
+  async function readUpstreamAndKeep(key: string, request: EdgeRequest, signal: AbortSignal): Promise<EdgeOutcome> {
     counts.upstreamReads++;
     const held = kept.get(key);
     const read = await options.read(key, request.client, held?.upstreamEtag, signal);
@@ -271,7 +322,7 @@ export function createEdge(options: EdgeOptions): Edge {
       const abort = new AbortController();
       // One read for everyone who asks meanwhile.
       const started: Flight = {
-        outcome: refresh(key, request, abort.signal).finally(() => {
+        outcome: refresh(key, request, ttlMs, abort.signal).finally(() => {
           if (flights.get(key) === started) flights.delete(key);
         }),
         waiting: 0,

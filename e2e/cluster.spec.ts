@@ -146,6 +146,28 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     }
   });
 
+  test('Redis killed mid-conversation: the chat goes on, every instance says so, and shares again once the runner has it back', async ({ page }) => {
+    await openChat(page, cluster.url);
+    await pushUp(page);
+    const pid = Number(/Redis is running at \S+ \(pid (\d+)\)/.exec(cluster.output())?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
+    await expect.poll(async () => [...(await healthOf(cluster)).values()].map((health) => health.redis?.state)).toEqual(['down', 'down', 'down']);
+    const during = `While Redis was down ${Date.now()}`;
+    await typeMessage(page, during);
+    await expect(replyTo(page, during)).toHaveCount(1, { timeout: 5_000 });
+    await expect.poll(() => cluster.output(), { timeout: 10_000 }).toMatch(/Redis is running again at/);
+    await expect
+      .poll(async () => [...(await healthOf(cluster)).values()].map((health) => health.redis?.state), { timeout: 15_000 })
+      .toEqual(['up', 'up', 'up']);
+    const after = `Once Redis was back ${Date.now()}`;
+    await typeMessage(page, after);
+    await expect(replyTo(page, after)).toHaveCount(1, { timeout: 5_000 });
+    for (const text of [during, after]) expect(await countOnServer(text), `"${text}" is on the server once`).toBe(1);
+    // Each instance said it once, in the runner's log.
+    expect(cluster.output().match(/gateway\d: Redis at \S+ is unreachable/g)).toHaveLength(3);
+  });
+
   test('the instance holding the stream killed mid-conversation: the stream comes back through another, nothing lost or doubled', async ({ page }) => {
     await openChat(page, cluster.url);
     await pushUp(page);

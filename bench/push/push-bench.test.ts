@@ -37,7 +37,7 @@ function row(client: RowResult['client'], users: number, upstream: { chatPolls: 
 
 const report = (stock: RowResult[]): PushReport => ({
   date: '2026-11-30',
-  plan: { fleetUsers: [50], clients: ['push', 'edge', 'naive'], rampMs: 10_000, settleMs: 5_000, measureMs: 60_000, embedded: false },
+  plan: { fleetUsers: [50], clients: ['push', 'edge', 'naive'], rampMs: 10_000, settleMs: 5_000, measureMs: 60_000, embedded: false, messageEveryMs: 60_000 },
   stock,
   embedded: [],
   failed: [],

@@ -16,7 +16,7 @@ import { freePort } from '../eliza-process';
 import { exposureWarning, readGatewayOptions } from '../gateway/options';
 import { buildWhenNeeded, createLifecycle, type Lifecycle, readElizaSettings, say, startElizaFor, stopChild } from '../lifecycle';
 import type { InstanceMessage } from './instance';
-import { startRedisServer } from './redis-server';
+import { type RedisServer, startRedisServer } from './redis-server';
 import { HAPROXY_CONFIG, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -136,6 +136,42 @@ async function startHaproxy(bindHost: string, bindPort: number, instances: Insta
   return haproxy;
 }
 
+/**
+ * Redis for the cluster, started again on its port (after 1 s) whenever it exits while the
+ * cluster runs: the gateways serve on with local state meanwhile and share again once it is
+ * back. It keeps nothing on disk, so what it held (counts, copies) starts afresh.
+ */
+async function superviseRedis(lifecycle: Lifecycle): Promise<URL> {
+  let stopping = false;
+  let current = await startRedisServer();
+  const port = current.port;
+  say(`Redis is running at ${current.url.href} (pid ${current.pid})`);
+  const watch = (redis: RedisServer) => {
+    void redis.exited.then((why) => {
+      if (stopping) return;
+      say(`Redis (pid ${redis.pid}) stopped (${why}); the gateways go on with local state; starting it again in 1 s`);
+      setTimeout(() => {
+        if (stopping) return;
+        startRedisServer({ port })
+          .then((next) => {
+            current = next;
+            say(`Redis is running again at ${next.url.href} (pid ${next.pid})`);
+            watch(next);
+          })
+          .catch((error: unknown) => say(`Redis did not start again: ${error instanceof Error ? error.message : String(error)}`));
+      }, 1_000).unref();
+    });
+  };
+  watch(current);
+  lifecycle.add({
+    close: () => {
+      stopping = true;
+      return current.stop();
+    },
+  });
+  return current.url;
+}
+
 async function main(): Promise<void> {
   const lifecycle = createLifecycle();
   try {
@@ -143,13 +179,7 @@ async function main(): Promise<void> {
     if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) throw new Error(NO_HAPROXY_MESSAGE);
     const settings = await readElizaSettings(process.env);
     await buildWhenNeeded(root);
-    let redisUrl = process.env['REDIS_URL'];
-    if (!redisUrl) {
-      const redis = await startRedisServer();
-      lifecycle.add({ close: () => redis.stop() });
-      redisUrl = redis.url.href;
-      say(`Redis is running at ${redis.url.href} (pid ${redis.pid})`);
-    }
+    const redisUrl = process.env['REDIS_URL'] || (await superviseRedis(lifecycle)).href;
     const eliza = await startElizaFor(root, settings, lifecycle);
     const entryHost = process.env['HOST'] || '127.0.0.1';
     const dataDir = path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data');

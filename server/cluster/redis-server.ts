@@ -14,6 +14,8 @@ export interface RedisServer {
   url: URL;
   port: number;
   pid: number;
+  /** Resolves when it exits, whoever stopped it, with why. */
+  exited: Promise<string>;
   /** Stops it (SIGTERM, then SIGKILL after 2 s) and resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -63,10 +65,10 @@ export async function startRedisServer(options: { port?: number; timeoutMs?: num
     stderr = (stderr + chunk.toString()).slice(-2_000);
   });
   let exit: string | undefined;
-  const exited = new Promise<void>((resolve) => {
+  const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) => {
       exit = `exit ${code ?? signal}${stderr ? `: ${stderr.trim()}` : ''}`;
-      resolve();
+      resolve(exit);
     });
   });
   try {
@@ -79,6 +81,7 @@ export async function startRedisServer(options: { port?: number; timeoutMs?: num
     url: new URL(`redis://127.0.0.1:${port}`),
     port,
     pid: child.pid ?? 0,
+    exited,
     async stop() {
       if (exit) return;
       child.kill('SIGTERM');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NO_BROWSER_MESSAGE, findChromium } from '../e2e/browser';
 import { hasRedisServer, NO_REDIS_MESSAGE } from '../server/cluster/redis-server';
+import { hasPostgresWithVector, NO_POSTGRES_MESSAGE } from '../server/cluster/postgres-server';
 import { NO_HAPROXY_MESSAGE } from '../server/cluster/settings';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +63,11 @@ function main(): number {
   }
   if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) {
     console.error(NO_HAPROXY_MESSAGE);
+    return 1;
+  }
+  // ElizaOS on PostgreSQL (POSTGRES_URL) is tested on a throwaway PostgreSQL cluster.
+  if (!hasPostgresWithVector()) {
+    console.error(NO_POSTGRES_MESSAGE);
     return 1;
   }
   fs.rmSync(reportDir, { recursive: true, force: true });

@@ -38,6 +38,8 @@ export interface EmbeddedElizaOptions {
   characterFiles?: readonly string[];
   /** Where the model provider's variables are taken from (only those, by name); default `process.env`. */
   modelEnv?: NodeJS.ProcessEnv;
+  /** POSTGRES_URL: the database on PostgreSQL instead of PGlite in `dataDir`. */
+  postgresUrl?: string;
 }
 
 const READY = /^purl-eliza ready (\S+) agent=(\S+)$/;
@@ -64,6 +66,7 @@ export function cleanEnvironment(options: {
   stock: boolean;
   characterFiles: readonly string[] | undefined;
   modelEnv: NodeJS.ProcessEnv;
+  postgresUrl?: string | undefined;
 }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -76,6 +79,8 @@ export function cleanEnvironment(options: {
     LOG_LEVEL: process.env['ELIZA_LOG_LEVEL'] ?? 'warn',
   };
   if (options.stock) env['PURL_ELIZA_STOCK'] = 'true';
+  // Read by the server only (server/eliza/config.ts): no agent's settings get it.
+  if (options.postgresUrl) env['POSTGRES_URL'] = options.postgresUrl;
   if (options.characterFiles !== undefined && options.characterFiles.length > 0) env['ELIZA_CHARACTER'] = options.characterFiles.join(',');
   for (const name of modelEnvNames()) {
     const value = options.modelEnv[name];
@@ -84,7 +89,8 @@ export function cleanEnvironment(options: {
   return env;
 }
 
-function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/** Stops a child process: SIGTERM, SIGKILL after `graceMs`; resolves once it has exited. */
+export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -111,6 +117,7 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
       stock: options.stock ?? false,
       characterFiles: options.characterFiles,
       modelEnv: options.modelEnv ?? process.env,
+      postgresUrl: options.postgresUrl,
     }),
     // The IPC channel is how the child learns that this process died without stopping
     // it (a SIGKILL, a crashed terminal): it shuts down when the channel closes.

@@ -4,12 +4,15 @@
  * one sentence) and the model chosen from the provider variables.
  */
 import { characterPaths, loadCharacterFiles } from './eliza/character-file';
+import { parsePostgresUrl } from './eliza/config';
 import { chooseModel, type ModelChoice } from './eliza/model-provider';
 
 export interface EmbeddedSettings {
   /** Absolute paths of the checked character files, or undefined for the built-in Purl. */
   readonly characterFiles: readonly string[] | undefined;
   readonly model: ModelChoice;
+  /** POSTGRES_URL, checked: ElizaOS's database on PostgreSQL instead of PGlite. */
+  readonly postgresUrl: string | undefined;
 }
 
 /**
@@ -18,7 +21,8 @@ export interface EmbeddedSettings {
  */
 export async function readEmbeddedSettings(env: NodeJS.ProcessEnv, baseDir: string): Promise<EmbeddedSettings> {
   const model = chooseModel(env);
+  const postgresUrl = parsePostgresUrl(env['POSTGRES_URL']);
   const files = characterPaths(env['ELIZA_CHARACTER'], baseDir);
   if (files !== undefined) await loadCharacterFiles(files);
-  return { characterFiles: files, model };
+  return { characterFiles: files, model, postgresUrl };
 }

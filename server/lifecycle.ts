@@ -3,10 +3,11 @@
  * order on Ctrl-C, SIGTERM or the loss of the shell that ran them; the app built when
  * needed; the embedded ElizaOS started unless ELIZA_SERVER_URL names one.
  */
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { build, needsBuild } from './build';
 import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
+
+export { stopChild } from './eliza-process';
 import { readEmbeddedSettings } from './embedded-settings';
 
 export const say = (line: string) => console.log(`purl: ${line}`);
@@ -43,19 +44,6 @@ export function createLifecycle(): Lifecycle {
   return { add: (part) => running.push(part), stop };
 }
 
-/** Stops a child process: SIGTERM, SIGKILL after `killAfterMs`; resolves once it has exited. */
-export function stopChild(child: ChildProcess, killAfterMs = 3_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** Builds the app when its sources are newer than `dist/`. */
 export async function buildWhenNeeded(root: string): Promise<void> {
   if (!needsBuild(root)) return;
@@ -90,6 +78,7 @@ export async function startElizaFor(
     dataDir: path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data'),
     port: Number(process.env['ELIZA_PORT'] || 0),
     characterFiles: settings.characterFiles,
+    ...(settings.postgresUrl ? { postgresUrl: settings.postgresUrl } : {}),
     onProgress: (line) => say(`  ElizaOS: ${line}`),
   });
   lifecycle.add({ close: () => eliza.stop() });

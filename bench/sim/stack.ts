@@ -46,7 +46,7 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${output}`)));
   });
-  return { url, pid: child.pid!, stop: () => stopChild(child, 10_000) };
+  return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 export async function startBenchStack(gatewayEnv: Record<string, string> = {}): Promise<BenchStack> {

@@ -37,6 +37,25 @@ export interface ElizaConfig {
   readonly characterFiles: readonly string[] | undefined;
   /** The model behind every agent, from the provider variables (see model-provider.ts). */
   readonly model: ModelChoice;
+  /** `POSTGRES_URL`: ElizaOS's database on PostgreSQL (with the `vector` extension) instead of PGlite. */
+  readonly postgresUrl: string | undefined;
+}
+
+/** POSTGRES_URL, checked: a postgres:// or postgresql:// URL naming a host, or unset. */
+export function parsePostgresUrl(raw: string | undefined): string | undefined {
+  const value = optional(raw);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RangeError('POSTGRES_URL must be a URL such as postgres://user:password@127.0.0.1:5432/eliza, but it is not one.');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new RangeError(`POSTGRES_URL must start with postgres:// or postgresql://, but it starts with ${url.protocol}//.`);
+  }
+  if (!url.hostname) throw new RangeError('POSTGRES_URL names no host.');
+  return value;
 }
 
 function parsePort(raw: string | undefined): number {
@@ -91,5 +110,6 @@ export function readElizaConfig(env: NodeJS.ProcessEnv, cwd: string): ElizaConfi
     stock: env.PURL_ELIZA_STOCK === 'true',
     characterFiles: characterPaths(env.ELIZA_CHARACTER, cwd),
     model: chooseModel(env),
+    postgresUrl: parsePostgresUrl(env.POSTGRES_URL),
   };
 }

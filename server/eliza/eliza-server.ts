@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { setAllowedEnvVars, type Character, type Plugin, type UUID } from '@elizaos/core';
-import sqlPlugin from '@elizaos/plugin-sql';
+import sqlPlugin, { createDatabaseAdapter } from '@elizaos/plugin-sql';
 import { AgentServer } from '@elizaos/server';
 import { createClientIpMiddleware } from './client-ip';
 import type { ElizaConfig } from './config';
@@ -53,6 +53,21 @@ function constructWithoutSignalHandlers(): AgentServer {
   return server;
 }
 
+/**
+ * Gives each agent its database on PostgreSQL. plugin-sql would find the URL only in the
+ * character's settings, which `GET /api/agents/:id` returns whole (the password with it);
+ * registered here first, the adapter is the one plugin-sql finds and keeps.
+ */
+function postgresAdapterPlugin(postgresUrl: string): Plugin {
+  return {
+    name: 'purl-postgres',
+    description: "Registers the agent's database on PostgreSQL (POSTGRES_URL) before plugin-sql looks for one.",
+    init: async (_config, runtime) => {
+      runtime.registerDatabaseAdapter(createDatabaseAdapter({ postgresUrl }, runtime.agentId));
+    },
+  };
+}
+
 async function stopServer(server: AgentServer): Promise<void> {
   await server.stop();
   // stop() only stops accepting; idle keep-alive sockets would hold the port open.
@@ -77,6 +92,7 @@ export async function startEliza(config: ElizaConfig, agents: readonly AgentSpec
     await server.start({
       port: config.port,
       dataDir: config.elizaDataDir,
+      ...(config.postgresUrl ? { postgresUrl: config.postgresUrl } : {}),
       middlewares: config.stock ? [] : [createClientIpMiddleware({ gatewaySecret: config.gatewaySecret })],
     });
     // When the port is taken, ElizaOS quietly listens on the next free one instead.
@@ -91,7 +107,7 @@ export async function startEliza(config: ElizaConfig, agents: readonly AgentSpec
         // A copy, because startAgents writes the generated id into the character it gets.
         // The character's own plugin names are not loaded: Purl chooses the plugins.
         character: { ...agent.character, plugins: [] },
-        plugins: [sqlPlugin, ...agent.plugins, createFailureNoticePlugin({ post })],
+        plugins: [...(config.postgresUrl ? [postgresAdapterPlugin(config.postgresUrl)] : []), sqlPlugin, ...agent.plugins, createFailureNoticePlugin({ post })],
       })),
     );
     if (runtimes.length !== agents.length) throw new Error(`${agents.length - runtimes.length} of ${agents.length} agents did not start`);

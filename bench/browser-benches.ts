@@ -153,7 +153,7 @@ function storedAfter(page: Page, since: number, limitMs: number): Promise<number
 /**
  * `outages` outages in a row for one client: each after a settling pause of random
  * length (so outages start at any point of the client's poll cycle), the server dead
- * (connections reset, /healthz included) for `outageMs`, then back.
+ * (connections reset, /healthz included, WebSockets cut and refused) for `outageMs`, then back.
  */
 async function outagesOf(proxy: FaultProxy, options: OutageOptions, page?: Page): Promise<OutageRun[]> {
   const runs: OutageRun[] = [];
@@ -163,10 +163,13 @@ async function outagesOf(proxy: FaultProxy, options: OutageOptions, page?: Page)
     // input for 5 minutes as idle, and idle tabs poll five times slower).
     await page?.keyboard.press('Shift');
     await sleep(5_000 + Math.random() * 10_000);
+    // A dead server is dead on every path: its WebSockets (the gateway's upstream socket, which push rides on) go too.
+    proxy.cutSockets(true);
     proxy.inject({ kind: 'reset' });
     const downAt = Date.now();
     await sleep(options.outageMs);
     proxy.inject({ kind: 'none' });
+    proxy.cutSockets(false);
     const upAt = Date.now();
     const stored = page ? storedAfter(page, upAt, limitMs) : Promise.resolve(undefined);
     const answeredMs = await firstAnswer(proxy, upAt, limitMs);

@@ -99,7 +99,7 @@ function renderOutage(outage: OutageResult, command: string): string {
   const lines: string[] = [OUTAGE_START];
   const runs = outage.purl.length;
   lines.push(
-    `### Outage: ${outage.tabs} tabs, server dead (connections reset, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`,
+    `### Outage: ${outage.tabs} tabs, server dead (connections reset, WebSockets cut, health check included) for ${outage.outageS} s, ${runs} outage${runs === 1 ? '' : 's'} in a row (${command}, breaker timeout ${plan.breakerTimeoutMs / 1000} s)`,
     '',
   );
   lines.push('| | Purl | naive |', '|---|---|---|');

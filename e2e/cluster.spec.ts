@@ -152,7 +152,8 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     const pid = Number(/Redis is running at \S+ \(pid (\d+)\)/.exec(cluster.output())?.[1]);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
-    await expect.poll(async () => [...(await healthOf(cluster)).values()].map((health) => health.redis?.state)).toEqual(['down', 'down', 'down']);
+    // Each instance says so once in the runner's log (its down spell is too short for /health to be caught reliably: the runner restarts Redis after 1 s).
+    await expect.poll(() => cluster.output().match(/gateway\d: Redis at \S+ is unreachable/g)?.length ?? 0).toBe(3);
     const during = `While Redis was down ${Date.now()}`;
     await typeMessage(page, during);
     await expect(replyTo(page, during)).toHaveCount(1, { timeout: 5_000 });
@@ -164,7 +165,7 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     await typeMessage(page, after);
     await expect(replyTo(page, after)).toHaveCount(1, { timeout: 5_000 });
     for (const text of [during, after]) expect(await countOnServer(text), `"${text}" is on the server once`).toBe(1);
-    // Each instance said it once, in the runner's log.
+    // Once each, for the one outage.
     expect(cluster.output().match(/gateway\d: Redis at \S+ is unreachable/g)).toHaveLength(3);
   });
 
@@ -182,8 +183,13 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     const during = `While an instance was dead ${Date.now()}`;
     await typeMessage(page, during);
     await expect(replyTo(page, during)).toHaveCount(1, { timeout: 10_000 });
-    // The stream moved: another instance holds it now.
-    await expect.poll(async () => [...(await healthOf(cluster)).values()].find((health) => (health.push?.streams ?? 0) > 0)?.instance).not.toBe(holder);
+    // The stream moved: exactly one instance holds it now, and not the one killed.
+    await expect
+      .poll(async () => {
+        const holders = [...(await healthOf(cluster)).values()].filter((health) => (health.push?.streams ?? 0) > 0).map((health) => health.instance);
+        return holders.length === 1 && holders[0] !== holder;
+      })
+      .toBe(true);
     await pushUp(page);
     const after = `After the instance died ${Date.now()}`;
     await typeMessage(page, after);

@@ -18,7 +18,14 @@ export interface Launched {
 
 const RUNNING = /Purl is running at (http:\/\/\S+?)\/? /;
 
-/** Resolves once the program printed that it runs and `ready` (if given) holds of its output; rejects if it exits first. */
+/** How long a program may take to say it runs before it is killed and the launch fails, ms. */
+const LAUNCH_TIMEOUT_MS = 60_000;
+
+/**
+ * Resolves once the program printed that it runs and `ready` (if given) holds of its
+ * output; rejects if it exits first, or is killed after LAUNCH_TIMEOUT_MS (so a hung
+ * start leaves no process behind).
+ */
 export function launchPurl(script: string, env: Record<string, string>, ready: (output: string) => boolean = () => true): Promise<Launched> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
@@ -28,10 +35,12 @@ export function launchPurl(script: string, env: Record<string, string>, ready: (
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), LAUNCH_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const running = RUNNING.exec(output);
       if (!running || !ready(output)) return;
+      clearTimeout(timer);
       resolve({
         child,
         url: running[1]!,
@@ -44,6 +53,9 @@ export function launchPurl(script: string, env: Record<string, string>, ready: (
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited early (${code}):\n${output}`)));
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited early (${code ?? signal}):\n${output}`));
+    });
   });
 }

@@ -19,12 +19,12 @@ echo 'deb-src http://deb.debian.org/debian trixie main' >"$list"
 printf 'Package: *\nPin: release n=trixie\nPin-Priority: -1\n' >"$pin"
 apt-get update -qq
 work=$(mktemp -d)
+trap 'rm -f "$list" "$pin"; rm -rf "$work"' EXIT
 (
   cd "$work"
-  apt-get source -qq pgvector >/dev/null 2>&1
+  apt-get source -qq pgvector >source.log 2>&1 || { cat source.log >&2; exit 1; }
   cd pgvector-*/
   make -s PG_CONFIG="/usr/lib/postgresql/$version/bin/pg_config" >/dev/null
   make -s PG_CONFIG="/usr/lib/postgresql/$version/bin/pg_config" install >/dev/null
 )
-rm -rf "$work"
 echo "install-postgres: PostgreSQL $version with the vector extension from Debian's pgvector source package"

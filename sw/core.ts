@@ -378,7 +378,10 @@ export function createCore(env: CoreEnvironment): Core {
         await push.handle(command);
         // The holding tab is answered once the event is applied (it sends the next one then,
         // and sends this one again if no answer comes): the polls it brings due run on.
-        const running = tick().catch(() => undefined);
+        const running = tick().catch((error: unknown) => {
+          // Not the event's failure (it is applied), but every tab must still hear of a full disk.
+          if (isQuotaExceeded(error)) env.broadcast({ type: 'storage-full' });
+        });
         env.waitUntil?.(running);
         return;
       }

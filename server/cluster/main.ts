@@ -8,6 +8,7 @@
  * others meanwhile. Ctrl-C or SIGTERM stops everything.
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { exposureWarning, readGatewayOptions } from '../gateway/options';
 import { buildWhenNeeded, createLifecycle, type Lifecycle, readElizaSettings, say, startElizaFor, stopChild } from '../lifecycle';
 import type { InstanceMessage } from './instance';
 import { type RedisServer, startRedisServer } from './redis-server';
-import { HAPROXY_CONFIG, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
+import { CLUSTER_TLS_MESSAGE, HAPROXY_CONFIG, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,13 +66,14 @@ async function startInstance(name: string, port: number, env: NodeJS.ProcessEnv,
       made.once('exit', (code, signal) => {
         reject(new Error(`${name} stopped before it listened (${code ?? signal}).`));
         if (stopping) return;
-        delayMs = Date.now() - startedAt > 60_000 ? 1_000 : Math.min(delayMs * 2, 30_000);
-        say(
-          `${name} (pid ${made.pid}) exited (${code ?? signal}); HAProxy sends its browsers to the other instances; starting it again in ${delayMs / 1000} s`,
-        );
+        // 1 s after a run of a minute or more; doubling (to 30 s) while it keeps dying sooner.
+        if (Date.now() - startedAt > 60_000) delayMs = 1_000;
+        const waitMs = delayMs;
+        delayMs = Math.min(delayMs * 2, 30_000);
+        say(`${name} (pid ${made.pid}) exited (${code ?? signal}); HAProxy sends its browsers to the other instances; starting it again in ${waitMs / 1000} s`);
         setTimeout(() => {
           if (!stopping) launch().catch((error: unknown) => say(error instanceof Error ? error.message : String(error)));
-        }, delayMs).unref();
+        }, waitMs).unref();
       });
     });
   lifecycle.add({
@@ -143,23 +145,33 @@ async function startHaproxy(bindHost: string, bindPort: number, instances: Insta
  */
 async function superviseRedis(lifecycle: Lifecycle): Promise<URL> {
   let stopping = false;
-  let current = await startRedisServer();
+  // Only the gateways know it: another local user cannot write the shared state.
+  const password = randomBytes(24).toString('base64url');
+  let current = await startRedisServer({ password });
   const port = current.port;
   say(`Redis is running at ${current.url.href} (pid ${current.pid})`);
+  const restart = (delayMs: number) => {
+    setTimeout(() => {
+      if (stopping) return;
+      startRedisServer({ port, password })
+        .then((next) => {
+          if (stopping) return void next.stop();
+          current = next;
+          say(`Redis is running again at ${next.url.href} (pid ${next.pid})`);
+          watch(next);
+        })
+        .catch((error: unknown) => {
+          const againMs = Math.min(delayMs * 2, 30_000);
+          say(`Redis did not start again (${error instanceof Error ? error.message : String(error)}); trying again in ${againMs / 1000} s`);
+          restart(againMs);
+        });
+    }, delayMs).unref();
+  };
   const watch = (redis: RedisServer) => {
     void redis.exited.then((why) => {
       if (stopping) return;
       say(`Redis (pid ${redis.pid}) stopped (${why}); the gateways go on with local state; starting it again in 1 s`);
-      setTimeout(() => {
-        if (stopping) return;
-        startRedisServer({ port })
-          .then((next) => {
-            current = next;
-            say(`Redis is running again at ${next.url.href} (pid ${next.pid})`);
-            watch(next);
-          })
-          .catch((error: unknown) => say(`Redis did not start again: ${error instanceof Error ? error.message : String(error)}`));
-      }, 1_000).unref();
+      restart(1_000);
     });
   };
   watch(current);
@@ -169,13 +181,16 @@ async function superviseRedis(lifecycle: Lifecycle): Promise<URL> {
       return current.stop();
     },
   });
-  return current.url;
+  const url = new URL(current.url);
+  url.password = password;
+  return url;
 }
 
 async function main(): Promise<void> {
   const lifecycle = createLifecycle();
   try {
     const count = instanceCount(process.env['PURL_INSTANCES']);
+    if (process.env['TLS_CERT_FILE'] || process.env['TLS_KEY_FILE']) throw new Error(CLUSTER_TLS_MESSAGE);
     if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) throw new Error(NO_HAPROXY_MESSAGE);
     const settings = await readElizaSettings(process.env);
     await buildWhenNeeded(root);
@@ -187,8 +202,6 @@ async function main(): Promise<void> {
     // The instances listen on loopback behind HAProxy and take its X-Forwarded-For; they answer to the entry's name.
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, HOST: '127.0.0.1', TRUST_PROXY: 'loopback' };
     if (net.isIP(entryHost) === 0) env['PURL_ALLOWED_HOSTS'] = [process.env['PURL_ALLOWED_HOSTS'], entryHost].filter(Boolean).join(',');
-    delete env['TLS_CERT_FILE'];
-    delete env['TLS_KEY_FILE'];
     if (eliza) {
       env['ELIZA_SERVER_URL'] = eliza.url.href;
       env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;

@@ -36,7 +36,8 @@ async function waitForPong(port: number, timeoutMs: number, exited: () => string
       socket.setTimeout(500);
       socket.once('connect', () => socket.write('PING\r\n'));
       socket.once('data', (data) => {
-        resolve(data.toString().startsWith('+PONG'));
+        // With a password, an unauthenticated PING is refused: that is an answer too.
+        resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
         socket.destroy();
       });
       socket.once('error', () => resolve(false));
@@ -52,12 +53,26 @@ async function waitForPong(port: number, timeoutMs: number, exited: () => string
 }
 
 /** Starts a Redis on `port` (a free one by default) and resolves once it answers. */
-export async function startRedisServer(options: { port?: number; timeoutMs?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: { port?: number; timeoutMs?: number; password?: string } = {}): Promise<RedisServer> {
   if (!hasRedisServer()) throw new Error(NO_REDIS_MESSAGE);
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
+      ...(options.password ? ['--requirepass', options.password] : []),
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -15,10 +15,11 @@ describe('npm run cluster settings', () => {
 describe('the shipped HAProxy configuration', () => {
   const config = fs.readFileSync(HAPROXY_CONFIG, 'utf8');
 
-  it('has a server line for each instance the runner may start, and checks each on /health', () => {
+  it('has a server line for each instance the runner may start, and checks each on /healthz, which never waits on ElizaOS', () => {
     const servers = [...config.matchAll(/^\.if defined\(PURL_GATEWAY_(\d)\)\n\s+server gateway(\d) "\$\{PURL_GATEWAY_(\d)\}"\n\.endif$/gm)];
     expect(servers.map((match) => [match[1], match[2], match[3]])).toEqual(Array.from({ length: MAX_INSTANCES }, (_, i) => Array(3).fill(String(i + 1))));
-    expect(config).toMatch(/http-check send meth GET uri \/health /);
+    expect(config).toMatch(/http-check send meth GET uri \/healthz /);
+    expect(config).not.toMatch(/shutdown-sessions/);
   });
 
   it('is valid for HAProxy itself, with one instance and with all', () => {

@@ -11,6 +11,9 @@ export const MAX_INSTANCES = 8;
 
 export const NO_HAPROXY_MESSAGE = 'haproxy is not on PATH. Install it with `apt-get install haproxy` (Debian): it is the one address of the cluster.';
 
+export const CLUSTER_TLS_MESSAGE =
+  'npm run cluster serves plain http at its entry (HAProxy on loopback by default): TLS_CERT_FILE and TLS_KEY_FILE are for npm start. Put TLS in front of the cluster, or unset them.';
+
 /** PURL_INSTANCES: 1 to 8, default 3; anything else stops the start with a sentence. */
 export function instanceCount(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 3;

@@ -55,6 +55,8 @@ export interface GatewayParts {
   upstreamSocket?: UpstreamSocket;
   /** Makes the upstream socket's connection (a fake in unit tests; default socket.io-client's `io`). */
   connectUpstream?: UpstreamSocketOptions['connect'];
+  /** When ElizaOS could not say whether it isolates, how long before the upstream socket asks again, ms. */
+  isolationRetryMs?: number;
   pushKeepAliveMs?: number;
   /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
   ackTimeoutMs?: number;
@@ -91,6 +93,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
           isIsolated: isolationWithinBudget(options, budget),
           ...(parts.connectUpstream ? { connect: parts.connectUpstream } : {}),
+          ...(parts.isolationRetryMs ? { isolationRetryMs: parts.isolationRetryMs } : {}),
         }))
       : undefined;
   const push =

@@ -126,12 +126,37 @@ describe('the edge shared through Redis', { timeout: 30_000 }, () => {
     expect(tookMs).toBeLessThan(4_000);
   });
 
-  it('never serves what is in Redis unless it is a copy an instance stored, and reads alone while Redis is down', async () => {
+  it('serves nothing from Redis that is not memories as an upstream answer would be, never its headers, and reads alone while Redis is down', async () => {
     const cluster = [await open(true), await open(true)];
     expect(await redisCommand(redis.port, ['SET', `purl:edge:answer:${MEMORIES}`, '{"body":"PGgxPm5vPC9oMT4=","etag":"x"}'])).toBe('+OK');
     const first = await ask(cluster[0]!.url, MEMORIES);
     expect(first.json().data.memories[0].content.text).toBe('hello');
     expect(memoriesReads()).toBe(1);
+    // A copy of the right form whose body is a page, not memories, with headers of its own: not served either.
+    const forged = (body: string) =>
+      JSON.stringify({
+        body: Buffer.from(body).toString('base64'),
+        etag: '"forged"',
+        headers: [
+          ['content-type', 'text/html'],
+          ['set-cookie', 'session=stolen'],
+        ],
+        storedAt: Date.now(),
+      });
+    await sleep(WINDOW_MS);
+    expect(await redisCommand(redis.port, ['SET', `purl:edge:answer:${MEMORIES}`, forged('<script>alert(1)</script>'), 'PX', '60000'])).toBe('+OK');
+    const second = await ask(cluster[1]!.url, MEMORIES);
+    expect(second.json().data.memories[0].content.text).toBe('hello');
+    expect(memoriesReads()).toBe(2);
+    // Memories of the right shape are taken, but never its headers.
+    await sleep(WINDOW_MS);
+    const planted = JSON.stringify({ success: true, data: { memories: [] } });
+    expect(await redisCommand(redis.port, ['SET', `purl:edge:answer:${MEMORIES}`, forged(planted), 'PX', '60000'])).toBe('+OK');
+    const third = await ask(cluster[0]!.url, MEMORIES);
+    expect(third.json().data.memories).toEqual([]);
+    expect(third.headers['set-cookie']).toBeUndefined();
+    expect(third.headers['content-type']).toMatch(/^application\/json/);
+    expect(memoriesReads()).toBe(2);
 
     await redis.stop();
     for (const gateway of cluster) {
@@ -141,6 +166,6 @@ describe('the edge shared through Redis', { timeout: 30_000 }, () => {
     const answers = await Promise.all(cluster.map((gateway) => ask(gateway.url, MEMORIES)));
     expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
     // Each instance read for itself: no user waited on Redis.
-    expect(memoriesReads()).toBe(3);
+    expect(memoriesReads()).toBe(4);
   });
 });

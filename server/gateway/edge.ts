@@ -114,6 +114,14 @@ interface Flight {
   abort: AbortController;
 }
 
+/** What the browsers that waited would have been told, had any still waited. */
+const ABANDONED: FailedRead = {
+  kind: 'failed',
+  status: 502,
+  code: 'UPSTREAM_ABANDONED',
+  message: "The agent's server took too long to answer. Purl will try again.",
+};
+
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
 const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
 
@@ -174,14 +182,34 @@ export function createEdge(options: EdgeOptions): Edge {
     }
   }
 
-  /** A copy another instance stored within `ttlMs`, kept here too; undefined when there is none. */
-  async function sharedCopy(key: string, ttlMs: number): Promise<KeptAnswer | undefined> {
+  /**
+   * A copy another instance stored within `ttlMs`, kept here too; undefined when there is
+   * none, or when it is not one this instance would have kept itself: Redis is another
+   * process's word, so the body passes the same boundary check as an upstream answer (and
+   * `secrets` are dropped again), and of its headers only a JSON content type is taken.
+   */
+  async function sharedCopy(key: string, request: EdgeRequest, ttlMs: number): Promise<KeptAnswer | undefined> {
     const copy = await shared?.get(key);
     const age = copy === undefined ? Number.NaN : now() - copy.storedAt;
-    if (!copy || !(age >= 0 && age < ttlMs)) return undefined;
+    if (!copy || !(age >= 0 && age < ttlMs) || copy.body.length > options.maxBytes) return undefined;
+    let body = copy.body;
+    try {
+      const clean = parseForBrowser(body, false);
+      request.check(clean.value);
+      if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
+    } catch {
+      return undefined;
+    }
+    const entry: KeptAnswer = {
+      body,
+      etag: etagOf(body),
+      headers: [['content-type', 'application/json; charset=utf-8']],
+      storedAt: copy.storedAt,
+      ...(copy.upstreamEtag === undefined ? {} : { upstreamEtag: copy.upstreamEtag }),
+    };
     counts.sharedHits++;
-    keep(key, copy);
-    return copy;
+    keep(key, entry);
+    return entry;
   }
 
   /**
@@ -189,12 +217,12 @@ export function createEdge(options: EdgeOptions): Edge {
    * else their copy once the instance holding the lease has stored it. Undefined: read
    * upstream (this instance holds the lease, or waited in vain, or Redis is down).
    */
-  async function fromOthers(key: string, ttlMs: number, signal: AbortSignal): Promise<KeptAnswer | undefined> {
+  async function fromOthers(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<KeptAnswer | undefined> {
     // With no window (GATEWAY_CACHE_TTL=0) there is nothing to share: every read is upstream's.
     if (!shared || ttlMs <= 0) return undefined;
     const deadline = now() + sharedWaitMs;
     for (;;) {
-      const copy = await sharedCopy(key, ttlMs);
+      const copy = await sharedCopy(key, request, ttlMs);
       if (copy) return copy;
       if (signal.aborted || (await shared.lease(key, sharedWaitMs))) return undefined;
       if (now() >= deadline) return undefined;
@@ -204,8 +232,10 @@ export function createEdge(options: EdgeOptions): Edge {
 
   /** The upstream's answer (or another instance's fresh copy), cleaned, checked, and kept when it is good. */
   async function refresh(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome> {
-    const copy = await fromOthers(key, ttlMs, signal);
+    const copy = await fromOthers(key, request, ttlMs, signal);
     if (copy) return { kind: 'kept', entry: copy };
+    // Everyone who waited left meanwhile: nothing to read for.
+    if (signal.aborted) return { ...ABANDONED };
     if (!shared || ttlMs <= 0) return readUpstreamAndKeep(key, request, signal);
     try {
       const outcome = await readUpstreamAndKeep(key, request, signal);

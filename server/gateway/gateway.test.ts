@@ -51,6 +51,11 @@ describe('gateway options', () => {
     expect([read('').options.chatEdge, read('redis://127.0.0.1:6379').options.chatEdge]).toEqual([true, false]);
     expect(() => read('localhost:6379')).toThrowError(/^REDIS_URL must use redis or rediss, got "localhost:6379"\.$/);
     expect(() => read('http://127.0.0.1:6379')).toThrowError(/REDIS_URL must use redis or rediss/);
+    // A password in a mistyped URL is not repeated in the sentence (it goes to logs).
+    expect(() => read('redis//:s3cret@cache:6379')).toThrowError(
+      /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL such as redis:\/\/127\.0\.0\.1:6379, got "redis\/\/…@cache:6379"\.$/,
+    );
+    expect(() => read('http://user:s3cret@cache:6379')).toThrowError('REDIS_URL must use redis or rediss, got "http://…@cache:6379".');
     expect(() => read('not a url')).toThrowError(/^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL such as redis:\/\/127\.0\.0\.1:6379, got "not a url"\.$/);
   });
 

@@ -68,7 +68,7 @@ describe('limits shared by gateway instances on one Redis', { timeout: 30_000 },
     const refused = await ask(shared[0]!.url, '/api/agents');
     expect(refused.json().error.code).toBe('RATE_LIMITED');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    expect(await health(shared[1]!)).toMatchObject({ state: 'up', url: redis.url.href.replace(/\/$/, ''), failures: 0 });
+    expect(await health(shared[1]!)).toMatchObject({ state: 'up', failures: 0 });
   });
 
   it('Redis stopped: every instance serves on with its own counts and says so once; Redis back: they share again', async () => {

@@ -54,6 +54,9 @@ export class SharedLimitStore implements Store {
     this.#shared.init(this.#options).catch((error: unknown) => this.link.noteFailure(error));
   }
 
+  /** When the scripts were last loaded because a shared count failed (at most one such load a few seconds). */
+  #reloadedAt = 0;
+
   /** Runs `shared` while the link is up; `local` when it is down or the command fails. */
   async #either<T>(shared: () => Promise<T>, local: () => T | Promise<T>): Promise<T> {
     if (this.link.state() === 'up') {
@@ -61,6 +64,12 @@ export class SharedLimitStore implements Store {
         return await shared();
       } catch (error) {
         this.link.noteFailure(error);
+        // A script load that failed while the link stayed up (a slow Redis) is kept by
+        // rate-limit-redis for good: load again, now and then, rather than count alone until the next reconnect.
+        if (Date.now() - this.#reloadedAt > 5_000) {
+          this.#reloadedAt = Date.now();
+          this.#loadShared();
+        }
       }
     }
     return local();

@@ -104,15 +104,21 @@ function parseUrl(raw: string, name: string): URL {
   return url;
 }
 
+/** A REDIS_URL as it may be repeated in an error: whatever sits before an `@` (a password) left out. */
+function redactedRedisUrl(raw: string): string {
+  return raw.replace(/^([^/]*\/\/)?[^@/]*@/, (_match, scheme: string | undefined) => `${scheme ?? ''}…@`);
+}
+
 function parseRedisUrl(raw: string): URL {
+  const shown = redactedRedisUrl(raw);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new OptionsError(`REDIS_URL must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got "${raw}".`);
+    throw new OptionsError(`REDIS_URL must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got "${shown}".`);
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new OptionsError(`REDIS_URL must use redis or rediss, got "${raw}".`);
-  if (!url.hostname) throw new OptionsError(`REDIS_URL names no host, got "${raw}".`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new OptionsError(`REDIS_URL must use redis or rediss, got "${shown}".`);
+  if (!url.hostname) throw new OptionsError(`REDIS_URL names no host, got "${shown}".`);
   return url;
 }
 

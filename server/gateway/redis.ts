@@ -1,10 +1,12 @@
 /**
  * The gateway's link to Redis (REDIS_URL), which the instances of a cluster share their
  * state through (docs/cluster.md). Redis is a help, never a dependency: the link is made
- * in the background, commands fail at once while it is down (no offline queue, so no
- * request waits on it), each user of the link falls back to its own local state then,
- * and the link comes back by itself (node-redis's reconnection, 0.1 s doubling to 5 s).
- * Every change is said once in the log and shown in `/health`.
+ * in the background, commands fail at once while it is down (no offline queue) and after
+ * 0.5 s while it does not answer (a Redis paused or cut off without a reset), each user of
+ * the link falls back to its own local state then, and the link comes back by itself
+ * (node-redis's reconnection, 0.1 s doubling to 5 s; a PING every second notices a Redis
+ * that stopped or started answering again). Every change is said once in the log and
+ * shown in `/health`.
  */
 import { createClient } from 'redis';
 
@@ -14,11 +16,14 @@ export interface RedisStats {
   state: RedisState;
   /** Epoch ms of the last change of state (the link's creation before any). */
   since: number;
-  /** Where, without any password: `redis://host:port/db`. */
-  url: string;
   /** Commands that failed (each one a fallback to local state). */
   failures: number;
 }
+
+/** How long a command may take before its caller uses local state instead, ms. */
+export const REDIS_COMMAND_TIMEOUT_MS = 500;
+/** Failed commands in a row that make the link count as down (a Redis that accepts but does not answer). */
+const FAILURES_FOR_DOWN = 3;
 
 export interface RedisLink {
   /** Sends one command; rejects at once while the link is down. */
@@ -64,8 +69,12 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     url: options.url.href,
     // A command while the link is down fails at once: its caller uses local state instead of waiting.
     disableOfflineQueue: true,
+    commandOptions: { timeout: REDIS_COMMAND_TIMEOUT_MS },
+    pingInterval: 1_000,
     socket: { connectTimeout: 2_000, reconnectStrategy: (attempt) => reconnectDelayMs(attempt) },
   });
+  /** Failed commands since the last one that worked. */
+  let failuresInARow = 0;
 
   function setState(next: RedisState, why?: string): void {
     if (closed) return;
@@ -87,7 +96,15 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     options.log(`Redis at ${shown} is unreachable (${why}): this gateway counts its limits and keeps its state on its own until it is back.`);
   }
 
-  client.on('ready', () => setState('up'));
+  client.on('ready', () => {
+    failuresInARow = 0;
+    setState('up');
+  });
+  // A PING answered: a Redis that had stopped answering (without dropping the connection) is back.
+  client.on('ping-interval', () => {
+    failuresInARow = 0;
+    setState('up');
+  });
   client.on('end', () => setState('down', 'the connection ended'));
   client.on('reconnecting', () => setState('down', 'reconnecting'));
   // node-redis emits every socket error here; without a listener it would throw.
@@ -95,17 +112,25 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   // Not awaited: the gateway serves from the start, with local state until Redis answers.
   client.connect().catch((error: unknown) => setState('down', error instanceof Error ? error.message : String(error)));
 
+  function noteFailure(): void {
+    failures++;
+    failuresInARow++;
+    if (failuresInARow >= FAILURES_FOR_DOWN) setState('down', 'it does not answer');
+  }
+
   return {
-    send: (args) => client.sendCommand(args),
+    send: async (args) => {
+      const reply = await client.sendCommand(args);
+      failuresInARow = 0;
+      return reply;
+    },
     state: () => state,
     onState(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    noteFailure() {
-      failures++;
-    },
-    stats: () => ({ state, since, url: shown, failures }),
+    noteFailure,
+    stats: () => ({ state, since, failures }),
     async close() {
       closed = true;
       listeners.clear();

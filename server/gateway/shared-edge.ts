@@ -69,8 +69,8 @@ export function parseSharedAnswer(raw: unknown): SharedAnswer | undefined {
 }
 
 export function createSharedEdge(link: RedisLink): SharedEdge {
-  // This instance's mark on the leases it takes.
-  const token = randomUUID();
+  /** The mark of each lease this instance holds, by key (a fresh one each time: an old refresh cannot give back a newer one's). */
+  const tokens = new Map<string, string>();
   const up = () => link.state() === 'up';
   const quietly = async (command: string[]): Promise<unknown> => {
     try {
@@ -93,15 +93,20 @@ export function createSharedEdge(link: RedisLink): SharedEdge {
     },
     async lease(key, ms) {
       if (!up()) return true;
+      const token = randomUUID();
       try {
-        return (await link.send(['SET', LEASE + key, token, 'NX', 'PX', String(Math.max(1, Math.round(ms)))])) === 'OK';
+        const taken = (await link.send(['SET', LEASE + key, token, 'NX', 'PX', String(Math.max(1, Math.round(ms)))])) === 'OK';
+        if (taken) tokens.set(key, token);
+        return taken;
       } catch (error) {
         link.noteFailure(error);
         return true;
       }
     },
     async release(key) {
-      if (!up()) return;
+      const token = tokens.get(key);
+      tokens.delete(key);
+      if (!up() || token === undefined) return;
       await quietly(['EVAL', RELEASE_SCRIPT, '1', LEASE + key, token]);
     },
   };

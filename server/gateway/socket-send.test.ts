@@ -189,12 +189,9 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
   it('in front of an ElizaOS with ENABLE_DATA_ISOLATION, sends nothing over the socket and joins nothing: its message server is not the default one', async () => {
     // ElizaOS 1.7.2 stores and acknowledges a message sent with the default server id there, and its agent never answers it.
     const configAsked: string[] = [];
-    upstream.answer = (req, res) => {
-      if (req.url === '/api/system/config') {
-        configAsked.push(req.method ?? '');
-        return jsonAnswer(200, { success: true, data: { requiresAuth: true } })(req, res);
-      }
-      return jsonAnswer(201, req.url === '/api/messaging/sessions' ? created : restPosted)(req, res);
+    upstream.config = (req, res) => {
+      configAsked.push(req.method ?? '');
+      jsonAnswer(200, { success: true, data: { requiresAuth: true } })(req, res);
     };
     const gateway = await open();
     await makeSession(gateway);
@@ -211,20 +208,24 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
       (event) => (event.event === 'hello' && event.json().upstream === 'refused') || (event.event === 'upstream' && event.json().state === 'refused'),
     );
 
-    // Without isolation (false), or a server that could not say (a 500), the socket is up and used.
-    for (const config of [{ success: true, data: { requiresAuth: false } }, 'broken']) {
-      socket = new FakeSocket();
-      upstream.answer = (req, res) =>
-        req.url === '/api/system/config'
-          ? jsonAnswer(config === 'broken' ? 500 : 200, config)(req, res)
-          : jsonAnswer(201, req.url === '/api/messaging/sessions' ? created : restPosted)(req, res);
-      const next = await open();
-      await makeSession(next);
-      expect((await health(next)).upstream.state).toBe('up');
-      expect(socket.joinsOf(CHANNEL)).toBe(1);
-      expect((await post(next, { content: 'not isolated' })).status).toBe(201);
-      expect(socket.sent()).toHaveLength(1);
-    }
+    // A server that cannot say (a 500): nothing over the socket until it has; asked again, it says no isolation: up and used.
+    socket = new FakeSocket();
+    let config: 'broken' | 'plain' = 'broken';
+    upstream.config = (req, res) =>
+      config === 'broken' ? jsonAnswer(500, { success: false })(req, res) : jsonAnswer(200, { success: true, data: { requiresAuth: false } })(req, res);
+    const next = await open({}, { isolationRetryMs: 100 });
+    await makeSession(next, false);
+    await post(next, { content: 'wakes the socket' });
+    await sleep(150);
+    expect((await health(next)).upstream.state).toBe('down');
+    expect((await post(next, { content: 'while it cannot say' })).status).toBe(201);
+    expect(socket.sent()).toEqual([]);
+    expect(socket.joinsOf(CHANNEL)).toBe(0);
+    config = 'plain';
+    for (let tries = 0; tries < 100 && (await health(next)).upstream.state !== 'up'; tries++) await sleep(10);
+    expect((await health(next)).upstream.state).toBe('up');
+    expect((await post(next, { content: 'not isolated' })).status).toBe(201);
+    expect(socket.sent()).toEqual([expect.objectContaining({ message: 'not isolated' })]);
   });
 
   it('learns a session it did not make (a gateway restart) from ElizaOS’s 201 to its first message: the next goes over the socket', async () => {

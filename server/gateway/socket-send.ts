@@ -259,6 +259,7 @@ export function isolationWithinBudget(options: GatewayOptions, budget: UpstreamB
   return async (): Promise<boolean | undefined> => {
     const answer = await readWithinBudget(budget, () => readUpstream(options, '/api/system/config', GATEWAY_ITSELF));
     if (answer.kind === 'failed') return undefined;
+    // An ElizaOS without the route (older than 1.7) has no isolation to speak of.
     if (answer.status === 404) return false;
     if (answer.status !== 200) return undefined;
     try {

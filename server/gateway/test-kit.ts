@@ -45,6 +45,8 @@ export interface StandIn {
   apiSeen(): Seen[];
   /** How the stand-in answers from now on. */
   answer: Answer;
+  /** How it answers `GET /api/system/config` (ElizaOS's: no data isolation, unless a test says otherwise). */
+  config: Answer;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startStandIn(): Promise<StandIn> {
     seen,
     apiSeen: () => seen.filter((entry) => entry.url.startsWith('/api')),
     answer: jsonAnswer(200, { success: true, data: { agents: [] } }) as Answer,
+    config: jsonAnswer(200, { success: true, data: { requiresAuth: false } }) as Answer,
   } as StandIn;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -65,7 +68,8 @@ export async function startStandIn(): Promise<StandIn> {
         res.end('{"status":"OK"}');
         return;
       }
-      standIn.answer(req, res);
+      if (req.url === '/api/system/config') standIn.config(req, res);
+      else standIn.answer(req, res);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -70,10 +70,12 @@ export interface UpstreamSocketOptions {
   now?: () => number;
   /**
    * Whether ElizaOS runs with ENABLE_DATA_ISOLATION, asked on each connection before the
-   * state is `up`; undefined when it could not be told (the state is `up` then, and a
-   * refused join still makes it `refused`).
+   * state is `up`; undefined when it could not be told (asked again after
+   * `isolationRetryMs`, the state staying `down` meanwhile).
    */
   isIsolated?: () => Promise<boolean | undefined>;
+  /** When ElizaOS could not say whether it isolates, how long before it is asked again, ms (default 5 s). */
+  isolationRetryMs?: number;
   /** Makes the socket (default: socket.io-client's `io`, websocket only). */
   connect?: (url: string, options: Partial<ManagerOptions & SocketOptions>) => SocketLike;
 }
@@ -189,6 +191,9 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
   let socket: SocketLike | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Connections made so far: an answer about isolation counts only for the connection it was asked on. */
+  let connections = 0;
+  const isolationRetryMs = options.isolationRetryMs ?? 5_000;
   /** Sends awaiting their acknowledgement, by the `messageId` they were sent with (fresh for each send). */
   const pending = new Map<string, PendingSend>();
 
@@ -229,16 +234,29 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
     });
     made.on('connect', () => {
       for (const channel of channels.values()) channel.joined = false;
-      void (options.isIsolated?.() ?? Promise.resolve(undefined)).then((isolated) => {
-        // Dropped or closed while asking: the next connection asks again.
-        if (closed || socket !== made || !made.connected) return;
-        if (isolated === true) {
-          setState('refused');
-          return;
-        }
-        setState('up');
-        for (const channelId of channels.keys()) join(channelId);
-      });
+      const connection = ++connections;
+      const ask = () => {
+        (options.isIsolated?.() ?? Promise.resolve(false))
+          .catch(() => undefined)
+          .then((isolated) => {
+            // Dropped, reconnected or closed while asking: that connection asks again.
+            if (closed || connection !== connections || !made.connected) return;
+            if (isolated === undefined) {
+              // ElizaOS could not say (busy, a 5xx, the budget kept the question back): nothing goes
+              // over the socket until it has (the chat polls meanwhile); asked again shortly.
+              const again = setTimeout(ask, isolationRetryMs);
+              again.unref();
+              return;
+            }
+            if (isolated) {
+              setState('refused');
+              return;
+            }
+            setState('up');
+            for (const channelId of channels.keys()) join(channelId);
+          });
+      };
+      ask();
     });
     made.on('disconnect', (reason) => {
       for (const channel of channels.values()) channel.joined = false;

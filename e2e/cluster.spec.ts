@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { freePort } from '../server/eliza-process';
-import { countOnServer, openChat, replyTo, typeMessage, workerMeta } from './helpers';
+import { countOnServer, openChat, pushUp, replyTo, typeMessage } from './helpers';
 import { launchPurl } from './launch';
 import { stackInfo, TEST_CLIENT_ENV } from './stack';
 
@@ -95,10 +95,6 @@ async function streamHolder(cluster: Cluster): Promise<string> {
 }
 
 const sent = (health: InstanceHealth | undefined) => (health?.push?.sentOverSocket ?? 0) + (health?.push?.sentOverRest ?? 0);
-
-async function pushUp(page: Page): Promise<void> {
-  await expect.poll(async () => (await workerMeta(page, 'metrics'))?.push?.state, { timeout: 20_000 }).toBe('up');
-}
 
 test.describe('a cluster of three gateways behind HAProxy', () => {
   let cluster: Cluster;

@@ -156,6 +156,11 @@ export function workerMeta<K extends keyof MetaValues>(page: Page, key: K): Prom
   );
 }
 
+/** Waits until the worker says replies come by push. */
+export async function pushUp(page: Page): Promise<void> {
+  await expect.poll(async () => (await workerMeta(page, 'metrics'))?.push?.state, { timeout: 20_000 }).toBe('up');
+}
+
 /** The chat session id the worker keeps. */
 export async function chatSessionId(page: Page): Promise<string> {
   const session = await workerMeta(page, 'chatSession');

@@ -9,7 +9,7 @@ import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import type { Gateway } from '../server/gateway/app';
 import { stopWorker } from './fault-kit';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
-import { chatSessionId, countOnServer, openChat, replyTo, typeMessage, workerMeta } from './helpers';
+import { chatSessionId, countOnServer, openChat, pushUp, replyTo, typeMessage, workerMeta } from './helpers';
 import { startExtraGateway, stackInfo } from './stack';
 
 /** A free loopback port, so a restarted gateway comes back on the same origin. */
@@ -26,11 +26,6 @@ function freePort(): Promise<number> {
 
 /** The chat polls that reached ElizaOS: reads of the session's messages. */
 const chatReads = (proxy: FaultProxy) => proxy.apiRequests().filter((entry) => entry.method === 'GET' && /\/sessions\/[^/]+\/messages/.test(entry.path)).length;
-
-/** Waits until the worker says replies come by push. */
-async function pushUp(page: Page): Promise<void> {
-  await expect.poll(async () => (await workerMeta(page, 'metrics'))?.push?.state, { timeout: 20_000 }).toBe('up');
-}
 
 /**
  * Waits until push is up and the chat poll is the safety net: the chat read that was due

@@ -210,9 +210,16 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
 
     // A server that cannot say (a 500): nothing over the socket until it has; asked again, it says no isolation: up and used.
     socket = new FakeSocket();
-    let config: 'broken' | 'plain' = 'broken';
-    upstream.config = (req, res) =>
-      config === 'broken' ? jsonAnswer(500, { success: false })(req, res) : jsonAnswer(200, { success: true, data: { requiresAuth: false } })(req, res);
+    let config: 'broken' | 'page' | 'plain' = 'broken';
+    upstream.config = (req, res) => {
+      if (config === 'broken') return jsonAnswer(500, { success: false })(req, res);
+      // A 200 that is not ElizaOS's config (a captive portal, a proxy's page) says nothing either.
+      if (config === 'page') {
+        res.writeHead(200, { 'Content-Type': 'text/html' });
+        return res.end('<h1>Sign in</h1>');
+      }
+      return jsonAnswer(200, { success: true, data: { requiresAuth: false } })(req, res);
+    };
     const next = await open({}, { isolationRetryMs: 100 });
     await makeSession(next, false);
     await post(next, { content: 'wakes the socket' });
@@ -221,6 +228,10 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
     expect((await post(next, { content: 'while it cannot say' })).status).toBe(201);
     expect(socket.sent()).toEqual([]);
     expect(socket.joinsOf(CHANNEL)).toBe(0);
+    config = 'page';
+    await sleep(250);
+    expect((await health(next)).upstream.state).toBe('down');
+    expect(socket.sent()).toEqual([]);
     config = 'plain';
     for (let tries = 0; tries < 100 && (await health(next)).upstream.state !== 'up'; tries++) await sleep(10);
     expect((await health(next)).upstream.state).toBe('up');

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { freePort } from '../server/eliza-process';
 import { countOnServer, openChat, pushUp, replyTo, typeMessage } from './helpers';
 import { launchPurl } from './launch';
@@ -64,7 +64,14 @@ function haproxyCommand(socket: string, command: string): Promise<string> {
 interface InstanceHealth {
   instance: string;
   redis?: { state: string };
-  push?: { streams: number; sentOverSocket: number; sentOverRest: number };
+  push?: {
+    streams: number;
+    sentOverSocket: number;
+    sentOverRest: number;
+    replayed: number;
+    resets: number;
+    log?: { mode: string; epoch?: string; clusterChannels: number };
+  };
 }
 
 /** Each instance's own /health, asked directly (not through HAProxy). */
@@ -81,17 +88,80 @@ async function healthOf(cluster: Cluster): Promise<Map<string, InstanceHealth>> 
   return new Map(entries.filter((entry) => entry !== undefined));
 }
 
-/** The instance holding the page's push stream. */
-async function streamHolder(cluster: Cluster): Promise<string> {
+/** Each instance's open push streams. */
+async function streamCounts(cluster: Cluster): Promise<Map<string, number>> {
+  return new Map([...(await healthOf(cluster)).entries()].map(([name, health]) => [name, health.push?.streams ?? 0]));
+}
+
+/**
+ * The instance holding the page's push stream: the one instance (but `not`) with more
+ * streams than `before`, taken before the page opened. An earlier test's closed page may
+ * leave its stream counted behind HAProxy.
+ */
+async function streamHolder(cluster: Cluster, before: Map<string, number>, not?: string): Promise<string> {
   let holders: string[] = [];
-  // Exactly one: the streams of an earlier test's closed pages are gone.
   await expect
     .poll(async () => {
-      holders = [...(await healthOf(cluster)).values()].filter((health) => (health.push?.streams ?? 0) > 0).map((health) => health.instance);
+      holders = [...(await streamCounts(cluster))].filter(([name, count]) => name !== not && count > (before.get(name) ?? 0)).map(([name]) => name);
       return holders.length;
     })
     .toBe(1);
   return holders[0]!;
+}
+
+/** Notes in the page when an agent's line quoting `text` first shows (Date.now(), this machine's clock, as ElizaOS's). */
+async function watchReply(page: Page, text: string): Promise<void> {
+  await page.evaluate((quoted) => {
+    const shown = window as unknown as { purlReplyShownAt?: number };
+    shown.purlReplyShownAt = undefined;
+    const observer = new MutationObserver(() => {
+      for (const line of document.querySelectorAll('.chat-line[data-author="agent"] .memory-text')) {
+        if (!line.textContent?.includes(quoted)) continue;
+        shown.purlReplyShownAt = Date.now();
+        observer.disconnect();
+        return;
+      }
+    });
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, `"${text}"`);
+}
+
+const replyShownAt = (page: Page) => page.evaluate(() => (window as unknown as { purlReplyShownAt?: number }).purlReplyShownAt);
+
+/** When ElizaOS made the agent's reply quoting `text` (its createdAt), from the worker's store. */
+function replyMadeAt(page: Page, text: string): Promise<number | undefined> {
+  return page.evaluate(
+    (quoted) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        const open = indexedDB.open('purl');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const all = open.result.transaction('chat').objectStore('chat').getAll();
+          all.onsuccess = () => {
+            open.result.close();
+            const reply = (all.result as { isAgent: boolean; text: string; createdAt: number }[]).find(
+              (message) => message.isAgent && message.text.includes(quoted),
+            );
+            resolve(reply?.createdAt);
+          };
+          all.onerror = () => reject(all.error);
+        };
+      }),
+    `"${text}"`,
+  );
+}
+
+/** Every instance follows the cluster's push log and has joined the same channels (each one's streams' and the others'). */
+async function clusterJoined(cluster: Cluster): Promise<void> {
+  await expect
+    .poll(async () => {
+      const logs = [...(await healthOf(cluster)).values()].map((health) => health.push?.log);
+      return (
+        logs.length === cluster.instances.length &&
+        logs.every((log) => log?.mode === 'shared' && log.clusterChannels > 0 && log.clusterChannels === logs[0]!.clusterChannels)
+      );
+    })
+    .toBe(true);
 }
 
 const sent = (health: InstanceHealth | undefined) => (health?.push?.sentOverSocket ?? 0) + (health?.push?.sentOverRest ?? 0);
@@ -112,21 +182,31 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     expect([...answered].sort()).toEqual(['gateway1', 'gateway2', 'gateway3']);
     for (const health of (await healthOf(cluster)).values()) expect(health.redis?.state).toBe('up');
 
+    const before = await streamCounts(cluster);
     await openChat(page, cluster.url);
     await pushUp(page);
     const second = await context.newPage();
     await openChat(second, cluster.url);
     // The stream's instance takes no new request (drained, as before a restart): the message goes to another.
-    const holder = await streamHolder(cluster);
+    const holder = await streamHolder(cluster, before);
     expect(await haproxyCommand(cluster.socket, `set server gateways/${holder} state drain`)).toBe('\n');
     try {
       const before = await healthOf(cluster);
       const text = `Across the cluster ${Date.now()}`;
+      for (const tab of [page, second]) await watchReply(tab, text);
       const sentAt = Date.now();
       await typeMessage(second, text);
       await expect(replyTo(page, text)).toHaveCount(1, { timeout: 5_000 });
       await expect(replyTo(second, text)).toHaveCount(1, { timeout: 5_000 });
       const visibleAfterMs = Date.now() - sentAt;
+      // From ElizaOS making the reply to its line showing in the later of the two tabs: ElizaOS's broadcast, the holder's append to
+      // the cluster's log on Redis and its read back, the stream, the worker's store and both tabs' render.
+      const madeAt = await replyMadeAt(page, text);
+      const shownAt = Math.max((await replyShownAt(page)) ?? Infinity, (await replyShownAt(second)) ?? Infinity);
+      expect(madeAt).toBeDefined();
+      const pushedMs = shownAt - madeAt!;
+      expect(pushedMs).toBeGreaterThanOrEqual(0);
+      expect(pushedMs).toBeLessThan(300);
       const after = await healthOf(cluster);
       const took = [...after.keys()].filter((name) => sent(after.get(name)) > sent(before.get(name)));
       expect(took).toHaveLength(1);
@@ -134,7 +214,7 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
       // Still the stream that carried it.
       expect(after.get(holder)?.push?.streams).toBeGreaterThan(0);
       console.log(
-        `cluster: message taken by ${took[0]}, pushed by ${holder}; reply in both tabs ${visibleAfterMs} ms after Enter (includes typing and the POST)`,
+        `cluster: message taken by ${took[0]}, pushed by ${holder}; reply shown in both tabs ${pushedMs} ms after ElizaOS made it, ${visibleAfterMs} ms after Enter (typing, the POST and the agent's model included)`,
       );
       expect(await countOnServer(text)).toBe(1);
     } finally {
@@ -166,27 +246,40 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
   });
 
   test('the instance holding the stream killed mid-conversation: the stream comes back through another, nothing lost or doubled', async ({ page }) => {
+    const before = await streamCounts(cluster);
     await openChat(page, cluster.url);
     await pushUp(page);
     const first = `Before the instance died ${Date.now()}`;
     await typeMessage(page, first);
     await expect(replyTo(page, first)).toHaveCount(1, { timeout: 5_000 });
 
-    const holder = await streamHolder(cluster);
+    const holder = await streamHolder(cluster, before);
+    // Every instance has joined the page's channel (announced by the holder): whichever the stream comes back to heard all of it.
+    await clusterJoined(cluster);
+    const counted = (healths: Map<string, InstanceHealth>, name: 'replayed' | 'resets') =>
+      [...healths.values()].reduce((sum, health) => sum + (health.push?.[name] ?? 0), 0);
+    const beforeKill = await healthOf(cluster);
     const pid = Number(new RegExp(`${holder} 127\\.0\\.0\\.1:\\d+ \\(pid (\\d+)\\)`).exec(cluster.output())?.[1]);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
+    // Kept out of the balancer until the stream has moved: the runner restarts it within a second, and a fresh process has heard nothing to replay.
+    await haproxyCommand(cluster.socket, `set server gateways/${holder} state maint`);
     const during = `While an instance was dead ${Date.now()}`;
     await typeMessage(page, during);
     await expect(replyTo(page, during)).toHaveCount(1, { timeout: 10_000 });
-    // The stream moved: exactly one instance holds it now, and not the one killed.
-    await expect
-      .poll(async () => {
-        const holders = [...(await healthOf(cluster)).values()].filter((health) => (health.push?.streams ?? 0) > 0).map((health) => health.instance);
-        return holders.length === 1 && holders[0] !== holder;
-      })
-      .toBe(true);
+    // The stream moved: exactly one other instance holds one more stream than before.
+    await streamHolder(cluster, before, holder);
     await pushUp(page);
+    // It came back with the last id it saw and was given what it missed from the cluster's log: no chat read for it.
+    beforeKill.delete(holder);
+    const afterKill = async () => {
+      const healths = await healthOf(cluster);
+      healths.delete(holder);
+      return healths;
+    };
+    // The replay is counted once the log has answered, just after the stream's hello.
+    await expect.poll(async () => counted(await afterKill(), 'replayed')).toBeGreaterThan(counted(beforeKill, 'replayed'));
+    expect(counted(await afterKill(), 'resets')).toBe(counted(beforeKill, 'resets'));
     const after = `After the instance died ${Date.now()}`;
     await typeMessage(page, after);
     await expect(replyTo(page, after)).toHaveCount(1, { timeout: 5_000 });
@@ -196,6 +289,7 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
       expect(await countOnServer(text), `"${text}" is on the server once`).toBe(1);
     }
     // The runner starts the killed instance again.
+    await haproxyCommand(cluster.socket, `set server gateways/${holder} state ready`);
     await expect.poll(() => cluster.output(), { timeout: 15_000 }).toMatch(new RegExp(`${holder} \\(pid ${pid}\\) exited`));
     await expect.poll(async () => (await healthOf(cluster)).has(holder), { timeout: 15_000 }).toBe(true);
   });

@@ -28,6 +28,7 @@ import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS } from './memories-notice';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './sync';
 import { createPush, matchPushRoute, PUSH_PATH } from './push';
+import { createSharedPushLog } from './push-log';
 import { withPushToken } from './push-token';
 import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from './socket-send';
 import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream-socket';
@@ -58,6 +59,8 @@ export interface GatewayParts {
   /** When ElizaOS could not say whether it isolates, how long before the upstream socket asks again, ms. */
   isolationRetryMs?: number;
   pushKeepAliveMs?: number;
+  /** How often the cluster's push channels are announced and read, ms (default 2 s). */
+  clusterJoinEveryMs?: number;
   /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
   ackTimeoutMs?: number;
   /** How long the chat edge answers from one snapshot, ms. */
@@ -103,6 +106,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           upstream: upstreamSocket,
           maxStreamsPerClient: options.maxConnectionsPerClient,
           ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
+          ...(parts.clusterJoinEveryMs ? { clusterJoinEveryMs: parts.clusterJoinEveryMs } : {}),
+          ...(redis ? { shared: { log: createSharedPushLog(redis), state: () => redis.state(), onState: (listener) => redis.onState(listener) } } : {}),
         })
       : undefined;
   // The sessions the gateway made or learnt: whose messages may go over that socket, and whose chat it may answer.

@@ -270,6 +270,8 @@ describe('the push route in front of a stand-in ElizaOS', () => {
       eventsOut: 1,
       memoriesOut: 0,
       dropped: 1,
+      replayed: 0,
+      resets: 0,
       ...NO_SENDS,
     });
   });
@@ -339,6 +341,9 @@ describe('the push route in front of a stand-in ElizaOS', () => {
     expect(old.events.map((event) => event.event).slice(0, 3)).toEqual(['hello', 'reset', 'message']);
     expect(old.events[1]!.json()).toEqual({ sessionIds: [SESSION] });
     expect(old.events.filter((event) => event.event === 'message').map((event) => event.id)).toEqual([`${epoch}.4`]);
+    // Counted in /health: two streams given what they missed (the first and the last), three sessions reset.
+    const { replayed, resets } = (await ask(gateway.url, '/health')).json().push;
+    expect([replayed, resets]).toEqual([2, 3]);
   });
 
   it('sends a keep-alive comment while nothing happens', async () => {

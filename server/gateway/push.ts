@@ -18,7 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from './errors';
+import type { LogEntry, SharedPushLog } from './push-log';
 import { isPushToken, PUSH_TOKEN_LENGTH } from './push-token';
+import type { RedisState } from './redis';
 import type { PushedMessage, UpstreamSocket, UpstreamState } from './upstream-socket';
 
 export const PUSH_PATH = '/api/purl/push';
@@ -88,6 +90,17 @@ export interface PushOptions {
   keepAliveMs?: number;
   now?: () => number;
   epoch?: string;
+  /**
+   * The cluster's push log on Redis (docs/cluster.md, "Push across instances"): with it,
+   * events carry the cluster's ids, reach this instance's streams whichever instance heard
+   * them, and are replayed to a browser that comes from another instance. While Redis is
+   * down the gateway numbers and keeps its events on its own, as without it.
+   */
+  shared?: { log: SharedPushLog; state: () => RedisState; onState: (listener: (state: RedisState) => void) => () => void };
+  /** How long a wait for the log's next entries lasts before it is asked again, ms (default 5 s). */
+  followBlockMs?: number;
+  /** How often the cluster's channels are announced and read, ms (default 2 s). */
+  clusterJoinEveryMs?: number;
 }
 
 export interface PushStats {
@@ -104,6 +117,12 @@ export interface PushStats {
   memoriesOut: number;
   /** Broadcasts that failed the boundary check. */
   dropped: number;
+  /** Streams that came back with an event id and were given what they missed. */
+  replayed: number;
+  /** Sessions told `reset` (their chat read once) because what they missed could not be given. */
+  resets: number;
+  /** With a shared log: whether events go through it now (`shared`) or are kept here (`local`, Redis down). */
+  log?: { mode: 'shared' | 'local'; epoch?: string; n?: number; clusterChannels: number };
 }
 
 export interface Push {
@@ -136,7 +155,19 @@ interface Stream {
   res: ServerResponse;
   /** Channel → the session it belongs to. */
   sessions: Map<string, string>;
+  /** The last log entry written (shared mode): an entry at or before it is not written again. */
+  lastSent: number;
+  /** Log entries that came while the stream's replay was read; written after it. */
+  held?: LogEntry[];
 }
+
+/** How long a message appended to the shared log may take to come back before it is written here anyway, ms. */
+const UNCONFIRMED_MS = 1_500;
+/** Entries a replay from the shared log may give at most; further behind, the browser reads its chat once. */
+const MAX_REPLAY = 1_000;
+/** How long an announcement of a channel lasts, and when it is renewed, ms. */
+const ANNOUNCE_MS = 60_000;
+const ANNOUNCE_RENEW_MS = 20_000;
 
 export function createPush(options: PushOptions): Push {
   const now = options.now ?? Date.now;
@@ -154,7 +185,23 @@ export function createPush(options: PushOptions): Push {
   let eventsIn = 0;
   let eventsOut = 0;
   let memoriesOut = 0;
+  let replayed = 0;
+  let resets = 0;
   let keepAlive: NodeJS.Timeout | undefined;
+  let closed = false;
+  const shared = options.shared;
+  /** The shared log's epoch and the last entry handed to this instance's streams; undefined until known. */
+  let cluster: { epoch: string; n: number } | undefined;
+  /** True while events go through the shared log (it was read and Redis is up). */
+  let following = false;
+  /** Messages heard here and appended, not yet come back from the log: written locally if the log fails first. */
+  const unconfirmed = new Map<string, { channelId: string; kept: Kept; at: number }>();
+  /** Channel → the log number from which this instance has heard every message of it (joined, log answering). */
+  const coveredFrom = new Map<string, number>();
+  /** The cluster's channels this instance listens to upstream, with their releases. */
+  const clusterJoins = new Map<string, () => void>();
+  /** Channel → until when its announcement runs. */
+  const announced = new Map<string, number>();
 
   const position = () => `${epoch}.${seq}`;
 
@@ -171,6 +218,150 @@ export function createPush(options: PushOptions): Push {
   const frame = (event: string, data: unknown, id?: string) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
   const messageFrame = (sessionId: string, kept: Kept) =>
     `id: ${epoch}.${kept.seq}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${kept.json}}\n\n`;
+  const entryFrame = (sessionId: string, entry: LogEntry, logEpoch: string) =>
+    `id: ${logEpoch}.${entry.n}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${entry.json}}\n\n`;
+
+  /** Writes `kept` to the channel's streams with this instance's own ids (no shared log, or it failed). */
+  function writeLocally(channelId: string, kept: Kept): void {
+    for (const stream of listening.get(channelId) ?? []) {
+      eventsOut++;
+      write(stream, messageFrame(stream.sessions.get(channelId)!, kept));
+    }
+  }
+
+  function writeEntry(stream: Stream, entry: LogEntry, logEpoch: string): void {
+    if (entry.n <= stream.lastSent) return;
+    stream.lastSent = entry.n;
+    eventsOut++;
+    write(stream, entryFrame(stream.sessions.get(entry.channelId)!, entry, logEpoch));
+  }
+
+  /** Hands entries read from the log to the streams that listen to their channels. */
+  function deliver(entries: LogEntry[]): void {
+    if (!cluster) return;
+    for (const entry of entries) {
+      cluster.n = Math.max(cluster.n, entry.n);
+      unconfirmed.delete(`${entry.channelId}:${entry.messageId}`);
+      for (const stream of listening.get(entry.channelId) ?? []) {
+        if (stream.held) stream.held.push(entry);
+        else writeEntry(stream, entry, cluster.epoch);
+      }
+    }
+  }
+
+  /**
+   * The log failed or Redis went down: events are numbered here again. What was heard and
+   * appended but not yet read back is written now (a browser keeps a message once, by its id),
+   * and nothing heard before can be vouched for in the log.
+   */
+  function leaveLog(): void {
+    if (!following) return;
+    following = false;
+    coveredFrom.clear();
+    // Redis may come back empty: announce everything again then.
+    announced.clear();
+    for (const { channelId, kept } of unconfirmed.values()) writeLocally(channelId, kept);
+    unconfirmed.clear();
+  }
+
+  /** The log's epoch is not the one followed (Redis lost its data): follow the new one from its start. */
+  function newEpoch(logEpoch: string): void {
+    if (cluster?.epoch === logEpoch) return;
+    cluster = { epoch: logEpoch, n: 0 };
+    coveredFrom.clear();
+    announced.clear();
+  }
+
+  /** Notes from which log number this instance has heard all of `channelId` (after a join). */
+  async function cover(channelId: string): Promise<void> {
+    coveredFrom.delete(channelId);
+    if (!shared || !following) return;
+    const position = await shared.log.position();
+    if (!position || !following || !upstream.isJoined(channelId) || position.epoch !== cluster?.epoch) return;
+    coveredFrom.set(channelId, position.n);
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref?.();
+    });
+
+  /** Reads the log as it grows and hands its entries on; falls back to local ids while it cannot. */
+  async function follow(): Promise<void> {
+    if (!shared) return;
+    const blockMs = options.followBlockMs ?? 5_000;
+    while (!closed) {
+      if (shared.state() !== 'up') {
+        leaveLog();
+        await sleep(250);
+        continue;
+      }
+      if (!following) {
+        const position = await shared.log.position();
+        if (!position) {
+          await sleep(1_000);
+          continue;
+        }
+        // Back on the same log: read on from where this instance stopped (what came meanwhile is given now); else from the new one's start.
+        if (!cluster || cluster.epoch !== position.epoch) {
+          cluster = { epoch: position.epoch, n: cluster ? 0 : position.n };
+          announced.clear();
+        }
+        // Events go through the log only once it can be read back (its own connection may still be coming up).
+        const caughtUp = await shared.log.follow(cluster.n, 0);
+        if (!caughtUp) {
+          await sleep(250);
+          continue;
+        }
+        following = true;
+        deliver(caughtUp);
+        for (const channelId of listening.keys()) if (upstream.isJoined(channelId)) void cover(channelId);
+      }
+      const from = cluster!;
+      const entries = await shared.log.follow(from.n, blockMs);
+      if (closed) return;
+      if (entries === undefined) {
+        leaveLog();
+        await sleep(1_000);
+        continue;
+      }
+      if (cluster === from) deliver(entries);
+    }
+  }
+
+  /** Announces the channels listened to here and joins every channel listened to in the cluster. */
+  async function joinCluster(): Promise<void> {
+    if (!shared || !following) return;
+    const at = now();
+    const due = [...listening.keys()].filter((channelId) => (announced.get(channelId) ?? 0) - at < ANNOUNCE_MS - ANNOUNCE_RENEW_MS);
+    for (const channelId of due) announced.set(channelId, at + ANNOUNCE_MS);
+    await shared.log.announce(due, at + ANNOUNCE_MS);
+    for (const [channelId, until] of announced) if (until <= at) announced.delete(channelId);
+    const channels = await shared.log.channels(at);
+    if (!channels || closed) return;
+    const wanted = new Set(channels.map((channelId) => channelId.toLowerCase()));
+    for (const channelId of wanted) if (!clusterJoins.has(channelId)) clusterJoins.set(channelId, upstream.subscribe(channelId));
+    for (const [channelId, release] of clusterJoins) {
+      if (wanted.has(channelId)) continue;
+      release();
+      clusterJoins.delete(channelId);
+    }
+  }
+  const joinTimer = shared ? setInterval(() => void joinCluster(), options.clusterJoinEveryMs ?? 2_000) : undefined;
+  joinTimer?.unref?.();
+  // A message heard and appended that the log has not given back within 1.5 s is written here (a stuck read).
+  const confirmTimer = shared
+    ? setInterval(() => {
+        const old = now() - UNCONFIRMED_MS;
+        for (const [key, { channelId, kept, at }] of unconfirmed) {
+          if (at >= old) continue;
+          unconfirmed.delete(key);
+          writeLocally(channelId, kept);
+        }
+      }, UNCONFIRMED_MS / 3)
+    : undefined;
+  confirmTimer?.unref?.();
 
   /** Drops what is past the window or the count; what is dropped can no longer be replayed. */
   function prune(log: ChannelLog): void {
@@ -191,6 +382,7 @@ export function createPush(options: PushOptions): Push {
 
   const disposers = [
     upstream.onJoined((channelId) => {
+      void cover(channelId);
       const log = logs.get(channelId);
       if (!log) {
         logs.set(channelId, { events: [], completeFrom: seq });
@@ -198,7 +390,10 @@ export function createPush(options: PushOptions): Push {
       }
       // Joined again (after a reconnect): what was said in between was not heard.
       log.completeFrom = seq;
-      for (const stream of listening.get(channelId) ?? []) write(stream, frame('reset', { sessionIds: [stream.sessions.get(channelId)!] }));
+      for (const stream of listening.get(channelId) ?? []) {
+        resets++;
+        write(stream, frame('reset', { sessionIds: [stream.sessions.get(channelId)!] }));
+      }
     }),
     upstream.onMessage((channelId, message: PushedMessage) => {
       const log = logs.get(channelId);
@@ -208,15 +403,31 @@ export function createPush(options: PushOptions): Push {
       const kept: Kept = { seq, at: now(), json: JSON.stringify(message) };
       log.events.push(kept);
       prune(log);
-      for (const stream of listening.get(channelId) ?? []) {
-        eventsOut++;
-        write(stream, messageFrame(stream.sessions.get(channelId)!, kept));
+      if (!shared || !following) {
+        writeLocally(channelId, kept);
+        return;
       }
+      // Through the log: the streams here get it when it is read back, in the log's order, with the cluster's id.
+      const key = `${channelId}:${message.id}`;
+      unconfirmed.set(key, { channelId, kept, at: kept.at });
+      void shared.log.append(channelId, message.id, kept.json).then((position) => {
+        if (position && position.epoch === cluster?.epoch) return;
+        if (position) newEpoch(position.epoch);
+        else leaveLog();
+        const pending = unconfirmed.get(key);
+        if (!pending) return;
+        unconfirmed.delete(key);
+        writeLocally(channelId, pending.kept);
+      });
     }),
     upstream.onState((state) => {
+      // Down: messages may be said that no one here hears; up again, each channel is covered from its join.
+      if (state !== 'up') coveredFrom.clear();
       for (const stream of streams) write(stream, frame('upstream', { state }));
     }),
   ];
+
+  void follow();
 
   /** The session ids that cannot be replayed from `lastEventId`, and the events to replay, in order. */
   function replayFrom(lastEventId: string | undefined, sessions: Map<string, string>): { reset: string[]; replay: [string, Kept][] } {
@@ -238,8 +449,51 @@ export function createPush(options: PushOptions): Push {
     return { reset, replay };
   }
 
+  /**
+   * Opens a stream on the shared log: the hello, then what the browser missed since its last
+   * id (from the log, for each channel this instance has heard throughout since then; a
+   * `reset` for the others), then what comes. Entries read while the replay is fetched are held
+   * and written after it, each once.
+   */
+  function openOnLog(stream: Stream, lastEventId: string | undefined, logEpoch: string, at: number): void {
+    const match = lastEventId === undefined ? undefined : EVENT_ID.exec(lastEventId);
+    if (!match || match[1] !== logEpoch) {
+      stream.lastSent = at;
+      write(stream, frame('hello', { epoch: logEpoch, upstream: upstream.state() }, `${logEpoch}.${at}`));
+      if (match) tellReset(stream, [...stream.sessions.values()]);
+      return;
+    }
+    const since = Number(match[2]);
+    stream.lastSent = since;
+    write(stream, frame('hello', { epoch: logEpoch, upstream: upstream.state() }, lastEventId));
+    const covered = new Set([...stream.sessions.keys()].filter((channelId) => (coveredFrom.get(channelId) ?? Infinity) <= since));
+    const uncovered = [...stream.sessions].filter(([channelId]) => !covered.has(channelId)).map(([, sessionId]) => sessionId);
+    if (uncovered.length > 0) tellReset(stream, uncovered);
+    if (covered.size === 0) return;
+    stream.held = [];
+    void shared!.log.since(since, MAX_REPLAY).then((range) => {
+      const held = stream.held ?? [];
+      stream.held = undefined;
+      if (!range?.entries || range.epoch !== logEpoch || range.n < since) {
+        tellReset(
+          stream,
+          [...covered].map((channelId) => stream.sessions.get(channelId)!),
+        );
+      } else {
+        replayed++;
+        for (const entry of range.entries) if (covered.has(entry.channelId)) writeEntry(stream, entry, logEpoch);
+      }
+      for (const entry of held) writeEntry(stream, entry, logEpoch);
+    });
+  }
+
+  function tellReset(stream: Stream, sessionIds: string[]): void {
+    resets += sessionIds.length;
+    write(stream, frame('reset', { sessionIds }));
+  }
+
   function open(res: ServerResponse, query: PushQuery, client: string): void {
-    const stream: Stream = { res, sessions: new Map(query.sessions.map((session) => [session.channelId, session.sessionId])) };
+    const stream: Stream = { res, sessions: new Map(query.sessions.map((session) => [session.channelId, session.sessionId])), lastSent: 0 };
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     streams.add(stream);
     for (const channelId of stream.sessions.keys()) {
@@ -247,8 +501,9 @@ export function createPush(options: PushOptions): Push {
       if (listeners) listeners.add(stream);
       else listening.set(channelId, new Set([stream]));
     }
+    const onLog = following && cluster ? { ...cluster } : undefined;
     // Replays are worked out before listening: a join's first events are then new ones.
-    const { reset, replay } = replayFrom(query.lastEventId, stream.sessions);
+    const { reset, replay } = onLog ? { reset: [], replay: [] } : replayFrom(query.lastEventId, stream.sessions);
     const releases = [...stream.sessions.keys()].map((channelId) => upstream.subscribe(channelId));
     res.on('close', () => {
       streams.delete(stream);
@@ -273,11 +528,17 @@ export function createPush(options: PushOptions): Push {
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    write(stream, `retry: 1000\n${frame('hello', { epoch, upstream: upstream.state() }, position())}`);
-    if (reset.length > 0) write(stream, frame('reset', { sessionIds: reset }));
-    for (const [sessionId, kept] of replay) {
-      eventsOut++;
-      write(stream, messageFrame(sessionId, kept));
+    write(stream, 'retry: 1000\n');
+    if (onLog) {
+      openOnLog(stream, query.lastEventId, onLog.epoch, onLog.n);
+    } else {
+      write(stream, frame('hello', { epoch, upstream: upstream.state() }, position()));
+      if (reset.length > 0) tellReset(stream, reset);
+      if (query.lastEventId !== undefined && reset.length < stream.sessions.size) replayed++;
+      for (const [sessionId, kept] of replay) {
+        eventsOut++;
+        write(stream, messageFrame(sessionId, kept));
+      }
     }
     keepAlive ??= setInterval(() => {
       sweep();
@@ -321,11 +582,26 @@ export function createPush(options: PushOptions): Push {
         eventsOut,
         memoriesOut,
         dropped: upstreamStats.dropped,
+        replayed,
+        resets,
+        ...(shared
+          ? {
+              log: {
+                mode: following ? ('shared' as const) : ('local' as const),
+                ...(cluster ? { epoch: cluster.epoch, n: cluster.n } : {}),
+                clusterChannels: clusterJoins.size,
+              },
+            }
+          : {}),
       };
     },
     close() {
+      closed = true;
       for (const dispose of disposers) dispose();
       clearInterval(keepAlive);
+      clearInterval(joinTimer);
+      clearInterval(confirmTimer);
+      for (const release of clusterJoins.values()) release();
       for (const stream of streams) stream.res.end();
       upstream.close();
     },

@@ -28,6 +28,11 @@ const FAILURES_FOR_DOWN = 3;
 export interface RedisLink {
   /** Sends one command; rejects at once while the link is down. */
   send(args: string[]): Promise<unknown>;
+  /**
+   * Sends one blocking command (XREAD … BLOCK) on a connection of its own, made at the first
+   * call, so it holds up no other command; it may take `timeoutMs` before it is given up.
+   */
+  block(args: string[], timeoutMs: number): Promise<unknown>;
   state(): RedisState;
   /** Calls `listener` on each change of state; returns the disposer. */
   onState(listener: (state: RedisState) => void): () => void;
@@ -35,6 +40,15 @@ export interface RedisLink {
   noteFailure(error: unknown): void;
   stats(): RedisStats;
   close(): Promise<void>;
+}
+
+/** What the link uses of its connection for blocking commands. */
+interface BlockingClient {
+  sendCommand(args: string[], options: { timeout: number }): Promise<unknown>;
+  destroy(): void;
+  readonly isReady: boolean;
+  once(event: 'ready', listener: () => void): unknown;
+  off(event: 'ready', listener: () => void): unknown;
 }
 
 export interface RedisLinkOptions {
@@ -75,6 +89,22 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   });
   /** Failed commands since the last one that worked. */
   let failuresInARow = 0;
+  /** The connection for blocking commands, made when first needed. */
+  let blocking: BlockingClient | undefined;
+
+  function blockingClient(): BlockingClient {
+    if (blocking) return blocking;
+    // No PING of its own: it would wait behind the blocked command. The main link says up or down.
+    const made = client.duplicate({ pingInterval: 0, commandOptions: {} });
+    made.on('error', () => {
+      // Said by the main link (the same Redis); a blocked read that fails is retried by its caller.
+    });
+    made.connect().catch(() => {
+      // Reconnects by itself; commands meanwhile fail at once.
+    });
+    blocking = made;
+    return made;
+  }
 
   function setState(next: RedisState, why?: string): void {
     if (closed) return;
@@ -124,6 +154,24 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
       failuresInARow = 0;
       return reply;
     },
+    async block(args, timeoutMs) {
+      const made = blockingClient();
+      // Its connection is made at the first call (and again after Redis comes back): wait for it, not for the queue it does not have.
+      if (!made.isReady) {
+        await new Promise<void>((resolve, reject) => {
+          const ready = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            made.off('ready', ready);
+            reject(new Error('the connection for blocking commands is not ready'));
+          }, REDIS_COMMAND_TIMEOUT_MS * 4);
+          made.once('ready', ready);
+        });
+      }
+      return made.sendCommand(args, { timeout: timeoutMs });
+    },
     state: () => state,
     onState(listener) {
       listeners.add(listener);
@@ -134,10 +182,12 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     async close() {
       closed = true;
       listeners.clear();
-      try {
-        client.destroy();
-      } catch {
-        // Never connected: nothing to end.
+      for (const made of [client, blocking]) {
+        try {
+          made?.destroy();
+        } catch {
+          // Never connected: nothing to end.
+        }
       }
     },
   };

@@ -244,6 +244,8 @@ describe('/health', () => {
           eventsOut: 0,
           memoriesOut: 0,
           dropped: 0,
+          replayed: 0,
+          resets: 0,
           ...NO_SENDS,
         },
       });

@@ -19,7 +19,7 @@
  * to another instance finds it already listening.
  */
 import { randomBytes } from 'node:crypto';
-import type { RedisLink } from './redis';
+import { type RedisLink, sendQuietly } from './redis';
 
 const EPOCH = 'purl:push:epoch';
 const SEQ = 'purl:push:seq';
@@ -32,18 +32,21 @@ export const LOG_ENTRIES = 10_000;
 /** How long an appended message's id is kept, so a late hearer finds it, ms. */
 const SEEN_MS = 10 * 60_000;
 
-/**
- * Makes the epoch when Redis has none (and empties what an old one left), then appends the
- * message unless it is there already. Answers [epoch, n, 1 if appended].
- * KEYS: epoch, seq, log, seen. ARGV: a new epoch, channel, message JSON, seen ms, entries kept, message id.
- */
-const APPEND = `
+/** The start of the scripts that may make the epoch: KEYS[1..3] epoch, seq, log; ARGV[1] a new epoch. */
+const WITH_EPOCH = `
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2], KEYS[3])
   redis.call('SET', KEYS[1], epoch)
-end
+end`;
+
+/**
+ * Makes the epoch when Redis has none (and empties what an old one left), then appends the
+ * message unless it is there already. Answers [epoch, n, 1 if appended].
+ * KEYS: epoch, seq, log, seen. ARGV: a new epoch, channel, message JSON, seen ms, entries kept, message id.
+ */
+const APPEND = `${WITH_EPOCH}
 local seen = redis.call('GET', KEYS[4])
 if seen then return {epoch, seen, 0} end
 local n = redis.call('INCR', KEYS[2])
@@ -52,13 +55,7 @@ redis.call('SET', KEYS[4], n, 'PX', ARGV[4])
 return {epoch, tostring(n), 1}`;
 
 /** The epoch (made when missing) and the last number given. KEYS: epoch, seq, log. ARGV: a new epoch. */
-const POSITION = `
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('SET', KEYS[1], epoch)
-end
+const POSITION = `${WITH_EPOCH}
 return {epoch, redis.call('GET', KEYS[2]) or '0'}`;
 
 /**
@@ -147,15 +144,7 @@ function parsePosition(raw: unknown): LogPosition | undefined {
 
 export function createSharedPushLog(link: RedisLink): SharedPushLog {
   const newEpoch = () => randomBytes(6).toString('hex');
-  async function quietly(command: string[]): Promise<unknown> {
-    if (link.state() !== 'up') return undefined;
-    try {
-      return await link.send(command);
-    } catch (error) {
-      link.noteFailure(error);
-      return undefined;
-    }
-  }
+  const quietly = (command: string[]) => sendQuietly(link, command);
 
   return {
     async append(channelId, messageId, json) {

@@ -58,6 +58,17 @@ export interface RedisLinkOptions {
   now?: () => number;
 }
 
+/** Sends `command` while the link is up; undefined (the failure counted) when it is down or the command fails. */
+export async function sendQuietly(link: RedisLink, command: string[]): Promise<unknown> {
+  if (link.state() !== 'up') return undefined;
+  try {
+    return await link.send(command);
+  } catch (error) {
+    link.noteFailure(error);
+    return undefined;
+  }
+}
+
 /** The URL as it may be shown: no user name or password. */
 export function shownRedisUrl(url: URL): string {
   return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname === '/' ? '' : url.pathname}`;

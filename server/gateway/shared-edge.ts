@@ -8,7 +8,7 @@
  * instance reads for itself, as a single gateway does.
  */
 import { randomUUID } from 'node:crypto';
-import type { RedisLink } from './redis';
+import { type RedisLink, sendQuietly } from './redis';
 
 /** A kept answer as the edge holds it (server/gateway/edge.ts `KeptAnswer`). */
 export interface SharedAnswer {
@@ -72,14 +72,7 @@ export function createSharedEdge(link: RedisLink): SharedEdge {
   /** The mark of each lease this instance holds, by key (a fresh one each time: an old refresh cannot give back a newer one's). */
   const tokens = new Map<string, string>();
   const up = () => link.state() === 'up';
-  const quietly = async (command: string[]): Promise<unknown> => {
-    try {
-      return await link.send(command);
-    } catch (error) {
-      link.noteFailure(error);
-      return undefined;
-    }
-  };
+  const quietly = (command: string[]) => sendQuietly(link, command);
 
   return {
     async get(key) {

@@ -95,8 +95,8 @@ async function streamCounts(cluster: Cluster): Promise<Map<string, number>> {
 
 /**
  * The instance holding the page's push stream: the one instance (but `not`) with more
- * streams than `before`, taken before the page opened. An earlier test's closed page may
- * leave its stream counted behind HAProxy.
+ * streams than `before`, taken before the page opened (an earlier test's page may still be
+ * closing).
  */
 async function streamHolder(cluster: Cluster, before: Map<string, number>, not?: string): Promise<string> {
   let holders: string[] = [];
@@ -290,6 +290,11 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     }
     // The runner starts the killed instance again.
     await haproxyCommand(cluster.socket, `set server gateways/${holder} state ready`);
+    // The page closed: its stream is closed on its instance at once (HAProxy's abortonclose), not at the next keep-alive.
+    await page.close();
+    await expect
+      .poll(async () => [...(await streamCounts(cluster))].filter(([name]) => name !== holder).reduce((sum, [, count]) => sum + count, 0), { timeout: 3_000 })
+      .toBe([...before].filter(([name]) => name !== holder).reduce((sum, [, count]) => sum + count, 0));
     await expect.poll(() => cluster.output(), { timeout: 15_000 }).toMatch(new RegExp(`${holder} \\(pid ${pid}\\) exited`));
     await expect.poll(async () => (await healthOf(cluster)).has(holder), { timeout: 15_000 }).toBe(true);
   });

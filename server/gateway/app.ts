@@ -41,6 +41,7 @@ import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import { matchApiRoute, type RouteLimit } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { createSessionBook } from './session-book';
+import { createSharedSessions } from './shared-sessions';
 import { serveApp } from './static';
 import { createUpstreamBudget } from './upstream-budget';
 import { readUpstream } from './upstream-read';
@@ -111,7 +112,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         })
       : undefined;
   // The sessions the gateway made or learnt: whose messages may go over that socket, and whose chat it may answer.
-  const book = createSessionBook();
+  const book = createSessionBook(redis ? { shared: createSharedSessions(redis) } : {});
   // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/socket-send.ts).
   const sender = upstreamSocket
     ? createSocketSender({
@@ -304,11 +305,11 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         return;
       }
       readJsonBody(req, options.maxBodyBytes)
-        .then((body) => {
+        .then(async (body) => {
           const problem = matched.route.body!(body.value);
           if (problem) sendError(res, 400, 'INVALID_BODY', problem);
           // Over the socket it costs ElizaOS's HTTP budget nothing: neither counted nor kept back by it.
-          else if (!(sender && sessionId && sender.trySend(sessionId, body.value, res))) forward(body);
+          else if (!(sender && sessionId && (await sender.trySend(sessionId, body.value, res)))) forward(body);
         })
         .catch((error: unknown) => {
           if (!(error instanceof BodyError)) return next(error);

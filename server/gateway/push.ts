@@ -155,8 +155,9 @@ interface Stream {
   res: ServerResponse;
   /** Channel → the session it belongs to. */
   sessions: Map<string, string>;
-  /** The last log entry written (shared mode): an entry at or before it is not written again. */
+  /** The last log entry written (shared mode), of the log's epoch `lastEpoch`: an entry at or before it is not written again. */
   lastSent: number;
+  lastEpoch?: string;
   /** Log entries that came while the stream's replay was read; written after it. */
   held?: LogEntry[];
 }
@@ -230,6 +231,11 @@ export function createPush(options: PushOptions): Push {
   }
 
   function writeEntry(stream: Stream, entry: LogEntry, logEpoch: string): void {
+    // A new epoch (Redis came back empty) numbers from 1 again.
+    if (stream.lastEpoch !== logEpoch) {
+      stream.lastEpoch = logEpoch;
+      stream.lastSent = 0;
+    }
     if (entry.n <= stream.lastSent) return;
     stream.lastSent = entry.n;
     eventsOut++;
@@ -457,6 +463,7 @@ export function createPush(options: PushOptions): Push {
    */
   function openOnLog(stream: Stream, lastEventId: string | undefined, logEpoch: string, at: number): void {
     const match = lastEventId === undefined ? undefined : EVENT_ID.exec(lastEventId);
+    stream.lastEpoch = logEpoch;
     if (!match || match[1] !== logEpoch) {
       stream.lastSent = at;
       write(stream, frame('hello', { epoch: logEpoch, upstream: upstream.state() }, `${logEpoch}.${at}`));

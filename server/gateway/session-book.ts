@@ -6,10 +6,15 @@
  * a while unused. A session it does not know (a restart, or made elsewhere) is the REST
  * path's, as before.
  *
+ * With `REDIS_URL` the records are also kept in Redis (server/gateway/shared-sessions.ts),
+ * so an instance of a cluster that did not see a session made finds it there (`load`).
+ *
  * It also keeps what the renewal needs: ElizaOS renews a session only on REST activity,
  * so each record says when ElizaOS last saw the session over HTTP and whether a message
  * went over the socket since.
  */
+
+import type { SharedSessions, StoredSession } from './shared-sessions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -37,6 +42,8 @@ export interface SessionBookOptions {
   /** A session unused this long is forgotten, ms (default 2 h). */
   idleMs?: number;
   now?: () => number;
+  /** The records the instances of a cluster share (REDIS_URL). */
+  shared?: SharedSessions;
 }
 
 export interface SessionBook {
@@ -53,6 +60,16 @@ export interface SessionBook {
   learnFromMessage(sessionId: string, status: number, answer: unknown, client: string): void;
   /** The session's record (its use noted), or undefined when unknown or forgotten. */
   get(sessionId: string): SessionRecord | undefined;
+  /**
+   * The session's record, from this book or else from the shared ones (then kept here too);
+   * undefined when neither knows it. Never rejects.
+   */
+  load(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * Takes from the shared record when ElizaOS last saw the session over HTTP, if that is
+   * later than this book knows (another instance renewed it, or a REST message went through it).
+   */
+  freshen(sessionId: string): Promise<void>;
   /** The agent of the session on `channelId`, when the gateway saw that session made (its use not noted). */
   agentOfChannel(channelId: string): string | undefined;
   /** ElizaOS saw the session over HTTP now (a REST message or a renewal): it is renewed there. */
@@ -99,10 +116,21 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
     return record;
   }
 
-  /** Keeps a session just seen over HTTP; the oldest go first, and idle ones as they are met. */
-  function keep(sessionId: string, record: Pick<SessionRecord, 'channelId' | 'userId' | 'agentId' | 'client'>): void {
+  const stored = (record: SessionRecord): StoredSession => ({
+    channelId: record.channelId,
+    userId: record.userId,
+    ...(record.agentId === undefined ? {} : { agentId: record.agentId }),
+    client: record.client,
+    seenAt: record.seenAt,
+  });
+  const share = (sessionId: string, record: SessionRecord) => void options.shared?.remember(sessionId, stored(record), idleMs);
+
+  /** Keeps a session just seen over HTTP (or, with `seenAt`, learnt from the shared records); the oldest go first, and idle ones as they are met. */
+  function keep(sessionId: string, record: Pick<SessionRecord, 'channelId' | 'userId' | 'agentId' | 'client'>, seenAt?: number): void {
     const at = now();
-    records.set(sessionId.toLowerCase(), { ...record, seenAt: at, sentSinceSeen: false, usedAt: at });
+    const kept: SessionRecord = { ...record, seenAt: seenAt ?? at, sentSinceSeen: false, usedAt: at };
+    records.set(sessionId.toLowerCase(), kept);
+    if (seenAt === undefined) share(sessionId.toLowerCase(), kept);
     if (record.agentId !== undefined) agents.set(record.channelId, record.agentId.toLowerCase());
     for (const [oldest, kept] of records) {
       if (records.size <= maxEntries && at - kept.usedAt < idleMs) break;
@@ -127,6 +155,29 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       if (isUuid(channelId) && isUuid(userId)) keep(sessionId, { channelId: channelId.toLowerCase(), userId, client });
     },
     get: use,
+    async load(rawId) {
+      const sessionId = rawId.toLowerCase();
+      const known = use(sessionId);
+      if (known || !options.shared || !UUID.test(sessionId)) return known;
+      const found = await options.shared.recall(sessionId);
+      if (!found) return undefined;
+      // Another request may have learnt it meanwhile: that one stands.
+      if (!records.has(sessionId)) keep(sessionId, found, found.seenAt);
+      return use(sessionId);
+    },
+    async freshen(rawId) {
+      const sessionId = rawId.toLowerCase();
+      if (!options.shared || !records.has(sessionId)) return;
+      const found = await options.shared.recall(sessionId);
+      const record = records.get(sessionId);
+      if (!found || !record || found.seenAt <= record.seenAt) return;
+      record.seenAt = found.seenAt;
+      // Seen after this book last used it (a message over the socket included): renewed for all of it.
+      if (found.seenAt >= record.usedAt) {
+        record.sentSinceSeen = false;
+        unseen.delete(sessionId);
+      }
+    },
     agentOfChannel: (channelId) => agents.get(channelId.toLowerCase()),
     seen(sessionId) {
       const record = use(sessionId);
@@ -134,6 +185,7 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       record.seenAt = now();
       record.sentSinceSeen = false;
       unseen.delete(sessionId.toLowerCase());
+      share(sessionId.toLowerCase(), record);
     },
     sentOverSocket(sessionId) {
       const record = use(sessionId);
@@ -141,7 +193,10 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       record.sentSinceSeen = true;
       unseen.add(sessionId.toLowerCase());
     },
-    forget: (sessionId) => drop(sessionId.toLowerCase()),
+    forget(sessionId) {
+      drop(sessionId.toLowerCase());
+      void options.shared?.forget(sessionId.toLowerCase());
+    },
     dueForRenewal(everyMs) {
       const at = now();
       const due: string[] = [];

@@ -299,20 +299,20 @@ describe('the renewal of sessions that talk over the socket', () => {
       },
     });
     sender.learn({ agentId: AGENT_ID, userId: USER_ID }, 201, created, '198.51.100.7');
-    const send = () => expect(sender.trySend(SESSION, { content: 'hi' }, fakeRes())).toBe(true);
+    const send = async () => expect(await sender.trySend(SESSION, { content: 'hi' }, fakeRes())).toBe(true);
 
     // Nothing sent over the socket: nothing to renew, however long.
     clock += 600_000;
     await sender.renewDue();
     expect(renewed).toEqual([]);
     // Made 10 min ago, then a send: renewed at once, on the maker's behalf.
-    send();
+    await send();
     await sender.renewDue();
     expect(renewed).toEqual([`${SESSION}@198.51.100.7`]);
     // Sends within the window wait for it to end, then one renewal for all of them.
     clock += 60_000;
-    send();
-    send();
+    await send();
+    await send();
     await sender.renewDue();
     expect(renewed).toHaveLength(1);
     clock += 240_000;
@@ -323,13 +323,13 @@ describe('the renewal of sessions that talk over the socket', () => {
     // A REST message renews it in ElizaOS itself: the window starts again from it.
     clock += 300_000;
     sender.sentOverRest(SESSION);
-    send();
+    await send();
     await sender.renewDue();
     expect(renewed).toHaveLength(2);
     // Not now (the budget): asked again at the next sweep; gone: forgotten, its messages take the REST path.
     clock += 300_000;
     outcome = 'later';
-    send();
+    await send();
     await sender.renewDue();
     expect(renewed).toHaveLength(3);
     await sender.renewDue();
@@ -337,7 +337,7 @@ describe('the renewal of sessions that talk over the socket', () => {
     outcome = 'gone';
     await sender.renewDue();
     expect(renewed).toHaveLength(5);
-    expect(sender.trySend(SESSION, { content: 'hi' }, fakeRes())).toBe(false);
+    expect(await sender.trySend(SESSION, { content: 'hi' }, fakeRes())).toBe(false);
     expect(sender.stats()).toMatchObject({ renewals: 5, sessions: 0 });
     sender.close();
   });

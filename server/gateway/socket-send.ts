@@ -67,7 +67,7 @@ export interface SocketSender {
    * Sends the checked body of a message POST over the socket and answers `res` (201, or
    * 504/502 with a sentence); false, with nothing answered, when it must take the REST path.
    */
-  trySend(sessionId: string, body: unknown, res: ServerResponse): boolean;
+  trySend(sessionId: string, body: unknown, res: ServerResponse): Promise<boolean>;
   /** A message of the session goes over HTTP: counted, and ElizaOS renews the session itself. */
   sentOverRest(sessionId: string): void;
   /** Renews the sessions due now (the sweep calls it). */
@@ -154,17 +154,23 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
   });
 
   async function renew(sessionId: string): Promise<void> {
-    const record = book.get(sessionId);
-    if (!record || renewing.has(sessionId)) return;
+    if (renewing.has(sessionId)) return;
     renewing.add(sessionId);
-    stats.renewals++;
     try {
-      const outcome = await options.renew(sessionId, record.client);
-      if (outcome === 'renewed') book.seen(sessionId);
-      else if (outcome === 'gone') book.forget(sessionId);
+      // Renewed meanwhile through another instance of a cluster: nothing to do.
+      await book.freshen(sessionId);
+      const record = book.get(sessionId);
+      if (record && (record.sentSinceSeen || now() - record.seenAt >= renewEveryMs)) await renewNow(sessionId, record.client);
     } finally {
       renewing.delete(sessionId);
     }
+  }
+
+  async function renewNow(sessionId: string, client: string): Promise<void> {
+    stats.renewals++;
+    const outcome = await options.renew(sessionId, client);
+    if (outcome === 'renewed') book.seen(sessionId);
+    else if (outcome === 'gone') book.forget(sessionId);
   }
 
   const sweep = setInterval(() => {
@@ -178,11 +184,12 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
     // Learnt even with sending off: the book also tells the chat edge (server/gateway/chat-edge.ts) a session's channel.
     learnFromMessage: (sessionId, status, answer, client) => book.learnFromMessage(sessionId, status, answer, client),
     learn: (requestBody, status, answer, client) => book.learn(requestBody, status, answer, client),
-    trySend(rawSessionId, body, res) {
+    async trySend(rawSessionId, body, res) {
       if (!options.enabled) return false;
       const sessionId = rawSessionId.toLowerCase();
       const message = socketMessageOf(body);
-      const record = book.get(sessionId);
+      // Made through another instance of a cluster: found in the shared records (REDIS_URL).
+      const record = message ? await book.load(sessionId) : undefined;
       if (!message || !record || record.seenAt < droppedAt) return false;
       if (upstream.state() !== 'up') {
         // Made by the first push subscriber, or here for the next message.

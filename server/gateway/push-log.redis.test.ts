@@ -98,6 +98,7 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     // The second instance joins the channel because the first announced it, though no browser of its own listens to it.
     await until(() => sockets[1].joinsOf(CHANNEL) > 0, 'the second instance joins the cluster channel');
     await until(async () => (await push(b)).channels === 1, 'the join is confirmed');
+    await until(async () => (await push(b)).log.coveredChannels === 1, 'the second instance has heard the channel since a known point of the log');
     return { a, b, sockets, first, epoch: first.events.find((event) => event.event === 'hello')!.json().epoch as string };
   };
 

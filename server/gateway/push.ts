@@ -122,7 +122,15 @@ export interface PushStats {
   /** Sessions told `reset` (their chat read once) because what they missed could not be given. */
   resets: number;
   /** With a shared log: whether events go through it now (`shared`) or are kept here (`local`, Redis down). */
-  log?: { mode: 'shared' | 'local'; epoch?: string; n?: number; clusterChannels: number };
+  log?: {
+    mode: 'shared' | 'local';
+    epoch?: string;
+    n?: number;
+    /** The cluster's channels this instance listens to upstream. */
+    clusterChannels: number;
+    /** The channels this instance has heard throughout since a known point of the log: the ones it can replay. */
+    coveredChannels: number;
+  };
 }
 
 export interface Push {
@@ -473,7 +481,10 @@ export function createPush(options: PushOptions): Push {
     const since = Number(match[2]);
     stream.lastSent = since;
     write(stream, frame('hello', { epoch: logEpoch, upstream: upstream.state() }, lastEventId));
-    const covered = new Set([...stream.sessions.keys()].filter((channelId) => (coveredFrom.get(channelId) ?? Infinity) <= since));
+    // Heard throughout since the browser's last id: joined now, and since a point of the log at or before it.
+    const covered = new Set(
+      [...stream.sessions.keys()].filter((channelId) => upstream.isJoined(channelId) && (coveredFrom.get(channelId) ?? Infinity) <= since),
+    );
     const uncovered = [...stream.sessions].filter(([channelId]) => !covered.has(channelId)).map(([, sessionId]) => sessionId);
     if (uncovered.length > 0) tellReset(stream, uncovered);
     if (covered.size === 0) return;
@@ -597,6 +608,7 @@ export function createPush(options: PushOptions): Push {
                 mode: following ? ('shared' as const) : ('local' as const),
                 ...(cluster ? { epoch: cluster.epoch, n: cluster.n } : {}),
                 clusterChannels: clusterJoins.size,
+                coveredChannels: [...coveredFrom.keys()].filter((channelId) => upstream.isJoined(channelId)).length,
               },
             }
           : {}),

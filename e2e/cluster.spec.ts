@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { freePort } from '../server/eliza-process';
-import { countOnServer, openChat, pushUp, replyTo, typeMessage } from './helpers';
+import { countOnServer, openChat, pushUp, replyTo, typeMessage, workerMeta } from './helpers';
 import { launchPurl } from './launch';
 import { stackInfo, TEST_CLIENT_ENV } from './stack';
 
@@ -70,7 +70,7 @@ interface InstanceHealth {
     sentOverRest: number;
     replayed: number;
     resets: number;
-    log?: { mode: string; epoch?: string; clusterChannels: number; coveredChannels: number };
+    log?: { mode: string; epoch?: string; n?: number; clusterChannels: number; coveredChannels: number };
   };
 }
 
@@ -154,16 +154,17 @@ function replyMadeAt(page: Page, text: string): Promise<number | undefined> {
 /** Every instance follows the cluster's push log and has joined the same channels (each one's streams' and the others'), each heard since a known point. */
 async function clusterJoined(cluster: Cluster): Promise<void> {
   await expect
-    .poll(async () => {
-      const logs = [...(await healthOf(cluster)).values()].map((health) => health.push?.log);
-      return (
-        logs.length === cluster.instances.length &&
-        logs.every(
-          (log) =>
-            log?.mode === 'shared' && log.clusterChannels > 0 && log.clusterChannels === logs[0]!.clusterChannels && log.coveredChannels >= log.clusterChannels,
-        )
-      );
-    })
+    .poll(
+      async () => {
+        const logs = [...(await healthOf(cluster)).values()].map((health) => health.push?.log);
+        // Each has heard every channel it joins for the cluster since a known point of the log.
+        return (
+          logs.length === cluster.instances.length &&
+          logs.every((log) => log?.mode === 'shared' && log.clusterChannels > 0 && log.coveredChannels >= log.clusterChannels)
+        );
+      },
+      { timeout: 15_000 },
+    )
     .toBe(true);
 }
 
@@ -254,13 +255,17 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     const before = await streamCounts(cluster);
     await openChat(page, cluster.url);
     await pushUp(page);
+    const holder = await streamHolder(cluster, before);
+    // Every instance joins the page's channel (announced by the holder every 2 s, read by each every 2 s: two rounds, then
+    // each join confirmed), so whichever instance the stream comes back to has heard everything after the next message.
+    await page.waitForTimeout(4_500);
+    await clusterJoined(cluster);
     const first = `Before the instance died ${Date.now()}`;
     await typeMessage(page, first);
     await expect(replyTo(page, first)).toHaveCount(1, { timeout: 5_000 });
-
-    const holder = await streamHolder(cluster, before);
-    // Every instance has joined the page's channel (announced by the holder): whichever the stream comes back to heard all of it.
-    await clusterJoined(cluster);
+    // The worker keeps the last event id once it has stored the reply (the log's last entry): the stream comes back from there.
+    const logEnd = (await healthOf(cluster)).get(holder)?.push?.log;
+    await expect.poll(async () => workerMeta(page, 'pushLastEventId')).toBe(`${logEnd?.epoch}.${logEnd?.n}`);
     const counted = (healths: Map<string, InstanceHealth>, name: 'replayed' | 'resets') =>
       [...healths.values()].reduce((sum, health) => sum + (health.push?.[name] ?? 0), 0);
     const beforeKill = await healthOf(cluster);

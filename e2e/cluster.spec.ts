@@ -228,6 +228,28 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
     }
   });
 
+  test("an agent's syncs reach one instance, so a browser's cursor stays valid; every other request goes round robin", async () => {
+    const agents = (await (await fetch(`${cluster.url}/api/agents`)).json()) as { data: { agents: { id: string }[] } };
+    const agentId = agents.data.agents[0]!.id;
+    const answeredBy = new Set<string>();
+    let cursor: string | undefined;
+    const resets: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await fetch(`${cluster.url}/api/purl/sync?agentId=${agentId}${cursor ? `&since=${cursor}` : ''}`);
+      expect(answer.status).toBe(200);
+      answeredBy.add(answer.headers.get('x-purl-instance') ?? 'unnamed');
+      const body = (await answer.json()) as { cursor: string; reset: boolean };
+      resets.push(body.reset);
+      cursor = body.cursor;
+    }
+    expect(answeredBy.size).toBe(1);
+    // The first answer replaces what the browser keeps; the next ones are deltas from its cursor.
+    expect(resets).toEqual([true, false, false, false, false, false]);
+    const others = new Set<string>();
+    for (let i = 0; i < 6; i++) others.add((await fetch(`${cluster.url}/api/purl/sync`)).headers.get('x-purl-instance') ?? 'unnamed');
+    expect(others.size).toBe(3);
+  });
+
   test('Redis killed mid-conversation: the chat goes on, every instance says so, and shares again once the runner has it back', async ({ page }) => {
     await openChat(page, cluster.url);
     await pushUp(page);

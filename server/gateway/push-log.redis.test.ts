@@ -15,6 +15,7 @@ import {
   type EventStream,
   FakeSocket,
   gatewayWithFakeSocket,
+  jsonAnswer,
   makeDist,
   openEventStream,
   SESSION,
@@ -66,8 +67,14 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     await upstream.close();
   });
 
-  const open = async (socket: FakeSocket) => {
-    const gateway = await gatewayWithFakeSocket(upstream, dist, socket, { REDIS_URL: redis!.url.href }, { clusterJoinEveryMs: 100, log: () => undefined });
+  const open = async (socket: FakeSocket, env: Record<string, string> = {}) => {
+    const gateway = await gatewayWithFakeSocket(
+      upstream,
+      dist,
+      socket,
+      { REDIS_URL: redis!.url.href, ...env },
+      { clusterJoinEveryMs: 100, log: () => undefined },
+    );
     gateways.push(gateway);
     return gateway;
   };
@@ -89,10 +96,10 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
   const messages = (stream: EventStream) => stream.events.filter((event) => event.event === 'message').map((event) => [event.id, event.json().message.id]);
 
   /** Two instances on one Redis, both following its log, with a stream on the first whose channel both have joined. */
-  const cluster = async () => {
+  const cluster = async (env: Record<string, string> = {}) => {
     redis = await startRedisServer();
     const sockets = [new FakeSocket(), new FakeSocket()] as const;
-    const [a, b] = [await open(sockets[0]), await open(sockets[1])];
+    const [a, b] = [await open(sockets[0], env), await open(sockets[1], env)];
     await until(async () => (await push(a)).log.mode === 'shared' && (await push(b)).log.mode === 'shared', 'both instances follow the log');
     const first = await subscribe(a, ONE);
     // The second instance joins the channel because the first announced it, though no browser of its own listens to it.
@@ -194,5 +201,35 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     // An id of the old epoch: nothing can be vouched for.
     const stale = await subscribe(b, ONE, `${epoch}.1`);
     expect((await stale.next((event) => event.event === 'reset')).json()).toEqual({ sessionIds: [SESSION] });
+  });
+
+  it("tells every instance's streams when a sync read on one found an agent's memories changed, once, and replays no notice", async () => {
+    let memories = ['a'];
+    upstream.answer = (req, res) => {
+      if (req.url === '/api/agents') return jsonAnswer(200, { success: true, data: { agents: [{ id: AGENT_ID, name: 'Purl', status: 'active' }] } })(req, res);
+      const data = {
+        memories: memories.map((text) => ({ id: `m-${text}`, agentId: AGENT_ID, entityId: AGENT_ID, roomId: CHANNEL, createdAt: 1, content: { text } })),
+      };
+      jsonAnswer(200, { success: true, data })(req, res);
+    };
+    const { a, b, first, epoch } = await cluster({ GATEWAY_CACHE_TTL: '1' });
+    const onB = await subscribe(b, ONE);
+    const sync = async () => (await ask(a.url, `/api/purl/sync?agentId=${AGENT_ID}`)).json().cursor as string;
+    // The first read makes the agent's log: no news.
+    await sync();
+    await sleep(5);
+    memories = ['a', 'b'];
+    const cursor = await sync();
+    for (const stream of [first, onB]) {
+      const event = await stream.next((candidate) => candidate.event === 'memories');
+      expect(event.json()).toEqual({ agentId: AGENT_ID, cursor });
+      expect(event.id).toBeUndefined();
+    }
+    await sleep(100);
+    for (const stream of [first, onB]) expect(stream.events.filter((event) => event.event === 'memories')).toHaveLength(1);
+    // It took a place in the log, but a browser that comes back is not told it again.
+    const back = await subscribe(b, ONE, `${epoch}.0`);
+    await sleep(100);
+    expect(back.events.map((event) => event.event)).toEqual(['hello']);
   });
 });

@@ -54,6 +54,15 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], n .. '-0', 'c', ARGV[2], 'i'
 redis.call('SET', KEYS[4], n, 'PX', ARGV[4])
 return {epoch, tostring(n), 1}`;
 
+/**
+ * Appends a `memories` notice (never replayed: a browser that comes back syncs anyway).
+ * KEYS: epoch, seq, log. ARGV: a new epoch, agent id, cursor, entries kept.
+ */
+const NOTICE = `${WITH_EPOCH}
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], n .. '-0', 'k', 'memories', 'a', ARGV[2], 'u', ARGV[3])
+return {epoch, tostring(n), 1}`;
+
 /** The epoch (made when missing) and the last number given. KEYS: epoch, seq, log. ARGV: a new epoch. */
 const POSITION = `${WITH_EPOCH}
 return {epoch, redis.call('GET', KEYS[2]) or '0'}`;
@@ -70,7 +79,19 @@ local firstN = '0'
 if #first > 0 then firstN = string.match(first[1][1], '^(%d+)') end
 return {epoch, redis.call('GET', KEYS[2]) or '0', firstN, redis.call('XRANGE', KEYS[3], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}`;
 
-export interface LogEntry {
+/** A log entry: a message heard on a channel, or a notice that an agent's memories changed. */
+export type LogEntry = MessageEntry | NoticeEntry;
+
+export interface NoticeEntry {
+  kind: 'memories';
+  n: number;
+  agentId: string;
+  /** The sync route's cursor when the change was found. */
+  cursor: string;
+}
+
+export interface MessageEntry {
+  kind: 'message';
   n: number;
   channelId: string;
   messageId: string;
@@ -94,6 +115,8 @@ export interface LogRange {
 export interface SharedPushLog {
   /** Appends a heard message (once for the cluster): its epoch and number, or undefined when Redis did not answer. */
   append(channelId: string, messageId: string, json: string): Promise<LogPosition | undefined>;
+  /** Appends a notice that `agentId`'s memories changed, for every instance's streams: its position, or undefined when Redis did not answer. */
+  notice(agentId: string, cursor: string): Promise<LogPosition | undefined>;
   /** The epoch and the last number given, or undefined when Redis did not answer. */
   position(): Promise<LogPosition | undefined>;
   /** The entries after `n`, at most `max` (more: none given, a reset), or undefined when Redis did not answer. */
@@ -114,17 +137,22 @@ export function parseLogEntry(raw: unknown): LogEntry | undefined {
   const match = /^([1-9][0-9]{0,14})-0$/.exec(raw[0]);
   if (!match) return undefined;
   const fields = raw[1] as unknown[];
-  let channelId: string | undefined;
-  let json: string | undefined;
-  let messageId: string | undefined;
+  const field = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const value = fields[i + 1];
-    if (fields[i] === 'c' && isString(value)) channelId = value;
-    else if (fields[i] === 'm' && isString(value)) json = value;
-    else if (fields[i] === 'i' && isString(value)) messageId = value;
+    const [name, value] = [fields[i], fields[i + 1]];
+    if (isString(name) && isString(value)) field.set(name, value);
   }
+  const n = Number(match[1]);
+  if (field.get('k') === 'memories') {
+    const agentId = field.get('a');
+    const cursor = field.get('u');
+    return agentId !== undefined && UUID.test(agentId) && cursor !== undefined && CURSOR.test(cursor) ? { kind: 'memories', n, agentId, cursor } : undefined;
+  }
+  const channelId = field.get('c');
+  const json = field.get('m');
+  const messageId = field.get('i');
   if (channelId === undefined || json === undefined || messageId === undefined) return undefined;
-  return { n: Number(match[1]), channelId, messageId, json };
+  return { kind: 'message', n, channelId, messageId, json };
 }
 
 /** The entries of a one-stream XREAD answer: RESP3's map `{stream: [entry, …]}` (node-redis's default) or RESP2's `[[stream, [entry, …]]]`. */
@@ -136,6 +164,9 @@ export function xreadItems(raw: unknown): unknown[] | undefined {
 }
 
 const EPOCH_FORMAT = /^[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A sync cursor (server/gateway/sync.ts). */
+const CURSOR = /^[0-9a-f]{12}\.(0|[1-9][0-9]{0,14})$/;
 
 function parsePosition(raw: unknown): LogPosition | undefined {
   if (!Array.isArray(raw) || !isString(raw[0]) || !EPOCH_FORMAT.test(raw[0]) || !isString(raw[1]) || !/^[0-9]{1,15}$/.test(raw[1])) return undefined;
@@ -165,6 +196,9 @@ export function createSharedPushLog(link: RedisLink): SharedPushLog {
           messageId,
         ]),
       );
+    },
+    async notice(agentId, cursor) {
+      return parsePosition(await quietly(['EVAL', NOTICE, '3', EPOCH, SEQ, LOG, newEpoch(), agentId, cursor, String(LOG_ENTRIES)]));
     },
     async position() {
       return parsePosition(await quietly(['EVAL', POSITION, '3', EPOCH, SEQ, LOG, newEpoch()]));

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from './errors';
-import type { LogEntry, SharedPushLog } from './push-log';
+import type { LogEntry, MessageEntry, SharedPushLog } from './push-log';
 import { isPushToken, PUSH_TOKEN_LENGTH } from './push-token';
 import type { RedisState } from './redis';
 import type { PushedMessage, UpstreamSocket, UpstreamState } from './upstream-socket';
@@ -167,7 +167,7 @@ interface Stream {
   lastSent: number;
   lastEpoch?: string;
   /** Log entries that came while the stream's replay was read; written after it. */
-  held?: LogEntry[];
+  held?: MessageEntry[];
 }
 
 /** How long a message appended to the shared log may take to come back before it is written here anyway, ms. */
@@ -227,8 +227,16 @@ export function createPush(options: PushOptions): Push {
   const frame = (event: string, data: unknown, id?: string) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
   const messageFrame = (sessionId: string, kept: Kept) =>
     `id: ${epoch}.${kept.seq}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${kept.json}}\n\n`;
-  const entryFrame = (sessionId: string, entry: LogEntry, logEpoch: string) =>
+  const entryFrame = (sessionId: string, entry: MessageEntry, logEpoch: string) =>
     `id: ${logEpoch}.${entry.n}\nevent: message\ndata: {"sessionId":"${sessionId}","message":${entry.json}}\n\n`;
+
+  function writeMemories(agentId: string, cursor: string): void {
+    const text = frame('memories', { agentId, cursor });
+    for (const stream of streams) {
+      memoriesOut++;
+      write(stream, text);
+    }
+  }
 
   /** Writes `kept` to the channel's streams with this instance's own ids (no shared log, or it failed). */
   function writeLocally(channelId: string, kept: Kept): void {
@@ -238,7 +246,7 @@ export function createPush(options: PushOptions): Push {
     }
   }
 
-  function writeEntry(stream: Stream, entry: LogEntry, logEpoch: string): void {
+  function writeEntry(stream: Stream, entry: MessageEntry, logEpoch: string): void {
     // A new epoch (Redis came back empty) numbers from 1 again.
     if (stream.lastEpoch !== logEpoch) {
       stream.lastEpoch = logEpoch;
@@ -255,6 +263,10 @@ export function createPush(options: PushOptions): Push {
     if (!cluster) return;
     for (const entry of entries) {
       cluster.n = Math.max(cluster.n, entry.n);
+      if (entry.kind === 'memories') {
+        writeMemories(entry.agentId, entry.cursor);
+        continue;
+      }
       unconfirmed.delete(`${entry.channelId}:${entry.messageId}`);
       for (const stream of listening.get(entry.channelId) ?? []) {
         if (stream.held) stream.held.push(entry);
@@ -499,7 +511,8 @@ export function createPush(options: PushOptions): Push {
         );
       } else {
         replayed++;
-        for (const entry of range.entries) if (covered.has(entry.channelId)) writeEntry(stream, entry, logEpoch);
+        // Notices are not replayed: a browser that comes back syncs anyway.
+        for (const entry of range.entries) if (entry.kind === 'message' && covered.has(entry.channelId)) writeEntry(stream, entry, logEpoch);
       }
       for (const entry of held) writeEntry(stream, entry, logEpoch);
     });
@@ -584,11 +597,14 @@ export function createPush(options: PushOptions): Push {
       open(res, query, client);
     },
     memoriesChanged(agentId, cursor) {
-      const text = frame('memories', { agentId, cursor });
-      for (const stream of streams) {
-        memoriesOut++;
-        write(stream, text);
+      if (!shared || !following) {
+        writeMemories(agentId, cursor);
+        return;
       }
+      // Through the log: every instance's streams hear it (the agent's syncs reach one instance, its browsers' streams any).
+      void shared.log.notice(agentId, cursor).then((position) => {
+        if (!position) writeMemories(agentId, cursor);
+      });
     },
     stats() {
       const upstreamStats = upstream.stats();

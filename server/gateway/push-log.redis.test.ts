@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../cluster/redis-server';
 import type { Gateway } from './app';
 import { PUSH_PATH } from './push';
+import { createRedisLink } from './redis';
 import { mintPushToken } from './push-token';
 import {
   ask,
@@ -231,5 +232,44 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     const back = await subscribe(b, ONE, `${epoch}.0`);
     await sleep(100);
     expect(back.events.map((event) => event.event)).toEqual(['hello']);
+  });
+
+  it('writes to its streams only log entries that pass the check, rewritten from what was checked, and reads on past the others', async () => {
+    const { first, sockets, epoch } = await cluster();
+    const link = createRedisLink({ url: redis!.url, log: () => undefined });
+    try {
+      for (let tries = 0; tries < 200 && link.state() !== 'up'; tries++) await sleep(10);
+      const add = async (fields: string[]) => {
+        const n = Number(await link.send(['INCR', 'purl:push:seq']));
+        await link.send(['XADD', 'purl:push:log', `${n}-0`, ...fields]);
+      };
+      const sneaky = { ...reply(), text: 'x' };
+      const valid = {
+        id: sneaky.id,
+        content: 'line one\n\nevent: reset\ndata: {"sessionIds":[]}',
+        authorId: AGENT_ID,
+        isAgent: true,
+        createdAt: 1,
+        metadata: { thought: 'fine', extra: '<b>dropped</b>' },
+        extra: 'dropped',
+      };
+      await add(['c', CHANNEL, 'i', valid.id, 'm', JSON.stringify(valid)]);
+      await add(['c', CHANNEL, 'i', valid.id, 'm', '\n\nevent: reset\ndata: {"sessionIds":["x"]}\n\n']);
+      await add(['c', CHANNEL, 'i', 'dddddddd-0000-4000-8000-999999999999', 'm', JSON.stringify(valid)]);
+      await add(['c', '../admin', 'i', valid.id, 'm', JSON.stringify(valid)]);
+      // Then a real message: the stream goes on past the nonsense.
+      const real = reply();
+      for (const socket of sockets) socket.deliver('messageBroadcast', real);
+      await first.next((event) => event.event === 'message' && event.json().message.id === real.id);
+      expect(first.events.filter((event) => event.event === 'reset')).toEqual([]);
+      expect(messages(first)).toEqual([
+        [`${epoch}.1`, valid.id],
+        [`${epoch}.5`, real.id],
+      ]);
+      const written = first.events.find((event) => event.id === `${epoch}.1`)!.json().message;
+      expect(written).toEqual({ id: valid.id, content: valid.content, authorId: AGENT_ID, isAgent: true, createdAt: 1, metadata: { thought: 'fine' } });
+    } finally {
+      await link.close();
+    }
   });
 });

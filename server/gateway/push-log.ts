@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type RedisLink, sendQuietly } from './redis';
+import type { PushedMessage } from './upstream-socket';
 
 const EPOCH = 'purl:push:epoch';
 const SEQ = 'purl:push:seq';
@@ -121,8 +122,12 @@ export interface SharedPushLog {
   position(): Promise<LogPosition | undefined>;
   /** The entries after `n`, at most `max` (more: none given, a reset), or undefined when Redis did not answer. */
   since(n: number, max: number): Promise<LogRange | undefined>;
-  /** Waits up to `blockMs` (0: not at all) for entries after `n`; [] when none came, undefined when Redis did not answer. */
-  follow(n: number, blockMs: number): Promise<LogEntry[] | undefined>;
+  /**
+   * Waits up to `blockMs` (0: not at all) for entries after `n`: the ones that pass the check,
+   * and the number of the last one read (one that fails the check is passed over, never read
+   * again); undefined when Redis did not answer.
+   */
+  follow(n: number, blockMs: number): Promise<{ entries: LogEntry[]; last: number } | undefined>;
   /** Says the channels are listened to here until `until` (epoch ms). Never rejects. */
   announce(channelIds: string[], until: number): Promise<void>;
   /** The channels listened to anywhere in the cluster now, or undefined when Redis did not answer. */
@@ -130,6 +135,28 @@ export interface SharedPushLog {
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** A message as the log keeps it (server/gateway/upstream-socket.ts `PushedMessage`), checked; undefined when it is not one. */
+export function parsePushedMessage(json: string | undefined): PushedMessage | undefined {
+  if (json === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { id, content, authorId, isAgent, createdAt, metadata } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || !UUID.test(id) || typeof content !== 'string' || typeof authorId !== 'string' || !UUID.test(authorId)) return undefined;
+  if (typeof isAgent !== 'boolean' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
+  const { thought, actions, clientMessageId } = metadata as Record<string, unknown>;
+  const checked: PushedMessage['metadata'] = {};
+  if (typeof thought === 'string') checked.thought = thought;
+  if (Array.isArray(actions)) checked.actions = actions.filter((action): action is string => typeof action === 'string');
+  if (typeof clientMessageId === 'string') checked.clientMessageId = clientMessageId;
+  return { id, content, authorId, isAgent, createdAt, metadata: checked };
+}
 
 /** An XRANGE/XREAD entry ([id, [field, value, …]]) as a log entry, or undefined when it is not one of ours. */
 export function parseLogEntry(raw: unknown): LogEntry | undefined {
@@ -149,10 +176,11 @@ export function parseLogEntry(raw: unknown): LogEntry | undefined {
     return agentId !== undefined && UUID.test(agentId) && cursor !== undefined && CURSOR.test(cursor) ? { kind: 'memories', n, agentId, cursor } : undefined;
   }
   const channelId = field.get('c');
-  const json = field.get('m');
   const messageId = field.get('i');
-  if (channelId === undefined || json === undefined || messageId === undefined) return undefined;
-  return { kind: 'message', n, channelId, messageId, json };
+  const message = parsePushedMessage(field.get('m'));
+  if (channelId === undefined || !UUID.test(channelId) || !message || message.id !== messageId) return undefined;
+  // Written again from what was checked: nothing else of what Redis held reaches a stream.
+  return { kind: 'message', n, channelId, messageId, json: JSON.stringify(message) };
 }
 
 /** The entries of a one-stream XREAD answer: RESP3's map `{stream: [entry, …]}` (node-redis's default) or RESP2's `[[stream, [entry, …]]]`. */
@@ -225,15 +253,18 @@ export function createSharedPushLog(link: RedisLink): SharedPushLog {
         link.noteFailure(error);
         return undefined;
       }
-      if (raw === null) return [];
+      if (raw === null) return { entries: [], last: n };
       const items = xreadItems(raw);
       if (!items) return undefined;
       const entries: LogEntry[] = [];
+      let last = n;
       for (const item of items) {
+        const id = Array.isArray(item) && typeof item[0] === 'string' ? /^([0-9]{1,15})-[0-9]+$/.exec(item[0]) : null;
+        if (id) last = Math.max(last, Number(id[1]));
         const entry = parseLogEntry(item);
         if (entry) entries.push(entry);
       }
-      return entries;
+      return { entries, last };
     },
     async announce(channelIds, until) {
       if (channelIds.length === 0) return;

@@ -259,8 +259,10 @@ export function createPush(options: PushOptions): Push {
   }
 
   /** Hands entries read from the log to the streams that listen to their channels. */
-  function deliver(entries: LogEntry[]): void {
+  function deliver(entries: LogEntry[], last: number): void {
     if (!cluster) return;
+    // Past what failed the check too: it is not read again.
+    cluster.n = Math.max(cluster.n, last);
     for (const entry of entries) {
       cluster.n = Math.max(cluster.n, entry.n);
       if (entry.kind === 'memories') {
@@ -341,18 +343,18 @@ export function createPush(options: PushOptions): Push {
           continue;
         }
         following = true;
-        deliver(caughtUp);
+        deliver(caughtUp.entries, caughtUp.last);
         for (const channelId of listening.keys()) if (upstream.isJoined(channelId)) void cover(channelId);
       }
       const from = cluster!;
-      const entries = await shared.log.follow(from.n, blockMs);
+      const read = await shared.log.follow(from.n, blockMs);
       if (closed) return;
-      if (entries === undefined) {
+      if (read === undefined) {
         leaveLog();
         await sleep(1_000);
         continue;
       }
-      if (cluster === from) deliver(entries);
+      if (cluster === from) deliver(read.entries, read.last);
     }
   }
 

@@ -12,23 +12,22 @@ import { PUSH_PATH } from './push';
 import { createRedisLink } from './redis';
 import { mintPushToken } from './push-token';
 import {
+  AGENT as AGENT_ID,
   ask,
+  CHANNEL,
   type EventStream,
   FakeSocket,
   gatewayWithFakeSocket,
   jsonAnswer,
   makeDist,
+  OTHER_CHANNEL,
+  OTHER_SESSION,
   openEventStream,
   SESSION,
   type StandIn,
   startStandIn,
   TEST_PUSH_KEY,
 } from './test-kit';
-
-const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
-const OTHER_SESSION = 'b3c2a1d0-0000-4000-8000-00000000000b';
-const OTHER_CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000d';
-const AGENT_ID = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 
 const param = (sessionId: string, channelId: string) => `session=${sessionId}.${channelId}.${mintPushToken(TEST_PUSH_KEY, sessionId, channelId)}`;
 const ONE = `${PUSH_PATH}?${param(SESSION, CHANNEL)}`;

@@ -19,7 +19,7 @@
  * to another instance finds it already listening.
  */
 import { randomBytes } from 'node:crypto';
-import { type RedisLink, sendQuietly } from './redis';
+import { type RedisLink, sendQuietly, storedObject } from './redis';
 import type { PushedMessage } from './upstream-socket';
 
 const EPOCH = 'purl:push:epoch';
@@ -138,15 +138,9 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 
 /** A message as the log keeps it (server/gateway/upstream-socket.ts `PushedMessage`), checked; undefined when it is not one. */
 export function parsePushedMessage(json: string | undefined): PushedMessage | undefined {
-  if (json === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { id, content, authorId, isAgent, createdAt, metadata } = value as Record<string, unknown>;
+  const value = storedObject(json);
+  if (!value) return undefined;
+  const { id, content, authorId, isAgent, createdAt, metadata } = value;
   if (typeof id !== 'string' || !UUID.test(id) || typeof content !== 'string' || typeof authorId !== 'string' || !UUID.test(authorId)) return undefined;
   if (typeof isAgent !== 'boolean' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;

@@ -69,6 +69,18 @@ export async function sendQuietly(link: RedisLink, command: string[]): Promise<u
   }
 }
 
+/** A JSON object stored in Redis, parsed; undefined for anything else (not a string, not JSON, not an object). */
+export function storedObject(raw: unknown): Record<string, unknown> | undefined {
+  if (typeof raw !== 'string') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
 /** The URL as it may be shown: no user name or password. */
 export function shownRedisUrl(url: URL): string {
   return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname === '/' ? '' : url.pathname}`;

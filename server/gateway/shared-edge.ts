@@ -8,7 +8,7 @@
  * instance reads for itself, as a single gateway does.
  */
 import { randomUUID } from 'node:crypto';
-import { type RedisLink, sendQuietly } from './redis';
+import { type RedisLink, sendQuietly, storedObject } from './redis';
 
 /** A kept answer as the edge holds it (server/gateway/edge.ts `KeptAnswer`). */
 export interface SharedAnswer {
@@ -35,18 +35,10 @@ const LEASE = 'purl:edge:lease:';
 /** Deletes a lease only when it is still the one this instance took. */
 const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** What Redis holds for a key, checked: anything else is no copy (never served). */
 export function parseSharedAnswer(raw: unknown): SharedAnswer | undefined {
-  if (typeof raw !== 'string') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(value)) return undefined;
+  const value = storedObject(raw);
+  if (!value) return undefined;
   const { body, etag, upstreamEtag, headers, storedAt } = value;
   if (typeof body !== 'string' || typeof etag !== 'string' || typeof storedAt !== 'number' || !Number.isFinite(storedAt)) return undefined;
   if (upstreamEtag !== undefined && typeof upstreamEtag !== 'string') return undefined;

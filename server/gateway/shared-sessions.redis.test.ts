@@ -13,22 +13,22 @@ import { createRedisLink, type RedisLink } from './redis';
 import { createSessionBook } from './session-book';
 import { createSharedSessions, parseStoredSession } from './shared-sessions';
 import {
+  AGENT as AGENT_ID,
   ask,
+  CHANNEL,
   type EventStream,
   FakeSocket,
   gatewayWithFakeSocket,
   jsonAnswer,
   makeDist,
   openEventStream,
+  SESSION,
   type StandIn,
   startStandIn,
   TEST_PUSH_KEY,
+  USER_ID,
 } from './test-kit';
 
-const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
-const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
-const AGENT_ID = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
-const USER_ID = 'aaaaaaaa-0000-4000-8000-00000000000a';
 const json = { 'Content-Type': 'application/json' };
 const created = { sessionId: SESSION, channelId: CHANNEL, agentId: AGENT_ID, userId: USER_ID, createdAt: '2026-11-30T00:00:00.000Z', metadata: {} };
 const restPosted = {

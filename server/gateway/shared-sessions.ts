@@ -6,7 +6,7 @@
  * session over HTTP) expires when the session has been unused as long as the book forgets it.
  * What comes back from Redis is checked as ElizaOS's answer was: anything else is no record.
  */
-import type { RedisLink } from './redis';
+import { type RedisLink, sendQuietly, storedObject } from './redis';
 
 const KEY = 'purl:session:';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -31,19 +31,12 @@ export interface SharedSessions {
   forget(sessionId: string): Promise<void>;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
 
 /** What Redis holds for a session, checked. */
 export function parseStoredSession(raw: unknown): StoredSession | undefined {
-  if (typeof raw !== 'string') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(value)) return undefined;
+  const value = storedObject(raw);
+  if (!value) return undefined;
   const { channelId, userId, agentId, client, seenAt } = value;
   if (!isUuid(channelId) || !isUuid(userId) || (agentId !== undefined && !isUuid(agentId))) return undefined;
   if (typeof client !== 'string' || !CLIENT.test(client) || typeof seenAt !== 'number' || !Number.isFinite(seenAt)) return undefined;
@@ -51,15 +44,7 @@ export function parseStoredSession(raw: unknown): StoredSession | undefined {
 }
 
 export function createSharedSessions(link: RedisLink): SharedSessions {
-  async function quietly(command: string[]): Promise<unknown> {
-    if (link.state() !== 'up') return undefined;
-    try {
-      return await link.send(command);
-    } catch (error) {
-      link.noteFailure(error);
-      return undefined;
-    }
-  }
+  const quietly = (command: string[]) => sendQuietly(link, command);
   return {
     async remember(sessionId, record, keepMs) {
       await quietly(['SET', KEY + sessionId, JSON.stringify(record), 'PX', String(Math.max(1, Math.round(keepMs)))]);

@@ -17,6 +17,12 @@ import type { SocketLike } from './upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
+/** SESSION's channel, and a second session with its own. */
+export const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
+export const OTHER_SESSION = 'b3c2a1d0-0000-4000-8000-00000000000b';
+export const OTHER_CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000d';
+/** The user the sessions are made for. */
+export const USER_ID = 'aaaaaaaa-0000-4000-8000-00000000000a';
 export const MEMORIES = `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false`;
 /** The push key tests give the gateway, so none is made under the working directory. */
 export const TEST_PUSH_KEY = Buffer.alloc(32, 7);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedEliza, type EmbeddedEliza } from '../../server/eliza-process';
 import { resetPeak, sample } from '../sim/proc-stats';
-import { root, spawnGateway, type SpawnedGateway } from '../sim/stack';
+import { root, spawnGateway } from '../sim/stack';
 import { copyDataDir } from './history';
 import type { ShardMessage, ShardPlan } from './shard';
 import { aggregateShards, assignUsers, shardCount, type FleetTotals, type ShardReport } from './shards';
@@ -40,11 +40,36 @@ export function gatewayEnv(client: EdgeClient): Record<string, string> {
 /** The bench's gateways make push tokens with this key, so none is written into the checkout. */
 const PUSH_SECRET = 'purl-bench-push-key-0123456789abcdef01234567';
 
+/**
+ * What stands between a row's users and its counting proxy: one gateway process (the
+ * default, as `npm start` runs it), or several behind a load balancer (bench/cluster/).
+ */
+export interface Front {
+  /** Where the users go. */
+  url: string;
+  /** Its processes, each measured over the window; the first is the row's `gateway`. */
+  processes: { name: string; pid: number }[];
+  /** Counters of its own (e.g. Redis's commands), read before the first arrival, as the measured part begins, and at its end. */
+  snapshot?(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/** Starts a row's front in front of ElizaOS: `env` names the counting proxy (ELIZA_SERVER_URL) and the row's gateway settings. */
+export type StartFront = (env: Record<string, string>) => Promise<Front>;
+
+/** One gateway process (`npm start`'s program). */
+export const singleGateway: StartFront = async (env) => {
+  const gateway = await spawnGateway(env);
+  return { url: gateway.url, processes: [{ name: 'gateway', pid: gateway.pid }], stop: gateway.stop };
+};
+
 export interface RowSpec {
   client: EdgeClient;
   users: number;
   /** Shard processes; default shardCount(users). */
   shards?: number;
+  /** Default {@link singleGateway}. */
+  front?: StartFront;
 }
 
 export interface WindowSpec {
@@ -70,6 +95,18 @@ export interface ProcessLoad {
   cpuPercent: number;
   /** Over the whole window. */
   peakMb: number;
+  /** CPU seconds from the first arrival to the end of the window (first visits included). */
+  windowCpuS?: number;
+  /** Resident memory just before the first arrival, MB. */
+  startMb?: number;
+}
+
+/** Counters of a row's front (Front.snapshot) at three moments. */
+export interface FrontSnapshots {
+  /** Before the first arrival. */
+  atStart: Record<string, number>;
+  atMeasure: Record<string, number>;
+  atEnd: Record<string, number>;
 }
 
 export interface RowResult {
@@ -88,6 +125,10 @@ export interface RowResult {
   /** Seconds from the first arrival to ElizaOS's first 429 for this row: its budget was spent. */
   first429S?: number;
   gateway: ProcessLoad;
+  /** Every process of the row's front, the gateway first (one for a single gateway). */
+  processes?: (ProcessLoad & { name: string })[];
+  /** The front's own counters, when it has any. */
+  snapshots?: FrontSnapshots;
   eliza: ProcessLoad;
   /** The bench's parent process (the counting proxies) over the measured part. */
   counterCpuPercent: number;
@@ -126,7 +167,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
 interface RowParts {
   spec: RowSpec;
   counter: UpstreamCounter;
-  gateway: SpawnedGateway;
+  front: Front;
   shards: ChildProcess[];
 }
 
@@ -172,11 +213,11 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
       const counter = await startUpstreamCounter({ target: elizaUrl, localAddress: `127.0.254.${i + 1}` });
       const env: Record<string, string> = { ELIZA_SERVER_URL: counter.url, ...gatewayEnv(row.client) };
       if (spec.server === 'embedded') env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
-      const gateway = await spawnGateway(env).catch(async (error: unknown) => {
+      const front = await (row.front ?? singleGateway)(env).catch(async (error: unknown) => {
         await counter.close();
         throw error;
       });
-      parts.push({ spec: row, counter, gateway, shards: await shardsStarting[i]! });
+      parts.push({ spec: row, counter, front, shards: await shardsStarting[i]! });
     }
     // One request through each counter before the window: its bucket is fresh (999 left).
     const firstRemaining = await Promise.all(parts.map((part) => probeRemaining(part.counter, '/api/agents')));
@@ -193,7 +234,7 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
           shard,
           client: part.spec.client === 'naive' ? 'naive' : 'purl',
           push: part.spec.client === 'push',
-          gatewayUrl: part.gateway.url,
+          gatewayUrl: part.front.url,
           rowUsers: part.spec.users,
           users: plans[shard]!,
           tabs: spec.tabs,
@@ -209,19 +250,28 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
         return report;
       });
     });
-    const pids = [eliza.pid, ...parts.map((part) => part.gateway.pid)];
+    const pids = [eliza.pid, ...parts.flatMap((part) => part.front.processes.map((process) => process.pid))];
     for (const pid of pids) resetPeak(pid);
+    const snapshots = () => Promise.all(parts.map((part) => part.front.snapshot?.()));
+    const atStart = await snapshots();
+    const start = new Map(pids.map((pid) => [pid, sample(pid)]));
     await sleep(measureFrom - Date.now());
     const before = new Map(pids.map((pid) => [pid, sample(pid)]));
+    const atMeasure = snapshots();
     const parentBefore = process.cpuUsage();
     await sleep(endAt - Date.now());
     const after = new Map(pids.map((pid) => [pid, sample(pid)]));
+    const atEnd = snapshots();
     const parentCpu = process.cpuUsage(parentBefore);
     const measuredS = (Date.now() - measureFrom) / 1000;
     const load = (pid: number): ProcessLoad => ({
       cpuPercent: (100 * (after.get(pid)!.cpuSeconds - before.get(pid)!.cpuSeconds)) / measuredS,
       peakMb: after.get(pid)!.peakRssMb,
+      windowCpuS: after.get(pid)!.cpuSeconds - start.get(pid)!.cpuSeconds,
+      // Its peak was reset just before: the peak so far is what it held then.
+      startMb: start.get(pid)!.peakRssMb,
     });
+    const [measureCounts, endCounts] = await Promise.all([atMeasure, atEnd]);
     const counterCpuPercent = (100 * (parentCpu.user + parentCpu.system)) / 1e6 / measuredS;
     const results: RowResult[] = [];
     for (const [i, part] of parts.entries()) {
@@ -238,10 +288,13 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
           firstVisit: summarizeUpstream(part.counter.entries, startAt, measureFrom),
           measured: summarizeUpstream(part.counter.entries, measureFrom, endAt),
         },
-        gateway: load(part.gateway.pid),
+        gateway: load(part.front.processes[0]!.pid),
+        processes: part.front.processes.map(({ name, pid }) => ({ name, ...load(pid) })),
         eliza: load(eliza.pid),
         counterCpuPercent,
       };
+      const [startCounts, measured, ended] = [atStart[i], measureCounts[i], endCounts[i]];
+      if (startCounts && measured && ended) result.snapshots = { atStart: startCounts, atMeasure: measured, atEnd: ended };
       if (firstRemaining[i] !== undefined) result.firstRemaining = firstRemaining[i];
       const first429 = part.counter.entries.find((entry) => entry.status === 429 && entry.at >= startAt);
       if (first429) result.first429S = (first429.at - startAt) / 1000;
@@ -255,7 +308,7 @@ export async function runWindow(spec: WindowSpec): Promise<RowResult[]> {
       await Promise.allSettled(shardsStarting);
       for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
       for (const part of parts) {
-        await part.gateway.stop();
+        await part.front.stop();
         await part.counter.close();
       }
       await eliza?.stop();

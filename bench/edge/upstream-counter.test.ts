@@ -39,6 +39,14 @@ describe('summing a window', () => {
     expect(summary.byKind.agents).toBe(0);
     expect(summary.rateLimited).toBe(1);
     expect(summary.apiBytes).toBe(13);
+    expect(summary.answerP50Ms).toBeUndefined();
+  });
+
+  it('times the answered /api requests: median and 95th percentile', () => {
+    const timed = Array.from({ length: 20 }, (_, i): UpstreamEntry => ({ ...entry(1_000 + i, 'chat-poll'), ms: (i + 1) * 10 }));
+    // Unanswered, and not budget: neither is timed.
+    const summary = summarizeUpstream([...timed, entry(1_100, 'session'), { ...entry(1_200, 'health'), ms: 5_000 }], 1_000, 2_000);
+    expect([summary.answerP50Ms, summary.answerP95Ms]).toEqual([100, 190]);
   });
 });
 
@@ -69,6 +77,7 @@ describe('the counting proxy', () => {
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('9');
       await refused.text();
+      expect(counter.entries.every((entry) => entry.ms !== undefined && entry.ms >= 0)).toBe(true);
       expect(counter.entries.map(({ kind, status, bytes }) => ({ kind, status, bytes }))).toEqual([
         { kind: 'memories', status: 200, bytes: '127.0.254.9'.length },
         { kind: 'agents', status: 429, bytes: '{"success":false}'.length },

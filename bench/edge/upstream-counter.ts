@@ -8,6 +8,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { quantile } from './shards';
 
 /** What a request to ElizaOS was for. `api` kinds count against its budget; the others do not. */
 export type UpstreamKind = 'memories' | 'agents' | 'chat-poll' | 'message-post' | 'session' | 'other-api' | 'health' | 'socket' | 'other';
@@ -22,6 +23,8 @@ export interface UpstreamEntry {
   status: number;
   /** Bytes of the answer's body as ElizaOS sent it. */
   bytes: number;
+  /** From the request reaching the counter to the answer's end, once it has ended. */
+  ms?: number;
 }
 
 /** The kind of a request from its method and path (with or without its query). */
@@ -45,6 +48,9 @@ export interface UpstreamSummary {
   rateLimited: number;
   /** Answer bytes of the /api requests. */
   apiBytes: number;
+  /** How long ElizaOS took over the /api requests that were answered (to the answer's end): the median and the 95th percentile, ms. */
+  answerP50Ms?: number;
+  answerP95Ms?: number;
 }
 
 /** Totals of the entries that arrived within [from, to), epoch ms. */
@@ -53,6 +59,7 @@ export function summarizeUpstream(entries: readonly UpstreamEntry[], from: numbe
     (['memories', 'agents', 'chat-poll', 'message-post', 'session', 'other-api', 'health', 'socket', 'other'] as const).map((kind) => [kind, 0]),
   ) as Record<UpstreamKind, number>;
   const summary: UpstreamSummary = { api: 0, byKind, rateLimited: 0, apiBytes: 0 };
+  const answerMs: number[] = [];
   for (const entry of entries) {
     if (entry.at < from || entry.at >= to) continue;
     byKind[entry.kind] += 1;
@@ -60,7 +67,10 @@ export function summarizeUpstream(entries: readonly UpstreamEntry[], from: numbe
     summary.api += 1;
     summary.apiBytes += entry.bytes;
     if (entry.status === 429) summary.rateLimited += 1;
+    if (entry.ms !== undefined) answerMs.push(entry.ms);
   }
+  const [p50, p95] = [quantile(answerMs, 0.5), quantile(answerMs, 0.95)];
+  if (p50 !== undefined && p95 !== undefined) Object.assign(summary, { answerP50Ms: p50, answerP95Ms: p95 });
   return summary;
 }
 
@@ -93,6 +103,9 @@ export async function startUpstreamCounter(options: UpstreamCounterOptions): Pro
         res.writeHead(entry.status, answer.rawHeaders);
         answer.on('data', (chunk: Buffer) => {
           entry.bytes += chunk.length;
+        });
+        answer.on('end', () => {
+          entry.ms = Date.now() - entry.at;
         });
         answer.pipe(res);
       },

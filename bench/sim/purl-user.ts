@@ -151,10 +151,15 @@ export class PurlUser {
       this.#later(this.#options.messageEveryMs * (0.5 + Math.random()), typeMessage);
     };
     this.#later(this.#options.messageEveryMs * Math.random(), typeMessage);
-    this.#later(2_000, async () => {
+    // The page opens the chat once it knows the agent: under a crowd the agent list can take
+    // longer than 2 s, and a user whose chat was never opened made its session only when it
+    // first typed (up to a minute later), which spread a row's first visits over its measured part.
+    const openChat = async () => {
       const agentId = await getMeta(await getDb(), 'selectedAgentId');
       if (agentId) this.#send({ type: 'open-chat', agentId });
-    });
+      else this.#later(1_000, openChat);
+    };
+    this.#later(2_000, openChat);
   }
 
   /** Bytes on this browser's connections so far (answers as the gateway sent them: compressed). */

@@ -13,6 +13,9 @@
  * `npm run bench:push` (`--push`) runs only push's part (bench/push/; `--embedded` adds the
  * embedded server's fleet) and rewrites only its section; `npm run bench` runs it after the
  * edge's, the smoke run a tiny case.
+ * `npm run bench:cluster` (`--cluster`) runs only the cluster's part (bench/cluster/: 1000 and
+ * 2000 users through 1, 2 and 3 gateways on Redis behind HAProxy) and rewrites only its
+ * section; `npm run bench` runs it last, the smoke run with 4 users through 2 gateways.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +28,8 @@ import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type 
 import { checkEdgeSmoke, runEdgeBench, type EdgeReport } from './edge/edge-bench';
 import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
 import { checkPushSmoke, PUSH_FLEET_END, PUSH_FLEET_START, renderPush, runPushBench } from './push/push-bench';
+import { runClusterBench } from './cluster/cluster-bench';
+import { checkClusterSmoke, CLUSTER_END, CLUSTER_START, renderCluster } from './cluster/render';
 import { runFleet, type FleetResult } from './fleet';
 import { benchPushFanout } from './push/part';
 import { root, startBenchStack } from './sim/stack';
@@ -34,6 +39,7 @@ const smoke = process.argv.includes('--smoke');
 const outageOnly = process.argv.includes('--outage');
 const edgeOnly = process.argv.includes('--edge');
 const pushOnly = process.argv.includes('--push');
+const clusterOnly = process.argv.includes('--cluster');
 const withEmbedded = process.argv.includes('--embedded');
 
 const plan = smoke
@@ -252,6 +258,21 @@ async function benchPush(command: string): Promise<void> {
   log(`push finished in ${report.elapsedS.toFixed(0)} s`);
 }
 
+/** The cluster's part (issue 13): its own stacks, after push's. */
+async function benchCluster(command: string): Promise<void> {
+  if (needsBuild(root)) await build(root);
+  log('cluster');
+  const report = await runClusterBench({ smoke, embedded: withEmbedded });
+  const markdown = renderCluster(report, command);
+  console.log(`\n${markdown}\n`);
+  const raw = path.join(os.tmpdir(), `purl-cluster-bench-${report.date}-${process.pid}.json`);
+  fs.writeFileSync(raw, `${JSON.stringify(report, null, 1)}\n`);
+  log(`the cluster bench's raw results are in ${raw}`);
+  if (smoke) checkClusterSmoke(report);
+  else writeBetween(CLUSTER_START, CLUSTER_END, markdown);
+  log(`cluster finished in ${report.elapsedS.toFixed(0)} s`);
+}
+
 function outagePlan() {
   return { tabs: plan.outageTabs, outageMs: 2 * plan.breakerTimeoutMs, outages: plan.outages, breakerTimeoutMs: plan.breakerTimeoutMs, addressOffset: 9_100 };
 }
@@ -349,6 +370,7 @@ async function main(): Promise<void> {
   await benchEdge(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
   await benchPush(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
   await benchPushFanout(smoke, smoke ? '`npm run bench:smoke`' : '`npm run bench`', log);
+  await benchCluster(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
 }
 
 const pushCommand = withEmbedded ? '`npm run bench:push -- --embedded`' : '`npm run bench:push`';
@@ -362,7 +384,9 @@ const savedEdge = process.argv.indexOf('--render');
       ? benchEdge(edgeCommand)
       : pushOnly
         ? benchPush(pushCommand)
-        : main()
+        : clusterOnly
+          ? benchCluster(smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:cluster -- --embedded`' : '`npm run bench:cluster`')
+          : main()
 ).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

@@ -9,13 +9,14 @@
  * rewrites only its section; `npm run bench` runs it after the rest, the smoke run a tiny case.
  * The push fan-out (bench/push/, `npm run bench:push-fanout` alone) runs last, the smoke run
  * with 200 streams, each of which must get every event.
- * `npm run bench:edge -- --render <results.json>` draws that section again from a saved run.
+ * `npm run bench:edge -- --render <results.json>` draws that section again from a saved run
+ * (`npm run bench:cluster -- --render <results.json>` the cluster's).
  * `npm run bench:push` (`--push`) runs only push's part (bench/push/; `--embedded` adds the
  * embedded server's fleet) and rewrites only its section; `npm run bench` runs it after the
  * edge's, the smoke run a tiny case.
  * `npm run bench:cluster` (`--cluster`) runs only the cluster's part (bench/cluster/: 1000 and
- * 2000 users through 1, 2 and 3 gateways on Redis behind HAProxy) and rewrites only its
- * section; `npm run bench` runs it last, the smoke run with 4 users through 2 gateways.
+ * 2000 users through 1, 2 and 3 gateways on Redis behind HAProxy, in front of a stock and of
+ * the embedded ElizaOS) and rewrites only its section; `npm run bench` runs it last, the smoke run with 4 users through 2 gateways.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,7 +29,7 @@ import { benchFirstPaint, benchOutage, benchTabs, launch, type FirstPaint, type 
 import { checkEdgeSmoke, runEdgeBench, type EdgeReport } from './edge/edge-bench';
 import { EDGE_END, EDGE_START, renderEdge } from './edge/render';
 import { checkPushSmoke, PUSH_FLEET_END, PUSH_FLEET_START, renderPush, runPushBench } from './push/push-bench';
-import { runClusterBench } from './cluster/cluster-bench';
+import { type ClusterReport, runClusterBench } from './cluster/cluster-bench';
 import { checkClusterSmoke, CLUSTER_END, CLUSTER_START, renderCluster } from './cluster/render';
 import { runFleet, type FleetResult } from './fleet';
 import { benchPushFanout } from './push/part';
@@ -258,11 +259,18 @@ async function benchPush(command: string): Promise<void> {
   log(`push finished in ${report.elapsedS.toFixed(0)} s`);
 }
 
+/** `--cluster --render <file>`: the cluster section made again from a run's saved results. */
+function renderSavedCluster(file: string): void {
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterReport;
+  writeBetween(CLUSTER_START, CLUSTER_END, renderCluster(report, '`npm run bench:cluster`'));
+  log(`BENCHMARKS.md: the cluster section drawn again from ${file}`);
+}
+
 /** The cluster's part (issue 13): its own stacks, after push's. */
 async function benchCluster(command: string): Promise<void> {
   if (needsBuild(root)) await build(root);
   log('cluster');
-  const report = await runClusterBench({ smoke, embedded: withEmbedded });
+  const report = await runClusterBench({ smoke });
   const markdown = renderCluster(report, command);
   console.log(`\n${markdown}\n`);
   const raw = path.join(os.tmpdir(), `purl-cluster-bench-${report.date}-${process.pid}.json`);
@@ -377,7 +385,7 @@ const pushCommand = withEmbedded ? '`npm run bench:push -- --embedded`' : '`npm 
 const edgeCommand = smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:edge -- --embedded`' : '`npm run bench:edge`';
 const savedEdge = process.argv.indexOf('--render');
 (savedEdge > 0
-  ? Promise.resolve(renderSavedEdge(process.argv[savedEdge + 1] ?? ''))
+  ? Promise.resolve(clusterOnly ? renderSavedCluster(process.argv[savedEdge + 1] ?? '') : renderSavedEdge(process.argv[savedEdge + 1] ?? ''))
   : outageOnly
     ? mainOutage()
     : edgeOnly
@@ -385,7 +393,7 @@ const savedEdge = process.argv.indexOf('--render');
       : pushOnly
         ? benchPush(pushCommand)
         : clusterOnly
-          ? benchCluster(smoke ? '`npm run bench:smoke`' : withEmbedded ? '`npm run bench:cluster -- --embedded`' : '`npm run bench:cluster`')
+          ? benchCluster(smoke ? '`npm run bench:smoke`' : '`npm run bench:cluster`')
           : main()
 ).catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,18 +10,20 @@
  * gateway alone (`npm start`'s, no Redis, no HAProxy) is measured beside them for scale.
  * `npm run bench:cluster` runs it alone; `npm run bench:smoke` runs a tiny case.
  */
+import os from 'node:os';
 import { makeTemplates } from '../edge/edge-bench';
 import { allStopped, runWindow, type RowResult, type WindowSpec } from '../edge/fleet';
 import { clusterFront } from './front';
 
 export interface ClusterBenchOptions {
   smoke: boolean;
-  /** Also every row in front of the embedded ElizaOS (a budget per user). */
-  embedded: boolean;
 }
 
 export interface ClusterPlan {
-  /** The ElizaOS of each set of rows: stock (one budget for the cluster) and, with `--embedded`, the embedded one (a budget per user). */
+  /**
+   * The ElizaOS of each set of rows: stock (one budget for the whole cluster: a thousand users' first
+   * visits alone spend it) and the embedded one (a budget per user), where what the users cost is seen.
+   */
   servers: WindowSpec['server'][];
   fleetUsers: number[];
   instances: number[];
@@ -40,7 +42,7 @@ export function clusterPlan(options: ClusterBenchOptions): ClusterPlan {
   if (options.smoke)
     return { servers: ['stock'], fleetUsers: [4], instances: [2], alone: false, arrivalsPerS: 2, settleMs: 2_000, measureMs: 12_000, messageEveryMs: 6_000 };
   return {
-    servers: options.embedded ? ['stock', 'embedded'] : ['stock'],
+    servers: ['stock', 'embedded'],
     fleetUsers: [1000, 2000],
     instances: [1, 2, 3],
     alone: true,
@@ -56,6 +58,8 @@ export interface ClusterRow extends RowResult {
   /** How many gateway instances (1 for a gateway alone). */
   instances: number;
   clustered: boolean;
+  /** The machine's 1-minute load average as the row started and as it ended (other people's work included). */
+  loadAverage?: [number, number];
 }
 
 export interface ClusterReport {
@@ -107,8 +111,9 @@ export async function runClusterBench(options: ClusterBenchOptions, plan = clust
           };
           log(label);
           try {
+            const loadAtStart = os.loadavg()[0]!;
             const [row] = await runWindow(spec);
-            rows.push({ ...row!, instances, clustered });
+            rows.push({ ...row!, instances, clustered, loadAverage: [loadAtStart, os.loadavg()[0]!] });
           } catch (error) {
             if (options.smoke) throw error;
             const reason = error instanceof Error ? error.message : String(error);

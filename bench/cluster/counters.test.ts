@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { difference, HAPROXY_PEAK, parseHaproxyStat, parseRedisInfo, REDIS_TOTAL, redisUse, requestsByInstance } from './counters';
+import { difference, HAPROXY_PEAK, instancesTakenOut, parseHaproxyStat, parseRedisInfo, REDIS_TOTAL, redisUse, requestsByInstance } from './counters';
 
 const INFO = (total: number, calls: Record<string, number>) =>
   [
@@ -16,7 +16,7 @@ const INFO = (total: number, calls: Record<string, number>) =>
 // The header HAProxy 2.6 writes, cut after the columns read (the rest are ignored by name).
 const HEADER =
   '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt';
-function statLine(proxy: string, server: string, values: { smax?: number; stot?: number; req_tot?: number }): string {
+function statLine(proxy: string, server: string, values: { smax?: number; stot?: number; req_tot?: number; chkdown?: number; downtime?: number }): string {
   const columns = HEADER.slice(2).split(',');
   const cells = columns.map(() => '');
   cells[0] = proxy;
@@ -24,12 +24,12 @@ function statLine(proxy: string, server: string, values: { smax?: number; stot?:
   for (const [name, value] of Object.entries(values)) cells[columns.indexOf(name)] = String(value);
   return cells.join(',');
 }
-const STAT = (g1: number, g2: number, peak: number) =>
+const STAT = (g1: number, g2: number, peak: number, downs = 0) =>
   [
     HEADER,
     statLine('purl', 'FRONTEND', { smax: peak, stot: 99, req_tot: g1 + g2 }),
-    statLine('gateways', 'gateway1', { stot: g1, req_tot: g1 }),
-    statLine('gateways', 'gateway2', { stot: g2, req_tot: g2 }),
+    statLine('gateways', 'gateway1', { stot: g1, req_tot: g1, chkdown: downs, downtime: 3 * downs }),
+    statLine('gateways', 'gateway2', { stot: g2, req_tot: g2, chkdown: 0, downtime: 0 }),
     statLine('gateways', 'BACKEND', { stot: g1 + g2, req_tot: g1 + g2 }),
     '',
   ].join('\n');
@@ -61,6 +61,11 @@ describe('the cluster bench’s counters', () => {
     expect(Object.keys(counts)).not.toContain('haproxy:BACKEND:requests');
     expect(requestsByInstance(counts, parseHaproxyStat(STAT(130, 95, 150)))).toEqual({ gateway1: 100, gateway2: 70 });
     expect(parseHaproxyStat('Unknown command\n')).toEqual({});
+  });
+
+  it('counts the times HAProxy’s health check took an instance out, and the seconds it stayed out', () => {
+    expect(instancesTakenOut(parseHaproxyStat(STAT(30, 25, 140, 1)), parseHaproxyStat(STAT(130, 95, 150, 3)))).toEqual({ times: 2, seconds: 6 });
+    expect(instancesTakenOut(parseHaproxyStat(STAT(30, 25, 140)), parseHaproxyStat(STAT(130, 95, 150)))).toEqual({ times: 0, seconds: 0 });
   });
 
   it('takes a key missing before as counted from zero', () => {

@@ -8,7 +8,10 @@
 /** Keys of a snapshot: `redis:commands` (total_commands_processed), `redis:cmd:<name>` (calls of one command). */
 export const REDIS_TOTAL = 'redis:commands';
 const REDIS_COMMAND = 'redis:cmd:';
-/** `haproxy:<server>:requests` (req_tot) and `haproxy:<server>:sessions` (stot) for each instance; `haproxy:entry:peak` (the entry's most connections at once). */
+/**
+ * For each instance `haproxy:<server>:requests` (req_tot), `:sessions` (stot), `:downs` (chkdown: times its
+ * health check took it out) and `:downtime` (seconds out); `haproxy:entry:peak` (the entry's most connections at once).
+ */
 const HAPROXY = 'haproxy:';
 export const HAPROXY_PEAK = 'haproxy:entry:peak';
 
@@ -44,6 +47,8 @@ export function parseHaproxyStat(csv: string): Record<string, number> {
     if (proxy === 'gateways' && server !== 'BACKEND') {
       counts[`${HAPROXY}${server}:requests`] = Number(cells[at('req_tot')] || 0);
       counts[`${HAPROXY}${server}:sessions`] = Number(cells[at('stot')] || 0);
+      counts[`${HAPROXY}${server}:downs`] = Number(cells[at('chkdown')] || 0);
+      counts[`${HAPROXY}${server}:downtime`] = Number(cells[at('downtime')] || 0);
     } else if (proxy === 'purl' && server === 'FRONTEND') counts[HAPROXY_PEAK] = Number(cells[at('smax')] || 0);
   }
   return counts;
@@ -74,13 +79,27 @@ export function redisUse(before: Record<string, number>, after: Record<string, n
   return { commands: (delta[REDIS_TOTAL] ?? 0) - infos, pings: delta[`${REDIS_COMMAND}ping`] ?? 0, byCommand };
 }
 
+/** One of HAProxy's counters of each instance between two snapshots, by server name (gateway1, …). */
+function byInstance(before: Record<string, number>, after: Record<string, number>, counter: string): Record<string, number> {
+  const delta = difference(before, after);
+  const counts: Record<string, number> = {};
+  for (const [key, value] of Object.entries(delta)) {
+    const match = /^haproxy:(.+):([a-z]+)$/.exec(key);
+    if (match && match[2] === counter) counts[match[1]!] = value;
+  }
+  return counts;
+}
+
 /** HTTP requests HAProxy sent each instance between two snapshots, by server name (gateway1, …). */
 export function requestsByInstance(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const delta = difference(before, after);
-  const requests: Record<string, number> = {};
-  for (const [key, value] of Object.entries(delta)) {
-    const match = /^haproxy:(.+):requests$/.exec(key);
-    if (match) requests[match[1]!] = value;
-  }
-  return requests;
+  return byInstance(before, after, 'requests');
+}
+
+/**
+ * How often HAProxy's health check took instances out between two snapshots, and for how
+ * many seconds in all: an instance too busy to answer /healthz within 2 s, twice, is out.
+ */
+export function instancesTakenOut(before: Record<string, number>, after: Record<string, number>): { times: number; seconds: number } {
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, value) => total + value, 0);
+  return { times: sum(byInstance(before, after, 'downs')), seconds: sum(byInstance(before, after, 'downtime')) };
 }

@@ -35,6 +35,8 @@ function row(options: RowOptions = {}): ClusterRow {
       'redis:cmd:info': 2,
       'redis:cmd:evalsha': 100 + redis.total - 1 - redis.pings,
       'haproxy:entry:peak': users + 10,
+      'haproxy:gateway1:downs': 1,
+      'haproxy:gateway1:downtime': 4,
       ...haproxy(2),
     },
   };
@@ -71,12 +73,13 @@ function row(options: RowOptions = {}): ClusterRow {
     counterCpuPercent: 0,
     instances,
     clustered,
+    loadAverage: [2.5, 3.25],
   };
 }
 
 const report = (rows: ClusterRow[], failed: ClusterReport['failed'] = []): ClusterReport => ({
   date: '2026-11-30',
-  plan: clusterPlan({ smoke: false, embedded: false }),
+  plan: clusterPlan({ smoke: false }),
   rows,
   failed,
   elapsedS: 900,
@@ -89,6 +92,7 @@ describe('cluster bench figures', () => {
     expect(figures.gatewayCpuMsPerUserPerMin).toBeCloseTo(10.8);
     expect(figures.gatewayKbPerUser).toBeCloseTo(153.6);
     expect(figures).toMatchObject({ redisPerMin: 3_000, redisPerUserPerMin: 3, redisPingsPerMin: 180, entryPeakConnections: 1_010, elizaCpuMsPerReply: 100 });
+    expect(figures.takenOut).toEqual({ times: 1, seconds: 4 });
     expect(figures.redisTop).toEqual([
       ['evalsha', 2_820],
       ['ping', 180],
@@ -123,7 +127,8 @@ describe('cluster bench figures', () => {
     // Against the embedded 1-gateway row, not the stock one.
     expect(line('| 1000 | 3 | 600 | 0.600 | 2.00 |')).toBeDefined();
     // Redis: 4500 a minute against 3000.
-    expect(line('| 1000 | 2 | 6 / 150 (600) · 6 / 150 (600) |')).toContain('| 4500 | 4.50 | 1.50 |');
+    expect(line('| 1000 | 2 | 6 / 150 (600) · 6 / 150 (600) |')).toContain('| 2.0 / 20 (1010) | 1, 4 | 1.0 / 12 | 4500 | 4.50 | 1.50 |');
+    expect(line('| 1000 | 2 | 6 / 150 (600) · 6 / 150 (600) |')).toMatch(/\| 2\.5 → 3\.3 \|$/);
     expect(markdown).toContain('#### In front of the embedded ElizaOS (a budget per user): processes');
     expect(markdown).toContain('- 1000 users × 2: evalsha 4380, ping 120');
     expect(markdown).toContain('Not measured: 2000 users through 3 gateways in front of the stock ElizaOS (a shard did not report in time).');

@@ -6,7 +6,7 @@ import type { ProcessLoad } from '../edge/fleet';
 import { ratio } from '../edge/render';
 import { pushFigures } from '../push/push-bench';
 import type { ClusterReport, ClusterRow } from './cluster-bench';
-import { HAPROXY_PEAK, redisUse, requestsByInstance } from './counters';
+import { HAPROXY_PEAK, instancesTakenOut, redisUse, requestsByInstance } from './counters';
 
 export interface InstanceFigures {
   name: string;
@@ -40,6 +40,8 @@ export interface ClusterFigures {
   redis?: ProcessLoad;
   /** HAProxy's most connections at once at the entry, over the whole window. */
   entryPeakConnections?: number;
+  /** How often HAProxy's health check took an instance out over the whole window, and for how long in all. */
+  takenOut?: { times: number; seconds: number };
   /** Redis commands a minute in the measured part (the bench's own taken off), per user, of which PINGs; the busiest commands a minute. */
   redisPerMin?: number;
   redisPerUserPerMin?: number;
@@ -86,6 +88,7 @@ export function clusterFigures(row: ClusterRow): ClusterFigures {
   if (row.snapshots) {
     const peak = row.snapshots.atEnd[HAPROXY_PEAK];
     if (peak !== undefined) figures.entryPeakConnections = peak;
+    figures.takenOut = instancesTakenOut(row.snapshots.atStart, row.snapshots.atEnd);
     const use = redisUse(row.snapshots.atMeasure, row.snapshots.atEnd);
     figures.redisPerMin = use.commands / minutes;
     figures.redisPerUserPerMin = use.commands / minutes / row.users;
@@ -130,7 +133,8 @@ export const CLUSTER_END = '<!-- bench:cluster:end -->';
 
 const fixed = (value: number | undefined, digits = 1) => (value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits));
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(2));
-const load = (process: ProcessLoad | undefined) => (process ? `${process.cpuPercent.toFixed(0)} / ${process.peakMb.toFixed(0)}` : '—');
+/** CPU % / peak MB; small processes (HAProxy, Redis) with a decimal, so that 0.4 % does not read 0. */
+const load = (process: ProcessLoad | undefined, digits = 0) => (process ? `${process.cpuPercent.toFixed(digits)} / ${process.peakMb.toFixed(0)}` : '—');
 
 /** "1 (alone)", or the number of instances behind HAProxy. */
 export function gatewaysLabel(row: ClusterRow): string {
@@ -154,8 +158,8 @@ function upstreamTable(rows: readonly ClusterRow[]): string[] {
 
 function processTable(rows: readonly ClusterRow[]): string[] {
   const lines = [
-    '| users | gateways | each gateway: CPU % / peak MB (requests/min) | gateways’ CPU ms per user a min | gateways’ KB per user | HAProxy CPU % / MB (peak connections) | Redis CPU % / MB | Redis commands/min | per user a min | ÷ 1 gateway | ElizaOS CPU % / MB | ElizaOS CPU ms per reply | simulator: shards × CPU %, loop p99 |',
-    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| users | gateways | each gateway: CPU % / peak MB (requests/min) | gateways’ CPU ms per user a min | gateways’ KB per user | HAProxy CPU % / MB (peak connections) | instances taken out (times, s) | Redis CPU % / MB | Redis commands/min | per user a min | ÷ 1 gateway | ElizaOS CPU % / MB | ElizaOS CPU ms per reply | simulator: shards × CPU %, loop p99 | load average (start → end) |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const row of rows) {
     const f = clusterFigures(row);
@@ -166,12 +170,12 @@ function processTable(rows: readonly ClusterRow[]): string[] {
           `${gateway.cpuPercent.toFixed(0)} / ${gateway.peakMb.toFixed(0)}${gateway.requestsPerMin === undefined ? '' : ` (${gateway.requestsPerMin.toFixed(0)})`}`,
       )
       .join(' · ');
-    const haproxy = f.haproxy ? `${load(f.haproxy)} (${f.entryPeakConnections ?? '—'})` : '—';
+    const haproxy = f.haproxy ? `${load(f.haproxy, 1)} (${f.entryPeakConnections ?? '—'})` : '—';
     const redisRatio = base === row || f.redisPerMin === undefined ? '' : ratio(f.redisPerMin, base && clusterFigures(base).redisPerMin);
     const shards = row.fleet.shards;
     const simulator = `${shards.length} × ${shards.map((shard) => shard.cpuPercent.toFixed(0)).join('/')} % · ${row.fleet.worstEventLoopP99Ms.toFixed(0)} ms${row.fleet.lateStarts > 0 ? ` · ${row.fleet.lateStarts} late` : ''}`;
     lines.push(
-      `| ${row.users} | ${gatewaysLabel(row)} | ${each} | ${fixed(f.gatewayCpuMsPerUserPerMin)} | ${fixed(f.gatewayKbPerUser, 0)} | ${haproxy} | ${load(f.redis)} | ${fixed(f.redisPerMin, 0)} | ${fixed(f.redisPerUserPerMin, 2)} | ${redisRatio} | ${load(row.eliza)} | ${fixed(f.elizaCpuMsPerReply, 0)} | ${simulator} |`,
+      `| ${row.users} | ${gatewaysLabel(row)} | ${each} | ${fixed(f.gatewayCpuMsPerUserPerMin)} | ${fixed(f.gatewayKbPerUser, 0)} | ${haproxy} | ${f.takenOut ? `${f.takenOut.times}, ${f.takenOut.seconds}` : '—'} | ${load(f.redis, 1)} | ${fixed(f.redisPerMin, 0)} | ${fixed(f.redisPerUserPerMin, 2)} | ${redisRatio} | ${load(row.eliza)} | ${fixed(f.elizaCpuMsPerReply, 0)} | ${simulator} | ${row.loadAverage ? `${row.loadAverage[0].toFixed(1)} → ${row.loadAverage[1].toFixed(1)}` : '—'} |`,
     );
   }
   return lines;

@@ -193,7 +193,8 @@ export function renderCluster(report: ClusterReport, command: string): string {
       `(${ramps}), and ${plan.settleMs / 1000} s later ${plan.measureMs / 1000} s are measured. "gateways" = instances on one Redis behind HAProxy ` +
       '(the shipped haproxy.cfg), the 1-gateway row included; "1 alone" = one gateway as `npm start` runs it, no Redis, no HAProxy. ' +
       'Every row: a fresh ElizaOS behind the counting proxy, a fresh Redis and fresh gateways. ' +
-      'Upstream = what ElizaOS received (Socket.IO connections apart). Reply stored = from ElizaOS making the reply to the simulated worker storing it. ' +
+      'Upstream = what ElizaOS received (Socket.IO connections apart). Reply stored = from ElizaOS making the reply to the simulated worker storing it ' +
+      '(the moment every tab of that browser is told: the reply visible). ' +
       'CPU % is of one core over the measured part, MB the peak over the whole window. Redis commands = INFO’s commands processed, the bench’s own INFO calls taken off. ' +
       '÷ = ratio against the 1-gateway row of the same size in the same run.',
   ];

@@ -210,8 +210,8 @@ test.describe('a cluster of three gateways behind HAProxy', () => {
       expect(madeAt).toBeDefined();
       const pushedMs = shownAt - madeAt!;
       expect(pushedMs).toBeGreaterThanOrEqual(0);
-      // By push, not by the chat poll (60 s): 0.24–0.28 s here on a quiet machine, up to 0.6 s on a loaded one. The goal
-      // of 0.3 s is a speed, measured by the cluster bench (reply stored p50/p95), not asserted by a timed test.
+      // By push, not by the chat poll (60 s). The goal is 0.3 s: 19–140 ms measured here with HAProxy's http-no-delay
+      // (0.24–0.28 s without it); a speed, measured by the cluster bench (reply stored p50/p95), not asserted to the ms.
       expect(pushedMs).toBeLessThan(2_000);
       const after = await healthOf(cluster);
       const took = [...after.keys()].filter((name) => sent(after.get(name)) > sent(before.get(name)));

@@ -5,10 +5,10 @@
  * mid-conversation loses and doubles nothing; a client's limit holds across instances.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
+import { haproxyCommand } from '../server/cluster/parts';
 import { freePort } from '../server/eliza-process';
 import { countOnServer, openChat, pushUp, replyTo, typeMessage, workerMeta } from './helpers';
 import { launchPurl } from './launch';
@@ -47,18 +47,6 @@ async function startCluster(env: Record<string, string>): Promise<Cluster> {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** One command to HAProxy's runtime API; its answer. */
-function haproxyCommand(socket: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = net.connect(socket);
-    let answer = '';
-    client.on('data', (chunk) => (answer += chunk.toString()));
-    client.on('end', () => resolve(answer));
-    client.on('error', reject);
-    client.write(`${command}\n`);
-  });
 }
 
 interface InstanceHealth {

@@ -8,28 +8,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { freePort } from '../../server/eliza-process';
 import type { Lifecycle, Running } from '../../server/lifecycle';
-import { instanceEnv, startHaproxy, startInstance } from '../../server/cluster/parts';
+import { haproxyCommand, instanceEnv, startHaproxy, startInstance } from '../../server/cluster/parts';
 import { startRedisServer } from '../../server/cluster/redis-server';
 import type { Front, StartFront } from '../edge/fleet';
 import { parseHaproxyStat, parseRedisInfo } from './counters';
-
-/** One command to HAProxy's runtime API; its whole answer. */
-function haproxyCommand(socket: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = net.connect(socket);
-    let answer = '';
-    client.on('data', (chunk) => (answer += chunk.toString()));
-    client.on('end', () => resolve(answer));
-    client.on('error', reject);
-    client.write(`${command}\n`);
-  });
-}
 
 /**
  * The runner's lifecycle for one row: parts stopped in reverse order when the row ends,

@@ -29,6 +29,18 @@ function relay(child: ChildProcess, prefix: string, quiet?: RegExp): void {
   }
 }
 
+/** One command to HAProxy's runtime API; its whole answer (the admin socket, `PURL_DATA_DIR/haproxy.sock`). */
+export function haproxyCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = net.connect(socket);
+    let answer = '';
+    client.on('data', (chunk) => (answer += chunk.toString()));
+    client.on('end', () => resolve(answer));
+    client.on('error', reject);
+    client.write(`${command}\n`);
+  });
+}
+
 export interface Instance {
   name: string;
   address: string;

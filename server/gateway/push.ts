@@ -332,10 +332,8 @@ export function createPush(options: PushOptions): Push {
           continue;
         }
         // Back on the same log: read on from where this instance stopped (what came meanwhile is given now); else from the new one's start.
-        if (!cluster || cluster.epoch !== position.epoch) {
-          cluster = { epoch: position.epoch, n: cluster ? 0 : position.n };
-          announced.clear();
-        }
+        if (cluster) newEpoch(position.epoch);
+        else cluster = { epoch: position.epoch, n: position.n };
         // Events go through the log only once it can be read back (its own connection may still be coming up).
         const caughtUp = await shared.log.follow(cluster.n, 0);
         if (!caughtUp) {

@@ -167,6 +167,11 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     expect(stats.replayed).toBe(1);
     // OTHER_SESSION's channel was never listened to in the cluster: what was said there is unknown, so its chat is read once.
     expect(stats.resets).toBe(1);
+
+    // An id of this epoch the log never gave (ahead of it, as a hostile page could send): nothing replayed, its chats read once.
+    const ahead = await subscribe(b, ONE, `${epoch}.999999999999999`);
+    expect((await ahead.next((event) => event.event === 'reset')).json()).toEqual({ sessionIds: [SESSION] });
+    expect(ahead.events.filter((event) => event.event === 'message')).toEqual([]);
   });
 
   it('numbers events itself while Redis is away, losing none, and follows a fresh log once Redis is back', async () => {

@@ -37,11 +37,28 @@ describe('the worker’s writes', () => {
       return transaction(stores, mode);
     }) as typeof db.transaction;
     const first = Array.from({ length: 5 }, (_, i) => memory(`m${i}`, i));
-    expect(await reconcileMemories(db, 'a1', first, 2)).toEqual({ added: 5, removed: 0, updated: 0 });
+    expect(await reconcileMemories(db, 'a1', first, { batchSize: 2 })).toEqual({ added: 5, removed: 0, updated: 0 });
     expect(writes).toHaveLength(3);
-    expect(await reconcileMemories(db, 'a1', [memory('m4', 4), memory('m5', 5)], 2)).toEqual({ added: 1, removed: 4, updated: 0 });
+    expect(await reconcileMemories(db, 'a1', [memory('m4', 4), memory('m5', 5)], { batchSize: 2 })).toEqual({ added: 1, removed: 4, updated: 0 });
     expect(writes).toHaveLength(6);
     expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m5', 'm4']);
+    db.close();
+  });
+
+  it('says the new memories are stored before it removes the old ones, and only when both happen', async () => {
+    const db = await openPurlDB();
+    const seen: string[][] = [];
+    const written = async () => seen.push((await listMemories(db, 'a1')).map((m) => m.id));
+    await reconcileMemories(db, 'a1', [memory('m1', 1), memory('m2', 2)], { written: () => void written() });
+    expect(seen).toEqual([]);
+    await reconcileMemories(db, 'a1', [memory('m3', 3)], { batchSize: 1, written: () => void written() });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen).toHaveLength(1);
+    // A read begun when told (IndexedDB runs it before the later removals): the new memory, the old ones still there.
+    expect(seen[0]).toEqual(['m3', 'm2', 'm1']);
+    expect((await listMemories(db, 'a1')).map((m) => m.id)).toEqual(['m3']);
+    await reconcileMemories(db, 'a1', [], { written: () => void written() });
+    expect(seen).toHaveLength(1);
     db.close();
   });
 

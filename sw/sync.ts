@@ -104,6 +104,8 @@ export function describeChatPollFailure(error: unknown): string {
 export function createSync(options: SyncOptions): Sync {
   const { getDb, fetchApi, broadcast, now } = options;
   let running: Promise<Refreshed> | null = null;
+  /** New memories are shown before a long removal of old ones ends (see ReconcileOptions.written). */
+  const memoriesWritten = (): void => broadcast({ type: 'data-changed', stores: ['memories'] });
 
   /** The agent whose memories to read (src/shared/agent-choice.ts), remembered when it changes. */
   async function pickAgent(db: PurlDatabase, agents: readonly Agent[]): Promise<string> {
@@ -129,7 +131,7 @@ export function createSync(options: SyncOptions): Sync {
     const agentId = await pickAgent(db, agents);
     const memoriesRead = await fetchApi(apiPaths.memories(agentId), priority);
     if (memoriesRead.kind === 'new') {
-      const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId));
+      const result = await reconcileMemories(db, agentId, parseMemories(memoriesRead.body, agentId), { written: memoriesWritten });
       if (result.added + result.removed + result.updated > 0) changed.add('memories');
       await memoriesRead.keep();
     }
@@ -166,7 +168,7 @@ export function createSync(options: SyncOptions): Sync {
         }
         if (agentId !== undefined && answer.memories) {
           const result = answer.reset
-            ? await reconcileMemories(db, agentId, answer.memories)
+            ? await reconcileMemories(db, agentId, answer.memories, { written: memoriesWritten })
             : await applyMemoryChanges(db, agentId, answer.memories, answer.removed);
           if (result.added + result.removed + result.updated > 0) changed.add('memories');
           await setMeta(db, 'syncCursor', { agentId, cursor: answer.cursor });

@@ -41,6 +41,7 @@ import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
 import { matchApiRoute, type RouteLimit } from './routes';
 import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
 import { createSessionBook } from './session-book';
+import { shareUpstreamBudget } from './shared-budget';
 import { createSharedSessions } from './shared-sessions';
 import { serveApp } from './static';
 import { createUpstreamBudget } from './upstream-budget';
@@ -60,6 +61,8 @@ export interface GatewayParts {
   /** When ElizaOS could not say whether it isolates, how long before the upstream socket asks again, ms. */
   isolationRetryMs?: number;
   pushKeepAliveMs?: number;
+  /** How often the instances of a cluster exchange their estimate of a stock ElizaOS's budget, ms (default 250). */
+  budgetShareEveryMs?: number;
   /** How often the cluster's push channels are announced and read, ms (default 2 s). */
   clusterJoinEveryMs?: number;
   /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
@@ -78,6 +81,11 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
   // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
   const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: parts.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
+  // In front of a stock ElizaOS the instances spend one budget: they keep one estimate of it.
+  const stopSharingBudget =
+    redis && budget.shared && options.sharedBudget
+      ? shareUpstreamBudget(redis, budget, parts.budgetShareEveryMs ? { everyMs: parts.budgetShareEveryMs } : {})
+      : undefined;
   const proxy = createApiProxy(options, budget);
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
   // reads under way); the plain shared routes use it when its window is open.
@@ -336,6 +344,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     server,
     close: () => {
       stopHearing?.();
+      stopSharingBudget?.();
       memoriesNotice?.close();
       chatEdge?.close();
       sender?.close();

@@ -4,63 +4,16 @@
  * that budget by priority, tier by tier. The clock is fake (Date only), the sockets real.
  */
 import fs from 'node:fs';
-import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readRateLimitMember } from '../../sw/rate-limit';
 import type { Gateway } from './app';
 import { BUDGET_RESERVED, BUDGET_SPENT } from './budget-door';
-import { AGENT, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, type Reply, SESSION, startStandIn, type StandIn } from './test-kit';
+import { AGENT, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, type Reply, SESSION, type Stock, startStandIn, type StandIn, stockServer } from './test-kit';
 import { MESSAGES_FIRST_MS } from './upstream-budget';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 const CHAT_POLL = `/api/messaging/sessions/${SESSION}/messages?limit=50`;
 const MESSAGES = `/api/messaging/sessions/${SESSION}/messages`;
-
-interface Stock {
-  /** What the server has left in its window. */
-  remaining: number;
-  /** 429s it answered. */
-  refused: number;
-  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void;
-}
-
-/** A stock ElizaOS's one budget (draft-6 headers; a 429 with Retry-After once it is spent), answering each allowlisted route. */
-function stockServer(limit: number, windowS: number): Stock {
-  let resetAt = Date.now() + windowS * 1000;
-  const stock: Stock = {
-    remaining: limit,
-    refused: 0,
-    answer(req, res) {
-      const now = Date.now();
-      if (now >= resetAt) {
-        stock.remaining = limit;
-        resetAt = now + windowS * 1000;
-      }
-      const resetS = String(Math.ceil((resetAt - now) / 1000));
-      const headers = { 'RateLimit-Policy': `${limit};w=${windowS}`, 'RateLimit-Limit': String(limit), 'RateLimit-Reset': resetS };
-      if (stock.remaining <= 0) {
-        stock.refused += 1;
-        jsonAnswer(
-          429,
-          { success: false, error: { code: 'RATE_LIMIT_EXCEEDED', message: 'Too many requests' } },
-          { ...headers, 'RateLimit-Remaining': '0', 'Retry-After': resetS },
-        )(req, res);
-        return;
-      }
-      stock.remaining -= 1;
-      const stated = { ...headers, 'RateLimit-Remaining': String(stock.remaining) };
-      if (req.url?.includes('/memories')) {
-        const memory = { id: 'm-1', agentId: AGENT, entityId: 'u-1', roomId: 'r-1', createdAt: 1_700_000_000_000, content: { text: 'hello' } };
-        jsonAnswer(200, { success: true, data: { memories: [memory] } }, stated)(req, res);
-      } else if (req.method === 'POST') {
-        jsonAnswer(201, { success: true, userMessage: { id: 'u-1' } }, stated)(req, res);
-      } else {
-        jsonAnswer(200, { messages: [], hasMore: false, cursors: {} }, stated)(req, res);
-      }
-    },
-  };
-  return stock;
-}
 
 /** The draft-8 member `name` of an answer, as the worker reads it. */
 const member = (reply: Reply, name: string) =>

@@ -68,6 +68,12 @@ export interface GatewayOptions {
    * server/gateway/chat-edge.ts, docs/push.md). Needs push on: the socket is push's.
    */
   chatEdge: boolean;
+  /**
+   * Whether the instances on REDIS_URL keep one estimate of a stock ElizaOS's budget
+   * (PURL_SHARED_BUDGET; on unless "off"; server/gateway/shared-budget.ts). Off for instances
+   * that reach ElizaOS from addresses of their own: its limiter then gives each a budget.
+   */
+  sharedBudget: boolean;
   /** The key push tokens are made with (PURL_PUSH_SECRET, or `<PURL_DATA_DIR>/push-secret`); set when push is on. */
   pushKey?: Buffer;
   /** TLS_CERT_FILE and TLS_KEY_FILE, read: the gateway then serves HTTPS. */
@@ -289,6 +295,7 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
     socketSend: parseOnOff(env['PURL_SOCKET_SEND'], 'PURL_SOCKET_SEND', true),
     // One of several gateways (REDIS_URL) does not see the messages posted through the others: its chat edge would miss them.
     chatEdge: parseOnOff(env['PURL_CHAT_EDGE'], 'PURL_CHAT_EDGE', !env['REDIS_URL']),
+    sharedBudget: parseOnOff(env['PURL_SHARED_BUDGET'], 'PURL_SHARED_BUDGET', true),
   };
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the

@@ -375,3 +375,52 @@ export class FakeSocket {
     return this;
   }
 }
+
+export interface Stock {
+  /** What the server has left in its window. */
+  remaining: number;
+  /** 429s it answered. */
+  refused: number;
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
+/** A stock ElizaOS's one budget (draft-6 headers; a 429 with Retry-After once it is spent), answering each allowlisted route. */
+export function stockServer(limit: number, windowS: number, answerMs = 0): Stock {
+  let resetAt = Date.now() + windowS * 1000;
+  /** What the server makes of a request as it arrives (its limiter runs first): the answer, sent `answerMs` later (a busy server). */
+  function answerTo(req: http.IncomingMessage): Answer {
+    const now = Date.now();
+    if (now >= resetAt) {
+      stock.remaining = limit;
+      resetAt = now + windowS * 1000;
+    }
+    const resetS = String(Math.ceil((resetAt - now) / 1000));
+    const headers = { 'RateLimit-Policy': `${limit};w=${windowS}`, 'RateLimit-Limit': String(limit), 'RateLimit-Reset': resetS };
+    if (stock.remaining <= 0) {
+      stock.refused += 1;
+      return jsonAnswer(
+        429,
+        { success: false, error: { code: 'RATE_LIMIT_EXCEEDED', message: 'Too many requests' } },
+        { ...headers, 'RateLimit-Remaining': '0', 'Retry-After': resetS },
+      );
+    }
+    stock.remaining -= 1;
+    const stated = { ...headers, 'RateLimit-Remaining': String(stock.remaining) };
+    if (req.url?.includes('/memories')) {
+      const memory = { id: 'm-1', agentId: AGENT, entityId: 'u-1', roomId: 'r-1', createdAt: 1_700_000_000_000, content: { text: 'hello' } };
+      return jsonAnswer(200, { success: true, data: { memories: [memory] } }, stated);
+    }
+    if (req.method === 'POST') return jsonAnswer(201, { success: true, userMessage: { id: 'u-1' } }, stated);
+    return jsonAnswer(200, { messages: [], hasMore: false, cursors: {} }, stated);
+  }
+  const stock: Stock = {
+    remaining: limit,
+    refused: 0,
+    answer(req, res) {
+      const answer = answerTo(req);
+      if (answerMs > 0) setTimeout(() => answer(req, res), answerMs);
+      else answer(req, res);
+    },
+  };
+  return stock;
+}

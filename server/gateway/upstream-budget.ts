@@ -99,6 +99,31 @@ export interface BudgetStats {
   users: number;
   /** Requests sent upstream and not yet answered. */
   inFlight: number;
+  /** In a cluster sharing the estimate: the other instances' requests not yet answered, as last heard. */
+  othersInFlight?: number;
+}
+
+/** What an instance of a cluster tells the others of the one budget (server/gateway/shared-budget.ts). */
+export interface BudgetNews {
+  /** Requests sent upstream since the last news. */
+  spent: number;
+  /** The last standing an upstream answer stated since the last news (remaining less what was in flight), when any. */
+  stated?: { remaining: number; limit?: number; windowMs?: number; resetAt?: number; at: number };
+  /** Until when nothing goes upstream (a Retry-After or a 429), epoch ms; 0 when not held. */
+  blockedUntil: number;
+  /** Requests sent upstream and not yet answered, now. */
+  inFlight: number;
+}
+
+/** The cluster's standing of the one budget, as every instance takes it. */
+export interface BudgetStanding {
+  remaining?: number;
+  limit?: number;
+  windowMs?: number;
+  resetAt?: number;
+  blockedUntil: number;
+  /** The other instances' requests sent upstream and not yet answered, as they last reported them. */
+  othersInFlight: number;
 }
 
 export interface UpstreamBudget {
@@ -131,6 +156,10 @@ export interface UpstreamBudget {
   /** `client`'s share: what is left divided among the users (`client` included), with the share of the limit; undefined when unknown or not shared. */
   share(client: string, now: number): RateLimitInfo | undefined;
   stats(now: number): BudgetStats;
+  /** What happened here since the last call: for the other instances of a cluster. */
+  news(): BudgetNews;
+  /** Takes the cluster's standing (what is left for all the instances, and until when they are held), less what was spent here since the last news. */
+  adopt(standing: BudgetStanding, now: number): void;
 }
 
 /** Requests kept for messages out of `limit` (MIN_RESERVE_REQUESTS without a limit). */
@@ -153,6 +182,10 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions = {}): Upstr
   let blockedUntil = 0;
   let messagesFirstUntil = 0;
   let inFlight = 0;
+  /** In a cluster: the other instances' requests under way, as last heard (an answer's statement leaves them out too). */
+  let othersInFlight = 0;
+  let spentSinceNews = 0;
+  let statedSinceNews: BudgetNews['stated'];
   /** Users by client, least recently seen first (a Map keeps insertion order; a user seen again is re-inserted). */
   const seen = new Map<string, number>();
 
@@ -207,12 +240,20 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions = {}): Upstr
       if (info.remaining !== undefined) {
         estimate = {
           ...estimate,
-          remaining: Math.max(0, info.remaining - inFlight),
+          remaining: Math.max(0, info.remaining - inFlight - othersInFlight),
           resetAt: info.resetAt !== undefined && info.resetAt > now ? info.resetAt : undefined,
         };
         if (info.limit !== undefined) estimate.limit = info.limit;
         if (info.windowMs !== undefined) estimate.windowMs = info.windowMs;
         estimate.believedUntil = estimate.resetAt === undefined ? now + LOW_BUDGET_WITHOUT_RESET_MS : undefined;
+        statedSinceNews = {
+          // The statement less this instance's requests under way; Redis takes the others' off.
+          remaining: Math.max(0, info.remaining - inFlight),
+          ...(estimate.limit === undefined ? {} : { limit: estimate.limit }),
+          ...(estimate.windowMs === undefined ? {} : { windowMs: estimate.windowMs }),
+          ...(estimate.resetAt === undefined ? {} : { resetAt: estimate.resetAt }),
+          at: now,
+        };
       }
       const retryAt = info.retryAt !== undefined && info.retryAt > now ? info.retryAt : undefined;
       if (status === 429) {
@@ -228,6 +269,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions = {}): Upstr
       estimate = estimateAt(now);
       if (estimate.remaining !== undefined) estimate.remaining = Math.max(0, estimate.remaining - 1);
       inFlight += 1;
+      spentSinceNews += 1;
       let isSettled = false;
       return () => {
         if (isSettled) return;
@@ -289,6 +331,24 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions = {}): Upstr
       if (resetAt !== undefined) info.resetAt = resetAt;
       return info;
     },
+    news() {
+      const news: BudgetNews = { spent: spentSinceNews, blockedUntil, inFlight, ...(statedSinceNews ? { stated: statedSinceNews } : {}) };
+      spentSinceNews = 0;
+      statedSinceNews = undefined;
+      return news;
+    },
+    adopt(standing, now) {
+      othersInFlight = standing.othersInFlight;
+      estimate = estimateAt(now);
+      if (standing.remaining !== undefined) {
+        estimate = { ...estimate, remaining: Math.max(0, standing.remaining - spentSinceNews) };
+        if (standing.limit !== undefined) estimate.limit = standing.limit;
+        if (standing.windowMs !== undefined) estimate.windowMs = standing.windowMs;
+        estimate.resetAt = standing.resetAt !== undefined && standing.resetAt > now ? standing.resetAt : undefined;
+        estimate.believedUntil = estimate.resetAt === undefined ? now + LOW_BUDGET_WITHOUT_RESET_MS : undefined;
+      }
+      if (standing.blockedUntil > blockedUntil && standing.blockedUntil > now) block(standing.blockedUntil);
+    },
     stats(now) {
       const { limit, remaining, resetAt } = estimateAt(now);
       const stats: BudgetStats = { tier: tierAt(now), users: budget.users(now), inFlight };
@@ -296,6 +356,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions = {}): Upstr
       if (remaining !== undefined) stats.remaining = remaining;
       if (resetAt !== undefined) stats.resetAt = resetAt;
       if (blockedUntil > now) stats.blockedUntil = blockedUntil;
+      if (othersInFlight > 0) stats.othersInFlight = othersInFlight;
       return stats;
     },
   };

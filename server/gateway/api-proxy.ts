@@ -173,7 +173,14 @@ export function createApiProxy(options: GatewayOptions, budget?: UpstreamBudget)
     if (budget) {
       // Counted as it leaves, so the estimate is current before its answer comes back.
       spent.set(req, budget.spend(Date.now()));
-      res.on('close', () => settle(req));
+      res.on('close', () => {
+        if (res.writableFinished) settle(req);
+        // Given up before its answer: ElizaOS may still count it (it was sent, and its limiter
+        // runs as a request arrives, however late it reads it), so it stays among the requests
+        // under way, which every statement of the budget is taken less, until it would have
+        // timed out. Settled at once, a busy ElizaOS's later statements overstated what was left.
+        else setTimeout(() => settle(req), options.upstreamTimeoutMs).unref();
+      });
     }
     proxyReq.on('timeout', () => timedOut.add(req));
     // A browser that gave up (the worker's request timeout) ends its upstream request

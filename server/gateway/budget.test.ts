@@ -4,6 +4,7 @@
  * that budget by priority, tier by tier. The clock is fake (Date only), the sockets real.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readRateLimitMember } from '../../sw/rate-limit';
 import type { Gateway } from './app';
@@ -188,6 +189,23 @@ describe('the upstream budget, spent by priority, in front of a stock ElizaOS', 
     ).toEqual(['POST']);
     later(MESSAGES_FIRST_MS);
     expect((await chatPoll(gateway)).status).toBe(200);
+  });
+
+  it('counts a request its browser gave up on as under way until it would have timed out: ElizaOS may count it still', async () => {
+    stock = stockServer(1000, 900, 1_000);
+    upstream.answer = stock.answer;
+    const gateway = await open({ GATEWAY_UPSTREAM_TIMEOUT: '2500' });
+    const inFlight = async () => (await ask(gateway.url, '/health')).json().budget.inFlight;
+    const request = http.request(new URL(CHAT_POLL, gateway.url), { localAddress: '127.0.0.2', agent: false });
+    request.on('error', () => undefined);
+    request.end();
+    for (let tries = 0; tries < 100 && upstream.apiSeen().length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+    request.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Its upstream request was ended with it, and ElizaOS's answer would have come by now: still counted.
+    expect(await inFlight()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await inFlight()).toBe(0);
   });
 
   it('passes an upstream 429 to every user who waited for the edge’s read, keeps none of it, and reads nothing more until its Retry-After', async () => {

@@ -2,17 +2,17 @@
  * The one upstream budget of a stock ElizaOS, kept once for a cluster's gateways (docs/cluster.md):
  * in front of a stock ElizaOS every instance spends the same 1000 requests per 15 minutes, but
  * each learns what is left only from its own answers, so N instances spend past it and learn it is
- * gone from ElizaOS's 429s. Every 250 ms each instance sends Redis its news (requests sent since,
- * the standing its latest answer stated, until when it is held back, how many of its requests
- * are still unanswered) and takes the cluster's standing in return (`purl:budget`, a hash, one
- * script): the newest stated standing, less the other instances' unanswered requests as they
- * last reported them, less every instance's requests reported with or after it; the latest hold.
- * Some of those requests ElizaOS may have counted already: the estimate errs low, the safe side.
- * The unanswered requests matter when ElizaOS is slow: at 1000 users its answers took 10–25 s,
- * and a statement that left out another instance's hundreds in flight let the cluster send that
- * many past the budget (`npm run bench:cluster`, docs/cluster.md). While Redis is away each
- * instance goes on with its own estimate, as a single gateway does, and keeps its news for when
- * Redis is back.
+ * gone from ElizaOS's 429s. Every 250 ms (50 ms once the budget is low) each instance sends Redis
+ * its news (requests sent since, the standing its latest answer stated, until when it is held
+ * back, how many of its requests are still unanswered) and takes the cluster's standing in return
+ * (`purl:budget`, a hash, one script): the newest stated standing, less the other instances'
+ * unanswered requests as they last reported them, less every instance's requests reported with or
+ * after it; the latest hold. Some of those requests ElizaOS may have counted already: the estimate
+ * errs low, the safe side. The unanswered requests matter when ElizaOS is slow: at 1000 users its
+ * answers took 10–25 s, and a statement that left out another instance's hundreds in flight let the
+ * cluster send that many past the budget (`npm run bench:cluster`, docs/cluster.md). While Redis is
+ * away each instance goes on with its own estimate, as a single gateway does, and keeps its news
+ * for when Redis is back.
  */
 import { randomUUID } from 'node:crypto';
 import { type RedisLink, sendQuietly } from './redis';

@@ -10,6 +10,7 @@ import { readRateLimitMember } from '../../sw/rate-limit';
 import type { Gateway } from './app';
 import { BUDGET_RESERVED, BUDGET_SPENT } from './budget-door';
 import { AGENT, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, type Reply, SESSION, type Stock, startStandIn, type StandIn, stockServer } from './test-kit';
+import { readGatewayOptions } from './options';
 import { MESSAGES_FIRST_MS } from './upstream-budget';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
@@ -261,5 +262,19 @@ describe('the upstream budget, spent by priority, in front of a stock ElizaOS', 
     }
     expect(upstream.apiSeen()).toHaveLength(3);
     expect((await ask(gateway.url, '/health')).json().budget).toBeUndefined();
+  });
+});
+
+describe('PURL_SHARED_BUDGET', () => {
+  const read = (value?: string) =>
+    readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:1', PURL_PUSH: 'off', ...(value === undefined ? {} : { PURL_SHARED_BUDGET: value }) }).options
+      .sharedBudget;
+
+  it('is on unless "off", and refuses anything else with a sentence naming it', () => {
+    expect(read()).toBe(true);
+    expect(read('off')).toBe(false);
+    expect(read('ON')).toBe(true);
+    for (const hostile of ['sometimes', 'off; rm -rf /', 'x'.repeat(10_000)])
+      expect(() => read(hostile)).toThrowError(/^PURL_SHARED_BUDGET must be "on" or "off"/);
   });
 });

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { matchApiRoute } from '../server/gateway/routes';
+import { matchApiRoute } from '../server/gateway/door/routes';
 import { ask, hasNoCors } from '../server/gateway/test-kit';
 import { parseRateLimit } from '../sw/rate-limit';
 import { countOnServer, openChat, replyTo, typeMessage, waitForReply } from './helpers';

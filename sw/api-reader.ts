@@ -26,7 +26,7 @@ export interface ApiReaderOptions {
   ttlMs: (path: string) => number;
 }
 
-/** The gateway's code for an upstream answer it refused at its door (server/gateway/sync.ts). */
+/** The gateway's code for an upstream answer it refused at its door (server/gateway/edge/sync.ts). */
 const UPSTREAM_BAD_ANSWER = 'UPSTREAM_BAD_ANSWER';
 
 /** The error for a non-2xx answer: the gateway saying ElizaOS sent nonsense is a bad answer, not a server error. */

@@ -591,7 +591,7 @@ describe('the core behind a gateway that shares one upstream budget', () => {
     expect(calls.filter((call) => call.endsWith('refused'))).toEqual(['GET /api/messaging/sessions/s1/messages refused']);
     void core.handle(heartbeat);
     // Once the Retry-After is over, the message goes (which of it and the chat poll reaches the
-    // gateway first is the gateway's to order: server/gateway/upstream-budget.ts, MESSAGES_FIRST_MS).
+    // gateway first is the gateway's to order: server/gateway/budget/upstream-budget.ts, MESSAGES_FIRST_MS).
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls.filter((call) => call.endsWith('refused'))).toEqual(['GET /api/messaging/sessions/s1/messages refused']);
   });

@@ -8,7 +8,7 @@
  *
  * A 429 holds everything until its Retry-After, except one the gateway made while it
  * spends a budget every user shares (it says its tier in X-Purl-Budget;
- * server/gateway/upstream-budget.ts): that is the gateway answering by design, not a
+ * server/gateway/budget/upstream-budget.ts): that is the gateway answering by design, not a
  * failing server, and it holds only what the gateway keeps back (the classes of
  * src/shared/budget.ts). In `empty`, messages and the chat wait for its Retry-After, but
  * reads the gateway's edge answers from what it keeps still go: users keep reading. In

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchPushRoute } from '../../server/gateway/push';
-import { isPushToken } from '../../server/gateway/push-token';
+import { matchPushRoute } from '../../server/gateway/push/push';
+import { isPushToken } from '../../server/gateway/push/push-token';
 import { checkPushSmoke, dealStreams, type PushReport, type PushRow, quantileOfSorted, SMOKE_PLAN, streamPath } from './bench';
 import { PUSH_END, PUSH_START, renderPush } from './render';
 

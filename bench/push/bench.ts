@@ -12,8 +12,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mintPushToken } from '../../server/gateway/push-token';
-import { PUSH_PATH } from '../../server/gateway/push';
+import { mintPushToken } from '../../server/gateway/push/push-token';
+import { PUSH_PATH } from '../../server/gateway/push/push';
 import { sample as procSample } from '../sim/proc-stats';
 import { loopbackAddress } from '../sim/source-fetch';
 import {

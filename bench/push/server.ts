@@ -15,7 +15,7 @@ import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway } from '../../server/gateway/app';
 import { readGatewayOptions } from '../../server/gateway/options';
-import { createUpstreamSocket, type UpstreamSocket } from '../../server/gateway/upstream-socket';
+import { createUpstreamSocket, type UpstreamSocket } from '../../server/gateway/upstream/upstream-socket';
 import type { FromServer, ServerPlan, ServerSample, ToServer } from './protocol';
 
 const send = (message: FromServer) => process.send?.(message);

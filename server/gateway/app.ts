@@ -3,12 +3,12 @@
  * what the app uses. In order, every request meets:
  *   1. the Host check (DNS rebinding) — everything, the page included;
  *   2. the same-origin check — data routes (/api, /health, /config.json);
- *   3. for /api: the gateway's own routes (the sync route, server/gateway/sync.ts, and the
- *      push route, server/gateway/push.ts), else the allowlist (server/gateway/routes.ts;
+ *   3. for /api: the gateway's own routes (the sync route, server/gateway/edge/sync.ts, and the
+ *      push route, server/gateway/push/push.ts), else the allowlist (server/gateway/door/routes.ts;
  *      anything else is a JSON 404 that never reaches ElizaOS), the per-client limits, then either the edge (reads
- *      every user shares, server/gateway/edge.ts), the chat edge (a known session's chat, from
- *      what the upstream socket heard, server/gateway/chat-edge.ts) or the body check, the upstream's
- *      budget (server/gateway/budget-door.ts: when every user spends one budget, what may
+ *      every user shares, server/gateway/edge/edge.ts), the chat edge (a known session's chat, from
+ *      what the upstream socket heard, server/gateway/edge/chat-edge.ts) or the body check, the upstream's
+ *      budget (server/gateway/budget/budget-door.ts: when every user spends one budget, what may
  *      go upstream depends on what is left) and ElizaOS.
  */
 import http from 'node:http';
@@ -16,36 +16,36 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { type AddToAnswer, createApiProxy } from './api-proxy';
-import { BodyError, readJsonBody } from './body';
-import { costOf, readWithinBudget, refuseOverBudget } from './budget-door';
-import { sendError } from './errors';
+import { type AddToAnswer, createApiProxy } from './upstream/api-proxy';
+import { BodyError, readJsonBody } from './door/body';
+import { costOf, readWithinBudget, refuseOverBudget } from './budget/budget-door';
+import { sendError } from './door/errors';
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
-import { createChatEdge } from './chat-edge';
-import { createEdge } from './edge';
-import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS } from './memories-notice';
+import { createChatEdge } from './edge/chat-edge';
+import { createEdge } from './edge/edge';
+import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS } from './edge/memories-notice';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
-import { createSyncRoute, matchSyncRoute } from './sync';
-import { createPush, matchPushRoute, PUSH_PATH } from './push';
-import { createSharedPushLog } from './push-log';
-import { withPushToken } from './push-token';
-import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from './socket-send';
-import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream-socket';
-import { createHealth } from './health';
-import { createLimits } from './limits';
-import { createRedisLink } from './redis';
-import { createSharedEdge } from './shared-edge';
+import { createSyncRoute, matchSyncRoute } from './edge/sync';
+import { createPush, matchPushRoute, PUSH_PATH } from './push/push';
+import { createSharedPushLog } from './redis/push-log';
+import { withPushToken } from './push/push-token';
+import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from './upstream/socket-send';
+import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream/upstream-socket';
+import { createHealth } from './upstream/health';
+import { createLimits } from './door/limits';
+import { createRedisLink } from './redis/redis';
+import { createSharedEdge } from './redis/shared-edge';
 import type { GatewayOptions } from './options';
-import { writeBudgetStanding, writeUpstreamBudget } from './rate-limit-headers';
-import { matchApiRoute, type RouteLimit } from './routes';
-import { refuseCrossOrigin, refuseForeignHost } from './same-origin';
-import { createSessionBook } from './session-book';
-import { shareUpstreamBudget } from './shared-budget';
-import { createSharedSessions } from './shared-sessions';
-import { serveApp } from './static';
-import { createUpstreamBudget } from './upstream-budget';
-import { readUpstream } from './upstream-read';
+import { writeBudgetStanding, writeUpstreamBudget } from './upstream/rate-limit-headers';
+import { matchApiRoute, type RouteLimit } from './door/routes';
+import { refuseCrossOrigin, refuseForeignHost } from './door/same-origin';
+import { createSessionBook } from './upstream/session-book';
+import { shareUpstreamBudget } from './redis/shared-budget';
+import { createSharedSessions } from './redis/shared-sessions';
+import { serveApp } from './door/static';
+import { createUpstreamBudget } from './budget/upstream-budget';
+import { readUpstream } from './upstream/upstream-read';
 
 export interface Gateway {
   /** The URL the gateway answers on, once listening. */
@@ -121,7 +121,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       : undefined;
   // The sessions the gateway made or learnt: whose messages may go over that socket, and whose chat it may answer.
   const book = createSessionBook(redis ? { shared: createSharedSessions(redis) } : {});
-  // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/socket-send.ts).
+  // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/upstream/socket-send.ts).
   const sender = upstreamSocket
     ? createSocketSender({
         upstream: upstreamSocket,
@@ -131,7 +131,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         ...(parts.ackTimeoutMs ? { ackTimeoutMs: parts.ackTimeoutMs } : {}),
       })
     : undefined;
-  // A known session's chat, answered from what that socket heard when that is everything (server/gateway/chat-edge.ts).
+  // A known session's chat, answered from what that socket heard when that is everything (server/gateway/edge/chat-edge.ts).
   const chatEdge = upstreamSocket
     ? createChatEdge({
         upstream: upstreamSocket,

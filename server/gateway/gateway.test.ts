@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from './app';
 import { parseRateLimit } from '../../sw/rate-limit';
 import { readGatewayOptions, OptionsError } from './options';
-import { cacheControlFor } from './static';
-import { stripSecrets } from './strip-secrets';
+import { cacheControlFor } from './door/static';
+import { stripSecrets } from './upstream/strip-secrets';
 import { AGENT, ask, gatewayFor, hasNoCors, jsonAnswer, makeDist, MEMORIES, SESSION, startStandIn, type StandIn, TEST_PUSH_KEY } from './test-kit';
 
 describe('stripSecrets', () => {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import proxyAddr from 'proxy-addr';
 import { overridesFromEnv, type ConfigOverrides } from '../../src/shared/config';
-import { PushKeyError, readPushKey } from './push-token';
+import { PushKeyError, readPushKey } from './push/push-token';
 
 export interface GatewayOptions {
   host: string;
@@ -47,13 +47,13 @@ export interface GatewayOptions {
   /** The most the edge keeps, bytes (GATEWAY_CACHE_MAX_BYTES). */
   edgeMaxBytes: number;
   /**
-   * Whether the gateway serves its one-request delta sync route (server/gateway/sync.ts)
+   * Whether the gateway serves its one-request delta sync route (server/gateway/edge/sync.ts)
    * and offers it in /config.json (PURL_SYNC_ROUTE; on unless "off"). Off, the gateway
    * answers as one from before the route: the worker then reads the plain routes.
    */
   syncRoute: boolean;
   /**
-   * Whether the gateway serves its push route, `GET /api/purl/push` (server/gateway/push.ts,
+   * Whether the gateway serves its push route, `GET /api/purl/push` (server/gateway/push/push.ts,
    * docs/push.md), and offers it in /config.json (PURL_PUSH; on unless "off").
    */
   push: boolean;
@@ -65,12 +65,12 @@ export interface GatewayOptions {
   /**
    * Whether a known session's chat read is answered from what the gateway heard on its
    * upstream socket when that is provably everything (PURL_CHAT_EDGE; on unless "off";
-   * server/gateway/chat-edge.ts, docs/push.md). Needs push on: the socket is push's.
+   * server/gateway/edge/chat-edge.ts, docs/push.md). Needs push on: the socket is push's.
    */
   chatEdge: boolean;
   /**
    * Whether the instances on REDIS_URL keep one estimate of a stock ElizaOS's budget
-   * (PURL_SHARED_BUDGET; on unless "off"; server/gateway/shared-budget.ts). Off for instances
+   * (PURL_SHARED_BUDGET; on unless "off"; server/gateway/redis/shared-budget.ts). Off for instances
    * that reach ElizaOS from addresses of their own: its limiter then gives each a budget.
    */
   sharedBudget: boolean;

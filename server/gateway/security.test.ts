@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_LENGTH } from '../../src/shared/api';
 import type { Gateway } from './app';
 import { exposureWarning, readGatewayOptions } from './options';
-import { HOST_REFUSED } from './same-origin';
+import { HOST_REFUSED } from './door/same-origin';
 import {
   AGENT,
   ask,

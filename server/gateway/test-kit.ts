@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
-import type { SocketLike } from './upstream-socket';
+import type { SocketLike } from './upstream/upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 export const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';

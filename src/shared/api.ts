@@ -141,7 +141,7 @@ function parseAgentMemories(list: readonly Json[], agentId: string | null): Memo
 }
 
 /**
- * One answer of the gateway's sync route (server/gateway/sync.ts): what changed since the
+ * One answer of the gateway's sync route (server/gateway/edge/sync.ts): what changed since the
  * cursor the worker sent, or everything (`reset`).
  */
 export interface SyncAnswer {

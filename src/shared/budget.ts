@@ -1,8 +1,8 @@
 /**
  * The words the gateway and the worker share about the upstream's budget: a stock
  * ElizaOS counts the whole gateway as one client, so every user spends one budget, which
- * the gateway spends by priority (server/gateway/upstream-budget.ts) and states to each
- * browser (server/gateway/rate-limit-headers.ts). The worker reads them (sw/guard.ts).
+ * the gateway spends by priority (server/gateway/budget/upstream-budget.ts) and states to each
+ * browser (server/gateway/upstream/rate-limit-headers.ts). The worker reads them (sw/guard.ts).
  */
 
 /** The draft-8 RateLimit member that restates the upstream server's own budget. */
@@ -62,7 +62,7 @@ export function classOf(method: string, url: string): RequestClass {
 /**
  * Whether a request reads what is the same for every user (the agent list, an agent's
  * memories), which the gateway's edge answers from what it keeps without spending the
- * upstream's budget for this user. Matches the `shared` routes of server/gateway/routes.ts,
+ * upstream's budget for this user. Matches the `shared` routes of server/gateway/door/routes.ts,
  * and the gateway's delta route `/api/purl/sync` (issue 11), which the edge answers too,
  * unless it asks for the chat's messages (`session`): that read is the user's own.
  */

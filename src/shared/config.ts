@@ -73,7 +73,7 @@ export const configRules: Readonly<Record<keyof PurlConfig, Rule>> = Object.free
 
 /**
  * What /config.json may set: the settings above, and what the gateway offers besides the
- * plain API — `syncRoute`: its one-request delta sync (server/gateway/sync.ts); `syncChat`:
+ * plain API — `syncRoute`: its one-request delta sync (server/gateway/edge/sync.ts); `syncChat`:
  * its edge answers a sync's agent list and memories from what it keeps (costing ElizaOS
  * nothing per request), so the chat poll may ask for them beside the chat's messages;
  * `push`: its push route (docs/push.md) brings the agent's replies as they are made. A

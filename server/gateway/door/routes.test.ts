@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { apiPaths, MAX_MESSAGE_LENGTH } from '../../../src/shared/api';
+import { API_ROUTES, matchApiRoute } from './routes';
+
+const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
+const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
+const route = (name: string) => API_ROUTES.find((entry) => entry.name === name)!;
+
+describe('the allowlist', () => {
+  it.each([
+    ['GET', apiPaths.agents, 'agents'],
+    ['GET', apiPaths.memories(AGENT), 'memories'],
+    ['POST', apiPaths.sessions, 'create-session'],
+    ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=50`, 'session-messages'],
+    ['POST', apiPaths.sessionMessages(SESSION), 'send-message'],
+  ])('lets the app’s own %s %s through as %s', (method, url, name) => {
+    expect(matchApiRoute(method, url)?.route.name).toBe(name);
+  });
+
+  it('rebuilds the upstream path from what it checked', () => {
+    expect(matchApiRoute('GET', `/api/agents/${AGENT}/memories?includeEmbedding=false&tableName=messages`)?.upstreamPath).toBe(
+      `/api/agents/${AGENT}/memories?includeEmbedding=false&tableName=messages`,
+    );
+    expect(matchApiRoute('GET', '/api/agents?')?.upstreamPath).toBe('/api/agents');
+  });
+
+  it.each([
+    ['GET', '/api/system/env/local'],
+    ['POST', '/api/system/env/local'],
+    ['GET', `/api/agents/${AGENT}`],
+    ['DELETE', `/api/agents/${AGENT}`],
+    ['POST', `/api/agents/${AGENT}/start`],
+    ['DELETE', `/api/memory/${AGENT}/memories`],
+    ['GET', '/api/server/logs'],
+    ['GET', '/api/agents/'],
+    ['HEAD', '/api/agents'],
+    ['OPTIONS', '/api/agents'],
+    ['GET', `/api/agents/${AGENT}/memories`],
+    ['GET', `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=true`],
+    ['GET', `/api/agents/${AGENT}/memories?tableName=facts&includeEmbedding=false`],
+    ['GET', `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false&roomId=${AGENT}`],
+    ['GET', `/api/agents/${AGENT}/memories?tableName=messages&tableName=messages&includeEmbedding=false`],
+    ['GET', '/api/agents/not-a-uuid/memories?tableName=messages&includeEmbedding=false'],
+    ['GET', `/api/agents/../system/env/local`],
+    ['GET', `/api/agents/${AGENT}/../../system/env/local`],
+    ['GET', `/api/agents/%2e%2e/memories?tableName=messages&includeEmbedding=false`],
+    ['GET', `//api/agents`],
+    ['GET', `/api//agents`],
+    ['GET', `/API/agents`],
+    ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=0`],
+    ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=101`],
+    ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=5e1`],
+    ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=50&after=0`],
+    ['DELETE', `/api/messaging/sessions/${SESSION}`],
+    ['POST', `/api/messaging/sessions/${SESSION}/renew`],
+    ['GET', '/api/messaging/sessions'],
+  ])('refuses %s %s', (method, url) => {
+    expect(matchApiRoute(method, url)).toBeUndefined();
+  });
+
+  it('says why each route is there, and counts memories against their own limit', () => {
+    for (const entry of API_ROUTES) expect(entry.why.length).toBeGreaterThan(10);
+    expect(API_ROUTES.filter((entry) => entry.limit === 'memories').map((entry) => entry.name)).toEqual(['memories']);
+  });
+
+  it('shares only the reads that are the same for every user: GETs without a body', () => {
+    const shared = API_ROUTES.filter((entry) => entry.shared);
+    expect(shared.map((entry) => entry.name)).toEqual(['agents', 'memories']);
+    for (const entry of shared) expect([entry.method, entry.body]).toEqual(['GET', undefined]);
+  });
+});
+
+describe('bodies the allowlist accepts', () => {
+  const newSession = route('create-session').body!;
+  const newMessage = route('send-message').body!;
+
+  it('takes the app’s own session and message bodies', () => {
+    expect(newSession({ agentId: AGENT, userId: SESSION })).toBeUndefined();
+    expect(newMessage({ content: 'hello', metadata: { clientMessageId: 'c-1' } })).toBeUndefined();
+  });
+
+  it.each([
+    [[], /JSON object/],
+    [{ agentId: 'x', userId: SESSION }, /agentId must be a UUID/],
+    [{ agentId: AGENT }, /userId must be a UUID/],
+    [{ agentId: AGENT, userId: SESSION, timeoutConfig: { timeoutMinutes: 99999 } }, /"timeoutConfig" is not accepted/],
+    [{ agentId: AGENT, userId: SESSION, metadata: 'x' }, /metadata must be an object/],
+  ])('refuses the session body %j', (body, message) => {
+    expect(newSession(body)).toMatch(message);
+  });
+
+  it.each([
+    [{ content: '' }, /non-empty/],
+    [{ content: 42 }, /non-empty string/],
+    [{ content: 'x'.repeat(MAX_MESSAGE_LENGTH + 1) }, new RegExp(`at most ${MAX_MESSAGE_LENGTH} characters`)],
+    [{ content: 'hi', transport: 'http' }, /"transport" is not accepted/],
+    [{ content: 'hi', metadata: { blob: 'x'.repeat(11_000) } }, /at most 10240 bytes/],
+  ])('refuses the message body %j', (body, message) => {
+    expect(newMessage(body)).toMatch(message);
+  });
+
+  it('takes a message of exactly the longest length', () => {
+    expect(newMessage({ content: 'x'.repeat(MAX_MESSAGE_LENGTH) })).toBeUndefined();
+  });
+});

@@ -23,9 +23,9 @@ import { writeBudgetStanding, writeUpstreamBudget } from './upstream/rate-limit-
  * budget lets it go, and says what the gateway adds to the answer.
  */
 function forwarder(parts: Parts): (exchange: Exchange, leaving?: () => AddToAnswer | undefined) => void {
-  const { budget, proxy } = parts;
+  const { budget, proxy, clock } = parts;
   return ({ req, res, route, client, upstreamPath, body }, leaving) => {
-    const now = Date.now();
+    const now = clock.now();
     // A user who asks for the upstream spends the budget, whether or not it is kept back now.
     budget.sawClient(client, now);
     if (refuseOverBudget(budget, route.cost ?? 'own-read', client, res, now)) return;
@@ -36,7 +36,7 @@ function forwarder(parts: Parts): (exchange: Exchange, leaving?: () => AddToAnsw
 
 /** Answers a chat read from what the gateway heard: nothing spent upstream, so nothing of the upstream's budget binds it. */
 function answerHeard(parts: Parts, { res, client }: Exchange, json: string): void {
-  const now = Date.now();
+  const now = parts.clock.now();
   res.setHeader(EDGE_HEADER, 'chat');
   res.setHeader('Cache-Control', 'no-store');
   if (parts.budget.shared) writeUpstreamBudget(parts.budget.last(now), res, now);
@@ -49,7 +49,7 @@ function answerHeard(parts: Parts, { res, client }: Exchange, json: string): voi
 
 /** The handlers of ElizaOS's routes: each answered by ElizaOS, unless a part of the gateway can answer for it. */
 function elizaHandlers(options: GatewayOptions, parts: Parts): Handlers['kinds'] {
-  const { budget, edge, socket } = parts;
+  const { budget, edge, socket, clock } = parts;
   const forward = forwarder(parts);
   return {
     // The create-session answer gains its push token, and the book learns the session.
@@ -65,7 +65,7 @@ function elizaHandlers(options: GatewayOptions, parts: Parts): Handlers['kinds']
       if (!(options.edgeTtlMs > 0 && exchange.route.shared)) return forward(exchange);
       const { req, res, client, upstreamPath } = exchange;
       const pathname = upstreamPath.split('?')[0]!;
-      writeBudgetStanding(budget, client, res, Date.now());
+      writeBudgetStanding(budget, client, res, clock.now());
       edge.serve(req, res, { path: upstreamPath, client, check: (body) => checkAnswer('GET', pathname, body) });
     },
     'chat-edge': (exchange) => {
@@ -112,7 +112,7 @@ function elizaHandlers(options: GatewayOptions, parts: Parts): Handlers['kinds']
 
 /** The gateway's own routes, by name. */
 function ownHandlers(options: GatewayOptions, parts: Parts): Handlers['own'] {
-  const { budget, edge, sync, socket, health, redis } = parts;
+  const { budget, edge, sync, socket, health, redis, clock } = parts;
   const clientConfig = JSON.stringify(options.clientConfig);
   const own: Handlers['own'] = {
     config: ({ res }) => {
@@ -130,7 +130,7 @@ function ownHandlers(options: GatewayOptions, parts: Parts): Handlers['own'] {
           res.json({
             ...report,
             edge: { ...edge.stats(), ...(sync ? { sync: sync.stats() } : {}) },
-            ...(budget.shared ? { budget: budget.stats(Date.now()) } : {}),
+            ...(budget.shared ? { budget: budget.stats(clock.now()) } : {}),
             ...(socket ? { push: { ...socket.push.stats(), ...socket.sender.stats(), ...socket.chatEdge.stats() } } : {}),
             ...(redis ? { redis: redis.stats() } : {}),
             ...(options.instanceName ? { instance: options.instanceName } : {}),

@@ -3,6 +3,7 @@
  * parts above it, so none refers to one not yet made. app.ts hands them to the handlers;
  * `close` stops them in the reverse order.
  */
+import { type Clock, systemClock } from '../../src/shared/clock';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { readWithinBudget } from './budget/budget-door';
 import { createUpstreamBudget, type UpstreamBudget } from './budget/upstream-budget';
@@ -28,6 +29,8 @@ import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions }
 
 /** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, short timings). */
 export interface GatewayParts {
+  /** The gateway's time (default the system's): parts read it instead of `Date.now()`. */
+  clock?: Clock;
   upstreamSocket?: UpstreamSocket;
   /** Makes the upstream socket's connection (a fake in unit tests; default socket.io-client's `io`). */
   connectUpstream?: UpstreamSocketOptions['connect'];
@@ -66,6 +69,7 @@ export interface SocketParts {
 }
 
 export interface Parts extends CoreParts {
+  clock: Clock;
   /** The sessions the gateway made or learnt: whose messages may go over the socket, and whose chat it may answer. */
   book: SessionBook;
   socket?: SocketParts;
@@ -153,7 +157,7 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
   return { upstreamSocket, push, sender, chatEdge, memoriesNotice };
 }
 
-function makeSync(options: GatewayOptions, core: CoreParts, socket: SocketParts | undefined): SyncRoute | undefined {
+function makeSync(options: GatewayOptions, clock: Clock, core: CoreParts, socket: SocketParts | undefined): SyncRoute | undefined {
   if (!options.syncRoute) return undefined;
   const { budget, edge } = core;
   return createSyncRoute({
@@ -163,11 +167,11 @@ function makeSync(options: GatewayOptions, core: CoreParts, socket: SocketParts 
     agentsTtlMs: Math.max(options.edgeTtlMs, options.clientConfig.cacheTtlMs ?? defaultConfig.cacheTtlMs) * AGENTS_WINDOW_FACTOR,
     maxBytes: options.edgeMaxBytes,
     budget,
-    standing: (res, client) => writeBudgetStanding(budget, client, res, Date.now()),
+    standing: (res, client) => writeBudgetStanding(budget, client, res, clock.now()),
     ...(socket ? { chatEdge: socket.chatEdge, onMemoriesChanged: socket.memoriesNotice.changed } : {}),
     // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
     readOwn: (path, client, signal) => {
-      const now = Date.now();
+      const now = clock.now();
       budget.sawClient(client, now);
       if (!budget.admits('own-read', now)) return undefined;
       const settle = budget.spend(now);
@@ -178,10 +182,11 @@ function makeSync(options: GatewayOptions, core: CoreParts, socket: SocketParts 
 
 /** Makes every part of a gateway with `options`, taking from `given` what a caller handed in. */
 export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Parts {
+  const clock = given.clock ?? systemClock;
   const { stopSharingBudget, ...core } = makeCore(options, given);
   const book = createSessionBook(core.redis ? { shared: createSharedSessions(core.redis) } : {});
   const socket = makeSocketParts(options, given, core, book);
-  const sync = makeSync(options, core, socket);
+  const sync = makeSync(options, clock, core, socket);
   // A message heard on a channel is stored in its agent's memories: the next sync read of them
   // goes upstream (the sync route keeps its one read per window). The agent is the session's,
   // when the gateway made it; else a reply's sender.
@@ -194,6 +199,7 @@ export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Pa
       : undefined;
   return {
     ...core,
+    clock,
     book,
     ...(socket ? { socket } : {}),
     ...(sync ? { sync } : {}),

@@ -28,6 +28,7 @@ import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS } from './edge/memories-noti
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { createSyncRoute, matchSyncRoute } from './edge/sync';
 import { createPush, matchPushRoute, PUSH_PATH } from './push/push';
+import { clusterPushLog } from './redis/cluster-push-log';
 import { createSharedPushLog } from './redis/push-log';
 import { withPushToken } from './push/push-token';
 import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget } from './upstream/socket-send';
@@ -115,8 +116,15 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
           upstream: upstreamSocket,
           maxStreamsPerClient: options.maxConnectionsPerClient,
           ...(parts.pushKeepAliveMs ? { keepAliveMs: parts.pushKeepAliveMs } : {}),
-          ...(parts.clusterJoinEveryMs ? { clusterJoinEveryMs: parts.clusterJoinEveryMs } : {}),
-          ...(redis ? { shared: { log: createSharedPushLog(redis), state: () => redis.state(), onState: (listener) => redis.onState(listener) } } : {}),
+          ...(redis
+            ? {
+                log: clusterPushLog({
+                  log: createSharedPushLog(redis),
+                  state: () => redis.state(),
+                  ...(parts.clusterJoinEveryMs ? { joinEveryMs: parts.clusterJoinEveryMs } : {}),
+                }),
+              }
+            : {}),
         })
       : undefined;
   // The sessions the gateway made or learnt: whose messages may go over that socket, and whose chat it may answer.

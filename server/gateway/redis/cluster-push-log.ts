@@ -15,7 +15,7 @@ import { every, sleep } from '../push/clock';
 import type { PushLog, PushLogFactory, PushLogParts } from '../push/push-log';
 import type { PushStream } from '../push/streams';
 import { ClusterView, isUnsent, openOnLog, type PendingMessage, replayFromRange, type StreamMark, UNCONFIRMED_MS } from './cluster-push-state';
-import type { LogEntry, MessageEntry, SharedPushLog } from './push-log';
+import type { LogEntry, LogPosition, MessageEntry, SharedPushLog } from './push-log';
 import type { RedisState } from './redis';
 
 /** Entries a replay from the log may give at most; further behind, the browser reads its chat once. */
@@ -36,150 +36,173 @@ export function clusterPushLog(options: ClusterPushLogOptions): PushLogFactory {
   return (parts) => createClusterPushLog(options, parts);
 }
 
-function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogParts): PushLog {
-  const { log: shared } = options;
-  const { upstream, streams, events, local, now, setTimer } = parts;
-  const view = new ClusterView();
-  const marks = new WeakMap<PushStream, StreamMark>();
-  /** The cluster's channels this instance listens to upstream, with their releases. */
-  const clusterJoins = new Map<string, () => void>();
-  let closed = false;
+/** What the parts below share: the route's parts, the log on Redis, and what this instance knows of it. */
+interface Cluster extends PushLogParts {
+  shared: SharedPushLog;
+  view: ClusterView;
+  /** Stream → the last log entry written to it. */
+  marks: WeakMap<PushStream, StreamMark>;
+}
 
-  const markOf = (stream: PushStream) => marks.get(stream) ?? marks.set(stream, { lastSent: 0 }).get(stream)!;
-  const writeLocally = (pending: PendingMessage[]) => {
-    for (const { channelId, kept } of pending) local.write(channelId, kept);
-  };
-  const leave = () => writeLocally(view.leave());
+const markOf = (cluster: Cluster, stream: PushStream): StreamMark => cluster.marks.get(stream) ?? cluster.marks.set(stream, { lastSent: 0 }).get(stream)!;
 
-  function writeEntry(stream: PushStream, entry: MessageEntry, epoch: string): void {
-    if (isUnsent(markOf(stream), epoch, entry.n)) events.message(stream, `${epoch}.${entry.n}`, stream.sessions.get(entry.channelId)!, entry.json);
+/** Writes what was heard here and not read back from the log, with this instance's own ids. */
+function writeLocally(cluster: Cluster, pending: PendingMessage[]): void {
+  for (const { channelId, kept } of pending) cluster.local.write(channelId, kept);
+}
+
+/** The log failed or Redis went down: events are numbered here again (see ClusterView.leave). */
+const leave = (cluster: Cluster) => writeLocally(cluster, cluster.view.leave());
+
+/** Writes a log entry to a stream unless it was written there already. */
+function writeEntry(cluster: Cluster, stream: PushStream, entry: MessageEntry, epoch: string): void {
+  if (isUnsent(markOf(cluster, stream), epoch, entry.n)) {
+    cluster.events.message(stream, `${epoch}.${entry.n}`, stream.sessions.get(entry.channelId)!, entry.json);
   }
+}
 
-  /** Hands entries read from the log to the streams that listen to their channels. */
-  function deliver(entries: LogEntry[], last: number): void {
-    const position = view.position;
-    if (!position) return;
-    // Past what failed the check too: it is not read again.
-    view.advance(last);
-    for (const entry of entries) {
-      view.advance(entry.n);
-      if (entry.kind === 'memories') {
-        local.memoriesChanged(entry.agentId, entry.cursor);
-        continue;
-      }
-      view.unconfirmed.take(entry.channelId, entry.messageId);
-      for (const stream of streams.of(entry.channelId)) {
-        const mark = markOf(stream);
-        if (mark.held) mark.held.push(entry);
-        else writeEntry(stream, entry, position.epoch);
-      }
+/** Hands entries read from the log to the streams that listen to their channels (held while a stream's replay is read). */
+function deliver(cluster: Cluster, entries: LogEntry[], last: number): void {
+  const { view } = cluster;
+  const position = view.position;
+  if (!position) return;
+  // Past what failed the check too: it is not read again.
+  view.advance(last);
+  for (const entry of entries) {
+    view.advance(entry.n);
+    if (entry.kind === 'memories') {
+      cluster.local.memoriesChanged(entry.agentId, entry.cursor);
+      continue;
+    }
+    view.unconfirmed.take(entry.channelId, entry.messageId);
+    for (const stream of cluster.streams.of(entry.channelId)) {
+      const mark = markOf(cluster, stream);
+      if (mark.held) mark.held.push(entry);
+      else writeEntry(cluster, stream, entry, position.epoch);
     }
   }
+}
 
-  /** Notes from which log number this instance has heard all of `channelId` (after a join). */
-  async function cover(channelId: string): Promise<void> {
-    view.coverage.delete(channelId);
-    if (!view.following) return;
-    const position = await shared.position();
-    if (!position || !view.following || !upstream.isJoined(channelId) || position.epoch !== view.position?.epoch) return;
-    view.coverage.set(channelId, position.n);
+/** Notes from which log number this instance has heard all of `channelId` (after a join). */
+async function cover(cluster: Cluster, channelId: string): Promise<void> {
+  const { view, upstream } = cluster;
+  view.coverage.delete(channelId);
+  if (!view.following) return;
+  const position = await cluster.shared.position();
+  if (!position || !view.following || !upstream.isJoined(channelId) || position.epoch !== view.position?.epoch) return;
+  view.coverage.set(channelId, position.n);
+}
+
+/** Gets back on the log: true once it was read up to now (its own connection may still be coming up). */
+async function rejoin(cluster: Cluster): Promise<boolean> {
+  const { shared, view, setTimer } = cluster;
+  const position = await shared.position();
+  if (!position) {
+    await sleep(setTimer, 1_000);
+    return false;
   }
+  const caughtUp = await shared.follow(view.resume(position).n, 0);
+  if (!caughtUp) {
+    await sleep(setTimer, 250);
+    return false;
+  }
+  view.follow();
+  deliver(cluster, caughtUp.entries, caughtUp.last);
+  for (const channelId of cluster.streams.channels()) if (cluster.upstream.isJoined(channelId)) void cover(cluster, channelId);
+  return true;
+}
 
-  /** Gets back on the log: true once it was read up to now (its own connection may still be coming up). */
-  async function rejoin(): Promise<boolean> {
-    const position = await shared.position();
-    if (!position) {
-      await sleep(setTimer, 1_000);
-      return false;
-    }
-    const caughtUp = await shared.follow(view.resume(position).n, 0);
-    if (!caughtUp) {
+/** Reads the log as it grows and hands its entries on, until `isClosed`; falls back to local ids while it cannot. */
+async function follow(cluster: Cluster, options: ClusterPushLogOptions, isClosed: () => boolean): Promise<void> {
+  const { shared, view, setTimer } = cluster;
+  const blockMs = options.followBlockMs ?? 5_000;
+  while (!isClosed()) {
+    if (options.state() !== 'up') {
+      leave(cluster);
       await sleep(setTimer, 250);
-      return false;
+      continue;
     }
-    view.follow();
-    deliver(caughtUp.entries, caughtUp.last);
-    for (const channelId of streams.channels()) if (upstream.isJoined(channelId)) void cover(channelId);
-    return true;
-  }
-
-  /** Reads the log as it grows and hands its entries on; falls back to local ids while it cannot. */
-  async function follow(): Promise<void> {
-    const blockMs = options.followBlockMs ?? 5_000;
-    while (!closed) {
-      if (options.state() !== 'up') {
-        leave();
-        await sleep(setTimer, 250);
-        continue;
-      }
-      if (!view.following && !(await rejoin())) continue;
-      const from = view.position!;
-      const read = await shared.follow(from.n, blockMs);
-      if (closed) return;
-      if (read === undefined) {
-        leave();
-        await sleep(setTimer, 1_000);
-        continue;
-      }
-      // A new epoch meanwhile: what was read belongs to the old one.
-      if (view.position === from) deliver(read.entries, read.last);
+    if (!view.following && !(await rejoin(cluster))) continue;
+    const from = view.position!;
+    const read = await shared.follow(from.n, blockMs);
+    if (isClosed()) return;
+    if (read === undefined) {
+      leave(cluster);
+      await sleep(setTimer, 1_000);
+      continue;
     }
+    // A new epoch meanwhile: what was read belongs to the old one.
+    if (view.position === from) deliver(cluster, read.entries, read.last);
   }
+}
 
-  /** Announces the channels listened to here and joins every channel listened to in the cluster. */
-  async function joinCluster(): Promise<void> {
-    if (!view.following) return;
-    const at = now();
-    const due = view.announcements.due(streams.channels(), at);
-    await shared.announce(due.channelIds, due.until);
-    view.announcements.expire(at);
-    const channels = await shared.channels(at);
-    if (!channels || closed) return;
-    const wanted = new Set(channels.map((channelId) => channelId.toLowerCase()));
-    for (const channelId of wanted) if (!clusterJoins.has(channelId)) clusterJoins.set(channelId, upstream.subscribe(channelId));
-    for (const [channelId, release] of clusterJoins) {
-      if (wanted.has(channelId)) continue;
-      release();
-      clusterJoins.delete(channelId);
+/**
+ * Announces the channels listened to here and listens upstream to every channel listened to
+ * in the cluster (`joins`: channel → its release), so each instance hears every message.
+ */
+async function joinCluster(cluster: Cluster, joins: Map<string, () => void>, isClosed: () => boolean): Promise<void> {
+  const { shared, view, upstream } = cluster;
+  if (!view.following) return;
+  const at = cluster.now();
+  const due = view.announcements.due(cluster.streams.channels(), at);
+  await shared.announce(due.channelIds, due.until);
+  view.announcements.expire(at);
+  const channels = await shared.channels(at);
+  if (!channels || isClosed()) return;
+  const wanted = new Set(channels.map((channelId) => channelId.toLowerCase()));
+  for (const channelId of wanted) if (!joins.has(channelId)) joins.set(channelId, upstream.subscribe(channelId));
+  for (const [channelId, release] of joins) {
+    if (wanted.has(channelId)) continue;
+    release();
+    joins.delete(channelId);
+  }
+}
+
+/**
+ * Greets a stream opened on the log at `at`: the hello, then what the browser missed since
+ * its last id (from the log, for each channel this instance has heard throughout since then;
+ * a `reset` for the others), then what comes. Entries read while the replay is fetched are
+ * held and written after it, each once.
+ */
+function greetOnLog(cluster: Cluster, stream: PushStream, lastEventId: string | undefined, at: LogPosition): void {
+  const { events, upstream, view } = cluster;
+  const isCovered = (channelId: string, since: number) => upstream.isJoined(channelId) && view.coverage.covers(channelId, since);
+  const opening = openOnLog(lastEventId, at, stream.sessions, isCovered);
+  const mark = opening.mark;
+  cluster.marks.set(stream, mark);
+  events.hello(stream, at.epoch, upstream.state(), opening.helloId);
+  if (opening.reset.length > 0) events.reset(stream, opening.reset);
+  if (opening.replay.size === 0) return;
+  mark.held = [];
+  void cluster.shared.since(opening.since, MAX_REPLAY).then((range) => {
+    const held = mark.held ?? [];
+    mark.held = undefined;
+    const replay = replayFromRange(range, opening, at.epoch);
+    if (replay) {
+      events.counts.replayed++;
+      for (const entry of replay) writeEntry(cluster, stream, entry, at.epoch);
+    } else {
+      events.reset(
+        stream,
+        [...opening.replay].map((channelId) => stream.sessions.get(channelId)!),
+      );
     }
-  }
+    for (const entry of held) writeEntry(cluster, stream, entry, at.epoch);
+  });
+}
 
-  /**
-   * Opens a stream on the log: the hello, then what the browser missed since its last id
-   * (from the log, for each channel this instance has heard throughout since then; a `reset`
-   * for the others), then what comes. Entries read while the replay is fetched are held and
-   * written after it, each once.
-   */
-  function greetOnLog(stream: PushStream, lastEventId: string | undefined, at: { epoch: string; n: number }): void {
-    const isCovered = (channelId: string, since: number) => upstream.isJoined(channelId) && view.coverage.covers(channelId, since);
-    const opening = openOnLog(lastEventId, at, stream.sessions, isCovered);
-    const mark = opening.mark;
-    marks.set(stream, mark);
-    events.hello(stream, at.epoch, upstream.state(), opening.helloId);
-    if (opening.reset.length > 0) events.reset(stream, opening.reset);
-    if (opening.replay.size === 0) return;
-    mark.held = [];
-    void shared.since(opening.since, MAX_REPLAY).then((range) => {
-      const held = mark.held ?? [];
-      mark.held = undefined;
-      const replay = replayFromRange(range, opening, at.epoch);
-      if (replay) {
-        events.counts.replayed++;
-        for (const entry of replay) writeEntry(stream, entry, at.epoch);
-      } else {
-        events.reset(
-          stream,
-          [...opening.replay].map((channelId) => stream.sessions.get(channelId)!),
-        );
-      }
-      for (const entry of held) writeEntry(stream, entry, at.epoch);
-    });
-  }
+function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogParts): PushLog {
+  const cluster: Cluster = { ...parts, shared: options.log, view: new ClusterView(), marks: new WeakMap() };
+  const { shared, view, local, upstream } = cluster;
+  /** The cluster's channels this instance listens to upstream, with their releases. */
+  const joins = new Map<string, () => void>();
+  let closed = false;
+  const isClosed = () => closed;
 
-  const stopJoining = every(setTimer, options.joinEveryMs ?? 2_000, () => void joinCluster());
+  const stopJoining = every(parts.setTimer, options.joinEveryMs ?? 2_000, () => void joinCluster(cluster, joins, isClosed));
   // A message heard and appended that the log has not given back within 1.5 s is written here (a stuck read).
-  const stopConfirming = every(setTimer, UNCONFIRMED_MS / 3, () => writeLocally(view.unconfirmed.takeOverdue(now())));
-  void follow();
+  const stopConfirming = every(parts.setTimer, UNCONFIRMED_MS / 3, () => writeLocally(cluster, view.unconfirmed.takeOverdue(parts.now())));
+  void follow(cluster, options, isClosed);
 
   return {
     heard(channelId, message) {
@@ -193,13 +216,13 @@ function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogPart
       void shared.append(channelId, message.id, kept.json).then((position) => {
         if (position && position.epoch === view.position?.epoch) return;
         if (position) view.newEpoch(position.epoch);
-        else leave();
+        else leave(cluster);
         const pending = view.unconfirmed.take(channelId, message.id);
         if (pending) local.write(channelId, pending.kept);
       });
     },
     joined(channelId) {
-      void cover(channelId);
+      void cover(cluster, channelId);
       local.joined(channelId);
     },
     upstreamChanged(state) {
@@ -220,7 +243,7 @@ function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogPart
     open(stream, lastEventId) {
       const at = view.following && view.position ? { ...view.position } : undefined;
       if (!at) return local.open(stream, lastEventId);
-      return () => greetOnLog(stream, lastEventId, at);
+      return () => greetOnLog(cluster, stream, lastEventId, at);
     },
     sweep: () => local.sweep(),
     stats() {
@@ -228,7 +251,7 @@ function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogPart
       return {
         mode: view.following ? 'shared' : 'local',
         ...(position ? { epoch: position.epoch, n: position.n } : {}),
-        clusterChannels: clusterJoins.size,
+        clusterChannels: joins.size,
         coveredChannels: view.coverage.count((channelId) => upstream.isJoined(channelId)),
       };
     },
@@ -236,7 +259,7 @@ function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogPart
       closed = true;
       stopJoining();
       stopConfirming();
-      for (const release of clusterJoins.values()) release();
+      for (const release of joins.values()) release();
       local.close();
     },
   };

@@ -19,6 +19,7 @@ export interface PushCounts {
   resets: number;
 }
 
+/** Writes the push route's events and counts them. */
 export class PushEvents {
   readonly counts: PushCounts = { eventsIn: 0, eventsOut: 0, memoriesOut: 0, replayed: 0, resets: 0 };
 
@@ -54,6 +55,7 @@ export class PushEvents {
     for (const stream of streams) stream.sse.send('upstream', data);
   }
 
+  /** The keep-alive comment: proxies end connections that stay silent. */
   keepAlive(streams: Iterable<PushStream>): void {
     for (const stream of streams) stream.sse.comment('keep-alive');
   }

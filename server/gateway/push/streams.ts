@@ -24,6 +24,7 @@ export interface Listeners {
 
 const NONE: ReadonlySet<PushStream> = new Set();
 
+/** The open streams, by channel and by client. */
 export class StreamRegistry implements Listeners {
   readonly #streams = new Set<PushStream>();
   readonly #listening = new Map<string, Set<PushStream>>();
@@ -38,6 +39,7 @@ export class StreamRegistry implements Listeners {
     return this.#perClient.get(client) ?? 0;
   }
 
+  /** A stream of `client` opened: it listens to its sessions' channels. */
   add(stream: PushStream, client: string): void {
     this.#perClient.set(client, this.countOf(client) + 1);
     this.#streams.add(stream);
@@ -48,6 +50,7 @@ export class StreamRegistry implements Listeners {
     }
   }
 
+  /** The stream closed (once; again is nothing). */
   remove(stream: PushStream, client: string): void {
     if (!this.#streams.delete(stream)) return;
     for (const channelId of stream.sessions.keys()) {

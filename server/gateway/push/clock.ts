@@ -1,24 +1,28 @@
 /**
- * The push route's timers, injected so tests can run them on a fake clock: `setTimer` is the
- * house's one-shot timer (as in sw/wake-loop.ts), and `every` repeats on it.
+ * The push route's timers, on the one clock (src/shared/clock.ts) so tests run them with
+ * `manualClock()`: `every` repeats on `setTimer`, `sleep` waits on it.
  */
+import type { Clock } from '../../../src/shared/clock';
 
-/** Calls `callback` once after `ms`; returns what cancels it. */
-export type SetTimer = (callback: () => void, ms: number) => () => void;
-
-/** Node's timer, unref'd: a pending push timer never keeps the process alive. */
-export const unrefTimer: SetTimer = (callback, ms) => {
-  const timer = setTimeout(callback, ms);
-  timer.unref?.();
-  return () => clearTimeout(timer);
+/**
+ * The clock the push route takes when none is given: the system's, its timers unref'd, so
+ * a pending push timer (a keep-alive, the cluster log's pauses) never keeps the process alive.
+ */
+export const unrefClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (callback, ms) => {
+    const timer = setTimeout(callback, ms);
+    timer.unref?.();
+    return () => clearTimeout(timer);
+  },
 };
 
-/** Calls `tick` every `ms` until the returned function is called. */
-export function every(setTimer: SetTimer, ms: number, tick: () => void): () => void {
+/** Calls `tick` every `ms` on `clock` until the returned function is called. */
+export function every(clock: Clock, ms: number, tick: () => void): () => void {
   let cancel = () => {};
   let stopped = false;
   const arm = () => {
-    cancel = setTimer(() => {
+    cancel = clock.setTimer(() => {
       if (stopped) return;
       arm();
       tick();
@@ -31,5 +35,5 @@ export function every(setTimer: SetTimer, ms: number, tick: () => void): () => v
   };
 }
 
-/** Settles after `ms`. */
-export const sleep = (setTimer: SetTimer, ms: number) => new Promise<void>((resolve) => void setTimer(resolve, ms));
+/** Settles after `ms` on `clock`. */
+export const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => void clock.setTimer(resolve, ms));

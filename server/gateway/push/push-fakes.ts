@@ -1,10 +1,9 @@
 /**
  * Fakes for the push route's unit tests: an upstream socket driven by hand, responses that
- * keep what is written to them, and timers on a clock the test moves. Not used at run time.
+ * keep what is written to them (the clock: src/shared/clock.ts `manualClock`). Not used at run time.
  */
 import type { ServerResponse } from 'node:http';
 import type { PushedMessage, SendOutcome, UpstreamSocket, UpstreamState } from '../upstream/upstream-socket';
-import type { SetTimer } from './clock';
 
 export class FakeUpstream implements UpstreamSocket {
   current: UpstreamState = 'up';
@@ -139,30 +138,6 @@ export class FakeResponse {
     }
     return events;
   }
-}
-
-/** Timers on a clock that moves only when the test says. */
-export function fakeClock(start = 1_000_000) {
-  let now = start;
-  const timers = new Set<{ at: number; run: () => void }>();
-  const setTimer: SetTimer = (run, ms) => {
-    const timer = { at: now + ms, run };
-    timers.add(timer);
-    return () => void timers.delete(timer);
-  };
-  /** Moves the clock by `ms`, running each timer due on the way at its time. */
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      const next = [...timers].filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      timers.delete(next);
-      now = next.at;
-      next.run();
-    }
-    now = end;
-  };
-  return { now: () => now, setTimer, advance, pending: () => timers.size };
 }
 
 let counter = 0;

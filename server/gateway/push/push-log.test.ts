@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
 import { TEST_PUSH_KEY } from '../test-kit';
 import { createPush, type PushOptions } from './push';
-import { FakeResponse, FakeUpstream, fakeClock, pushedMessage } from './push-fakes';
+import { FakeResponse, FakeUpstream, pushedMessage } from './push-fakes';
 import type { PushQuery } from './push-query';
 import { mintPushToken } from './push-token';
 
@@ -27,8 +28,8 @@ const query = (channels: string[], lastEventId?: string): PushQuery => ({
 
 function route(options: Partial<PushOptions> = {}) {
   const upstream = new FakeUpstream();
-  const clock = fakeClock();
-  const push = createPush({ key: TEST_PUSH_KEY, upstream, maxStreamsPerClient: 2, epoch: EPOCH, now: clock.now, setTimer: clock.setTimer, ...options });
+  const clock = manualClock(1_000_000);
+  const push = createPush({ key: TEST_PUSH_KEY, upstream, maxStreamsPerClient: 2, epoch: EPOCH, clock, ...options });
   const open = (channels: string[], lastEventId?: string, client = '127.0.0.1') => {
     const res = new FakeResponse();
     push.serve(REQ, res.asResponse(), query(channels, lastEventId), client);

@@ -8,7 +8,7 @@
  *   (docs/cluster.md, "Push across instances"), falling back to the local one while Redis is away.
  */
 import type { PushedMessage, UpstreamSocket, UpstreamState } from '../upstream/upstream-socket';
-import type { SetTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
 import type { PushEvents } from './push-events';
 import type { KeptEvent, ReplayLog } from './replay-log';
 import type { Listeners, PushStream } from './streams';
@@ -52,8 +52,7 @@ export interface PushLogParts {
   events: PushEvents;
   /** This gateway's own log: the one used when no other is wired, and a cluster's fallback. */
   local: LocalPushLog;
-  now: () => number;
-  setTimer: SetTimer;
+  clock: Clock;
 }
 
 /** Makes the push log from the route's parts; given to createPush once, at wiring. */

@@ -22,7 +22,8 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from '../door/errors';
 import type { UpstreamSocket, UpstreamState } from '../upstream/upstream-socket';
-import { every, type SetTimer, unrefTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
+import { every, unrefClock } from './clock';
 import { type PushCounts, PushEvents } from './push-events';
 import { createLocalPushLog, type PushLogFactory, type PushLogStats } from './push-log';
 import type { PushQuery } from './push-query';
@@ -31,7 +32,7 @@ import { ReplayLog } from './replay-log';
 import { SseWriter } from './sse';
 import { type PushStream, StreamRegistry } from './streams';
 
-export { MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH, type PushQuery, type PushSession } from './push-query';
+export { MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH, parsePushQuery, type PushQuery, type PushSession } from './push-query';
 
 /** How long a client waits before opening another stream when it has too many, s. */
 const RETRY_AFTER_S = 10;
@@ -49,8 +50,8 @@ export interface PushOptions {
   keepMs?: number;
   /** The keep-alive comment's period, ms (default 15 s): proxies end connections that stay silent. */
   keepAliveMs?: number;
-  now?: () => number;
-  setTimer?: SetTimer;
+  /** The time and the timers (default the system's, timers unref'd). */
+  clock?: Clock;
   epoch?: string;
   /**
    * The push log (push-log.ts): the cluster's on Redis (server/gateway/redis/cluster-push-log.ts)
@@ -86,18 +87,17 @@ export interface Push {
 
 export function createPush(options: PushOptions): Push {
   const { upstream } = options;
-  const now = options.now ?? Date.now;
-  const setTimer = options.setTimer ?? unrefTimer;
+  const clock = options.clock ?? unrefClock;
   const streams = new StreamRegistry();
   const events = new PushEvents();
   const replay = new ReplayLog({
     epoch: options.epoch ?? randomBytes(6).toString('hex'),
-    now,
+    now: clock.now,
     ...(options.keepEvents !== undefined ? { keepEvents: options.keepEvents } : {}),
     ...(options.keepMs !== undefined ? { keepMs: options.keepMs } : {}),
   });
   const local = createLocalPushLog({ replay, streams, events, upstream });
-  const log = options.log ? options.log({ upstream, streams, events, local, now, setTimer }) : local;
+  const log = options.log ? options.log({ upstream, streams, events, local, clock }) : local;
   /** Stops the keep-alive; undefined while no stream is open. */
   let stopKeepAlive: (() => void) | undefined;
 
@@ -124,7 +124,7 @@ export function createPush(options: PushOptions): Push {
     });
     stream.sse.start(RETRY_MS);
     greet();
-    stopKeepAlive ??= every(setTimer, options.keepAliveMs ?? 15_000, () => {
+    stopKeepAlive ??= every(clock, options.keepAliveMs ?? 15_000, () => {
       log.sweep();
       events.keepAlive(streams.all());
     });

@@ -5,8 +5,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
 import { createPush } from '../push/push';
-import { FakeResponse, FakeUpstream, fakeClock, pushedMessage } from '../push/push-fakes';
+import { FakeResponse, FakeUpstream, pushedMessage } from '../push/push-fakes';
 import { mintPushToken } from '../push/push-token';
 import { TEST_PUSH_KEY } from '../test-kit';
 import { clusterPushLog } from './cluster-push-log';
@@ -82,7 +83,7 @@ const settle = async () => {
 
 async function cluster() {
   const upstream = new FakeUpstream();
-  const clock = fakeClock();
+  const clock = manualClock(1_000_000);
   const log = new MemoryLog();
   let redis: 'up' | 'down' = 'up';
   const push = createPush({
@@ -90,8 +91,7 @@ async function cluster() {
     upstream,
     maxStreamsPerClient: 8,
     epoch: LOCAL_EPOCH,
-    now: clock.now,
-    setTimer: clock.setTimer,
+    clock,
     log: clusterPushLog({ log, state: () => redis, joinEveryMs: 100 }),
   });
   const open = (lastEventId?: string) => {

@@ -95,15 +95,15 @@ async function cover(cluster: Cluster, channelId: string): Promise<void> {
 
 /** Gets back on the log: true once it was read up to now (its own connection may still be coming up). */
 async function rejoin(cluster: Cluster): Promise<boolean> {
-  const { shared, view, setTimer } = cluster;
+  const { shared, view, clock } = cluster;
   const position = await shared.position();
   if (!position) {
-    await sleep(setTimer, 1_000);
+    await sleep(clock, 1_000);
     return false;
   }
   const caughtUp = await shared.follow(view.resume(position).n, 0);
   if (!caughtUp) {
-    await sleep(setTimer, 250);
+    await sleep(clock, 250);
     return false;
   }
   view.follow();
@@ -114,12 +114,12 @@ async function rejoin(cluster: Cluster): Promise<boolean> {
 
 /** Reads the log as it grows and hands its entries on, until `isClosed`; falls back to local ids while it cannot. */
 async function follow(cluster: Cluster, options: ClusterPushLogOptions, isClosed: () => boolean): Promise<void> {
-  const { shared, view, setTimer } = cluster;
+  const { shared, view, clock } = cluster;
   const blockMs = options.followBlockMs ?? 5_000;
   while (!isClosed()) {
     if (options.state() !== 'up') {
       leave(cluster);
-      await sleep(setTimer, 250);
+      await sleep(clock, 250);
       continue;
     }
     if (!view.following && !(await rejoin(cluster))) continue;
@@ -128,7 +128,7 @@ async function follow(cluster: Cluster, options: ClusterPushLogOptions, isClosed
     if (isClosed()) return;
     if (read === undefined) {
       leave(cluster);
-      await sleep(setTimer, 1_000);
+      await sleep(clock, 1_000);
       continue;
     }
     // A new epoch meanwhile: what was read belongs to the old one.
@@ -143,7 +143,7 @@ async function follow(cluster: Cluster, options: ClusterPushLogOptions, isClosed
 async function joinCluster(cluster: Cluster, joins: Map<string, () => void>, isClosed: () => boolean): Promise<void> {
   const { shared, view, upstream } = cluster;
   if (!view.following) return;
-  const at = cluster.now();
+  const at = cluster.clock.now();
   const due = view.announcements.due(cluster.streams.channels(), at);
   await shared.announce(due.channelIds, due.until);
   view.announcements.expire(at);
@@ -199,9 +199,9 @@ function createClusterPushLog(options: ClusterPushLogOptions, parts: PushLogPart
   let closed = false;
   const isClosed = () => closed;
 
-  const stopJoining = every(parts.setTimer, options.joinEveryMs ?? 2_000, () => void joinCluster(cluster, joins, isClosed));
+  const stopJoining = every(parts.clock, options.joinEveryMs ?? 2_000, () => void joinCluster(cluster, joins, isClosed));
   // A message heard and appended that the log has not given back within 1.5 s is written here (a stuck read).
-  const stopConfirming = every(parts.setTimer, UNCONFIRMED_MS / 3, () => writeLocally(cluster, view.unconfirmed.takeOverdue(parts.now())));
+  const stopConfirming = every(parts.clock, UNCONFIRMED_MS / 3, () => writeLocally(cluster, view.unconfirmed.takeOverdue(parts.clock.now())));
   void follow(cluster, options, isClosed);
 
   return {

@@ -55,7 +55,11 @@ export function matchPushRoute(method: string, rawUrl: string, lastEventIdHeader
   const questionMark = rawUrl.indexOf('?');
   const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
   if (path !== PUSH_PATH || method !== 'GET') return undefined;
-  const params = new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1));
+  return parsePushQuery(new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1)), lastEventIdHeader);
+}
+
+/** The push route's query (and the Last-Event-ID header), or a sentence saying what is wrong with it. */
+export function parsePushQuery(params: URLSearchParams, lastEventIdHeader?: string | string[]): { query: PushQuery } | { problem: string } {
   const unknown = [...params.keys()].find((name) => name !== 'session' && name !== 'lastEventId');
   if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only session and lastEventId are.` };
   const raw = params.getAll('session');

@@ -14,6 +14,7 @@ import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS, type MemoriesNotice } from 
 import { createSyncRoute, type SyncRoute } from './edge/sync';
 import type { GatewayOptions } from './options';
 import { createPush, type Push } from './push/push';
+import { clusterPushLog } from './redis/cluster-push-log';
 import { createSharedPushLog } from './redis/push-log';
 import { createRedisLink, type RedisLink } from './redis/redis';
 import { shareUpstreamBudget } from './redis/shared-budget';
@@ -130,8 +131,16 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
     upstream: upstreamSocket,
     maxStreamsPerClient: options.maxConnectionsPerClient,
     ...(given.pushKeepAliveMs ? { keepAliveMs: given.pushKeepAliveMs } : {}),
-    ...(given.clusterJoinEveryMs ? { clusterJoinEveryMs: given.clusterJoinEveryMs } : {}),
-    ...(redis ? { shared: { log: createSharedPushLog(redis), state: () => redis.state(), onState: (listener) => redis.onState(listener) } } : {}),
+    ...(given.clock ? { clock: given.clock } : {}),
+    ...(redis
+      ? {
+          log: clusterPushLog({
+            log: createSharedPushLog(redis),
+            state: () => redis.state(),
+            ...(given.clusterJoinEveryMs ? { joinEveryMs: given.clusterJoinEveryMs } : {}),
+          }),
+        }
+      : {}),
   });
   // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/upstream/socket-send.ts).
   const sender = createSocketSender({

@@ -21,40 +21,42 @@
  * default id is stored and acknowledged but never answered (measured on 1.7.2), so no
  * message may go over the socket before a join has been refused. The state is then
  * `refused` from the start, and messages take the REST path.
+ *
+ * This file is the wiring edge: socket.io-client and the timers (on an injected clock). The
+ * decisions are pure and tested on their own: the connection's state machine
+ * (upstream-connection.ts), the channels kept (upstream-channels.ts), what is said over the
+ * socket (upstream-protocol.ts), and the sends awaiting their acknowledgement (pending-sends.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
+import { PendingSends, type SendOutcome } from './pending-sends';
+import { type Channels, confirmed, forgotten, isJoined, joinedCount, listenedTo, noChannels, releasedFrom, unjoined } from './upstream-channels';
+import {
+  type ConnectionEffect,
+  type ConnectionEvent,
+  type ConnectionTimings,
+  initialConnection,
+  stepConnection,
+  type UpstreamState,
+} from './upstream-connection';
+import {
+  ackOf,
+  channelOf,
+  echoOf,
+  errorOf,
+  isAccessDenied,
+  joinRequest,
+  messageOfBroadcast,
+  type PushedMessage,
+  type SocketMessage,
+  sendRequest,
+} from './upstream-protocol';
 
-export type UpstreamState = 'up' | 'down' | 'refused';
-
-/** A message as `GET /api/messaging/sessions/:id/messages` lists it. */
-export interface PushedMessage {
-  id: string;
-  content: string;
-  authorId: string;
-  isAgent: boolean;
-  createdAt: number;
-  metadata: { thought?: string; actions?: string[]; clientMessageId?: string };
-}
-
-/** A user's message, as the gateway sends it over the socket (docs/push.md, "Messages over the socket"). */
-export interface SocketMessage {
-  channelId: string;
-  /** The session's userId, from the gateway's own record: never the browser's word. */
-  senderId: string;
-  senderName: string;
-  text: string;
-  /** The browser's clientMessageId, kept in the row's metadata. */
-  clientMessageId?: string;
-}
-
-/**
- * How a send ended: `stored` (ElizaOS acknowledged it; `id` and `createdAt` are the stored
- * row's), `timeout` (no acknowledgement in time), `down` (the socket was not up, or dropped
- * before the acknowledgement), `failed` (ElizaOS answered `messageError` meanwhile). Only
- * `stored` says the message is kept; after any other, it may or may not be.
- */
-export type SendOutcome = { kind: 'stored'; id: string; createdAt: number } | { kind: 'timeout' } | { kind: 'down' } | { kind: 'failed'; error: string };
+export type { SendOutcome } from './pending-sends';
+export type { UpstreamState } from './upstream-connection';
+export { MESSAGE_SERVER_ID, messageOfBroadcast, type PushedMessage, SOCKET_SOURCE, type SocketMessage } from './upstream-protocol';
 
 /** What the gateway needs of a Socket.IO client socket (socket.io-client's `Socket`; a fake in tests). */
 export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active' | 'connected'>;
@@ -67,7 +69,10 @@ export interface UpstreamSocketOptions {
   lingerMs?: number;
   /** After the server refused the socket itself (a wrong key), the wait before trying again, ms. */
   retryMs?: number;
+  /** The time now, epoch ms (default: the clock's). */
   now?: () => number;
+  /** Time and timers (default: the system's, its timers unref'd so none keeps the process alive). */
+  clock?: Clock;
   /**
    * Whether ElizaOS runs with ENABLE_DATA_ISOLATION, asked on each connection before the
    * state is `up`; undefined when it could not be told (asked again after
@@ -118,53 +123,6 @@ export interface UpstreamSocket {
   close(): void;
 }
 
-/** ElizaOS's default message server, the one its sessions' channels are on. */
-export const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
-/**
- * The `source` of every message the gateway sends. ElizaOS 1.7 files a session's messages
- * in a GROUP room, where an agent answers without first asking its model only messages
- * whose source contains one of ALWAYS_RESPOND_SOURCES: always "client_chat" (core's
- * `shouldRespond`, a substring match), plus what the character adds. "client_chat" in the
- * name makes a stock ElizaOS answer it as surely as Purl's own; "purl" says who sent it.
- */
-export const SOCKET_SOURCE = 'purl_client_chat';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ACCESS_DENIED = /^Access denied/;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
-
-/**
- * A `messageBroadcast` as the sessions GET lists it, with its channel; undefined when it
- * fails the check (`id`, `roomId`, `senderId` UUIDs, `text` a string, `createdAt` a number).
- */
-export function messageOfBroadcast(data: unknown): { channelId: string; message: PushedMessage } | undefined {
-  if (!isRecord(data)) return undefined;
-  const { id, roomId, senderId, text, createdAt, source, thought, actions } = data;
-  if (!isUuid(id) || !isUuid(roomId) || !isUuid(senderId) || typeof text !== 'string') return undefined;
-  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
-  const metadata: PushedMessage['metadata'] = {};
-  if (typeof thought === 'string') metadata.thought = thought;
-  if (Array.isArray(actions)) metadata.actions = actions.filter((action): action is string => typeof action === 'string');
-  return {
-    channelId: roomId.toLowerCase(),
-    message: { id, content: text, authorId: senderId, isAgent: source === 'agent_response', createdAt, metadata },
-  };
-}
-
-interface PendingSend {
-  clientMessageId?: string;
-  /** The echo ElizaOS sends its sender before the acknowledgement: the row's time. */
-  createdAt?: number;
-  settle(outcome: SendOutcome): void;
-}
-
-interface Channel {
-  listeners: number;
-  joined: boolean;
-  /** Set when the last listener left: the channel is forgotten after the linger. */
-  idleTimer?: NodeJS.Timeout;
-}
-
 type Listeners<T extends unknown[]> = Set<(...args: T) => void>;
 
 function on<T extends unknown[]>(set: Listeners<T>, listener: (...args: T) => void): () => void {
@@ -172,58 +130,179 @@ function on<T extends unknown[]>(set: Listeners<T>, listener: (...args: T) => vo
   return () => set.delete(listener);
 }
 
+function tell<T extends unknown[]>(set: Listeners<T>, ...args: T): void {
+  for (const listener of set) listener(...args);
+}
+
+/** What the socket hears from ElizaOS, each event checked at the boundary (upstream-protocol.ts). */
+interface SocketEvents {
+  connected(): void;
+  disconnected(reason: string): void;
+  connectError(): void;
+  joined(channelId: string): void;
+  /** ElizaOS's own deletions (its admin API), which no sessions GET would list any more. */
+  removed(channelId: string): void;
+  error(error: string): void;
+  acknowledged(messageId: string, rowId: string): void;
+  broadcast(data: unknown): void;
+}
+
+/** Hands each event ElizaOS sends on `socket` to `events`; an event naming no valid channel or row is dropped here. */
+function listenTo(socket: SocketLike, events: SocketEvents): void {
+  socket.on('connect', () => events.connected());
+  socket.on('disconnect', (reason) => events.disconnected(reason));
+  socket.on('connect_error', () => events.connectError());
+  socket.on('channel_joined', (data: unknown) => {
+    const channelId = channelOf(data);
+    if (channelId) events.joined(channelId);
+  });
+  for (const event of ['messageDeleted', 'channelCleared', 'channelDeleted']) {
+    socket.on(event, (data: unknown) => {
+      const channelId = channelOf(data);
+      if (channelId) events.removed(channelId);
+    });
+  }
+  socket.on('messageError', (data: unknown) => events.error(errorOf(data)));
+  socket.on('messageAck', (data: unknown) => {
+    const ack = ackOf(data);
+    if (ack) events.acknowledged(ack.messageId, ack.rowId);
+  });
+  socket.on('messageBroadcast', (data: unknown) => events.broadcast(data));
+}
+
+/** Runs the connection's state machine on `clock`: keeps the connection, sets its timers, and hands every other effect to `run`, in order. */
+function driveConnection(clock: Clock, timings: ConnectionTimings, run: (effect: Exclude<ConnectionEffect, { kind: 'later' }>) => void) {
+  let connection = initialConnection(clock.now());
+  const timers = new Set<() => void>();
+  const dispatch = (event: ConnectionEvent): void => {
+    const step = stepConnection(connection, event, clock.now(), timings);
+    connection = step.connection;
+    for (const effect of step.effects) {
+      if (effect.kind !== 'later') {
+        run(effect);
+        continue;
+      }
+      const cancel = clock.setTimer(() => {
+        timers.delete(cancel);
+        dispatch(effect.event);
+      }, effect.afterMs);
+      timers.add(cancel);
+    }
+  };
+  return {
+    dispatch,
+    current: () => connection,
+    cancelTimers() {
+      for (const cancel of timers) cancel();
+      timers.clear();
+    },
+  };
+}
+
+/** The kept channels (upstream-channels.ts), each forgotten `lingerMs` on `clock` after its last listener left. */
+function keepChannels(clock: Clock, lingerMs: number) {
+  let channels: Channels = noChannels;
+  const lingering = new Map<string, () => void>();
+  const stopLinger = (channelId: string) => {
+    lingering.get(channelId)?.();
+    lingering.delete(channelId);
+  };
+  return {
+    /** One more listener of `channelId`; true when it needs a join (it was not kept). */
+    listen(channelId: string): boolean {
+      const listened = listenedTo(channels, channelId);
+      channels = listened.channels;
+      stopLinger(channelId);
+      return listened.isNew;
+    },
+    release(channelId: string): void {
+      const released = releasedFrom(channels, channelId);
+      channels = released.channels;
+      if (!released.isIdle) return;
+      stopLinger(channelId);
+      const forget = () => {
+        lingering.delete(channelId);
+        channels = forgotten(channels, channelId);
+      };
+      lingering.set(channelId, clock.setTimer(forget, lingerMs));
+    },
+    /** ElizaOS confirmed the join; true the first time on this connection. */
+    confirm(channelId: string): boolean {
+      const join = confirmed(channels, channelId);
+      channels = join.channels;
+      return join.isNewJoin;
+    },
+    unjoinAll(): void {
+      channels = unjoined(channels);
+    },
+    isJoined: (channelId: string) => isJoined(channels, channelId),
+    joined: () => joinedCount(channels),
+    ids: () => [...channels.keys()],
+    clear(): void {
+      for (const channelId of [...lingering.keys()]) stopLinger(channelId);
+      channels = noChannels;
+    },
+  };
+}
+
+/** The gateway's one upstream socket (see the top of this file); it connects on the first `subscribe` or `wake`. */
 export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSocket {
-  const now = options.now ?? Date.now;
-  const lingerMs = options.lingerMs ?? 10 * 60_000;
-  const retryMs = options.retryMs ?? 30_000;
+  const base = options.clock ?? unrefClock;
+  const clock: Clock = { now: options.now ?? base.now, setTimer: base.setTimer };
   // The gateway's own entity: not any user's, so ElizaOS never mistakes it for one.
   const entityId = randomUUID();
   const connect = options.connect ?? ((url, socketOptions) => io(url, socketOptions));
-  const channels = new Map<string, Channel>();
-  const messageListeners: Listeners<[string, PushedMessage]> = new Set();
-  const stateListeners: Listeners<[UpstreamState]> = new Set();
-  const joinedListeners: Listeners<[string]> = new Set();
-  const removedListeners: Listeners<[string]> = new Set();
-  let state: UpstreamState = 'down';
-  let since = now();
-  let broadcasts = 0;
-  let dropped = 0;
+  const listeners = {
+    message: new Set() as Listeners<[string, PushedMessage]>,
+    state: new Set() as Listeners<[UpstreamState]>,
+    joined: new Set() as Listeners<[string]>,
+    removed: new Set() as Listeners<[string]>,
+  };
+  const sends = new PendingSends(clock);
+  const counts = { broadcasts: 0, dropped: 0 };
+  const channels = keepChannels(clock, options.lingerMs ?? 10 * 60_000);
   let socket: SocketLike | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-  /** Connections made so far: an answer about isolation counts only for the connection it was asked on. */
-  let connections = 0;
-  const isolationRetryMs = options.isolationRetryMs ?? 5_000;
-  /** Sends awaiting their acknowledgement, by the `messageId` they were sent with (fresh for each send). */
-  const pending = new Map<string, PendingSend>();
-
-  function settleAll(outcome: SendOutcome): void {
-    for (const send of [...pending.values()]) send.settle(outcome);
-  }
-
-  function setState(next: UpstreamState): void {
-    if (next === state) return;
-    state = next;
-    since = now();
-    for (const listener of stateListeners) listener(next);
-  }
-
+  const connection = driveConnection(clock, { retryMs: options.retryMs ?? 30_000, isolationRetryMs: options.isolationRetryMs ?? 5_000 }, (effect) => {
+    switch (effect.kind) {
+      case 'announce':
+        return tell(listeners.state, effect.state);
+      case 'forget-joins':
+        return channels.unjoinAll();
+      case 'ask-isolation':
+        // Never rejects: a failed question is "cannot tell", asked again later.
+        void (options.isIsolated?.() ?? Promise.resolve(false))
+          .catch(() => undefined)
+          .then((isolated) => connection.dispatch({ kind: 'isolation', connection: effect.connection, isolated, isConnected: socket?.connected === true }));
+        return;
+      case 'join-all':
+        for (const channelId of channels.ids()) join(channelId);
+        return;
+      case 'settle-sends':
+        return sends.settleAll({ kind: 'down' });
+      case 'reconnect':
+        socket?.connect();
+        return;
+    }
+  });
   function join(channelId: string): void {
     // Refused joins are not asked again until a reconnect: ElizaOS would refuse each one.
-    if (!socket || state !== 'up') return;
-    socket.emit('1', { channelId, entityId, messageServerId: MESSAGE_SERVER_ID });
+    if (socket && connection.current().state === 'up') socket.emit('1', joinRequest(channelId, entityId));
   }
-
-  /** Tries again later, when socket.io does not by itself (the server refused or dropped the socket on purpose). */
-  function retryLater(delayMs: number): void {
-    if (closed || retryTimer) return;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      if (!closed) socket?.connect();
-    }, delayMs);
-    retryTimer.unref();
+  function broadcast(data: unknown): void {
+    const checked = messageOfBroadcast(data);
+    if (!checked) {
+      counts.dropped++;
+      return;
+    }
+    // The echo of the gateway's own send names the send (its top-level clientMessageId is the messageId sent).
+    const echo = echoOf(data);
+    const clientMessageId = echo === undefined ? undefined : sends.echoed(echo, checked.message.createdAt);
+    if (clientMessageId !== undefined) checked.message.metadata.clientMessageId = clientMessageId;
+    // A channel no one listens to (ElizaOS has no leave): not ours to hand on.
+    if (!channels.isJoined(checked.channelId)) return;
+    counts.broadcasts++;
+    tell(listeners.message, checked.channelId, checked.message);
   }
-
   function open(): SocketLike {
     const made = connect(options.upstream.origin, {
       auth: { entityId, ...(options.apiKey ? { apiKey: options.apiKey } : {}) },
@@ -232,168 +311,60 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
       // socket.io's own backoff: 1 s doubling to 5 s, with jitter, for ever.
       reconnection: true,
     });
-    made.on('connect', () => {
-      for (const channel of channels.values()) channel.joined = false;
-      const connection = ++connections;
-      const ask = () => {
-        (options.isIsolated?.() ?? Promise.resolve(false))
-          .catch(() => undefined)
-          .then((isolated) => {
-            // Dropped, reconnected or closed while asking: that connection asks again.
-            if (closed || connection !== connections || !made.connected) return;
-            if (isolated === undefined) {
-              // ElizaOS could not say (busy, a 5xx, the budget kept the question back): nothing goes
-              // over the socket until it has (the chat polls meanwhile); asked again shortly.
-              const again = setTimeout(ask, isolationRetryMs);
-              again.unref();
-              return;
-            }
-            if (isolated) {
-              setState('refused');
-              return;
-            }
-            setState('up');
-            for (const channelId of channels.keys()) join(channelId);
-          });
-      };
-      ask();
-    });
-    made.on('disconnect', (reason) => {
-      for (const channel of channels.values()) channel.joined = false;
-      setState('down');
-      // An acknowledgement cannot come on a socket that is gone: the sender checks before sending again.
-      settleAll({ kind: 'down' });
-      // The server ended this socket on purpose: socket.io does not reconnect by itself then.
-      if (reason === 'io server disconnect') retryLater(1_000);
-    });
-    made.on('connect_error', () => {
-      setState('down');
-      // A refusal by the server's middleware (a wrong key): socket.io gives up; try again now and then.
-      if (!made.active) retryLater(retryMs);
-    });
-    made.on('channel_joined', (data: unknown) => {
-      const channelId = isRecord(data) && isUuid(data['channelId']) ? data['channelId'].toLowerCase() : undefined;
-      const channel = channelId === undefined ? undefined : channels.get(channelId);
-      if (!channelId || !channel || channel.joined) return;
-      channel.joined = true;
-      for (const listener of joinedListeners) listener(channelId);
-    });
-    // ElizaOS's own deletions (its admin API), which no sessions GET would list any more.
-    for (const event of ['messageDeleted', 'channelCleared', 'channelDeleted']) {
-      made.on(event, (data: unknown) => {
-        const channelId = isRecord(data) && isUuid(data['channelId']) ? data['channelId'].toLowerCase() : undefined;
-        if (channelId && channels.get(channelId)?.joined) for (const listener of removedListeners) listener(channelId);
-      });
-    }
-    made.on('messageError', (data: unknown) => {
-      const error = isRecord(data) && typeof data['error'] === 'string' ? data['error'] : '';
-      if (ACCESS_DENIED.test(error)) {
-        setState('refused');
-        return;
-      }
+    listenTo(made, {
+      connected: () => connection.dispatch({ kind: 'connected' }),
+      disconnected: (reason) => connection.dispatch({ kind: 'disconnected', reason }),
+      connectError: () => connection.dispatch({ kind: 'connect-error', isActive: made.active }),
+      joined(channelId) {
+        if (channels.confirm(channelId)) tell(listeners.joined, channelId);
+      },
+      removed(channelId) {
+        if (channels.isJoined(channelId)) tell(listeners.removed, channelId);
+      },
       // ElizaOS names no message in its errors: every send under way may be the one refused.
-      settleAll({ kind: 'failed', error });
-    });
-    made.on('messageAck', (data: unknown) => {
-      if (!isRecord(data) || typeof data['clientMessageId'] !== 'string') return;
-      const send = pending.get(data['clientMessageId']);
-      const rowId = data['messageId'];
-      if (send && isUuid(rowId)) send.settle({ kind: 'stored', id: rowId, createdAt: send.createdAt ?? now() });
-    });
-    made.on('messageBroadcast', (data: unknown) => {
-      const checked = messageOfBroadcast(data);
-      if (!checked) {
-        dropped++;
-        return;
-      }
-      // The echo of the gateway's own send names the send (its top-level clientMessageId is the messageId sent).
-      const own = isRecord(data) && typeof data['clientMessageId'] === 'string' ? pending.get(data['clientMessageId']) : undefined;
-      if (own) {
-        own.createdAt = checked.message.createdAt;
-        if (own.clientMessageId !== undefined) checked.message.metadata.clientMessageId = own.clientMessageId;
-      }
-      // A channel no one listens to (ElizaOS has no leave): not ours to hand on.
-      if (!channels.get(checked.channelId)?.joined) return;
-      broadcasts++;
-      for (const listener of messageListeners) listener(checked.channelId, checked.message);
+      error: (error) => (isAccessDenied(error) ? connection.dispatch({ kind: 'access-denied' }) : sends.settleAll({ kind: 'failed', error })),
+      acknowledged: (messageId, rowId) => sends.acknowledged(messageId, rowId),
+      broadcast,
     });
     return made;
   }
 
-  function release(channelId: string, channel: Channel): void {
-    channel.listeners--;
-    if (closed || channel.listeners > 0) return;
-    channel.idleTimer = setTimeout(() => {
-      if (channel.listeners === 0) channels.delete(channelId);
-    }, lingerMs);
-    channel.idleTimer.unref();
-  }
-
   return {
     subscribe(rawChannelId) {
-      if (closed) return () => {};
+      if (connection.current().isClosed) return () => {};
       const channelId = rawChannelId.toLowerCase();
-      let channel = channels.get(channelId);
-      if (!channel) {
-        channel = { listeners: 0, joined: false };
-        channels.set(channelId, channel);
-        join(channelId);
-      }
-      clearTimeout(channel.idleTimer);
-      channel.listeners++;
+      if (channels.listen(channelId)) join(channelId);
       socket ??= open();
-      const held = channel;
-      let released = false;
+      let isReleased = false;
       return () => {
-        if (released) return;
-        released = true;
-        release(channelId, held);
+        if (isReleased) return;
+        isReleased = true;
+        channels.release(channelId);
       };
     },
     send(message, timeoutMs) {
-      if (!socket || state !== 'up') return Promise.resolve<SendOutcome>({ kind: 'down' });
-      const sending = socket;
+      if (!socket || connection.current().state !== 'up') return Promise.resolve<SendOutcome>({ kind: 'down' });
       const messageId = randomUUID();
-      return new Promise<SendOutcome>((resolve) => {
-        const timer = setTimeout(() => send.settle({ kind: 'timeout' }), timeoutMs);
-        const send: PendingSend = {
-          ...(message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId }),
-          settle(outcome) {
-            if (pending.get(messageId) !== send) return;
-            pending.delete(messageId);
-            clearTimeout(timer);
-            resolve(outcome);
-          },
-        };
-        pending.set(messageId, send);
-        sending.emit('2', {
-          channelId: message.channelId,
-          messageServerId: MESSAGE_SERVER_ID,
-          senderId: message.senderId,
-          senderName: message.senderName,
-          message: message.text,
-          source: SOCKET_SOURCE,
-          metadata: message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId },
-          messageId,
-          attachments: [],
-        });
-      });
+      const outcome = sends.start(messageId, message.clientMessageId, timeoutMs);
+      socket.emit('2', sendRequest(message, messageId));
+      return outcome;
     },
     wake() {
-      if (!closed) socket ??= open();
+      if (!connection.current().isClosed) socket ??= open();
     },
-    onMessage: (listener) => on(messageListeners, listener),
-    onState: (listener) => on(stateListeners, listener),
-    onJoined: (listener) => on(joinedListeners, listener),
-    onRemoved: (listener) => on(removedListeners, listener),
-    isJoined: (channelId) => channels.get(channelId.toLowerCase())?.joined === true,
-    state: () => state,
-    stats: () => ({ state, since, channels: [...channels.values()].filter((channel) => channel.joined).length, broadcasts, dropped }),
+    onMessage: (listener) => on(listeners.message, listener),
+    onState: (listener) => on(listeners.state, listener),
+    onJoined: (listener) => on(listeners.joined, listener),
+    onRemoved: (listener) => on(listeners.removed, listener),
+    isJoined: (channelId) => channels.isJoined(channelId.toLowerCase()),
+    state: () => connection.current().state,
+    stats: () => {
+      const { state, since } = connection.current();
+      return { state, since, channels: channels.joined(), ...counts };
+    },
     close() {
-      closed = true;
-      settleAll({ kind: 'down' });
-      clearTimeout(retryTimer);
-      for (const channel of channels.values()) clearTimeout(channel.idleTimer);
+      connection.dispatch({ kind: 'close' });
+      connection.cancelTimers();
       channels.clear();
       socket?.disconnect();
       socket = undefined;

@@ -48,7 +48,7 @@ export interface EdgeOptions {
   /** How long an instance waits for the copy another one is reading before it reads itself, ms (default 5 s). */
   sharedWaitMs?: number;
   now?: () => number;
-  /** The pause between two looks for another instance's copy (default: setTimeout). */
+  /** Sets the pause between two looks for another instance's copy (default: setTimeout, unref'd). */
   setTimer?: SetTimer;
 }
 

@@ -25,7 +25,8 @@
  */
 import type { UpstreamSocket } from '../upstream/upstream-socket';
 import { answerFromLog, beginRead, breakProof, endRead, hear, listedOfPosted, newChatLogs, postEnded, postStarted, sweepLogs } from './chat-log';
-import { realNow, realSetTimer, type SetTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
 
 export { listedOfPosted } from './chat-log';
 
@@ -52,7 +53,7 @@ export interface ChatEdgeOptions {
   maxBytes: number;
   now?: () => number;
   /** Sets the sweep's timer (default: setTimeout, unref'd). */
-  setTimer?: SetTimer;
+  setTimer?: Clock['setTimer'];
 }
 
 export interface ChatEdgeStats {
@@ -90,8 +91,8 @@ export interface ChatEdge {
  * the sweep's timer, the session book's answers and the counts.
  */
 export function createChatEdge(options: ChatEdgeOptions): ChatEdge {
-  const now = options.now ?? realNow;
-  const setTimer = options.setTimer ?? realSetTimer;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   const horizonMs = options.horizonMs ?? HORIZON_MS;
   const { upstream } = options;
   const state = newChatLogs(options.keepMessages ?? KEEP_MESSAGES, options.maxBytes);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
 import type { UpstreamSocket } from '../upstream/upstream-socket';
 import { createChatEdge } from './chat-edge';
 
@@ -23,74 +24,47 @@ function fakeSocket() {
   return { socket, joined, listeners };
 }
 
-/** A clock and timers the test moves by hand. */
-function fakeTimers() {
-  const clock = { at: 0 };
-  const timers: { dueAt: number; callback: () => void; isCancelled: boolean }[] = [];
-  return {
-    clock,
-    timers,
-    now: () => clock.at,
-    setTimer: (callback: () => void, ms: number) => {
-      const timer = { dueAt: clock.at + ms, callback, isCancelled: false };
-      timers.push(timer);
-      return () => {
-        timer.isCancelled = true;
-      };
-    },
-    /** Moves the clock to `at`, running the timers due by then. */
-    runTo(at: number) {
-      for (let timer = timers.find((t) => !t.isCancelled && t.dueAt <= at); timer; timer = timers.find((t) => !t.isCancelled && t.dueAt <= at)) {
-        timer.isCancelled = true;
-        clock.at = timer.dueAt;
-        timer.callback();
-      }
-      clock.at = at;
-    },
-  };
-}
-
 describe('the chat edge on a fake clock', () => {
   const open = () => {
     const { socket, joined, listeners } = fakeSocket();
-    const timers = fakeTimers();
+    const clock = manualClock();
     const edge = createChatEdge({
       upstream: socket,
       channelOf: () => CHANNEL,
       enabled: true,
       maxBytes: 100_000,
       horizonMs: 1_000,
-      now: timers.now,
-      setTimer: timers.setTimer,
+      now: clock.now,
+      setTimer: clock.setTimer,
     });
-    return { edge, joined, listeners, timers };
+    return { edge, joined, listeners, clock };
   };
 
   it('answers from a snapshot read while joined, until the horizon passes', () => {
-    const { edge, timers } = open();
+    const { edge, clock } = open();
     edge.reading(SESSION)(200, listing);
     expect(edge.answer(SESSION, 10)).toBe('{"messages":[],"hasMore":false}');
-    timers.runTo(999);
+    clock.advance(999 - clock.now());
     expect(edge.answer(SESSION, 10)).toBeDefined();
-    timers.runTo(1_000);
+    clock.advance(1_000 - clock.now());
     expect(edge.answer(SESSION, 10)).toBeUndefined();
     expect(edge.stats()).toEqual({ chatReadsFromEdge: 2, chatReadsUpstream: 1 });
   });
 
   it('sweeps the logs of channels no longer joined every horizon, and stops sweeping once closed', () => {
-    const { edge, joined, timers } = open();
-    timers.runTo(900);
+    const { edge, joined, clock } = open();
+    clock.advance(900 - clock.now());
     edge.reading(SESSION)(200, listing);
     joined.delete(CHANNEL);
-    timers.runTo(1_000);
+    clock.advance(1_000 - clock.now());
     joined.add(CHANNEL);
     // Its log went with the sweep (its snapshot, at 900, is within the horizon): joined again, there is nothing to answer from.
-    timers.runTo(1_100);
+    clock.advance(1_100 - clock.now());
     expect(edge.answer(SESSION, 10)).toBeUndefined();
-    timers.runTo(2_000);
-    expect(timers.timers.filter((timer) => !timer.isCancelled)).toHaveLength(1);
+    clock.advance(2_000 - clock.now());
+    expect(clock.pending()).toBe(1);
     edge.close();
-    expect(timers.timers.filter((timer) => !timer.isCancelled)).toHaveLength(0);
+    expect(clock.pending()).toBe(0);
   });
 
   it('answers nothing heard before a re-join', () => {

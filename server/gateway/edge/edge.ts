@@ -20,7 +20,8 @@ import { readUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 import type { SharedEdge } from '../redis/shared-edge';
 import type { FailedRead, UpstreamRead } from '../upstream/upstream-read';
-import { realNow, realSetTimer, type SetTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
 import { type KeptHow, sendKept, sendUnkept } from './edge-send';
 import { Flights } from './flights';
 import { keepRead, type PassedAnswer } from './keepable';
@@ -49,7 +50,7 @@ export interface EdgeOptions {
   sharedWaitMs?: number;
   now?: () => number;
   /** Sets the pause between two looks for another instance's copy (default: setTimeout, unref'd). */
-  setTimer?: SetTimer;
+  setTimer?: Clock['setTimer'];
 }
 
 export interface EdgeRequest {
@@ -125,12 +126,18 @@ type EdgeCounts = Omit<EdgeStats, 'ttlMs' | 'maxBytes' | 'entries' | 'bytes' | '
  * the upstream read, the counts and the responses.
  */
 export function createEdge(options: EdgeOptions): Edge {
-  const now = options.now ?? realNow;
+  const now = options.now ?? unrefClock.now;
   const kept = new KeptAnswers(options.maxBytes);
   const flights = new Flights<EdgeOutcome>();
   const counts: EdgeCounts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0, sharedHits: 0 };
   const { shared, budget } = options;
-  const others = shared && { shared, waitMs: options.sharedWaitMs ?? 5_000, maxBytes: options.maxBytes, now, setTimer: options.setTimer ?? realSetTimer };
+  const others = shared && {
+    shared,
+    waitMs: options.sharedWaitMs ?? 5_000,
+    maxBytes: options.maxBytes,
+    now,
+    setTimer: options.setTimer ?? unrefClock.setTimer,
+  };
 
   /** The upstream's answer (or another instance's fresh copy), cleaned, checked, and kept when it is good. */
   async function refresh(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome> {

@@ -4,7 +4,8 @@
  * at once; changes that come within the window after it are told once, at the window's
  * end, with the newest cursor (a browser needs only where the sync stands, not each step).
  */
-import { realNow, realSetTimer, type SetTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
 
 /** The shortest window (the gateway's is max(GATEWAY_CACHE_TTL, this)): with no edge window, browsers are still not told more often than this. */
 export const MIN_NOTICE_WINDOW_MS = 2_000;
@@ -16,7 +17,7 @@ export interface MemoriesNoticeOptions {
   send(agentId: string, cursor: string): void;
   now?: () => number;
   /** Sets the timer that tells a notice at its window's end (default: setTimeout, unref'd: it keeps no process alive). */
-  setTimer?: SetTimer;
+  setTimer?: Clock['setTimer'];
 }
 
 export interface MemoriesNotice {
@@ -34,8 +35,8 @@ interface AgentNotice {
 
 export function createMemoriesNotice(options: MemoriesNoticeOptions): MemoriesNotice {
   if (!(options.windowMs > 0)) throw new RangeError(`The memories notice window must be more than 0 ms; got ${options.windowMs}.`);
-  const now = options.now ?? realNow;
-  const setTimer = options.setTimer ?? realSetTimer;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   /** One entry per agent that changed (the agents on the server: a few). */
   const agents = new Map<string, AgentNotice>();
 

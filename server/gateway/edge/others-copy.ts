@@ -5,7 +5,7 @@
  * through the injected `shared`, and the pause between two looks through `setTimer`.
  */
 import type { SharedEdge } from '../redis/shared-edge';
-import type { SetTimer } from './clock';
+import type { Clock } from '../../../src/shared/clock';
 import { type AnswerCheck, keepableCopy, sharedKeepMs } from './keepable';
 import type { KeptAnswer } from './kept-answers';
 
@@ -18,7 +18,7 @@ export interface OthersCopyOptions {
   waitMs: number;
   maxBytes: number;
   now: () => number;
-  setTimer: SetTimer;
+  setTimer: Clock['setTimer'];
 }
 
 /**

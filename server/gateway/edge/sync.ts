@@ -38,7 +38,7 @@ import { sendError } from '../door/errors';
 import { writeUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { UpstreamRead } from '../upstream/upstream-read';
 import type { ChatEdge } from './chat-edge';
-import { realNow } from './clock';
+import { unrefClock } from '../push/clock';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { type ChatLimited, type ChatPart, readChat, withChat } from './sync-chat';
 import type { SyncQuery } from './sync-query';
@@ -61,7 +61,7 @@ import {
   syncJson,
 } from './sync-log';
 
-export { matchSyncRoute, SYNC_PATH, type SyncQuery } from './sync-query';
+export { matchSyncRoute, parseSyncQuery, SYNC_PATH, type SyncQuery } from './sync-query';
 export { MAX_TOMBSTONES } from './sync-log';
 
 /** Answers kept ready for the cursors browsers send (most are at the same few), per state. */
@@ -149,7 +149,7 @@ function sendFailure(options: SyncOptions, res: ServerResponse, client: string, 
  * sync-chat.ts; here only the edge's reads, the counts and the response.
  */
 export function createSyncRoute(options: SyncOptions): SyncRoute {
-  const now = options.now ?? realNow;
+  const now = options.now ?? unrefClock.now;
   const state = newSyncState(options.epoch ?? randomBytes(6).toString('hex'));
   const ready = new ReadyAnswers(MAX_READY_ANSWERS);
   const counts = { deltas: 0, resets: 0, notModified: 0 };

@@ -130,14 +130,9 @@ export function createEdge(options: EdgeOptions): Edge {
   const kept = new KeptAnswers(options.maxBytes);
   const flights = new Flights<EdgeOutcome>();
   const counts: EdgeCounts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0, sharedHits: 0 };
-  const { shared, budget } = options;
-  const others = shared && {
-    shared,
-    waitMs: options.sharedWaitMs ?? 5_000,
-    maxBytes: options.maxBytes,
-    now,
-    setTimer: options.setTimer ?? unrefClock.setTimer,
-  };
+  const { shared, budget, maxBytes } = options;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
+  const others = shared && { shared, waitMs: options.sharedWaitMs ?? 5_000, maxBytes, now, setTimer };
 
   /** The upstream's answer (or another instance's fresh copy), cleaned, checked, and kept when it is good. */
   async function refresh(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome> {

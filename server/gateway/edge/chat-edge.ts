@@ -23,8 +23,12 @@
  * messages, or the snapshot said there were no more) in ElizaOS's own shape
  * (`{messages, hasMore, cursors}`, createdAt as ISO text); anything else goes upstream.
  */
-import { parseSessionMessages } from '../../../src/shared/api';
 import type { UpstreamSocket } from '../upstream/upstream-socket';
+import { answerFromLog, beginRead, breakProof, endRead, hear, listedOfPosted, newChatLogs, postEnded, postStarted, sweepLogs } from './chat-log';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
+
+export { listedOfPosted } from './chat-log';
 
 /**
  * How long a snapshot stands in for ElizaOS, ms. Ten minutes: the push route's replay
@@ -37,10 +41,6 @@ export const HORIZON_MS = 10 * 60_000;
 /** Messages kept per channel: the worker asks for at most 100 (the route's limit). */
 export const KEEP_MESSAGES = 100;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SESSION_GONE = new Set([404, 410]);
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 export interface ChatEdgeOptions {
   upstream: UpstreamSocket;
   /** The channel of a session the gateway knows (made or learnt), else undefined. */
@@ -52,6 +52,8 @@ export interface ChatEdgeOptions {
   /** The most the logs may hold together, bytes (their messages' JSON); the least recently used go first. */
   maxBytes: number;
   now?: () => number;
+  /** Sets the sweep's timer (default: setTimeout, unref'd). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface ChatEdgeStats {
@@ -84,174 +86,62 @@ export interface ChatEdge {
   close(): void;
 }
 
-/** One message as the sessions GET lists it. */
-interface Entry {
-  id: string;
-  json: string;
-  createdAt: number;
-  /** When it was heard (the log's sequence); a snapshot's messages all have the read's start. */
-  seq: number;
-  /** Its place in the snapshot (ties of createdAt keep ElizaOS's order). */
-  place: number;
-}
-
-interface ChannelLog {
-  entries: Map<string, Entry>;
-  bytes: number;
-  /** Bumped by whatever breaks the proof (a join, a lost REST answer, a deletion): a read begun before it is no snapshot. */
-  generation: number;
-  snapshot?: {
-    /** Epoch ms when its read began. */
-    at: number;
-    /** The sequence when its read began. */
-    seq: number;
-    /** ElizaOS said there were no more: the log holds the whole channel. */
-    whole: boolean;
-  };
-  /** The highest sequence of an entry dropped to keep the bound: a read begun before it would leave a gap. */
-  trimmedSeq: number;
-  usedAt: number;
-}
-
-/** A message the sessions GET listed (already checked by src/shared/api.ts's parser), or undefined. */
-function listedEntry(item: unknown, seq: number, place: number): Entry | undefined {
-  if (!isRecord(item) || typeof item['id'] !== 'string') return undefined;
-  const createdAt = typeof item['createdAt'] === 'number' ? item['createdAt'] : Date.parse(String(item['createdAt']));
-  if (!Number.isFinite(createdAt)) return undefined;
-  return { id: item['id'], json: JSON.stringify(item), createdAt, seq, place };
-}
-
-/** A message as the sessions GET lists it: createdAt as the Date ElizaOS serialises. */
-function entryOf(message: { id: string; content: string; authorId: string; isAgent: boolean; createdAt: number; metadata: unknown }, seq: number): Entry {
-  const listed = { ...message, createdAt: new Date(message.createdAt).toISOString() };
-  return { id: message.id, json: JSON.stringify(listed), createdAt: message.createdAt, seq, place: 0 };
-}
-
 /**
- * ElizaOS's 201 to a REST message (`userMessage`) as the sessions GET lists the row, when
- * it names `channelId`: a user's message (`sourceType: "user"`, so `isAgent: false`), the
- * row's metadata as stored (the channel's, the session id, the body's).
+ * The wiring: the logs (chat-log.ts) as data with their rules; here only the socket's events,
+ * the sweep's timer, the session book's answers and the counts.
  */
-export function listedOfPosted(answer: unknown, channelId: string) {
-  const message = isRecord(answer) ? answer['userMessage'] : undefined;
-  if (!isRecord(message)) return undefined;
-  const { id, channel_id: channel, author_id: authorId, content, created_at: createdAt, metadata } = message;
-  if (typeof id !== 'string' || !UUID.test(id) || typeof channel !== 'string' || channel.toLowerCase() !== channelId) return undefined;
-  if (typeof authorId !== 'string' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
-  return {
-    id,
-    content: typeof content === 'string' ? content : JSON.stringify(content),
-    authorId,
-    isAgent: false,
-    createdAt,
-    metadata: isRecord(metadata) ? metadata : {},
-  };
-}
-
-/** Newest first; among equal times, the later heard first, then the snapshot's own order. */
-const newestFirst = (a: Entry, b: Entry) => b.createdAt - a.createdAt || b.seq - a.seq || a.place - b.place;
-
 export function createChatEdge(options: ChatEdgeOptions): ChatEdge {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   const horizonMs = options.horizonMs ?? HORIZON_MS;
-  const keep = options.keepMessages ?? KEEP_MESSAGES;
   const { upstream } = options;
-  /** By channel, least recently used first. */
-  const logs = new Map<string, ChannelLog>();
-  /** REST posts under way, by channel: a read meanwhile may miss one stored but not yet answered. */
-  const posts = new Map<string, number>();
+  const state = newChatLogs(options.keepMessages ?? KEEP_MESSAGES, options.maxBytes);
   const counts: ChatEdgeStats = { chatReadsFromEdge: 0, chatReadsUpstream: 0 };
-  let seq = 0;
-  let bytes = 0;
-
-  function breakProof(log: ChannelLog | undefined): void {
-    if (!log) return;
-    log.generation++;
-    delete log.snapshot;
-  }
-
-  function drop(channelId: string): void {
-    const log = logs.get(channelId);
-    if (!log) return;
-    bytes -= log.bytes;
-    logs.delete(channelId);
-  }
-
-  /** Keeps `entry` (replacing one of its id), then the newest `keep`; past the bound the oldest go. */
-  function add(log: ChannelLog, entry: Entry): void {
-    const old = log.entries.get(entry.id);
-    const size = entry.json.length - (old?.json.length ?? 0);
-    log.entries.set(entry.id, entry);
-    log.bytes += size;
-    bytes += size;
-    if (log.entries.size > keep) {
-      const sorted = [...log.entries.values()].sort(newestFirst);
-      for (const gone of sorted.slice(keep)) {
-        log.entries.delete(gone.id);
-        log.bytes -= gone.json.length;
-        bytes -= gone.json.length;
-        log.trimmedSeq = Math.max(log.trimmedSeq, gone.seq);
-      }
-      if (log.snapshot) log.snapshot.whole = false;
-    }
-  }
-
-  /** Drops the least recently used logs (never `keepId`'s) until the logs fit. */
-  function evict(keepId: string): void {
-    for (const channelId of logs.keys()) {
-      if (bytes <= options.maxBytes) return;
-      if (channelId !== keepId) drop(channelId);
-    }
-  }
-
-  function touch(channelId: string, log: ChannelLog): void {
-    log.usedAt = now();
-    logs.delete(channelId);
-    logs.set(channelId, log);
-  }
+  const isJoined = (channelId: string) => upstream.isJoined(channelId);
 
   const disposers = [
-    upstream.onMessage((channelId, message) => {
-      const log = logs.get(channelId);
-      if (log) add(log, entryOf(message, ++seq));
-    }),
+    upstream.onMessage((channelId, message) => void hear(state, channelId, message)),
     // Joined (again): what was said before was not heard.
-    upstream.onJoined((channelId) => breakProof(logs.get(channelId))),
-    upstream.onState((state) => {
-      if (state !== 'up') for (const log of logs.values()) breakProof(log);
+    upstream.onJoined((channelId) => breakProof(state.logs.get(channelId))),
+    upstream.onState((socketState) => {
+      if (socketState !== 'up') for (const log of state.logs.values()) breakProof(log);
     }),
-    upstream.onRemoved((channelId) => breakProof(logs.get(channelId))),
+    upstream.onRemoved((channelId) => breakProof(state.logs.get(channelId))),
   ];
 
-  /** Logs that can no longer answer and have no read under way go: their channel is not joined, or their snapshot is past the horizon. */
-  const sweep = setInterval(() => {
-    const at = now();
-    for (const [channelId, log] of logs) {
-      if (!upstream.isJoined(channelId) || at - log.usedAt >= horizonMs) drop(channelId);
-    }
+  /** Every horizon, logs that can no longer answer and have no read under way go. */
+  let cancelSweep = setTimer(function sweep() {
+    sweepLogs(state, now(), horizonMs, isJoined);
+    cancelSweep = setTimer(sweep, horizonMs);
   }, horizonMs);
-  sweep.unref();
 
-  function answerOf(log: ChannelLog, limit: number): string | undefined {
-    const sorted = [...log.entries.values()].sort(newestFirst);
-    if (sorted.length < limit && !log.snapshot?.whole) return undefined;
-    const listed = sorted.slice(0, limit);
-    // As ElizaOS answers: hasMore when the page is full; cursors when there is a message.
-    const cursors = listed.length > 0 ? `,"cursors":{"before":${listed[listed.length - 1]!.createdAt},"after":${listed[0]!.createdAt}}` : '';
-    return `{"messages":[${listed.map((entry) => entry.json).join(',')}],"hasMore":${listed.length === limit}${cursors}}`;
+  function posting(sessionId: string): RestPost {
+    const channelAtStart = options.channelOf(sessionId);
+    if (channelAtStart) postStarted(state, channelAtStart);
+    let isTaken = false;
+    let isEnded = false;
+    return {
+      answered(status, body) {
+        // Learnt from this very answer, perhaps (a session made before a restart).
+        const channelId = channelAtStart ?? options.channelOf(sessionId);
+        if (!channelId || status !== 201) return;
+        const message = listedOfPosted(body, channelId);
+        if (message && hear(state, channelId, message)) isTaken = true;
+      },
+      ended() {
+        if (isEnded) return;
+        isEnded = true;
+        if (channelAtStart) postEnded(state, channelAtStart, isTaken);
+      },
+    };
   }
 
   return {
     answer(sessionId, limit) {
-      if (!options.enabled) return undefined;
-      const channelId = options.channelOf(sessionId);
-      const log = channelId === undefined ? undefined : logs.get(channelId);
-      if (!channelId || !log?.snapshot || !upstream.isJoined(channelId)) return undefined;
-      if (now() - log.snapshot.at >= horizonMs || (posts.get(channelId) ?? 0) > 0) return undefined;
-      const answer = answerOf(log, limit);
-      if (answer === undefined) return undefined;
-      touch(channelId, log);
-      counts.chatReadsFromEdge++;
+      const channelId = options.enabled ? options.channelOf(sessionId) : undefined;
+      if (!channelId) return undefined;
+      const answer = answerFromLog(state, channelId, limit, now(), horizonMs, upstream.isJoined(channelId));
+      if (answer !== undefined) counts.chatReadsFromEdge++;
       return answer;
     },
     reading(sessionId) {
@@ -259,76 +149,13 @@ export function createChatEdge(options: ChatEdgeOptions): ChatEdge {
       const channelId = options.enabled ? options.channelOf(sessionId) : undefined;
       // Not joined now: nothing heard from here on is proof of anything.
       if (!channelId || !upstream.isJoined(channelId)) return () => {};
-      let log = logs.get(channelId);
-      if (!log) {
-        log = { entries: new Map(), bytes: 0, generation: 0, trimmedSeq: 0, usedAt: now() };
-        logs.set(channelId, log);
-      }
-      const begun = { log, generation: log.generation, seq, at: now() };
-      return (status, body) => {
-        const current = logs.get(channelId);
-        if (SESSION_GONE.has(status)) {
-          drop(channelId);
-          return;
-        }
-        if (current !== begun.log || status !== 200 || !isRecord(body) || !Array.isArray(body['messages'])) return;
-        try {
-          // Validate before keeping: what the worker would refuse is never answered from here.
-          parseSessionMessages(body, { sessionId, channelId, agentId: '', userId: '' });
-        } catch {
-          return;
-        }
-        // Joined throughout the read, nothing lost meanwhile, and no later read already taken.
-        if (current.generation !== begun.generation || !upstream.isJoined(channelId) || current.trimmedSeq > begun.seq) return;
-        if (current.snapshot && current.snapshot.seq > begun.seq) return;
-        const listed: Entry[] = [];
-        for (const [place, item] of body['messages'].entries()) {
-          const entry = listedEntry(item, begun.seq, place);
-          if (!entry) return;
-          listed.push(entry);
-        }
-        // What was heard since the read began stays (it may be newer than the read); the rest is the snapshot's.
-        const heard = [...current.entries.values()].filter((entry) => entry.seq > begun.seq);
-        bytes -= current.bytes;
-        current.entries = new Map();
-        current.bytes = 0;
-        current.snapshot = { at: begun.at, seq: begun.seq, whole: body['hasMore'] === false };
-        for (const entry of [...listed, ...heard]) add(current, entry);
-        touch(channelId, current);
-        evict(channelId);
-      };
+      const begun = beginRead(state, channelId, now());
+      return (status, body) => void endRead(state, begun, sessionId, status, body, upstream.isJoined(channelId), now());
     },
-    posting(sessionId) {
-      const channelAtStart = options.channelOf(sessionId);
-      if (channelAtStart) posts.set(channelAtStart, (posts.get(channelAtStart) ?? 0) + 1);
-      let taken = false;
-      let ended = false;
-      return {
-        answered(status, body) {
-          // Learnt from this very answer, perhaps (a session made before a restart).
-          const channelId = channelAtStart ?? options.channelOf(sessionId);
-          const log = channelId === undefined ? undefined : logs.get(channelId);
-          if (!channelId || !log || status !== 201) return;
-          const message = listedOfPosted(body, channelId);
-          if (!message) return;
-          add(log, entryOf(message, ++seq));
-          taken = true;
-        },
-        ended() {
-          if (ended) return;
-          ended = true;
-          if (!channelAtStart) return;
-          const left = (posts.get(channelAtStart) ?? 1) - 1;
-          if (left > 0) posts.set(channelAtStart, left);
-          else posts.delete(channelAtStart);
-          // The message may be stored without the gateway knowing it: only a new read tells.
-          if (!taken) breakProof(logs.get(channelAtStart));
-        },
-      };
-    },
+    posting,
     stats: () => ({ ...counts }),
     close() {
-      clearInterval(sweep);
+      cancelSweep();
       for (const dispose of disposers) dispose();
     },
   };

@@ -14,16 +14,23 @@
  * than spend a request on it (`X-Purl-Edge: stale-budget`): the rest is for messages.
  * The memory held is bounded (GATEWAY_CACHE_MAX_BYTES, least recently used out first).
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
 import { sendError } from '../door/errors';
-import { readUpstreamBudget, writeUpstreamBudget } from '../upstream/rate-limit-headers';
-import type { RateLimitInfo } from '../../../src/shared/network';
-import { parseForBrowser } from '../upstream/strip-secrets';
+import { readUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 import type { SharedEdge } from '../redis/shared-edge';
 import type { FailedRead, UpstreamRead } from '../upstream/upstream-read';
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
+import { type KeptHow, sendKept, sendUnkept } from './edge-send';
+import { Flights } from './flights';
+import { keepRead, type PassedAnswer } from './keepable';
+import { freshnessOf, type KeptAnswer, KeptAnswers } from './kept-answers';
+import { othersCopy, readForOthers } from './others-copy';
+
+export type { KeptAnswer } from './kept-answers';
+export { matchesIfNoneMatch } from './kept-answers';
+export { sendUnkept } from './edge-send';
 
 export interface EdgeOptions {
   /** How long a kept answer is served without asking upstream, ms (> 0). */
@@ -42,6 +49,8 @@ export interface EdgeOptions {
   /** How long an instance waits for the copy another one is reading before it reads itself, ms (default 5 s). */
   sharedWaitMs?: number;
   now?: () => number;
+  /** Sets the pause between two looks for another instance's copy (default: setTimeout, unref'd). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface EdgeRequest {
@@ -93,26 +102,10 @@ export interface Edge {
   stats(): EdgeStats;
 }
 
-/** A good answer the edge keeps: checked, `secrets` dropped, the same bytes for everyone. */
-export interface KeptAnswer {
-  body: Buffer;
-  etag: string;
-  /** The upstream's own validator for it, for a conditional refresh. */
-  upstreamEtag?: string;
-  headers: [string, string | string[]][];
-  storedAt: number;
-}
-
 /** What a read gave: a kept answer, an answer to pass on as it came (not kept), or no answer. */
 export type EdgeOutcome =
   /** `value`: the answer parsed, when this read brought it (not on a hit), so a caller need not parse it again. */
-  { kind: 'kept'; entry: KeptAnswer; value?: unknown } | { kind: 'pass'; status: number; headers: [string, string | string[]][]; body: Buffer } | FailedRead;
-
-interface Flight {
-  outcome: Promise<EdgeOutcome>;
-  waiting: number;
-  abort: AbortController;
-}
+  { kind: 'kept'; entry: KeptAnswer; value?: unknown } | PassedAnswer | FailedRead;
 
 /** What the browsers that waited would have been told, had any still waited. */
 const ABANDONED: FailedRead = {
@@ -122,278 +115,94 @@ const ABANDONED: FailedRead = {
   message: "The agent's server took too long to answer. Purl will try again.",
 };
 
-/** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */
-const NOT_KEPT = new Set([...DROPPED_ANSWER_HEADERS, 'etag', 'last-modified', 'cache-control', 'age', 'date', 'expires', 'set-cookie', 'vary']);
+/** What a browser asking now gets: a kept answer at once, or its place in a read. */
+type Obtained = { how: 'hit' | 'stale-budget'; entry: KeptAnswer } | { how: 'miss'; outcome: Promise<EdgeOutcome>; leave: () => void };
 
-/** A strong validator for exactly these bytes. */
-const etagOf = (body: Buffer): string => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-
-/** If-None-Match matches with the weak comparison (RFC 9110 §13.1.2): `W/` is ignored, `*` matches. */
-export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((tag) => {
-    const text = tag.trim();
-    return text === '*' || text.replace(/^W\//, '') === etag;
-  });
-}
+type EdgeCounts = Omit<EdgeStats, 'ttlMs' | 'maxBytes' | 'entries' | 'bytes' | 'windowMs'>;
 
 /**
- * Sends an outcome that is not a kept answer: the failure as the gateway's error, or the
- * upstream's answer as it came (its budget, `budget` as last seen at `now`, restated).
+ * The wiring: the kept answers (kept-answers.ts) and the reads under way (flights.ts) as data,
+ * what may be kept decided by keepable.ts, the cluster's copies by others-copy.ts; here only
+ * the upstream read, the counts and the responses.
  */
-export function sendUnkept(res: ServerResponse, outcome: Exclude<EdgeOutcome, { kind: 'kept' }>, budget: RateLimitInfo, now: number): void {
-  if (outcome.kind === 'failed') {
-    sendError(res, outcome.status, outcome.code, outcome.message);
-    return;
-  }
-  if (res.destroyed || res.headersSent) return;
-  for (const [name, value] of outcome.headers) res.setHeader(name, value);
-  writeUpstreamBudget(budget, res, now);
-  res.setHeader('Content-Length', outcome.body.length);
-  res.writeHead(outcome.status);
-  res.end(outcome.body);
-}
-
 export function createEdge(options: EdgeOptions): Edge {
-  const now = options.now ?? Date.now;
-  const kept = new Map<string, KeptAnswer>();
-  /** Upstream reads under way, by key, with how many browsers wait for each. */
-  const flights = new Map<string, Flight>();
-  const counts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0, sharedHits: 0 };
-  const shared = options.shared;
-  const sharedWaitMs = options.sharedWaitMs ?? 5_000;
-  let bytes = 0;
-
-  function forget(key: string): void {
-    const entry = kept.get(key);
-    if (!entry) return;
-    bytes -= entry.body.length;
-    kept.delete(key);
-  }
-
-  function keep(key: string, entry: KeptAnswer): void {
-    forget(key);
-    kept.set(key, entry);
-    bytes += entry.body.length;
-    // A Map iterates in insertion order, and a hit re-inserts: the first is the least recently used.
-    for (const oldest of kept.keys()) {
-      if (bytes <= options.maxBytes) break;
-      forget(oldest);
-    }
-  }
-
-  /**
-   * A copy another instance stored within `ttlMs`, kept here too; undefined when there is
-   * none, or when it is not one this instance would have kept itself: Redis is another
-   * process's word, so the body passes the same boundary check as an upstream answer (and
-   * `secrets` are dropped again), and of its headers only a JSON content type is taken.
-   */
-  async function sharedCopy(key: string, request: EdgeRequest, ttlMs: number): Promise<KeptAnswer | undefined> {
-    const copy = await shared?.get(key);
-    const age = copy === undefined ? Number.NaN : now() - copy.storedAt;
-    if (!copy || !(age >= 0 && age < ttlMs) || copy.body.length > options.maxBytes) return undefined;
-    let body = copy.body;
-    try {
-      const clean = parseForBrowser(body, false);
-      request.check(clean.value);
-      if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
-    } catch {
-      return undefined;
-    }
-    const entry: KeptAnswer = {
-      body,
-      etag: etagOf(body),
-      headers: [['content-type', 'application/json; charset=utf-8']],
-      storedAt: copy.storedAt,
-      ...(copy.upstreamEtag === undefined ? {} : { upstreamEtag: copy.upstreamEtag }),
-    };
-    counts.sharedHits++;
-    keep(key, entry);
-    return entry;
-  }
-
-  /**
-   * With other instances (REDIS_URL): their fresh copy, else the lease to read for them all,
-   * else their copy once the instance holding the lease has stored it. Undefined: read
-   * upstream (this instance holds the lease, or waited in vain, or Redis is down).
-   */
-  async function fromOthers(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<KeptAnswer | undefined> {
-    // With no window (GATEWAY_CACHE_TTL=0) there is nothing to share: every read is upstream's.
-    if (!shared || ttlMs <= 0) return undefined;
-    const deadline = now() + sharedWaitMs;
-    for (;;) {
-      const copy = await sharedCopy(key, request, ttlMs);
-      if (copy) return copy;
-      if (signal.aborted || (await shared.lease(key, sharedWaitMs))) return undefined;
-      if (now() >= deadline) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const now = options.now ?? unrefClock.now;
+  const kept = new KeptAnswers(options.maxBytes);
+  const flights = new Flights<EdgeOutcome>();
+  const counts: EdgeCounts = { hits: 0, misses: 0, coalesced: 0, upstreamReads: 0, staleForBudget: 0, notModified: 0, upstreamNotModified: 0, sharedHits: 0 };
+  const { shared, budget, maxBytes } = options;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
+  const others = shared && { shared, waitMs: options.sharedWaitMs ?? 5_000, maxBytes, now, setTimer };
 
   /** The upstream's answer (or another instance's fresh copy), cleaned, checked, and kept when it is good. */
   async function refresh(key: string, request: EdgeRequest, ttlMs: number, signal: AbortSignal): Promise<EdgeOutcome> {
-    const copy = await fromOthers(key, request, ttlMs, signal);
-    if (copy) return { kind: 'kept', entry: copy };
+    // With no window (GATEWAY_CACHE_TTL=0) there is nothing to share: every read is upstream's.
+    const cluster = others && ttlMs > 0 ? others : undefined;
+    const copy = cluster && (await othersCopy(cluster, key, request.check, ttlMs, signal));
+    if (copy) {
+      counts.sharedHits++;
+      kept.keep(key, copy);
+      return { kind: 'kept', entry: copy };
+    }
     // Everyone who waited left meanwhile: nothing to read for.
     if (signal.aborted) return { ...ABANDONED };
-    if (!shared || ttlMs <= 0) return readUpstreamAndKeep(key, request, signal);
-    try {
-      const outcome = await readUpstreamAndKeep(key, request, signal);
-      // For the other instances: kept in Redis long past the window, so a conditional refresh can use its validator.
-      if (outcome.kind === 'kept') await shared.put(key, outcome.entry, Math.max(10 * ttlMs, 60_000));
-      return outcome;
-    } finally {
-      await shared.release(key);
-    }
+    const read = () => readUpstreamAndKeep(key, request, signal);
+    return cluster ? readForOthers(cluster.shared, key, ttlMs, read) : read();
   }
 
   async function readUpstreamAndKeep(key: string, request: EdgeRequest, signal: AbortSignal): Promise<EdgeOutcome> {
     counts.upstreamReads++;
-    const held = kept.get(key);
+    const held = kept.peek(key);
     const read = await options.read(key, request.client, held?.upstreamEtag, signal);
     if (read.kind === 'failed') return read;
     const arrivedAt = now();
-    options.budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
-    // Unchanged upstream: the answer held when asking is current again, with no body to
-    // read or check (kept afresh if it was dropped meanwhile to make room).
-    if (read.status === 304 && held) {
-      counts.upstreamNotModified++;
-      held.storedAt = arrivedAt;
-      if (kept.get(key) !== held) keep(key, held);
-      return { kind: 'kept', entry: held };
-    }
-    return settle(key, request, read);
-  }
-
-  /** Keeps a full upstream answer when it is good; says what to send either way. */
-  function settle(key: string, request: EdgeRequest, read: UpstreamRead & { kind: 'answer' }): EdgeOutcome {
-    const arrivedAt = now();
-    let body = read.body;
-    let isGood = false;
-    let parsed: unknown;
-    if (isJson(read)) {
-      try {
-        const clean = parseForBrowser(body, read.status >= 400);
-        parsed = clean.value;
-        if (clean.stripped) body = Buffer.from(JSON.stringify(clean.value));
-        if (read.status === 200) {
-          request.check(clean.value);
-          isGood = true;
-        }
-      } catch {
-        // Broken JSON or the wrong shape: passed on unchanged for the worker to refuse, never kept.
-      }
-    }
-    if (isGood && body.length <= options.maxBytes) {
-      const entry: KeptAnswer = { body, etag: etagOf(body), headers: browserHeaders(read.headers, NOT_KEPT), storedAt: arrivedAt };
-      const upstreamEtag = read.headers['etag'];
-      if (typeof upstreamEtag === 'string') entry.upstreamEtag = upstreamEtag;
-      keep(key, entry);
-      return { kind: 'kept', entry, value: parsed };
-    }
-    // A newer answer replaced what was kept, even if it cannot be kept itself.
-    if (read.status >= 200 && read.status < 300) forget(key);
-    return { kind: 'pass', status: read.status, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body };
-  }
-
-  function sendKept(req: IncomingMessage, res: ServerResponse, entry: KeptAnswer, how: 'hit' | 'miss' | 'stale-budget'): void {
-    if (res.destroyed || res.headersSent) return;
-    const at = now();
-    res.setHeader('ETag', entry.etag);
-    res.setHeader('Age', String(Math.max(0, Math.floor((at - entry.storedAt) / 1000))));
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('X-Purl-Edge', how);
-    writeUpstreamBudget(options.budget.last(), res, at);
-    if (matchesIfNoneMatch(req.headers['if-none-match'], entry.etag)) {
-      counts.notModified++;
-      res.writeHead(304);
-      res.end();
-      return;
-    }
-    for (const [name, value] of entry.headers) res.setHeader(name, value);
-    res.setHeader('Content-Length', entry.body.length);
-    res.writeHead(200);
-    res.end(entry.body);
-  }
-
-  function sendOutcome(req: IncomingMessage, res: ServerResponse, outcome: EdgeOutcome): void {
-    if (outcome.kind === 'kept') sendKept(req, res, outcome.entry, 'miss');
-    else sendUnkept(res, outcome, options.budget.last(), now());
+    budget.note(readUpstreamBudget(read.headers, arrivedAt), arrivedAt);
+    // Unchanged upstream: the kept answer is only re-stamped.
+    if (read.status === 304 && held) counts.upstreamNotModified++;
+    return keepRead(kept, key, held, read, request.check, arrivedAt);
   }
 
   /**
    * The kept answer if fresh (or, while the budget is low, kept at all), else the read under
    * way or a new one, with `leave` to call if the browser goes before it settles.
    */
-  function obtain(
-    request: EdgeRequest,
-    ttlMs: number,
-  ): { how: 'hit' | 'stale-budget'; entry: KeptAnswer } | { how: 'miss'; outcome: Promise<EdgeOutcome>; leave: () => void } {
+  function obtain(request: EdgeRequest, ttlMs: number): Obtained {
     const key = request.path;
-    const entry = kept.get(key);
+    const entry = kept.peek(key);
     const at = now();
-    if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < ttlMs) {
+    const how = entry ? freshnessOf(entry, at, ttlMs, () => budget.edgeWindow(ttlMs, kept.size, at)) : 'stale';
+    if (entry && how === 'fresh') {
       counts.hits++;
-      kept.delete(key);
-      kept.set(key, entry);
+      kept.touch(key);
       return { how: 'hit', entry };
     }
-    // Past the window, a kept answer is still served while the upstream's budget says the
-    // edge's own read must wait (its window stretched as the budget falls; no read of its
-    // own at all in the reserve), so users' messages get what is left.
-    if (entry && at - entry.storedAt >= 0 && at - entry.storedAt < options.budget.edgeWindow(ttlMs, kept.size, at)) {
+    if (entry && how === 'stale-budget') {
       counts.staleForBudget++;
-      return { how: 'stale-budget', entry };
+      return { how, entry };
     }
     counts.misses++;
-    let flight = flights.get(key);
-    if (flight) counts.coalesced++;
-    else {
-      const abort = new AbortController();
-      // One read for everyone who asks meanwhile.
-      const started: Flight = {
-        outcome: refresh(key, request, ttlMs, abort.signal).finally(() => {
-          if (flights.get(key) === started) flights.delete(key);
-        }),
-        waiting: 0,
-        abort,
-      };
-      flights.set(key, started);
-      flight = started;
-    }
-    const joined = flight;
-    joined.waiting += 1;
-    let isGone = false;
-    const leave = () => {
-      if (isGone) return;
-      isGone = true;
-      joined.waiting -= 1;
-      // Nobody waits any more (they gave up: a hung or crawling server): the read ends, as a
-      // forwarded request does when its browser leaves, and the next browser starts afresh
-      // instead of joining a read that may hang until the upstream timeout.
-      if (joined.waiting === 0 && flights.get(key) === joined) {
-        flights.delete(key);
-        joined.abort.abort();
-      }
-    };
-    void joined.outcome.then(() => {
-      isGone = true;
-    });
-    return { how: 'miss', outcome: joined.outcome, leave };
+    const joined = flights.join(key, (signal) => refresh(key, request, ttlMs, signal));
+    if (joined.isCoalesced) counts.coalesced++;
+    return { how: 'miss', outcome: joined.outcome, leave: joined.leave };
+  }
+
+  function send(req: IncomingMessage, res: ServerResponse, entry: KeptAnswer, how: KeptHow): void {
+    const at = now();
+    if (sendKept(req, res, entry, how, budget.last(), at)) counts.notModified++;
   }
 
   return {
     serve(req, res, request) {
       const got = obtain(request, options.ttlMs);
       if (got.how !== 'miss') {
-        sendKept(req, res, got.entry, got.how);
+        send(req, res, got.entry, got.how);
         return;
       }
       res.on('close', () => {
         if (!res.writableFinished) got.leave();
       });
       got.outcome.then(
-        (outcome) => sendOutcome(req, res, outcome),
+        (outcome) => (outcome.kind === 'kept' ? send(req, res, outcome.entry, 'miss') : sendUnkept(res, outcome, budget.last(), now())),
         // refresh() does not reject (its read never does, and checks are caught); were a bug to
         // make it, every waiting browser still gets an answer instead of a hung request.
         () => sendError(res, 502, 'UPSTREAM_UNAVAILABLE', "The agent's server isn't reachable right now. Purl will try again shortly."),
@@ -407,8 +216,9 @@ export function createEdge(options: EdgeOptions): Edge {
       return got.outcome;
     },
     stats: () => {
-      const windowMs = options.budget.edgeWindow(options.ttlMs, kept.size, now());
-      return { ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes, ...counts, windowMs: Number.isFinite(windowMs) ? windowMs : null };
+      const windowMs = budget.edgeWindow(options.ttlMs, kept.size, now());
+      const held = { ttlMs: options.ttlMs, maxBytes: options.maxBytes, entries: kept.size, bytes: kept.bytes };
+      return { ...held, ...counts, windowMs: Number.isFinite(windowMs) ? windowMs : null };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
 import { createMemoriesNotice, type MemoriesNotice } from './memories-notice';
 
 describe('the memories notice', () => {
@@ -56,5 +57,21 @@ describe('the memories notice', () => {
     vi.advanceTimersByTime(5_000);
     expect(sent).toHaveLength(1);
     expect(() => createMemoriesNotice({ windowMs: 0, send: () => undefined })).toThrowError(RangeError);
+  });
+
+  it('waits on the clock it is given', () => {
+    const clock = manualClock(1_000_000);
+    const told: string[] = [];
+    const onClock = createMemoriesNotice({ windowMs: 2_000, send: (_agentId, cursor) => told.push(cursor), ...clock });
+    onClock.changed('a', 'e.1');
+    onClock.changed('a', 'e.2');
+    expect(clock.pending()).toBe(1);
+    clock.advance(1_999);
+    expect(told).toEqual(['e.1']);
+    clock.advance(1);
+    expect(told).toEqual(['e.1', 'e.2']);
+    onClock.changed('a', 'e.3');
+    onClock.close();
+    expect(clock.pending()).toBe(0);
   });
 });

@@ -4,6 +4,8 @@
  * at once; changes that come within the window after it are told once, at the window's
  * end, with the newest cursor (a browser needs only where the sync stands, not each step).
  */
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
 
 /** The shortest window (the gateway's is max(GATEWAY_CACHE_TTL, this)): with no edge window, browsers are still not told more often than this. */
 export const MIN_NOTICE_WINDOW_MS = 2_000;
@@ -14,6 +16,8 @@ export interface MemoriesNoticeOptions {
   /** Tells every browser that `agentId`'s memories changed and the sync stands at `cursor`. */
   send(agentId: string, cursor: string): void;
   now?: () => number;
+  /** Sets the timer that tells a notice at its window's end (default: setTimeout, unref'd: it keeps no process alive). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface MemoriesNotice {
@@ -26,12 +30,13 @@ export interface MemoriesNotice {
 interface AgentNotice {
   sentAt: number;
   /** The newest cursor not told yet, with the timer that tells it. */
-  pending?: { cursor: string; timer: NodeJS.Timeout };
+  pending?: { cursor: string; cancel: () => void };
 }
 
 export function createMemoriesNotice(options: MemoriesNoticeOptions): MemoriesNotice {
   if (!(options.windowMs > 0)) throw new RangeError(`The memories notice window must be more than 0 ms; got ${options.windowMs}.`);
-  const now = options.now ?? Date.now;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   /** One entry per agent that changed (the agents on the server: a few). */
   const agents = new Map<string, AgentNotice>();
 
@@ -59,17 +64,16 @@ export function createMemoriesNotice(options: MemoriesNoticeOptions): MemoriesNo
         send(agentId, notice, cursor);
         return;
       }
-      const timer = setTimeout(() => {
+      // A notice waiting for its window keeps no process alive (close() drops it on shutdown).
+      const cancel = setTimer(() => {
         const newest = notice.pending?.cursor ?? cursor;
         notice.pending = undefined;
         send(agentId, notice, newest);
       }, waitMs);
-      // A notice waiting for its window keeps no process alive (close() drops it on shutdown).
-      timer.unref();
-      notice.pending = { cursor, timer };
+      notice.pending = { cursor, cancel };
     },
     close() {
-      for (const notice of agents.values()) clearTimeout(notice.pending?.timer);
+      for (const notice of agents.values()) notice.pending?.cancel();
       agents.clear();
     },
   };

@@ -1,0 +1,59 @@
+/**
+ * The sync route's query (server/gateway/edge/sync.ts): which requests are the sync route, and
+ * what is wrong with one that is not well formed, as a sentence.
+ */
+import { CURSOR } from './sync-log';
+
+export const SYNC_PATH = '/api/purl/sync';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface SyncQuery {
+  agentId?: string;
+  /** The browser's cursor, as sent (checked for form). */
+  since?: string;
+  /** The open chat's session and how many of its latest messages to bring. */
+  chat?: { session: string; limit: number };
+}
+
+const SYNC_PARAMETERS = ['agentId', 'since', 'session', 'limit'];
+
+/**
+ * The sync route's query, or a sentence saying what is wrong with it; undefined when the
+ * request is not for the sync route at all. Only `agentId` and `since` are accepted, each
+ * at most once.
+ */
+export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQuery } | { problem: string } | undefined {
+  const questionMark = rawUrl.indexOf('?');
+  const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
+  if (path !== SYNC_PATH || method !== 'GET') return undefined;
+  return parseSyncQuery(new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1)));
+}
+
+/** The sync route's query, or a sentence saying what is wrong with it. */
+export function parseSyncQuery(params: URLSearchParams): { query: SyncQuery } | { problem: string } {
+  const names = [...params.keys()];
+  const unknown = names.find((name) => !SYNC_PARAMETERS.includes(name));
+  if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only agentId, since, session and limit are.` };
+  if (new Set(names).size !== names.length) return { problem: 'Each of agentId, since, session and limit may be given once.' };
+  const query: SyncQuery = {};
+  const agentId = params.get('agentId');
+  if (agentId !== null) {
+    if (!UUID.test(agentId)) return { problem: 'The agentId must be a UUID.' };
+    query.agentId = agentId.toLowerCase();
+  }
+  const since = params.get('since');
+  if (since !== null) {
+    if (!CURSOR.test(since)) return { problem: 'The since parameter must be a cursor this gateway gave out; leave it out to sync from the start.' };
+    query.since = since;
+  }
+  const session = params.get('session');
+  const limit = params.get('limit');
+  if ((session === null) !== (limit === null)) return { problem: 'The session and limit parameters go together: give both or neither.' };
+  if (session !== null && limit !== null) {
+    if (!UUID.test(session)) return { problem: 'The session must be a UUID.' };
+    if (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 100) return { problem: 'The limit must be a whole number from 1 to 100.' };
+    query.chat = { session: session.toLowerCase(), limit: Number(limit) };
+  }
+  return { query };
+}

@@ -9,10 +9,7 @@
  */
 import { MAX_MESSAGE_LENGTH } from '../../../src/shared/api';
 import { MAX_METADATA_BYTES } from '../../../src/shared/limits';
-
-/** A canonical UUID (what ElizaOS's `validateUuid` accepts), any version. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UUID_SEGMENT = '([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})';
+import { isRecord, isUuid, UUID_SEGMENT } from '../../../src/shared/ids';
 
 /** Which per-client limit a route counts against, besides the API-wide one. */
 export type RouteLimit = 'api' | 'memories';
@@ -39,8 +36,6 @@ export interface ApiRoute {
   why: string;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** Fields a body may hold, and nothing else. */
 function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): string | undefined {
   const extra = Object.keys(body).find((key) => !allowed.includes(key));
@@ -58,8 +53,8 @@ function checkNewSession(body: unknown): string | undefined {
   if (!isRecord(body)) return 'The body must be a JSON object.';
   const extra = onlyFields(body, ['agentId', 'userId', 'metadata']);
   if (extra) return extra;
-  if (typeof body['agentId'] !== 'string' || !UUID.test(body['agentId'])) return 'agentId must be a UUID.';
-  if (typeof body['userId'] !== 'string' || !UUID.test(body['userId'])) return 'userId must be a UUID.';
+  if (typeof body['agentId'] !== 'string' || !isUuid(body['agentId'])) return 'agentId must be a UUID.';
+  if (typeof body['userId'] !== 'string' || !isUuid(body['userId'])) return 'userId must be a UUID.';
   return checkMetadata(body['metadata']);
 }
 

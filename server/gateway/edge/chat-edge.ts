@@ -24,6 +24,7 @@
  * (`{messages, hasMore, cursors}`, createdAt as ISO text); anything else goes upstream.
  */
 import { parseSessionMessages } from '../../../src/shared/api';
+import { isRecord, isUuid } from '../../../src/shared/ids';
 import type { UpstreamSocket } from '../upstream/upstream-socket';
 
 /**
@@ -37,9 +38,7 @@ export const HORIZON_MS = 10 * 60_000;
 /** Messages kept per channel: the worker asks for at most 100 (the route's limit). */
 export const KEEP_MESSAGES = 100;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SESSION_GONE = new Set([404, 410]);
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export interface ChatEdgeOptions {
   upstream: UpstreamSocket;
@@ -136,7 +135,7 @@ export function listedOfPosted(answer: unknown, channelId: string) {
   const message = isRecord(answer) ? answer['userMessage'] : undefined;
   if (!isRecord(message)) return undefined;
   const { id, channel_id: channel, author_id: authorId, content, created_at: createdAt, metadata } = message;
-  if (typeof id !== 'string' || !UUID.test(id) || typeof channel !== 'string' || channel.toLowerCase() !== channelId) return undefined;
+  if (typeof id !== 'string' || !isUuid(id) || typeof channel !== 'string' || channel.toLowerCase() !== channelId) return undefined;
   if (typeof authorId !== 'string' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   return {
     id,

@@ -33,6 +33,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../../src/shared/api';
 import { EDGE_HEADER } from '../../../src/shared/budget';
+import { isRecord, isUuid } from '../../../src/shared/ids';
 import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
 import type { ChatEdge } from './chat-edge';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
@@ -49,7 +50,6 @@ export const MAX_TOMBSTONES = 10_000;
 /** Answers kept ready for the cursors browsers send (most are at the same few), per state. */
 const MAX_READY_ANSWERS = 256;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CURSOR = /^([0-9a-f]{12})\.(0|[1-9][0-9]{0,14})$/;
 const AGENTS_PATH = '/api/agents';
 const memoriesPath = (agentId: string) => `/api/agents/${agentId}/memories?tableName=messages&includeEmbedding=false`;
@@ -83,7 +83,7 @@ export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQue
   const query: SyncQuery = {};
   const agentId = params.get('agentId');
   if (agentId !== null) {
-    if (!UUID.test(agentId)) return { problem: 'The agentId must be a UUID.' };
+    if (!isUuid(agentId)) return { problem: 'The agentId must be a UUID.' };
     query.agentId = agentId.toLowerCase();
   }
   const since = params.get('since');
@@ -95,7 +95,7 @@ export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQue
   const limit = params.get('limit');
   if ((session === null) !== (limit === null)) return { problem: 'The session and limit parameters go together: give both or neither.' };
   if (session !== null && limit !== null) {
-    if (!UUID.test(session)) return { problem: 'The session must be a UUID.' };
+    if (!isUuid(session)) return { problem: 'The session must be a UUID.' };
     if (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 100) return { problem: 'The limit must be a whole number from 1 to 100.' };
     query.chat = { session: session.toLowerCase(), limit: Number(limit) };
   }
@@ -178,10 +178,6 @@ interface AgentLog {
   dueAt?: number;
   /** The window (a slot of `memoriesTtlMs`, counted from epoch 0) whose read went upstream for a mark. */
   forcedSlot?: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The list under `data.<key>` of an answer the edge already checked. */

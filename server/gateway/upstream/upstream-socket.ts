@@ -24,6 +24,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { isRecord, isUuid } from '../../../src/shared/ids';
 
 export type UpstreamState = 'up' | 'down' | 'refused';
 
@@ -128,10 +129,7 @@ export const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
  * name makes a stock ElizaOS answer it as surely as Purl's own; "purl" says who sent it.
  */
 export const SOCKET_SOURCE = 'purl_client_chat';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCESS_DENIED = /^Access denied/;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
 
 /**
  * A `messageBroadcast` as the sessions GET lists it, with its channel; undefined when it

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { matchElizaRoute } from '../server/gateway/routes';
 import { ask, hasNoCors } from '../server/gateway/test-kit';
-import { parseRateLimit } from '../sw/rate-limit';
+import { parseRateLimit } from '../src/shared/rate-limit';
 import { countOnServer, openChat, replyTo, typeMessage, waitForReply } from './helpers';
 import { faultStack, root, stackInfo } from './stack';
 

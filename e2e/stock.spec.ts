@@ -12,7 +12,7 @@ import { startGateway, type Gateway } from '../server/gateway/app';
 import { readGatewayOptions } from '../server/gateway/options';
 import { startEmbeddedEliza, type EmbeddedEliza } from '../server/eliza-process';
 import { ask } from '../server/gateway/test-kit';
-import { readRateLimitMember } from '../sw/rate-limit';
+import { readRateLimitMember } from '../src/shared/rate-limit';
 import { startFaultProxy } from './fault-proxy';
 import { conversationRows, conversationStartingWith, openChat, openPurl, postToAgent, replyTo, typeMessage } from './helpers';
 import { root, TEST_CLIENT_ENV } from './stack';

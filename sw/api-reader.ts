@@ -4,6 +4,7 @@
  * answer, or none, rejects with a PurlError that says why.
  */
 import { PurlError } from '../src/shared/errors';
+import { isRecord } from '../src/shared/ids';
 import type { Priority } from '../src/shared/network';
 import type { FreshCache } from './fresh-cache';
 
@@ -33,7 +34,7 @@ const UPSTREAM_BAD_ANSWER = 'UPSTREAM_BAD_ANSWER';
 async function failureOf(response: Response): Promise<PurlError> {
   if (response.status === 502) {
     const body: unknown = await response.json().catch(() => undefined);
-    const error = typeof body === 'object' && body !== null ? (body as { error?: { code?: unknown } }).error : undefined;
+    const error = isRecord(body) ? (body['error'] as { code?: unknown } | undefined) : undefined;
     if (error?.code === UPSTREAM_BAD_ANSWER) return new PurlError('bad-response', 'the gateway refused the server’s answer');
   }
   return new PurlError('http-error', `HTTP ${response.status}`);

@@ -15,7 +15,8 @@
  */
 import { budgetTierOf, SHARE_POLICY, UPSTREAM_POLICY } from '../src/shared/budget';
 import type { PollKind, RateLimitInfo, UpstreamFigures } from '../src/shared/network';
-import { BucketShare, readRateLimitMember, stretchForBudget } from './rate-limit';
+import { readRateLimitMember } from '../src/shared/rate-limit';
+import { BucketShare, stretchForBudget } from './rate-limit';
 import { scheduleDefaults, type ScheduleOptions } from './schedule';
 
 /** Requests each poll spends (memories: the agent list and the memories), for budget stretching. */

@@ -168,6 +168,23 @@ describe('the outbox', () => {
     expect(await listOutbox(h.db)).toMatchObject([{ clientId: 'a', state: 'retrying' }]);
   });
 
+  it('tells its listener of each message that reached the server, once the message is stored, and no one once removed', async () => {
+    const h = await harness();
+    const heard: string[] = [];
+    const remove = h.chat.onSent(async () => {
+      heard.push((await listChat(h.db, AGENT)).map((m) => m.text).join(','));
+    });
+    await h.chat.enqueue(typed('a', 'first', 1));
+    await h.chat.drain();
+    expect(heard).toEqual(['first']);
+    remove();
+    h.clock.now += 2_000;
+    await h.chat.enqueue(typed('b', 'second', 2));
+    await h.chat.drain();
+    expect(heard).toEqual(['first']);
+    expect(h.server.messages.map((m) => m.content)).toEqual(['first', 'second']);
+  });
+
   it('ignores a repeated command for the same message, before and after it was sent', async () => {
     const h = await harness();
     await h.chat.enqueue(typed('a'));

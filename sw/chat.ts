@@ -38,8 +38,6 @@ export interface ChatOptions {
   minIntervalMs: () => number;
   /** Epoch ms before which nothing can be sent anyway (Retry-After, open breaker). */
   notBefore: () => number;
-  /** A message reached the server (the agent's reply is likely soon). */
-  onSent?: () => Promise<void>;
   /** Waits `ms` (Background Sync's drain waits out the pacing between messages); setTimeout when absent. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -80,6 +78,11 @@ export interface Chat {
    * time). Rejects while messages still wait, so the browser fires the event again later.
    */
   drainForSync(maxWaitMs: number): Promise<void>;
+  /**
+   * Hears each message that reached the server (the agent's reply is likely soon), awaited
+   * before the next is sent; returns its remover. One listener: a second replaces the first.
+   */
+  onSent(listener: () => Promise<void>): () => void;
 }
 
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -105,6 +108,7 @@ export function createChat(options: ChatOptions): Chat {
   const url = (path: string) => new URL(path, options.origin).href;
   const changed = (...stores: StoreName[]) => broadcast({ type: 'data-changed', stores });
   let draining: Promise<number | undefined> | null = null;
+  let sentListener: () => Promise<void> = async () => undefined;
 
   async function userId(db: PurlDatabase): Promise<string> {
     const existing = await getMeta(db, 'userId');
@@ -255,7 +259,7 @@ export function createChat(options: ChatOptions): Chat {
         if (response.ok) {
           await store([parsePostedMessage(await readJson(response), current)]);
           await setMeta(await getDb(), 'lastMessageSentAt', now());
-          await options.onSent?.();
+          await sentListener();
           return 'next';
         }
         if (isPermanentRefusal(response.status)) {
@@ -290,6 +294,12 @@ export function createChat(options: ChatOptions): Chat {
   }
 
   return {
+    onSent(listener) {
+      sentListener = listener;
+      return () => {
+        if (sentListener === listener) sentListener = async () => undefined;
+      };
+    },
     receive: async (messages) => ((await store(messages)) ? 'changed' : 'unchanged'),
     async enqueue(message) {
       const text = message.text.trim();

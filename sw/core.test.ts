@@ -115,9 +115,71 @@ function running(now: number): Partial<MetaValues> {
 const schedule = (nextDueAt: number, intervalMs: number, errorStreak = 0) => ({ nextDueAt, intervalMs, unchangedStreak: 0, errorStreak });
 const message = (text: string) => ({ type: 'send-message', clientId: crypto.randomUUID(), agentId: AGENT, text, createdAt: Date.now() }) as const;
 const heartbeat = { type: 'heartbeat', tabId: 'tab-1', visible: true, active: true } as const;
-const flushSoon = () => new Promise((resolve) => setTimeout(resolve, 200));
-/** vi.waitFor with room for a loaded machine (fake-indexeddb runs slowly when the cores are busy). */
-const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 5_000, interval: 50 });
+/**
+ * The clock is fake (vitest's timers and Date); IndexedDB is not: fake-indexeddb runs each
+ * request as a real setImmediate task. Those tasks are counted, and the clock moves on in
+ * steps of STEP_MS only once they are all done, so the worker's timers fire in the order
+ * and at the times they would for real, and a test that waits seconds takes milliseconds.
+ */
+const STEP_MS = 10;
+type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
+/** Node's setImmediate (this file compiles with the worker's lib, which has none). */
+const scope = globalThis as unknown as { setImmediate: Immediate };
+const realSetImmediate = scope.setImmediate;
+let tasks = 0;
+function countTasks(): void {
+  scope.setImmediate = (callback, ...args) => {
+    tasks += 1;
+    return realSetImmediate(() => {
+      tasks -= 1;
+      callback(...args);
+    });
+  };
+}
+/** Lets everything that does not wait for the clock finish (IndexedDB, promises). */
+async function settle(): Promise<void> {
+  for (let quiet = 0; quiet < 3; ) {
+    await new Promise<void>((resolve) => realSetImmediate(() => resolve()));
+    quiet = tasks === 0 ? quiet + 1 : 0;
+  }
+}
+/** `ms` of the worker's time go by. */
+async function elapse(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  await settle();
+  while (Date.now() < until) {
+    await vi.advanceTimersByTimeAsync(Math.min(STEP_MS, until - Date.now()));
+    await settle();
+  }
+}
+/** Time goes by until `promise` settles; resolves or rejects with it. */
+async function drive<T>(promise: Promise<T>): Promise<T> {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await settle();
+  while (!settled) await elapse(STEP_MS);
+  return promise;
+}
+/** Checks every `everyMs` of the worker's time until `check` passes, for at most `withinMs`. */
+async function eventually<T>(check: () => T | Promise<T>, { withinMs = 5_000, everyMs = 50 } = {}): Promise<T> {
+  const until = Date.now() + withinMs;
+  await settle();
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() >= until) throw error;
+    }
+    await elapse(everyMs);
+  }
+}
 
 /** A message typed a minute ago, four attempts in, its backoff running for four more minutes. */
 async function queueMessageTypedDuringOutage(now: number): Promise<void> {
@@ -136,8 +198,13 @@ async function queueMessageTypedDuringOutage(now: number): Promise<void> {
 
 beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  countTasks();
 });
-afterEach(() => vi.useRealTimers());
+afterEach(() => {
+  vi.useRealTimers();
+  scope.setImmediate = realSetImmediate;
+});
 
 describe('the core', () => {
   it('sends a message typed while a chat poll hangs at once, not when the poll gives up', async () => {
@@ -159,7 +226,7 @@ describe('the core', () => {
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
 
     void core.handle(message('Hello while the poll hangs'));
-    await flushSoon();
+    await elapse(200);
     expect(calls).toContain('POST /api/messaging/sessions/s1/messages');
   });
 
@@ -168,10 +235,10 @@ describe('the core', () => {
     const { core, calls, db } = await harness(server, running(Date.now()), { requestTimeoutMs: 20_000 });
     const typed = message('Saved before it is sent');
     const started = Date.now();
-    await core.handle(typed);
+    await drive(core.handle(typed));
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await db.get('outbox', typed.clientId)).toMatchObject({ text: 'Saved before it is sent' });
-    await vi.waitFor(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
+    await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'), { withinMs: 1_000 });
   });
 
   it('sends the probe when the breaker’s timeout passes, not when the polls’ backoff ends, and then polls the rest at once', async () => {
@@ -188,7 +255,7 @@ describe('the core', () => {
       { breakerTimeoutMs: 1_500 },
     );
     void core.handle(heartbeat);
-    await flushSoon();
+    await elapse(200);
     expect(calls).toEqual([]);
     // Within seconds of the probe time, not the minutes of their backoff: one poll probes, and the other follows once it got through.
     await eventually(() => expect(calls).toContain(`GET /api/agents/${AGENT}/memories`));
@@ -250,14 +317,14 @@ describe('the core', () => {
     expect((await db.get('meta', 'sync')) as MetaValues['sync']).not.toHaveProperty('error');
 
     chatFails = false;
-    await vi.waitFor(
+    await eventually(
       async () => {
         void core.handle(heartbeat);
         const status = (await db.get('meta', 'chatPoll')) as MetaValues['chatPoll'];
         expect(status.error).toBeUndefined();
         expect(status.succeededAt).toBeGreaterThan(failedAt);
       },
-      { timeout: 8_000, interval: 250 },
+      { withinMs: 8_000, everyMs: 250 },
     );
   });
 
@@ -279,7 +346,7 @@ describe('the core', () => {
     // The memories were brought by that request: their next poll is an interval from it, not at now + 1.5 s.
     expect(schedules.memories!.nextDueAt).toBeGreaterThanOrEqual(now + 2_000);
     // Past the memories' first deadline, only the chat poll has gone, each time with the memories' delta.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await elapse(2_500);
     expect(server.calls.length).toBeGreaterThanOrEqual(2);
     expect(new Set(server.calls)).toEqual(new Set(['GET /api/purl/sync']));
     expect(server.syncs.every((query) => query.includes('session=s1'))).toBe(true);
@@ -299,7 +366,7 @@ describe('the core', () => {
     // many times as it fails, instead of 2, 4, 8 … s, which after ten minutes would be minutes.
     for (let i = 0; i < 4; i += 1) {
       void core.handle(heartbeat);
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await elapse(1_100);
     }
     const offline = ((await db.get('meta', 'schedules')) as MetaValues['schedules']).chat!;
     expect(offline).toMatchObject({ intervalMs: 1_000, errorStreak: 0 });
@@ -343,14 +410,14 @@ describe('the core', () => {
       randomUUID: () => crypto.randomUUID(),
       loadOverrides: async () => ({}),
     });
-    await core.handle({ type: 'tab-closed', tabId: 'warm-up' });
+    await drive(core.handle({ type: 'tab-closed', tabId: 'warm-up' }));
     // Every write fails as a full disk makes it fail; reads still work.
     const transaction = db.transaction.bind(db);
     db.transaction = ((stores: never, mode?: IDBTransactionMode) => {
       if (mode === 'readwrite') throw full;
       return transaction(stores, mode);
     }) as typeof db.transaction;
-    await expect(core.handle(message('No room for me'))).rejects.toBe(full);
+    await expect(drive(core.handle(message('No room for me')))).rejects.toBe(full);
     expect(events).toContainEqual({ type: 'storage-full' });
     db.transaction = transaction;
   });
@@ -359,7 +426,7 @@ describe('the core', () => {
     const server = fakeServer((request) => request.url.endsWith('/api/agents'));
     const { core, calls, db } = await harness(server, {}, { requestTimeoutMs: 1_000 });
     const started = Date.now();
-    await core.handle({ type: 'refresh' });
+    await drive(core.handle({ type: 'refresh' }));
     expect(calls).toEqual(['GET /api/agents']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -391,7 +458,6 @@ function countingTimers(): { waits: number[]; setTimer: NonNullable<CoreEnvironm
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The tab goes away, so the worker's loop ends with the test. */
 const closeTab = (core: Core) => core.handle({ type: 'tab-closed', tabId: 'tab-1' });
 
@@ -413,10 +479,10 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
       { setTimer: timers.setTimer },
     );
     // The worker starts (reads its settings and saved state) before the window opens.
-    await core.handle({ type: 'tab-closed', tabId: 'warm-up' });
+    await drive(core.handle({ type: 'tab-closed', tabId: 'warm-up' }));
     const transactions = countTransactions(db);
-    await core.handle(heartbeat);
-    await sleep(2_000);
+    await drive(core.handle(heartbeat));
+    await elapse(2_000);
     expect(calls).toEqual([]);
     // Measured before this fix: 197 transactions in 2 s, a 50 ms timer each round.
     expect(transactions.count).toBeLessThanOrEqual(8);
@@ -447,10 +513,10 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
       undefined,
       { setTimer: timers.setTimer },
     );
-    await core.handle({ type: 'tab-closed', tabId: 'warm-up' });
+    await drive(core.handle({ type: 'tab-closed', tabId: 'warm-up' }));
     const transactions = countTransactions(opened);
     void core.handle(heartbeat);
-    await sleep(2_500);
+    await elapse(2_500);
     expect(calls).toEqual([]);
     expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
     expect(server.healthCalls.length).toBeLessThanOrEqual(4);
@@ -489,7 +555,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
       schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
     });
     void core.handle(heartbeat);
-    await sleep(3_500);
+    await elapse(3_500);
     // The chat poll's own backoff (1–2 s, then 2–4 s) would have tried again by now; the health check says why not.
     expect(calls).toEqual(['GET /api/messaging/sessions/s1/messages']);
     expect(await db.get('meta', 'breaker')).toMatchObject({ state: 'open' });
@@ -497,7 +563,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     isDown = false;
     server.health.status = 'up';
     server.health.since = Date.now();
-    await vi.waitFor(() => expect(calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages')).toHaveLength(2), { timeout: 4_000 });
+    await eventually(() => expect(calls.filter((call) => call === 'GET /api/messaging/sessions/s1/messages')).toHaveLength(2), { withinMs: 4_000 });
     await closeTab(core);
   });
 
@@ -520,7 +586,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
     );
     void core.handle(heartbeat);
     // Backoff from the base interval: the first retry within 1–2 s.
-    await vi.waitFor(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { timeout: 4_000 });
+    await eventually(() => expect(calls.filter((call) => call.startsWith('GET /api/messaging'))).toHaveLength(2), { withinMs: 4_000 });
     expect(server.healthCalls).toHaveLength(1);
     await closeTab(core);
   });
@@ -541,7 +607,7 @@ describe('the core while the server is down', { timeout: 15_000 }, () => {
       schedules: { chat: schedule(now, 1_000), memories: schedule(now + 60_000, 60_000) },
     });
     void core.handle(heartbeat);
-    await sleep(2_500);
+    await elapse(2_500);
     expect(server.healthCalls.length).toBeGreaterThanOrEqual(2);
     // Only the chat polls (one or two in 2.5 s) count: the breaker has not opened (threshold 5).
     const breaker = (await db.get('meta', 'breaker')) as MetaValues['breaker'];
@@ -620,24 +686,24 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       overrides,
     );
     void opened.core.handle(heartbeat);
-    await flushSoon();
-    await opened.core.handle(hello('up'));
+    await elapse(200);
+    await drive(opened.core.handle(hello('up')));
     return opened;
   }
 
   it('with push up, stores a pushed reply as a polled one, sends no chat poll after a message, and keeps the event id for replay', async () => {
     const { core, calls, db } = await openTabWithPush();
-    await core.handle(message('Hello over push'));
+    await drive(core.handle(message('Hello over push')));
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     // Without push the reply watch polls the chat a second after the message (sw/reply-watch.ts).
-    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    await elapse(1_800);
     expect(calls, calls.join(' / ')).not.toContain('GET /api/messaging/sessions/s1/messages');
 
-    await core.handle(pushed('r-pushed'));
+    await drive(core.handle(pushed('r-pushed')));
     expect(await db.get('chat', 'r-pushed')).toMatchObject({ text: 'Reply r-pushed', isAgent: true, channelId: 'c1', agentId: AGENT });
     expect(await db.get('meta', 'pushLastEventId')).toBe('ep1.8');
     // Pushed twice (a replay), kept once.
-    await core.handle(pushed('r-pushed'));
+    await drive(core.handle(pushed('r-pushed')));
     expect((await db.getAll('chat')).filter((kept) => kept.id === 'r-pushed')).toHaveLength(1);
     await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 3 }));
   });
@@ -650,8 +716,8 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       schedules: { chat: schedule(now + 30_000, 30_000), memories: schedule(now + 60_000, 60_000) },
     });
     void core.handle(heartbeat);
-    await flushSoon();
-    await core.handle(message('Hello without push'));
+    await elapse(200);
+    await drive(core.handle(message('Hello without push')));
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
   });
 
@@ -663,7 +729,7 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       schedules: { chat: schedule(now + 200, 1_000), memories: schedule(now + 60_000, 60_000) },
     });
     void core.handle(heartbeat);
-    await core.handle(hello('up'));
+    await drive(core.handle(hello('up')));
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
     await eventually(async () => expect((await getMeta(db, 'schedules'))?.chat?.nextDueAt).toBeGreaterThan(Date.now() + 50_000));
     // A minute with its jitter, not stretched because the poll found nothing new.
@@ -687,24 +753,24 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       schedules: { memories: schedule(now + 240_000, 240_000, 3), chat: schedule(now + 60_000, 60_000, 3) },
     });
     void core.handle(heartbeat);
-    await flushSoon();
+    await elapse(200);
     expect(calls).toEqual([]);
-    await core.handle(hello('up'));
+    await drive(core.handle(hello('up')));
     await eventually(() => expect(calls).toContain('POST /api/messaging/sessions/s1/messages'));
     expect(calls.some((call) => call.startsWith('GET '))).toBe(true);
   });
 
   it('ignores a pushed message of another session, reads the chat after a reset, and refuses an event that is not the gateway’s', async () => {
     const { core, calls, db } = await openTabWithPush();
-    await core.handle(pushed('r-other', 'another-session'));
+    await drive(core.handle(pushed('r-other', 'another-session')));
     expect(await db.get('chat', 'r-other')).toBeUndefined();
 
-    await expect(core.handle({ type: 'push', event: 'message', id: 'ep1.9', data: '{"sessionId":"s1","message":{"id":42}}' })).rejects.toThrow(/id/);
-    await expect(core.handle({ type: 'push', event: 'message', data: '<html>' })).rejects.toThrow(/not JSON/);
+    await expect(drive(core.handle({ type: 'push', event: 'message', id: 'ep1.9', data: '{"sessionId":"s1","message":{"id":42}}' }))).rejects.toThrow(/id/);
+    await expect(drive(core.handle({ type: 'push', event: 'message', data: '<html>' }))).rejects.toThrow(/not JSON/);
     // The other session's message moved the stream on (ep1.7); the refused ones did not.
     expect(await db.get('meta', 'pushLastEventId')).toBe('ep1.7');
 
-    await core.handle({ type: 'push', event: 'reset', data: JSON.stringify({ sessionIds: ['s1'] }) });
+    await drive(core.handle({ type: 'push', event: 'reset', data: JSON.stringify({ sessionIds: ['s1'] }) }));
     await eventually(() => expect(calls).toContain('GET /api/messaging/sessions/s1/messages'));
   });
 
@@ -716,9 +782,9 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       chatPoll: { attemptedAt: now - 5_000, error: 'The server is limiting requests (HTTP 429).' },
       schedules: { chat: schedule(now + 60_000, 60_000, 1), memories: schedule(now + 60_000, 60_000) },
     });
-    await core.handle(hello('up'));
+    await drive(core.handle(hello('up')));
     expect((await getMeta(db, 'chatPoll'))?.error).toMatch(/429/);
-    await core.handle(pushed('r-after-429'));
+    await drive(core.handle(pushed('r-after-429')));
     expect(await getMeta(db, 'chatPoll')).toMatchObject({ succeededAt: expect.any(Number) });
     expect((await getMeta(db, 'chatPoll'))?.error).toBeUndefined();
   });
@@ -726,9 +792,9 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
   it('applies push events in the order they came: a hello saying down, then the upstream coming up at once, leaves push up', async () => {
     const server = fakeServer();
     const { core, db } = await harness(server, running(Date.now()));
-    await Promise.all([core.handle(hello('down')), core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) })]);
+    await drive(Promise.all([core.handle(hello('down')), core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) })]));
     // The monitor's figures are published at most once a second: the last state is the one that stays.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await elapse(1_500);
     expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 2 });
     expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(60_000);
   });
@@ -744,24 +810,24 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
       const server = fakeServer();
       const { core, db } = await openSynced(server);
       expect(server.syncs).toEqual([]);
-      await core.handle(memoriesEvent('0000000000aa.7'));
+      await drive(core.handle(memoriesEvent('0000000000aa.7')));
       // The memories poll was due in a minute: the event makes it due now.
-      await vi.waitFor(() => expect(server.syncs).toHaveLength(1), { timeout: 1_000, interval: 20 });
+      await eventually(() => expect(server.syncs).toHaveLength(1), { withinMs: 1_000, everyMs: 20 });
       expect(new URLSearchParams(server.syncs[0]).get('since')).toBe(STORED);
       expect(new URLSearchParams(server.syncs[0]).get('agentId')).toBe(AGENT);
       // A new gateway start (another epoch) is news too.
-      await core.handle(memoriesEvent('0000000000bb.1'));
-      await vi.waitFor(() => expect(server.syncs).toHaveLength(2), { timeout: 1_000, interval: 20 });
+      await drive(core.handle(memoriesEvent('0000000000bb.1')));
+      await eventually(() => expect(server.syncs).toHaveLength(2), { withinMs: 1_000, everyMs: 20 });
       await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ state: 'up', events: 3 }));
     });
 
     it('sends nothing for the cursor it holds or an older one, nor for another agent', async () => {
       const server = fakeServer();
       const { core, db } = await openSynced(server);
-      await core.handle(memoriesEvent(STORED));
-      await core.handle(memoriesEvent('0000000000aa.3'));
-      await core.handle(memoriesEvent('0000000000aa.9', '11111111-1111-4111-8111-111111111111'));
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await drive(core.handle(memoriesEvent(STORED)));
+      await drive(core.handle(memoriesEvent('0000000000aa.3')));
+      await drive(core.handle(memoriesEvent('0000000000aa.9', '11111111-1111-4111-8111-111111111111')));
+      await elapse(1_200);
       expect(server.calls).toEqual([]);
       // Counted all the same.
       await eventually(async () => expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ events: 4 }));
@@ -770,13 +836,13 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
     it('refuses a malformed one with a sentence, and changes nothing', async () => {
       const server = fakeServer();
       const { core, db } = await openSynced(server);
-      await expect(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ agentId: AGENT, cursor: '../7' }) })).rejects.toThrow(
+      await expect(drive(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ agentId: AGENT, cursor: '../7' }) }))).rejects.toThrow(
         /memories\.cursor is not a sync cursor/,
       );
-      await expect(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ cursor: '0000000000aa.9' }) })).rejects.toThrow(
+      await expect(drive(core.handle({ type: 'push', event: 'memories', data: JSON.stringify({ cursor: '0000000000aa.9' }) }))).rejects.toThrow(
         /memories\.agentId is not a non-empty string/,
       );
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await elapse(1_200);
       expect(server.calls).toEqual([]);
       expect(await getMeta(db, 'syncCursor')).toEqual({ agentId: AGENT, cursor: STORED });
       expect((await getMeta(db, 'metrics'))?.push).toMatchObject({ events: 1 });
@@ -786,10 +852,10 @@ describe('the core with push (docs/push.md)', { timeout: 15_000 }, () => {
   it('says the gateway is reached but not ElizaOS, and keeps the chat poll’s own cadence then', async () => {
     const server = fakeServer();
     const { core, db } = await harness(server, running(Date.now()));
-    await core.handle(hello('down'));
+    await drive(core.handle(hello('down')));
     await eventually(async () => expect((await getMeta(db, 'metrics'))?.push?.state).toBe('upstream-down'));
     expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(1_000);
-    await core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) });
+    await drive(core.handle({ type: 'push', event: 'upstream', data: JSON.stringify({ state: 'up' }) }));
     await eventually(async () => expect((await getMeta(db, 'metrics'))?.baseIntervals.chat).toBe(60_000));
   });
 });

@@ -15,7 +15,7 @@ import { budgetTierOf, classOf, EDGE_HEADER, UPSTREAM_POLICIES } from '../src/sh
 import { PurlError } from '../src/shared/errors';
 import type { RateLimitInfo } from '../src/shared/network';
 import type { Gate } from './gate';
-import { parseRateLimit } from './rate-limit';
+import { parseRateLimit } from '../src/shared/rate-limit';
 
 export interface GuardEvents {
   /** A request left for the server. */

@@ -44,8 +44,12 @@ export interface PollerOptions<C> {
   random: () => number;
   /** Per-kind options (read at each tick, so high-load mode and /config.json changes apply live). */
   options: (kind: PollKind) => Promise<ScheduleOptions>;
-  /** Runs one poll; resolves with what it found, rejects on failure. */
-  run: (kind: PollKind, context: C) => Promise<PollResult>;
+  /**
+   * Runs one poll; resolves with what it found, rejects on failure. A poll whose request
+   * answers another kind's too (the chat poll through the sync route brings the memories)
+   * says so through `polls.notePolled`.
+   */
+  run: (kind: PollKind, context: C, polls: Pick<Poller<C>, 'notePolled'>) => Promise<PollResult>;
   /** Which polls are wanted now (e.g. 'chat' only while a chat session is open). */
   kinds: () => Promise<readonly PollKind[]>;
   /**
@@ -188,7 +192,7 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     let outcome: PollOutcome;
     let dueBy: number | undefined;
     try {
-      const result = await options.run(claim.kind, context);
+      const result = await options.run(claim.kind, context, { notePolled });
       if (typeof result === 'string') outcome = result;
       else ({ outcome, dueBy } = result);
     } catch {

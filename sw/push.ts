@@ -3,10 +3,11 @@
  * each event here, and the worker stays the only writer of IndexedDB. A pushed message
  * is stored exactly as a polled one (same parser, same write path, keyed by the server's
  * id), so a message that comes both ways is kept once. This module only keeps the
- * stream's state and last event id; what push being up or down changes (the chat poll's
- * cadence, catching up) is the core's, told through `onChange`.
+ * stream's state and last event id, and tells its listener what each event brings; what
+ * that means for this browser (the chat poll's cadence, catching up, which session is
+ * open) is sw/push-policy.ts's.
  */
-import { parsePushEvent, parseSessionMessages, PUSH_EVENT_ID, type ChatMessage, type ChatSession, type PushUpstream } from '../src/shared/api';
+import { parsePushEvent, PUSH_EVENT_ID, type PushUpstream } from '../src/shared/api';
 import type { PurlDatabase } from '../src/shared/db';
 import type { PushView } from '../src/shared/network';
 import { setMeta } from './store';
@@ -14,16 +15,21 @@ import { setMeta } from './store';
 export interface PushOptions {
   getDb: () => Promise<PurlDatabase>;
   now: () => number;
-  /** The chat's session now (pushed messages of any other session are not this browser's business any more). */
-  session: () => Promise<ChatSession | undefined>;
-  /** Stores messages as the chat poll stores what it reads. */
-  receive: (messages: ChatMessage[]) => Promise<unknown>;
-  /** Events were missed (the gateway could not replay them): the chat must be read once. */
-  readChat: () => Promise<void>;
-  /** An agent's memories changed and the gateway's sync stands at `cursor`: sync them now if that is news here. */
-  memoriesChanged: (agentId: string, cursor: string) => Promise<void>;
-  /** The state changed (`previous` is what it was). */
-  onChange: (view: PushView, previous: PushView) => void;
+}
+
+/**
+ * What the stream's events bring, heard by the part that acts on them. Each is awaited
+ * before the next event is applied (and before a message's event id is kept).
+ */
+export interface PushListener {
+  /** A message of `sessionId` (its shape not yet checked: that needs the session); rejecting refuses the event. */
+  message(sessionId: string, message: unknown): Promise<void>;
+  /** Events of these sessions were missed (the gateway could not replay them). */
+  reset(sessionIds: readonly string[]): Promise<void>;
+  /** An agent's memories changed and the gateway's sync stands at `cursor`. */
+  memoriesChanged(agentId: string, cursor: string): Promise<void>;
+  /** The state changed, or an event was counted (`previous` is what it was). */
+  onChange(view: PushView, previous: PushView): void;
 }
 
 /** One event as the holding tab hands it on (the `push` command). */
@@ -41,7 +47,17 @@ export interface Push {
   view(): PushView;
   /** Picks up the state an earlier worker published (the stream lives in a tab and outlives the worker). */
   restore(view: PushView | undefined): void;
+  /** Tells `listener` what the events bring from now on (one listener: a second replaces the first); returns its remover. */
+  onEvents(listener: PushListener): () => void;
 }
+
+/** Until a listener is registered, events move the state and bring nothing else. */
+const NO_LISTENER: PushListener = {
+  message: async () => undefined,
+  reset: async () => undefined,
+  memoriesChanged: async () => undefined,
+  onChange: () => undefined,
+};
 
 function stateOf(upstream: PushUpstream): PushView['state'] {
   return upstream === 'up' ? 'up' : 'upstream-down';
@@ -49,11 +65,12 @@ function stateOf(upstream: PushUpstream): PushView['state'] {
 
 export function createPush(options: PushOptions): Push {
   let view: PushView = { state: 'down', since: options.now(), events: 0 };
+  let listener = NO_LISTENER;
 
   function move(state: PushView['state'], counted: number): void {
     const previous = view;
     view = { state, since: state === previous.state ? previous.since : options.now(), events: previous.events + counted };
-    if (state !== previous.state || counted > 0) options.onChange(view, previous);
+    if (state !== previous.state || counted > 0) listener.onChange(view, previous);
   }
 
   async function remember(id: string | undefined): Promise<void> {
@@ -86,22 +103,17 @@ export function createPush(options: PushOptions): Push {
       case 'upstream':
         move(stateOf(event.upstream), 1);
         return;
-      case 'reset': {
-        const session = await options.session();
+      case 'reset':
         move(view.state, 1);
-        if (session && event.sessionIds.includes(session.sessionId)) await options.readChat();
+        await listener.reset(event.sessionIds);
         return;
-      }
       case 'memories':
         move(view.state, 1);
-        await options.memoriesChanged(event.agentId, event.cursor);
+        await listener.memoriesChanged(event.agentId, event.cursor);
         return;
       case 'message': {
-        const session = await options.session();
-        if (session?.sessionId === event.sessionId) {
-          // Checked with its session as a polled answer is: one that does not parse changes nothing.
-          await options.receive(parseSessionMessages({ messages: [event.message] }, session));
-        }
+        // A message the listener refuses (it does not parse with its session) changes nothing here either.
+        await listener.message(event.sessionId, event.message);
         await remember(command.id);
         // A message proves the stream carries replies, whatever an earlier event said.
         move('up', 1);
@@ -116,6 +128,12 @@ export function createPush(options: PushOptions): Push {
     view: () => view,
     restore(restored) {
       if (restored) view = { ...restored };
+    },
+    onEvents(next) {
+      listener = next;
+      return () => {
+        if (listener === next) listener = NO_LISTENER;
+      };
     },
   };
 }

@@ -33,6 +33,18 @@ function loopOf(jobs: WakeJob[], lookaheadMs = 5_000, maxRunMs?: number) {
 }
 
 describe('the wake loop', () => {
+  it('runs a job added after it was made, from the next event on', async () => {
+    const now = Date.now();
+    const { loop } = loopOf([]);
+    await loop.tick();
+    const added = job('outbox', now + 60_000, Infinity, true);
+    loop.add(added.spec);
+    expect(added.state.runs).toHaveLength(0);
+    await loop.tick();
+    expect(added.state.runs).toHaveLength(1);
+    expect(loop.nextWakeAt()).toBe(Infinity);
+  });
+
   it('runs the jobs an event runs, and what is due, then ends when nothing falls due within the lookahead', async () => {
     const now = Date.now();
     const onEvent = job('polls', now + 60_000, Infinity, true);

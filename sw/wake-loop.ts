@@ -27,7 +27,8 @@ export interface WakeJob {
 
 export interface WakeLoopOptions {
   now: () => number;
-  jobs: readonly WakeJob[];
+  /** The jobs it starts with; more may be added (`add`) once the parts they need are built. */
+  jobs?: readonly WakeJob[];
   /** How far ahead the loop waits for a deadline inside one event, ms. */
   lookaheadMs: number;
   /** Starts a timer and returns its canceller (default: setTimeout). */
@@ -46,6 +47,8 @@ export interface WakeLoop {
   tick(): Promise<void>;
   /** The earliest deadline after the last round, epoch ms (Infinity when nothing is due). */
   nextWakeAt(): number;
+  /** Adds jobs, run from the next round on. */
+  add(...jobs: WakeJob[]): void;
 }
 
 /** A wait shorter than this is rounded up: a deadline a hair in the future is not worth a round of its own. */
@@ -63,7 +66,8 @@ const defaultSetTimer = (callback: () => void, ms: number) => {
 };
 
 export function createWakeLoop(options: WakeLoopOptions): WakeLoop {
-  const { now, jobs, lookaheadMs } = options;
+  const { now, lookaheadMs } = options;
+  const jobs: WakeJob[] = [...(options.jobs ?? [])];
   const setTimer = options.setTimer ?? defaultSetTimer;
   let running: Promise<void> | null = null;
   let rerunRequested = false;
@@ -139,5 +143,11 @@ export function createWakeLoop(options: WakeLoopOptions): WakeLoop {
     return run;
   }
 
-  return { tick, nextWakeAt: () => nextAt };
+  return {
+    tick,
+    nextWakeAt: () => nextAt,
+    add: (...more) => {
+      jobs.push(...more);
+    },
+  };
 }

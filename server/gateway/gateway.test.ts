@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from './app';
-import { parseRateLimit } from '../../sw/rate-limit';
+import { parseRateLimit } from '../../src/shared/rate-limit';
 import { readGatewayOptions, OptionsError } from './options';
 import { cacheControlFor } from './door/static';
 import { stripSecrets } from './upstream/strip-secrets';

@@ -4,6 +4,7 @@
  * and a response of the wrong shape is rejected whole with a PurlError('bad-response').
  */
 import { PurlError } from './errors';
+import { isRecord } from './ids';
 
 /** An agent as Purl keeps it (no settings, no secrets: only what the UI shows). */
 export interface Agent {
@@ -31,10 +32,6 @@ export interface Memory {
 }
 
 type Json = unknown;
-
-function isRecord(value: Json): value is Record<string, Json> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function fail(what: string): never {
   throw new PurlError('bad-response', what);

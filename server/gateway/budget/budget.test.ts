@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { readRateLimitMember } from '../../../sw/rate-limit';
+import { readRateLimitMember } from '../../../src/shared/rate-limit';
 import type { Gateway } from '../app';
 import { BUDGET_RESERVED, BUDGET_SPENT } from './budget-door';
 import { AGENT, ask, gatewayFor, jsonAnswer, makeDist, MEMORIES, type Reply, SESSION, type Stock, startStandIn, type StandIn, stockServer } from '../test-kit';

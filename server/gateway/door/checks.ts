@@ -5,12 +5,9 @@
  */
 import { MAX_MESSAGE_LENGTH } from '../../../src/shared/api';
 import { MAX_METADATA_BYTES } from '../../../src/shared/limits';
+import { isRecord, isUuid } from '../../../src/shared/ids';
 
-/** A canonical UUID (what ElizaOS's `validateUuid` accepts), any version. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const UUID_SEGMENT = '([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})';
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export { UUID_SEGMENT } from '../../../src/shared/ids';
 
 /** Fields a body may hold, and nothing else. */
 function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): string | undefined {
@@ -29,8 +26,8 @@ export function checkNewSession(body: unknown): string | undefined {
   if (!isRecord(body)) return 'The body must be a JSON object.';
   const extra = onlyFields(body, ['agentId', 'userId', 'metadata']);
   if (extra) return extra;
-  if (typeof body['agentId'] !== 'string' || !UUID.test(body['agentId'])) return 'agentId must be a UUID.';
-  if (typeof body['userId'] !== 'string' || !UUID.test(body['userId'])) return 'userId must be a UUID.';
+  if (typeof body['agentId'] !== 'string' || !isUuid(body['agentId'])) return 'agentId must be a UUID.';
+  if (typeof body['userId'] !== 'string' || !isUuid(body['userId'])) return 'userId must be a UUID.';
   return checkMetadata(body['metadata']);
 }
 

@@ -6,9 +6,7 @@
  * Whether a channel is joined is the socket's word, passed in; time is passed in; no I/O.
  */
 import { parseSessionMessages } from '../../../src/shared/api';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+import { isRecord, isUuid } from '../../../src/shared/ids';
 
 /** One message as the sessions GET lists it. */
 export interface Entry {
@@ -100,7 +98,7 @@ export function listedOfPosted(answer: unknown, channelId: string): HeardMessage
   const message = isRecord(answer) ? answer['userMessage'] : undefined;
   if (!isRecord(message)) return undefined;
   const { id, channel_id: channel, author_id: authorId, content, created_at: createdAt, metadata } = message;
-  if (typeof id !== 'string' || !UUID.test(id) || typeof channel !== 'string' || channel.toLowerCase() !== channelId) return undefined;
+  if (typeof id !== 'string' || !isUuid(id) || typeof channel !== 'string' || channel.toLowerCase() !== channelId) return undefined;
   if (typeof authorId !== 'string' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   return {
     id,

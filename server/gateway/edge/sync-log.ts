@@ -5,6 +5,7 @@
  * applying a read, the cursors it can answer with a delta, the window of the next read, the
  * bound in bytes, and the answer for a cursor. Time is passed in; no I/O.
  */
+import { isRecord } from '../../../src/shared/ids';
 
 /** Tombstones kept per agent; a cursor older than the oldest one dropped gets a reset. */
 export const MAX_TOMBSTONES = 10_000;
@@ -60,7 +61,6 @@ export const newSyncState = (epoch: string): SyncState => ({ epoch, seq: 0, logs
 /** The cursor the state stands at. */
 export const cursorOf = (state: SyncState): string => `${state.epoch}.${state.seq}`;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const idOf = (item: unknown): string | undefined => (isRecord(item) && typeof item['id'] === 'string' ? item['id'] : undefined);
 
 /** The list under `data.<key>` of an answer the edge already checked. */

@@ -2,11 +2,10 @@
  * The sync route's query (server/gateway/edge/sync.ts): which requests are the sync route, and
  * what is wrong with one that is not well formed, as a sentence.
  */
+import { isUuid } from '../../../src/shared/ids';
 import { CURSOR } from './sync-log';
 
 export const SYNC_PATH = '/api/purl/sync';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SyncQuery {
   agentId?: string;
@@ -39,7 +38,7 @@ export function parseSyncQuery(params: URLSearchParams): { query: SyncQuery } | 
   const query: SyncQuery = {};
   const agentId = params.get('agentId');
   if (agentId !== null) {
-    if (!UUID.test(agentId)) return { problem: 'The agentId must be a UUID.' };
+    if (!isUuid(agentId)) return { problem: 'The agentId must be a UUID.' };
     query.agentId = agentId.toLowerCase();
   }
   const since = params.get('since');
@@ -51,7 +50,7 @@ export function parseSyncQuery(params: URLSearchParams): { query: SyncQuery } | 
   const limit = params.get('limit');
   if ((session === null) !== (limit === null)) return { problem: 'The session and limit parameters go together: give both or neither.' };
   if (session !== null && limit !== null) {
-    if (!UUID.test(session)) return { problem: 'The session must be a UUID.' };
+    if (!isUuid(session)) return { problem: 'The session must be a UUID.' };
     if (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 100) return { problem: 'The limit must be a whole number from 1 to 100.' };
     query.chat = { session: session.toLowerCase(), limit: Number(limit) };
   }

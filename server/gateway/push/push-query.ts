@@ -5,14 +5,14 @@
  *
  * Read once at the door; everything past it works with the checked `PushQuery`.
  */
+import { UUID_SEGMENT } from '../../../src/shared/ids';
 import { PUSH_TOKEN_LENGTH } from './push-token';
 
 export const PUSH_PATH = '/api/purl/push';
 /** Sessions one stream may carry: a browser has one chat per agent. */
 export const MAX_SESSIONS_PER_STREAM = 8;
 
-const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-const SESSION = new RegExp(`^(${UUID})\\.(${UUID})\\.([A-Za-z0-9_-]{${PUSH_TOKEN_LENGTH}})$`);
+const SESSION = new RegExp(`^${UUID_SEGMENT}\\.${UUID_SEGMENT}\\.([A-Za-z0-9_-]{${PUSH_TOKEN_LENGTH}})$`);
 const EVENT_ID = /^([0-9a-f]{12})\.(0|[1-9][0-9]{0,14})$/;
 
 export interface PushSession {

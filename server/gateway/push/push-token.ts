@@ -9,6 +9,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isRecord } from '../../../src/shared/ids';
 
 /** base64url of a SHA-256 HMAC, without padding. */
 export const PUSH_TOKEN_LENGTH = 43;
@@ -31,8 +32,6 @@ export function isPushToken(key: Buffer, sessionId: string, channelId: string, t
   // timingSafeEqual throws on different lengths; the length of a token is no secret.
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The create-session answer with its `pushToken`, or undefined when it is not a new

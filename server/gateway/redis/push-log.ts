@@ -19,6 +19,7 @@
  * to another instance finds it already listening.
  */
 import { randomBytes } from 'node:crypto';
+import { isUuid } from '../../../src/shared/ids';
 import { type RedisLink, sendQuietly, storedObject } from './redis';
 import type { PushedMessage } from '../upstream/upstream-socket';
 
@@ -141,7 +142,7 @@ export function parsePushedMessage(json: string | undefined): PushedMessage | un
   const value = storedObject(json);
   if (!value) return undefined;
   const { id, content, authorId, isAgent, createdAt, metadata } = value;
-  if (typeof id !== 'string' || !UUID.test(id) || typeof content !== 'string' || typeof authorId !== 'string' || !UUID.test(authorId)) return undefined;
+  if (typeof id !== 'string' || !isUuid(id) || typeof content !== 'string' || typeof authorId !== 'string' || !isUuid(authorId)) return undefined;
   if (typeof isAgent !== 'boolean' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
   const { thought, actions, clientMessageId } = metadata as Record<string, unknown>;
@@ -167,12 +168,12 @@ export function parseLogEntry(raw: unknown): LogEntry | undefined {
   if (field.get('k') === 'memories') {
     const agentId = field.get('a');
     const cursor = field.get('u');
-    return agentId !== undefined && UUID.test(agentId) && cursor !== undefined && CURSOR.test(cursor) ? { kind: 'memories', n, agentId, cursor } : undefined;
+    return agentId !== undefined && isUuid(agentId) && cursor !== undefined && CURSOR.test(cursor) ? { kind: 'memories', n, agentId, cursor } : undefined;
   }
   const channelId = field.get('c');
   const messageId = field.get('i');
   const message = parsePushedMessage(field.get('m'));
-  if (channelId === undefined || !UUID.test(channelId) || !message || message.id !== messageId) return undefined;
+  if (channelId === undefined || !isUuid(channelId) || !message || message.id !== messageId) return undefined;
   // Written again from what was checked: nothing else of what Redis held reaches a stream.
   return { kind: 'message', n, channelId, messageId, json: JSON.stringify(message) };
 }
@@ -186,7 +187,6 @@ export function xreadItems(raw: unknown): unknown[] | undefined {
 }
 
 const EPOCH_FORMAT = /^[0-9a-f]{12}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A sync cursor (server/gateway/edge/sync.ts). */
 const CURSOR = /^[0-9a-f]{12}\.(0|[1-9][0-9]{0,14})$/;
 

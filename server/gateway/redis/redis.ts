@@ -9,6 +9,7 @@
  * shown in `/health`.
  */
 import { createClient } from 'redis';
+import { isRecord } from '../../../src/shared/ids';
 
 export type RedisState = 'up' | 'down';
 
@@ -78,7 +79,7 @@ export function storedObject(raw: unknown): Record<string, unknown> | undefined 
   } catch {
     return undefined;
   }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** The URL as it may be shown: no user name or password. */

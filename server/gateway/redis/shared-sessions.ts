@@ -7,9 +7,9 @@
  * What comes back from Redis is checked as ElizaOS's answer was: anything else is no record.
  */
 import { type RedisLink, sendQuietly, storedObject } from './redis';
+import { isUuid } from '../../../src/shared/ids';
 
 const KEY = 'purl:session:';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A client as the gateway names it (req.ip: an IPv4 or IPv6 address). */
 const CLIENT = /^[0-9a-fA-F:.]{1,64}$/;
 
@@ -30,8 +30,6 @@ export interface SharedSessions {
   /** Never rejects. */
   forget(sessionId: string): Promise<void>;
 }
-
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
 
 /** What Redis holds for a session, checked. */
 export function parseStoredSession(raw: unknown): StoredSession | undefined {

@@ -11,7 +11,7 @@
  * that binds.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { parseRateLimit } from '../../../sw/rate-limit';
+import { parseRateLimit } from '../../../src/shared/rate-limit';
 import { BUDGET_TIER_HEADER, SHARE_POLICY, UPSTREAM_POLICY } from '../../../src/shared/budget';
 import type { RateLimitInfo } from '../../../src/shared/network';
 import type { UpstreamBudget } from '../budget/upstream-budget';

@@ -15,10 +15,7 @@
  */
 
 import type { SharedSessions, StoredSession } from '../redis/shared-sessions';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+import { isRecord, isUuid } from '../../../src/shared/ids';
 
 /** What the book keeps of one session. */
 export interface SessionRecord {
@@ -158,7 +155,7 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
     async load(rawId) {
       const sessionId = rawId.toLowerCase();
       const known = use(sessionId);
-      if (known || !options.shared || !UUID.test(sessionId)) return known;
+      if (known || !options.shared || !isUuid(sessionId)) return known;
       const found = await options.shared.recall(sessionId);
       if (!found) return undefined;
       // Another request may have learnt it meanwhile: that one stands.

@@ -15,6 +15,7 @@
  * and only when the session sent over the socket since ElizaOS last saw it over HTTP.
  */
 import type { ServerResponse } from 'node:http';
+import { isRecord } from '../../../src/shared/ids';
 import { sendError } from '../door/errors';
 import { readWithinBudget } from '../budget/budget-door';
 import type { GatewayOptions } from '../options';
@@ -75,8 +76,6 @@ export interface SocketSender {
   stats(): SocketSenderStats;
   close(): void;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The text and clientMessageId of a body the socket can carry as the REST route would

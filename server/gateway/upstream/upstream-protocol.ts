@@ -5,6 +5,7 @@
  * ElizaOS sends, checked at the boundary. What fails a check is undefined here, and the
  * socket drops it.
  */
+import { isRecord, isUuid } from '../../../src/shared/ids';
 
 /** A message as `GET /api/messaging/sessions/:id/messages` lists it. */
 export interface PushedMessage {
@@ -37,10 +38,7 @@ export const MESSAGE_SERVER_ID = '00000000-0000-0000-0000-000000000000';
  * name makes a stock ElizaOS answer it as surely as Purl's own; "purl" says who sent it.
  */
 export const SOCKET_SOURCE = 'purl_client_chat';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCESS_DENIED = /^Access denied/;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
 
 /**
  * A `messageBroadcast` as the sessions GET lists it, with its channel; undefined when it

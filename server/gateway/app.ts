@@ -18,7 +18,7 @@ import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type AddToAnswer, createApiProxy } from './upstream/api-proxy';
 import { BodyError, readJsonBody } from './door/body';
-import { costOf, readWithinBudget, refuseOverBudget } from './budget/budget-door';
+import { costOf, edgeRead } from './budget/budget-door';
 import { sendError } from './door/errors';
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
@@ -45,7 +45,7 @@ import { shareUpstreamBudget } from './redis/shared-budget';
 import { createSharedSessions } from './redis/shared-sessions';
 import { serveApp } from './door/static';
 import { createUpstreamBudget } from './budget/upstream-budget';
-import { readUpstream } from './upstream/upstream-read';
+import { createUpstreamClient } from './upstream/client';
 
 export interface Gateway {
   /** The URL the gateway answers on, once listening. */
@@ -86,7 +86,9 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     redis && budget.shared && options.sharedBudget
       ? shareUpstreamBudget(redis, budget, parts.budgetShareEveryMs ? { everyMs: parts.budgetShareEveryMs } : {})
       : undefined;
-  const proxy = createApiProxy(options, budget);
+  // Every request to ElizaOS over HTTP goes through this one client (its budget, timeouts, sizes and sentences).
+  const upstream = createUpstreamClient({ options, budget });
+  const proxy = createApiProxy(upstream);
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
   // reads under way); the plain shared routes use it when its window is open.
   const edge = createEdge({
@@ -94,7 +96,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     maxBytes: options.edgeMaxBytes,
     budget,
     ...(redis ? { shared: createSharedEdge(redis) } : {}),
-    read: (path, client, ifNoneMatch, signal) => readWithinBudget(budget, () => readUpstream(options, path, client, ifNoneMatch, signal)),
+    read: edgeRead(upstream),
   });
   // The upstream socket is made here but connects only when the first browser subscribes (or sends).
   const upstreamSocket =
@@ -103,7 +105,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         createUpstreamSocket({
           upstream: options.upstream,
           ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
-          isIsolated: isolationWithinBudget(options, budget),
+          isIsolated: isolationWithinBudget(upstream),
           ...(parts.connectUpstream ? { connect: parts.connectUpstream } : {}),
           ...(parts.isolationRetryMs ? { isolationRetryMs: parts.isolationRetryMs } : {}),
         }))
@@ -127,7 +129,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         upstream: upstreamSocket,
         enabled: options.socketSend,
         book,
-        renew: heartbeatWithinBudget(options, budget),
+        renew: heartbeatWithinBudget(upstream),
         ...(parts.ackTimeoutMs ? { ackTimeoutMs: parts.ackTimeoutMs } : {}),
       })
     : undefined;
@@ -161,11 +163,8 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         ...(memoriesNotice ? { onMemoriesChanged: memoriesNotice.changed } : {}),
         // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
         readOwn: (path, client, signal) => {
-          const now = Date.now();
-          budget.sawClient(client, now);
-          if (!budget.admits('own-read', now)) return undefined;
-          const settle = budget.spend(now);
-          return readUpstream(options, path, client, undefined, signal).finally(settle);
+          const sending = upstream.send({ cost: 'own-read', client, byUser: true, method: 'GET', path, signal });
+          return sending.kind === 'refused' ? undefined : sending.answer;
         },
       })
     : undefined;
@@ -180,10 +179,7 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
         })
       : undefined;
   const limits = createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis);
-  const health = createHealth({
-    upstream: options.upstream,
-    ...(options.upstreamApiKey ? { headers: { 'X-API-KEY': options.upstreamApiKey } } : {}),
-  });
+  const health = createHealth({ upstream });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
@@ -256,36 +252,36 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
     // The session a message is posted to, or whose chat is read (the route's pattern has checked it is a UUID).
     const sessionId = matched.route.name === 'send-message' || matched.route.name === 'session-messages' ? matched.route.path.exec(pathname!)?.[1] : undefined;
     const forward = (body?: { raw: Buffer; value: unknown }) => {
-      const now = Date.now();
-      const cost = costOf(matched.route);
-      // A user who asks for the upstream spends the budget, whether or not it is kept back now.
-      budget.sawClient(client, now);
-      if (refuseOverBudget(budget, cost, client, res, now)) return;
-      let addToAnswer: AddToAnswer | undefined;
-      if (push && options.pushKey && matched.route.name === 'create-session') {
-        const pushKey = options.pushKey;
-        addToAnswer = (status, answer) => {
-          sender?.learn(body?.value, status, answer, client);
-          return withPushToken(pushKey, status, answer);
-        };
-      } else if (sender && sessionId && matched.route.name === 'send-message') {
-        sender.sentOverRest(sessionId);
-        // ElizaOS's 201 is the only word the gateway gets of a REST message: the chat edge keeps it.
-        const posted = chatEdge?.posting(sessionId);
-        if (posted) res.on('close', posted.ended);
-        addToAnswer = (status, answer) => {
-          sender.learnFromMessage(sessionId, status, answer, client);
-          posted?.answered(status, answer);
-          return undefined;
-        };
-      } else if (chatEdge && sessionId) {
-        const read = chatEdge.reading(sessionId);
-        addToAnswer = (status, answer) => {
-          read(status, answer);
-          return undefined;
-        };
-      }
-      proxy.forward(req, res, { path: matched.upstreamPath, client, ...(body ? { body: body.raw } : {}), ...(addToAnswer ? { addToAnswer } : {}) });
+      // Once the budget let it go: what the route does with it, and adds to its answer.
+      const admitted = (): AddToAnswer | undefined => {
+        if (push && options.pushKey && matched.route.name === 'create-session') {
+          const pushKey = options.pushKey;
+          return (status, answer) => {
+            sender?.learn(body?.value, status, answer, client);
+            return withPushToken(pushKey, status, answer);
+          };
+        }
+        if (sender && sessionId && matched.route.name === 'send-message') {
+          sender.sentOverRest(sessionId);
+          // ElizaOS's 201 is the only word the gateway gets of a REST message: the chat edge keeps it.
+          const posted = chatEdge?.posting(sessionId);
+          if (posted) res.on('close', posted.ended);
+          return (status, answer) => {
+            sender.learnFromMessage(sessionId, status, answer, client);
+            posted?.answered(status, answer);
+            return undefined;
+          };
+        }
+        if (chatEdge && sessionId) {
+          const read = chatEdge.reading(sessionId);
+          return (status, answer) => {
+            read(status, answer);
+            return undefined;
+          };
+        }
+        return undefined;
+      };
+      proxy.forward(req, res, { cost: costOf(matched.route), path: matched.upstreamPath, client, ...(body ? { body: body.raw } : {}), admitted });
     };
     /** Answers a chat read from what the gateway heard: nothing spent upstream, so nothing of the upstream's budget binds it. */
     const answerHeard = (json: string) => {
@@ -349,7 +345,9 @@ export function createGatewayServer(options: GatewayOptions, parts: GatewayParts
       chatEdge?.close();
       sender?.close();
       push?.close();
-      proxy.close();
+      upstream.close().catch(() => {
+        // Closing only lets go of idle connections; nothing is left to tell.
+      });
       void redis?.close();
     },
   };

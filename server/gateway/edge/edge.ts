@@ -16,14 +16,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/client';
 import { sendError } from '../door/errors';
 import { readUpstreamBudget, writeUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { RateLimitInfo } from '../../../src/shared/network';
 import { parseForBrowser } from '../upstream/strip-secrets';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 import type { SharedEdge } from '../redis/shared-edge';
-import type { FailedRead, UpstreamRead } from '../upstream/upstream-read';
+import type { FailedRead, UpstreamRead } from '../upstream/client';
 
 export interface EdgeOptions {
   /** How long a kept answer is served without asking upstream, ms (> 0). */

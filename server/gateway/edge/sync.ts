@@ -33,13 +33,13 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAnswer } from '../../../src/shared/api';
 import { EDGE_HEADER } from '../../../src/shared/budget';
-import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/client';
 import type { ChatEdge } from './chat-edge';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { sendError } from '../door/errors';
 import { readUpstreamBudget, writeUpstreamBudget } from '../upstream/rate-limit-headers';
 import { parseForBrowser } from '../upstream/strip-secrets';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 
 export const SYNC_PATH = '/api/purl/sync';

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { matchApiRoute } from '../server/gateway/door/routes';
+import { matchElizaRoute } from '../server/gateway/routes';
 import { ask, hasNoCors } from '../server/gateway/test-kit';
 import { parseRateLimit } from '../sw/rate-limit';
 import { countOnServer, openChat, replyTo, typeMessage, waitForReply } from './helpers';
@@ -74,7 +74,7 @@ test.describe('the locked door', () => {
     test.setTimeout(90_000);
     const { agentId, dataDir } = stackInfo();
     const table = JSON.parse(fs.readFileSync(path.join(dataDir, 'eliza-routes.json'), 'utf8')) as { method: string; path: string }[];
-    const closed = table.filter((route) => route.path.startsWith('/api/') && !matchApiRoute(route.method, concrete(route.path, agentId)));
+    const closed = table.filter((route) => route.path.startsWith('/api/') && !matchElizaRoute(route.method, concrete(route.path, agentId)));
     expect(closed.length, 'routes read from the server’s own table').toBeGreaterThanOrEqual(30);
     for (const admin of [
       'GET /api/system/env/local',

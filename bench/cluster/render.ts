@@ -181,7 +181,7 @@ function processTable(rows: readonly ClusterRow[]): string[] {
   return lines;
 }
 
-/** The generated part of "The cluster (issue 13)" in BENCHMARKS.md, between its markers. */
+/** The generated part of "The cluster" in BENCHMARKS.md, between its markers. */
 export function renderCluster(report: ClusterReport, command: string): string {
   const { plan } = report;
   const ramps = plan.fleetUsers.map((users) => `${users / plan.arrivalsPerS} s for ${users}`).join(', ');

@@ -177,7 +177,7 @@ export function simulatorLoad(report: EdgeReport): {
 export const EDGE_START = '<!-- bench:edge:start -->';
 export const EDGE_END = '<!-- bench:edge:end -->';
 
-/** The generated part of "The shared edge (issue 11)" in BENCHMARKS.md, between its markers. */
+/** The generated part of "The shared edge" in BENCHMARKS.md, between its markers. */
 export function renderEdge(report: EdgeReport, command: string): string {
   const { plan } = report;
   const window =

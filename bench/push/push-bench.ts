@@ -152,7 +152,7 @@ function table(rows: readonly RowResult[]): string[] {
   return lines;
 }
 
-/** The generated part of "Push (issue 12)" in BENCHMARKS.md, between its markers. */
+/** The generated part of "Push: the fleet" in BENCHMARKS.md, between its markers. */
 export function renderPush(report: PushReport, command: string): string {
   const { plan } = report;
   const lines = [

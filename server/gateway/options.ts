@@ -159,13 +159,12 @@ function parsePositive(raw: string | undefined, name: string, fallback: number):
   return value;
 }
 
-/** A whole number in range, or the default with a sentence in `warnings` (like the client settings). */
-function wholeNumberOr(raw: string | undefined, name: string, fallback: number, min: number, max: number, warnings: string[]): number {
+/** A whole number in range; anything else stops the start with a sentence (issue 21). */
+function wholeNumberOr(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (Number.isInteger(value) && value >= min && value <= max) return value;
-  warnings.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"; the default ${fallback} is kept.`);
-  return fallback;
+  throw new OptionsError(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
 }
 
 /**
@@ -257,7 +256,7 @@ function readKey(env: NodeJS.ProcessEnv): Buffer {
 
 export interface ReadOptionsResult {
   options: GatewayOptions;
-  /** Sentences about rejected client settings (the defaults are kept for those). */
+  /** Sentences about settings to print at start; a bad value throws instead, so none today. */
   warnings: string[];
 }
 
@@ -272,7 +271,9 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
   const target = upstream ?? (upstreamRaw ? parseUrl(upstreamRaw, 'ELIZA_SERVER_URL') : undefined);
   if (!target) throw new OptionsError('ELIZA_SERVER_URL is not set, so the gateway has no ElizaOS server to talk to.');
   const { overrides, errors } = overridesFromEnv(env);
-  const warnings = [...errors];
+  // A rejected client setting stops the start like any other bad value (issue 21), with its sentence.
+  if (errors[0] !== undefined) throw new OptionsError(`${errors[0].replace(/; the default is kept$/, '')}.`);
+  const warnings: string[] = [];
   const host = env['HOST'] || '127.0.0.1';
   const options: GatewayOptions = {
     host,
@@ -282,12 +283,12 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
     distDir: path.resolve(env['PURL_DIST_DIR'] || 'dist'),
     clientConfig: overrides,
     maxJsonBytes: parsePositive(env['GATEWAY_MAX_JSON_BYTES'], 'GATEWAY_MAX_JSON_BYTES', 64 * 1024 * 1024),
-    maxBodyBytes: wholeNumberOr(env['GATEWAY_MAX_BODY_BYTES'], 'GATEWAY_MAX_BODY_BYTES', 64 * 1024, 1024, 2 * 1024 * 1024, warnings),
+    maxBodyBytes: wholeNumberOr(env['GATEWAY_MAX_BODY_BYTES'], 'GATEWAY_MAX_BODY_BYTES', 64 * 1024, 1024, 2 * 1024 * 1024),
     allowedHosts: allowedHostNames(env, host),
     trustProxy: parseTrustProxy(env['TRUST_PROXY']),
-    apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000, warnings),
-    memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000, warnings),
-    maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000, warnings),
+    apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000),
+    memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000),
+    maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000),
     edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', env['PURL_GATEWAY_SECRET'] ? 0 : DEFAULT_EDGE_TTL_MS, 3_600_000),
     edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
     syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),

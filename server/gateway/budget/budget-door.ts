@@ -10,15 +10,8 @@ import type { ServerResponse } from 'node:http';
 import { BUDGET_TIER_HEADER, EDGE_HEADER } from '../../../src/shared/budget';
 import { sendError } from '../door/errors';
 import { writeBudgetStanding, writeUpstreamBudget } from '../upstream/rate-limit-headers';
-import type { ApiRoute } from '../door/routes';
 import type { UpstreamBudget, UpstreamCost } from './upstream-budget';
 import type { UpstreamClient, UpstreamRead } from '../upstream/client';
-
-/** A POST is a user's message or a new session; a `shared` GET is the same for everyone; any other GET is the user's own. */
-export function costOf(route: Pick<ApiRoute, 'method' | 'shared'>): UpstreamCost {
-  if (route.method === 'POST') return 'message';
-  return route.shared ? 'shared-read' : 'own-read';
-}
 
 /** Kept back while only messages go upstream. */
 export const BUDGET_RESERVED = 'UPSTREAM_BUDGET_RESERVED';

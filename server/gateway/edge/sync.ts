@@ -75,7 +75,11 @@ export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQue
   const questionMark = rawUrl.indexOf('?');
   const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
   if (path !== SYNC_PATH || method !== 'GET') return undefined;
-  const params = new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1));
+  return parseSyncQuery(new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1)));
+}
+
+/** The sync route's query, or a sentence saying what is wrong with it. */
+export function parseSyncQuery(params: URLSearchParams): { query: SyncQuery } | { problem: string } {
   const names = [...params.keys()];
   const unknown = names.find((name) => !SYNC_PARAMETERS.includes(name));
   if (unknown !== undefined) return { problem: `The parameter "${unknown}" is not accepted here; only agentId, since, session and limit are.` };

@@ -24,7 +24,7 @@ const DROPPED_STREAM_HEADERS = new Set(['connection', 'keep-alive']);
 export type AddToAnswer = (status: number, body: unknown) => unknown;
 
 export interface ForwardOptions {
-  /** What the request costs ElizaOS's budget (budget-door.ts `costOf`). */
+  /** What the request costs ElizaOS's budget (its route's `cost`, server/gateway/routes.ts). */
   cost: UpstreamCost;
   /** Path and query to request upstream (the allowlist's canonical form). */
   path: string;
@@ -54,7 +54,7 @@ export function createApiProxy(upstream: UpstreamClient): ApiProxy {
    */
   function copyAnswerHeaders(headers: IncomingHttpHeaders, res: ServerResponse, dropped: ReadonlySet<string>, client: string): void {
     for (const [name, value] of browserHeaders(headers, dropped)) res.setHeader(name, value);
-    const now = Date.now();
+    const now = upstream.now();
     writeUpstreamBudget(budget.shared ? budget.last(now) : readUpstreamBudget(headers, now), res, now);
     writeBudgetStanding(budget, client, res, now);
   }
@@ -108,7 +108,7 @@ export function createApiProxy(upstream: UpstreamClient): ApiProxy {
         ...(forward.body ? { body: forward.body } : {}),
       });
       if (sending.kind === 'refused') {
-        sendRefusal(budget, sending, forward.client, res, Date.now());
+        sendRefusal(budget, sending, forward.client, res, upstream.now());
         return;
       }
       const add = forward.admitted?.();

@@ -67,6 +67,8 @@ export interface UpstreamClientOptions {
 
 export interface UpstreamClient {
   readonly budget: UpstreamBudget;
+  /** The clock the client counts the budget by. */
+  readonly now: () => number;
   send(request: SendRequest & { stream: true }): Sending<UpstreamRead | StreamedAnswer>;
   send(request: SendRequest): Sending<UpstreamRead>;
   /** Closes the pool's idle connections; requests under way finish first. */
@@ -269,6 +271,7 @@ export function createUpstreamClient({ options, budget, now = Date.now }: Upstre
 
   return {
     budget,
+    now,
     send: send as UpstreamClient['send'],
     close: () => pool.close(),
   };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { apiPaths, MAX_MESSAGE_LENGTH } from '../../../src/shared/api';
-import { API_ROUTES, matchApiRoute } from './routes';
+import { apiPaths, MAX_MESSAGE_LENGTH } from '../../src/shared/api';
+import { ELIZA_ROUTES, matchElizaRoute, matchRoute, ROUTES } from './routes';
 
 const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
-const route = (name: string) => API_ROUTES.find((entry) => entry.name === name)!;
+const route = (name: string) => ELIZA_ROUTES.find((entry) => entry.name === name)!;
 
 describe('the allowlist', () => {
   it.each([
@@ -14,14 +14,14 @@ describe('the allowlist', () => {
     ['GET', `${apiPaths.sessionMessages(SESSION)}?limit=50`, 'session-messages'],
     ['POST', apiPaths.sessionMessages(SESSION), 'send-message'],
   ])('lets the app’s own %s %s through as %s', (method, url, name) => {
-    expect(matchApiRoute(method, url)?.route.name).toBe(name);
+    expect(matchElizaRoute(method, url)?.route.name).toBe(name);
   });
 
   it('rebuilds the upstream path from what it checked', () => {
-    expect(matchApiRoute('GET', `/api/agents/${AGENT}/memories?includeEmbedding=false&tableName=messages`)?.upstreamPath).toBe(
+    expect(matchElizaRoute('GET', `/api/agents/${AGENT}/memories?includeEmbedding=false&tableName=messages`)?.upstreamPath).toBe(
       `/api/agents/${AGENT}/memories?includeEmbedding=false&tableName=messages`,
     );
-    expect(matchApiRoute('GET', '/api/agents?')?.upstreamPath).toBe('/api/agents');
+    expect(matchElizaRoute('GET', '/api/agents?')?.upstreamPath).toBe('/api/agents');
   });
 
   it.each([
@@ -55,18 +55,18 @@ describe('the allowlist', () => {
     ['POST', `/api/messaging/sessions/${SESSION}/renew`],
     ['GET', '/api/messaging/sessions'],
   ])('refuses %s %s', (method, url) => {
-    expect(matchApiRoute(method, url)).toBeUndefined();
+    expect(matchElizaRoute(method, url)).toBeUndefined();
   });
 
   it('says why each route is there, and counts memories against their own limit', () => {
-    for (const entry of API_ROUTES) expect(entry.why.length).toBeGreaterThan(10);
-    expect(API_ROUTES.filter((entry) => entry.limit === 'memories').map((entry) => entry.name)).toEqual(['memories']);
+    for (const entry of ELIZA_ROUTES) expect(entry.why.length).toBeGreaterThan(10);
+    expect(ELIZA_ROUTES.filter((entry) => entry.limits.includes('memories')).map((entry) => entry.name)).toEqual(['memories']);
   });
 
   it('shares only the reads that are the same for every user: GETs without a body', () => {
-    const shared = API_ROUTES.filter((entry) => entry.shared);
+    const shared = ELIZA_ROUTES.filter((entry) => entry.shared);
     expect(shared.map((entry) => entry.name)).toEqual(['agents', 'memories']);
-    for (const entry of shared) expect([entry.method, entry.body]).toEqual(['GET', undefined]);
+    for (const entry of shared) expect([entry.methods, entry.body]).toEqual([['GET'], undefined]);
   });
 });
 
@@ -101,5 +101,44 @@ describe('bodies the allowlist accepts', () => {
 
   it('takes a message of exactly the longest length', () => {
     expect(newMessage({ content: 'x'.repeat(MAX_MESSAGE_LENGTH) })).toBeUndefined();
+  });
+});
+
+describe('the route table', () => {
+  it('names each route once and says why it is there', () => {
+    expect(new Set(ROUTES.map((entry) => entry.name)).size).toBe(ROUTES.length);
+    for (const entry of ROUTES) expect(entry.why.length).toBeGreaterThan(10);
+  });
+
+  it('gives every ElizaOS route an exact query and an upstream cost, and no other route a cost', () => {
+    for (const entry of ROUTES) expect(entry.cost !== undefined).toBe(entry.query?.kind === 'exact');
+    expect(ELIZA_ROUTES.map((entry) => entry.name)).toEqual(['agents', 'memories', 'create-session', 'session-messages', 'send-message']);
+  });
+
+  it.each([
+    ['GET', '/config.json', 'config'],
+    ['HEAD', '/healthz', 'liveness'],
+    ['GET', '/health?x=1', 'health'],
+    ['GET', '/api/purl/sync?agentId=x', 'sync'],
+    ['GET', '/api/purl/push', 'push'],
+    ['POST', '/api/purl/sync', 'not-served'],
+    ['DELETE', `/api/agents/${AGENT}`, 'not-served'],
+    ['GET', '/API/agents', 'not-served'],
+    ['GET', '/api', 'not-served'],
+    ['GET', `/api/agents/${AGENT}/memories?includeEmbedding=true`, 'memories'],
+    ['GET', '/apis', 'app'],
+    ['POST', '/config.json', 'app'],
+    ['GET', '/assets/index.js', 'app'],
+  ])('matches %s %s to %s (the query is checked later, in the door)', (method, url, name) => {
+    expect(matchRoute(ROUTES, method, url)?.route.name).toBe(name);
+  });
+
+  it('hands a path pattern’s ids to the handler as sent', () => {
+    expect(matchRoute(ROUTES, 'POST', `/api/messaging/sessions/${SESSION.toUpperCase()}/messages`)?.ids).toEqual([SESSION.toUpperCase()]);
+  });
+
+  it('keeps the push stream uncompressed and the data routes to the app’s own origin', () => {
+    expect(ROUTES.filter((entry) => entry.compress === false).map((entry) => entry.name)).toEqual(['push']);
+    expect(ROUTES.filter((entry) => entry.origin === 'any').map((entry) => entry.name)).toEqual(['liveness', 'app']);
   });
 });

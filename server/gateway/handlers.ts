@@ -6,7 +6,6 @@
  */
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
-import { refuseOverBudget } from './budget/budget-door';
 import type { Exchange, Handler, Handlers, JsonBody } from './door/pipeline';
 import { notServed } from './door/pipeline';
 import { serveApp } from './door/static';
@@ -23,15 +22,16 @@ import { writeBudgetStanding, writeUpstreamBudget } from './upstream/rate-limit-
  * budget lets it go, and says what the gateway adds to the answer.
  */
 function forwarder(parts: Parts): (exchange: Exchange, leaving?: () => AddToAnswer | undefined) => void {
-  const { budget, proxy, clock } = parts;
-  return ({ req, res, route, client, upstreamPath, body }, leaving) => {
-    const now = clock.now();
-    // A user who asks for the upstream spends the budget, whether or not it is kept back now.
-    budget.sawClient(client, now);
-    if (refuseOverBudget(budget, route.cost ?? 'own-read', client, res, now)) return;
-    const addToAnswer = leaving?.();
-    proxy.forward(req, res, { path: upstreamPath, client, ...(body ? { body: body.raw } : {}), ...(addToAnswer ? { addToAnswer } : {}) });
-  };
+  const { proxy } = parts;
+  // The budget's steps (the user counted, admission, spending, settling) are the upstream client's (upstream/client.ts).
+  return ({ req, res, route, client, upstreamPath, body }, leaving) =>
+    proxy.forward(req, res, {
+      cost: route.cost ?? 'own-read',
+      path: upstreamPath,
+      client,
+      ...(body ? { body: body.raw } : {}),
+      ...(leaving ? { admitted: leaving } : {}),
+    });
 }
 
 /** Answers a chat read from what the gateway heard: nothing spent upstream, so nothing of the upstream's budget binds it. */

@@ -5,7 +5,7 @@
  */
 import { type Clock, systemClock } from '../../src/shared/clock';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
-import { readWithinBudget } from './budget/budget-door';
+import { edgeRead } from './budget/budget-door';
 import { createUpstreamBudget, type UpstreamBudget } from './budget/upstream-budget';
 import { createLimits, type GatewayLimits } from './door/limits';
 import { createChatEdge, type ChatEdge } from './edge/chat-edge';
@@ -25,7 +25,7 @@ import { createHealth, type Health } from './upstream/health';
 import { writeBudgetStanding } from './upstream/rate-limit-headers';
 import { createSessionBook, type SessionBook } from './upstream/session-book';
 import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget, type SocketSender } from './upstream/socket-send';
-import { readUpstream } from './upstream/upstream-read';
+import { createUpstreamClient, type UpstreamClient } from './upstream/client';
 import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream/upstream-socket';
 
 /** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, short timings). */
@@ -55,6 +55,8 @@ export interface CoreParts {
   budget: UpstreamBudget;
   redis?: RedisLink;
   limits: GatewayLimits;
+  /** The one HTTP client to ElizaOS: every request to it goes through its `send`. */
+  upstream: UpstreamClient;
   proxy: ApiProxy;
   edge: Edge;
   health: Health;
@@ -91,30 +93,31 @@ function makeCore(options: GatewayOptions, given: GatewayParts): CoreParts & { s
       : undefined;
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
   // reads under way); the plain shared routes use it when its window is open.
+  // Every request to ElizaOS over HTTP goes through this one client (its budget, timeouts, sizes and sentences).
+  const clock = given.clock ?? systemClock;
+  const upstream = createUpstreamClient({ options, budget, now: () => clock.now() });
   const edge = createEdge({
     ttlMs: options.edgeTtlMs,
     maxBytes: options.edgeMaxBytes,
     budget,
     ...(redis ? { shared: createSharedEdge(redis) } : {}),
-    read: (path, client, ifNoneMatch, signal) => readWithinBudget(budget, () => readUpstream(options, path, client, ifNoneMatch, signal)),
+    read: edgeRead(upstream, upstream.now),
   });
   return {
     budget,
     ...(redis ? { redis } : {}),
     ...(stopSharingBudget ? { stopSharingBudget } : {}),
     limits: createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis),
-    proxy: createApiProxy(options, budget),
+    upstream,
+    proxy: createApiProxy(upstream),
     edge,
-    health: createHealth({
-      upstream: options.upstream,
-      ...(options.upstreamApiKey ? { headers: { 'X-API-KEY': options.upstreamApiKey } } : {}),
-    }),
+    health: createHealth({ upstream }),
   };
 }
 
 /** The upstream socket and what rides on it; made only with push on (the socket is push's). */
 function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: CoreParts, book: SessionBook): SocketParts | undefined {
-  const { budget, redis } = core;
+  const { redis } = core;
   if (!options.push || !options.pushKey) return undefined;
   // Made here, it connects only when the first browser subscribes (or sends).
   const upstreamSocket =
@@ -122,7 +125,7 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
     createUpstreamSocket({
       upstream: options.upstream,
       ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
-      isIsolated: isolationWithinBudget(options, budget),
+      isIsolated: isolationWithinBudget(core.upstream),
       ...(given.connectUpstream ? { connect: given.connectUpstream } : {}),
       ...(given.isolationRetryMs ? { isolationRetryMs: given.isolationRetryMs } : {}),
     });
@@ -147,7 +150,7 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
     upstream: upstreamSocket,
     enabled: options.socketSend,
     book,
-    renew: heartbeatWithinBudget(options, budget),
+    renew: heartbeatWithinBudget(core.upstream),
     ...(given.ackTimeoutMs ? { ackTimeoutMs: given.ackTimeoutMs } : {}),
   });
   // A known session's chat, answered from what that socket heard when that is everything (server/gateway/edge/chat-edge.ts).
@@ -180,11 +183,8 @@ function makeSync(options: GatewayOptions, clock: Clock, core: CoreParts, socket
     ...(socket ? { chatEdge: socket.chatEdge, onMemoriesChanged: socket.memoriesNotice.changed } : {}),
     // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
     readOwn: (path, client, signal) => {
-      const now = clock.now();
-      budget.sawClient(client, now);
-      if (!budget.admits('own-read', now)) return undefined;
-      const settle = budget.spend(now);
-      return readUpstream(options, path, client, undefined, signal).finally(settle);
+      const sending = core.upstream.send({ cost: 'own-read', client, byUser: true, method: 'GET', path, signal });
+      return sending.kind === 'refused' ? undefined : sending.answer;
     },
   });
 }
@@ -219,7 +219,9 @@ export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Pa
       socket?.chatEdge.close();
       socket?.sender.close();
       socket?.push.close();
-      core.proxy.close();
+      core.upstream.close().catch(() => {
+        // Closing only lets go of idle connections; nothing is left to tell.
+      });
       void core.redis?.close();
     },
   };

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimitInfo } from '../../../src/shared/network';
 import { sendError } from '../door/errors';
 import { writeUpstreamBudget } from '../upstream/rate-limit-headers';
-import type { FailedRead } from '../upstream/upstream-read';
+import type { FailedRead } from '../upstream/client';
 import type { PassedAnswer } from './keepable';
 import { type KeptAnswer, matchesIfNoneMatch } from './kept-answers';
 

@@ -19,7 +19,7 @@ import { sendError } from '../door/errors';
 import { readUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 import type { SharedEdge } from '../redis/shared-edge';
-import type { FailedRead, UpstreamRead } from '../upstream/upstream-read';
+import type { FailedRead, UpstreamRead } from '../upstream/client';
 import type { Clock } from '../../../src/shared/clock';
 import { unrefClock } from '../push/clock';
 import { type KeptHow, sendKept, sendUnkept } from './edge-send';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createUpstreamBudget } from '../budget/upstream-budget';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import { createEdge, type EdgeRequest } from './edge';
 
 const request: EdgeRequest = { path: '/api/agents', client: 'c-1', check: () => undefined };

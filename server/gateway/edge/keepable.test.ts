@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import { keepableCopy, keepRead, settleAnswer, sharedKeepMs } from './keepable';
 import { etagOf, KeptAnswers } from './kept-answers';
 

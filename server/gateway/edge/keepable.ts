@@ -5,10 +5,10 @@
  * and never kept. A copy another instance stored in Redis is another process's word: it
  * passes the same check before it is kept here. Pure: no I/O, time passed in.
  */
-import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/client';
 import { parseForBrowser } from '../upstream/strip-secrets';
 import type { SharedAnswer } from '../redis/shared-edge';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import { etagOf, isWithin, type KeptAnswer, type KeptAnswers } from './kept-answers';
 
 /** Headers of the upstream's own that say nothing true about the edge's copy, or must not be shared. */

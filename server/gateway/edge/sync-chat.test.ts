@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createUpstreamBudget } from '../budget/upstream-budget';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import { chatPartOf, chatPathOf, readChat, withChat } from './sync-chat';
 
 const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';

@@ -6,10 +6,10 @@
  */
 import { checkAnswer } from '../../../src/shared/api';
 import type { UpstreamBudget } from '../budget/upstream-budget';
-import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/api-proxy';
+import { browserHeaders, DROPPED_ANSWER_HEADERS, isJson } from '../upstream/client';
 import { readUpstreamBudget } from '../upstream/rate-limit-headers';
 import { parseForBrowser } from '../upstream/strip-secrets';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import type { ChatEdge } from './chat-edge';
 import type { PassedAnswer } from './keepable';
 

@@ -36,7 +36,7 @@ import { EDGE_HEADER } from '../../../src/shared/budget';
 import type { UpstreamBudget } from '../budget/upstream-budget';
 import { sendError } from '../door/errors';
 import { writeUpstreamBudget } from '../upstream/rate-limit-headers';
-import type { UpstreamRead } from '../upstream/upstream-read';
+import type { UpstreamRead } from '../upstream/client';
 import type { ChatEdge } from './chat-edge';
 import { unrefClock } from '../push/clock';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';

@@ -3,8 +3,10 @@
  * ask this instead of the API, so they come back the moment the server does without
  * knocking on a dead API. However many users ask, ElizaOS is checked at most once per
  * interval (its `/healthz`, outside its rate-limited /api), and concurrent askers share
- * one check.
+ * one check. The check goes through the upstream client (server/gateway/upstream/client.ts)
+ * like every request to ElizaOS, and costs nothing of its budget.
  */
+import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 
 export type UpstreamStatus = 'up' | 'down';
 
@@ -17,15 +19,13 @@ export interface HealthReport {
 }
 
 export interface HealthOptions {
-  upstream: URL;
-  /** Extra headers for the check (the server's API key). */
-  headers?: Record<string, string>;
+  /** The client the check goes through (the gateway's headers, the server's API key among them). */
+  upstream: Pick<UpstreamClient, 'send'>;
   /** At most one upstream check per this many ms, default 1000. */
   intervalMs?: number;
   /** A check that takes longer counts as down, ms, default 2000. */
   timeoutMs?: number;
   now?: () => number;
-  fetch?: typeof fetch;
 }
 
 export interface Health {
@@ -35,23 +35,17 @@ export interface Health {
 
 export function createHealth(options: HealthOptions): Health {
   const now = options.now ?? Date.now;
-  const doFetch = options.fetch ?? fetch;
   const intervalMs = options.intervalMs ?? 1_000;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const target = new URL('/healthz', options.upstream);
   let last: HealthReport | undefined;
   let checking: Promise<HealthReport> | undefined;
   const started = now();
 
   async function check(): Promise<HealthReport> {
-    let status: UpstreamStatus = 'down';
-    try {
-      const answer = await doFetch(target, { headers: options.headers ?? {}, signal: AbortSignal.timeout(timeoutMs) });
-      await answer.body?.cancel();
-      status = answer.ok ? 'up' : 'down';
-    } catch {
-      // Unreachable, reset or too slow: down.
-    }
+    const sending = options.upstream.send({ cost: 'free', client: GATEWAY_ITSELF, method: 'GET', path: '/healthz', signal: AbortSignal.timeout(timeoutMs) });
+    // Unreachable, reset or too slow: down (a check costs nothing of the budget, so it is never kept back).
+    const answer = sending.kind === 'sent' ? await sending.answer : undefined;
+    const status: UpstreamStatus = answer?.kind === 'answer' && answer.status >= 200 && answer.status < 300 ? 'up' : 'down';
     const checkedAt = now();
     const since = last === undefined ? started : last.status === status ? last.since : checkedAt;
     last = { status, since, checkedAt };

@@ -17,12 +17,8 @@
 import type { ServerResponse } from 'node:http';
 import { isRecord } from '../../../src/shared/ids';
 import { sendError } from '../door/errors';
-import { readWithinBudget } from '../budget/budget-door';
-import type { GatewayOptions } from '../options';
-import { readUpstreamBudget } from './rate-limit-headers';
+import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 import { createSessionBook, type SessionBook, type SessionRecord } from './session-book';
-import type { UpstreamBudget } from '../budget/upstream-budget';
-import { readUpstream } from './upstream-read';
 import { MESSAGE_SERVER_ID, SOCKET_SOURCE, type SendOutcome, type UpstreamSocket } from './upstream-socket';
 
 /** What a renewal found: done, the session is gone upstream, or not now (the budget, or a failure). */
@@ -240,30 +236,29 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
  * auto-renews), on the session's client's behalf, spent from the upstream budget like the
  * edge's own reads: kept back from the reserve on, so it never takes what users' messages need.
  */
-export function heartbeatWithinBudget(options: GatewayOptions, budget: UpstreamBudget) {
+export function heartbeatWithinBudget(upstream: Pick<UpstreamClient, 'send'>) {
   return async (sessionId: string, client: string): Promise<RenewOutcome> => {
     const path = `/api/messaging/sessions/${sessionId}/heartbeat`;
-    const answer = await readWithinBudget(budget, () => readUpstream(options, path, client, undefined, undefined, 'POST'));
+    const sending = upstream.send({ cost: 'shared-read', client, method: 'POST', path });
+    if (sending.kind === 'refused') return 'later';
+    const answer = await sending.answer;
     if (answer.kind === 'failed') return 'later';
-    // A 429 is noted already (readWithinBudget), and one it made itself states nothing upstream.
-    if (answer.status !== 429) budget.note(readUpstreamBudget(answer.headers, Date.now()), Date.now(), answer.status);
     if (answer.status >= 200 && answer.status < 300) return 'renewed';
     return answer.status === 404 || answer.status === 410 ? 'gone' : 'later';
   };
 }
 
-/** The gateway's own requests (not made for any browser) are made as this client. */
-const GATEWAY_ITSELF = '127.0.0.1';
-
 /**
  * Asks ElizaOS whether it runs with ENABLE_DATA_ISOLATION (`GET /api/system/config`,
  * `data.requiresAuth`), for the upstream socket (server/gateway/upstream/upstream-socket.ts
- * `isIsolated`): true or false when it said, undefined when it could not be told. A server
- * without the route (404) has no isolation to speak of.
+ * `isIsolated`): true or false when it said, undefined when it could not be told (the
+ * budget kept it back, or it failed). A server without the route (404) has no isolation to speak of.
  */
-export function isolationWithinBudget(options: GatewayOptions, budget: UpstreamBudget) {
+export function isolationWithinBudget(upstream: Pick<UpstreamClient, 'send'>) {
   return async (): Promise<boolean | undefined> => {
-    const answer = await readWithinBudget(budget, () => readUpstream(options, '/api/system/config', GATEWAY_ITSELF));
+    const sending = upstream.send({ cost: 'shared-read', client: GATEWAY_ITSELF, method: 'GET', path: '/api/system/config' });
+    if (sending.kind === 'refused') return undefined;
+    const answer = await sending.answer;
     if (answer.kind === 'failed') return undefined;
     // An ElizaOS without the route (older than 1.7) has no isolation to speak of.
     if (answer.status === 404) return false;

@@ -12,9 +12,8 @@
  * the case where a client must not send again blindly.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** What a fault sees of a request. */
 export interface RequestInfo {
@@ -112,24 +111,54 @@ export function countApiRequests(proxy: FaultProxy, from: number, to: number): n
 
 export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
-  const proxy = httpProxy.createProxyServer({ target, changeOrigin: true });
   const log: LoggedRequest[] = [];
   let fault: Fault = NONE;
   let remaining = Infinity;
   const hanging = new Set<http.ServerResponse>();
+  const headersTo = (req: http.IncomingMessage) => ({ ...req.headers, host: upstream.host });
 
-  proxy.on('error', (_error, _req, res) => {
-    if ('writeHead' in res && !res.headersSent) {
-      res.writeHead(502);
-      res.end();
-    }
-  });
+  /** Passes a request through untouched, its answer streamed back as it comes; a failure upstream is a 502. */
+  function passThrough(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const outgoing = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: headersTo(req) }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    outgoing.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) outgoing.destroy();
+    });
+    req.pipe(outgoing);
+  }
 
-  /** Sends the request to ElizaOS ourselves (not through http-proxy) and collects the whole answer. */
+  /** Passes a WebSocket upgrade through: the request as it came (to ElizaOS's host), then bytes both ways. */
+  function tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const onward = net.connect(Number(upstream.port), upstream.hostname, () => {
+      const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i] ?? '';
+        lines.push(`${name}: ${name.toLowerCase() === 'host' ? upstream.host : req.rawHeaders[i + 1]}`);
+      }
+      onward.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) onward.write(head);
+      socket.pipe(onward).pipe(socket);
+    });
+    const end = () => {
+      onward.destroy();
+      socket.destroy();
+    };
+    onward.on('error', end).on('close', end);
+    socket.on('error', end).on('close', end);
+  }
+
+  /** Sends the request to ElizaOS and collects the whole answer. */
   function askUpstream(req: http.IncomingMessage): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
       const outgoing = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: headersTo(req) },
         (answer) => {
           const chunks: Buffer[] = [];
           answer.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -233,7 +262,7 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     const isTarget = isHealth ? hitsHealth(fault) : info.path.startsWith('/api/') && (fault.only?.(info) ?? true);
     const hits = isTarget && remaining > 0 && fault.kind !== 'none';
     if (!hits || fault.kind === 'none') {
-      proxy.web(req, res);
+      passThrough(req, res);
       return;
     }
     // A health check does not use up a fault limited to `times` API requests.
@@ -249,9 +278,6 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   // reverse proxy, unless a test cuts or refuses them.
   const sockets = new Set<Duplex>();
   let refuseSockets = false;
-  proxy.on('error', (_error, _req, target) => {
-    if (target instanceof Duplex) target.destroy();
-  });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     log.push({ method: req.method ?? 'GET', path: req.url ?? '/', startedAt: Date.now() });
     if (refuseSockets) {
@@ -260,7 +286,7 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    proxy.ws(req, socket, head);
+    tunnel(req, socket, head);
   });
   const cutSockets = () => {
     for (const socket of sockets) socket.destroy();
@@ -285,7 +311,6 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
         cutSockets();
-        proxy.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

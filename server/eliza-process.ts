@@ -40,6 +40,8 @@ export interface EmbeddedElizaOptions {
   modelEnv?: NodeJS.ProcessEnv;
   /** POSTGRES_URL: the database on PostgreSQL instead of PGlite in `dataDir`. */
   postgresUrl?: string;
+  /** ELIZA_LOG_LEVEL, checked by the settings table (server/settings/); default `warn`. */
+  logLevel?: string;
 }
 
 const READY = /^purl-eliza ready (\S+) agent=(\S+)$/;
@@ -67,6 +69,7 @@ export function cleanEnvironment(options: {
   characterFiles: readonly string[] | undefined;
   modelEnv: NodeJS.ProcessEnv;
   postgresUrl?: string | undefined;
+  logLevel?: string | undefined;
 }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -76,7 +79,7 @@ export function cleanEnvironment(options: {
     ELIZA_HOST: '127.0.0.1',
     PURL_DATA_DIR: options.dataDir,
     PURL_GATEWAY_SECRET: options.secret,
-    LOG_LEVEL: process.env['ELIZA_LOG_LEVEL'] ?? 'warn',
+    LOG_LEVEL: options.logLevel ?? 'warn',
   };
   if (options.stock) env['PURL_ELIZA_STOCK'] = 'true';
   // Read by the server only (server/eliza/config.ts): no agent's settings get it.
@@ -118,6 +121,7 @@ export async function startEmbeddedEliza(options: EmbeddedElizaOptions): Promise
       characterFiles: options.characterFiles,
       modelEnv: options.modelEnv ?? process.env,
       postgresUrl: options.postgresUrl,
+      logLevel: options.logLevel,
     }),
     // The IPC channel is how the child learns that this process died without stopping
     // it (a SIGKILL, a crashed terminal): it shuts down when the channel closes.

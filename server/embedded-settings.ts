@@ -1,11 +1,11 @@
 /**
  * What the embedded ElizaOS will run, checked before it starts: the character files of
  * ELIZA_CHARACTER (read and validated here, so a bad file stops `npm start` at once with
- * one sentence) and the model chosen from the provider variables.
+ * one sentence), the model chosen from the provider variables, and where it runs.
  */
 import { characterPaths, loadCharacterFiles } from './eliza/character-file';
-import { parsePostgresUrl } from './eliza/config';
 import { chooseModel, type ModelChoice } from './eliza/model-provider';
+import { readSettings } from './settings/read';
 
 export interface EmbeddedSettings {
   /** Absolute paths of the checked character files, or undefined for the built-in Purl. */
@@ -13,16 +13,30 @@ export interface EmbeddedSettings {
   readonly model: ModelChoice;
   /** POSTGRES_URL, checked: ElizaOS's database on PostgreSQL instead of PGlite. */
   readonly postgresUrl: string | undefined;
+  /** ELIZA_PORT: where it listens; 0 picks a free port. */
+  readonly port: number;
+  /** PURL_DATA_DIR as given (relative to the project root). */
+  readonly dataDir: string;
+  /** ELIZA_LOG_LEVEL. */
+  readonly logLevel: string;
 }
 
 /**
  * Reads ELIZA_CHARACTER (relative paths from `baseDir`, the folder `npm start` was typed
- * in) and the model variables. Throws an error whose message is one sentence.
+ * in), the model variables and the rest of the embedded server's settings from the table
+ * (server/settings/). Throws an error whose message is one sentence.
  */
 export async function readEmbeddedSettings(env: NodeJS.ProcessEnv, baseDir: string): Promise<EmbeddedSettings> {
+  const settings = readSettings(env);
   const model = chooseModel(env);
-  const postgresUrl = parsePostgresUrl(env['POSTGRES_URL']);
-  const files = characterPaths(env['ELIZA_CHARACTER'], baseDir);
+  const files = characterPaths(settings.ELIZA_CHARACTER?.join(','), baseDir);
   if (files !== undefined) await loadCharacterFiles(files);
-  return { characterFiles: files, model, postgresUrl };
+  return {
+    characterFiles: files,
+    model,
+    postgresUrl: settings.POSTGRES_URL,
+    port: settings.ELIZA_PORT,
+    dataDir: settings.PURL_DATA_DIR,
+    logLevel: settings.ELIZA_LOG_LEVEL,
+  };
 }

@@ -9,6 +9,7 @@ import { startEmbeddedEliza, type EmbeddedEliza } from './eliza-process';
 
 export { stopChild } from './eliza-process';
 import { readEmbeddedSettings } from './embedded-settings';
+import { readSettings } from './settings/read';
 
 export const say = (line: string) => console.log(`purl: ${line}`);
 
@@ -57,13 +58,15 @@ export async function buildWhenNeeded(root: string): Promise<void> {
  * stops the start at once. Relative character paths are read from where npm was typed.
  */
 export async function readElizaSettings(env: NodeJS.ProcessEnv) {
-  const external = Boolean(env['ELIZA_SERVER_URL']);
-  if (external && env['ELIZA_CHARACTER']) {
+  const settings = readSettings(env);
+  const external = settings.ELIZA_SERVER_URL !== undefined;
+  if (external && settings.ELIZA_CHARACTER) {
     console.error('purl: ELIZA_CHARACTER is not used: ELIZA_SERVER_URL names a server that runs its own agents.');
   }
-  return external ? undefined : await readEmbeddedSettings(env, env['INIT_CWD'] || process.cwd());
+  return external ? undefined : await readEmbeddedSettings(env, settings.INIT_CWD ?? process.cwd());
 }
 
+/** Starts the embedded ElizaOS with `settings` (from {@link readElizaSettings}); undefined when a server is named instead. */
 export async function startElizaFor(
   root: string,
   settings: Awaited<ReturnType<typeof readElizaSettings>>,
@@ -75,8 +78,9 @@ export async function startElizaFor(
   const started = Date.now();
   const eliza = await startEmbeddedEliza({
     root,
-    dataDir: path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data'),
-    port: Number(process.env['ELIZA_PORT'] || 0),
+    dataDir: path.resolve(root, settings.dataDir),
+    port: settings.port,
+    logLevel: settings.logLevel,
     characterFiles: settings.characterFiles,
     ...(settings.postgresUrl ? { postgresUrl: settings.postgresUrl } : {}),
     onProgress: (line) => say(`  ElizaOS: ${line}`),

@@ -25,7 +25,6 @@ async function main(): Promise<void> {
     for (const warning of warnings) console.error(`purl: ${warning}`);
     const exposed = exposureWarning(options);
     if (exposed) console.error(`purl: ${exposed}`);
-    if (dev && !process.env['PORT']) options.port = 5174;
     const gateway: Gateway = await startGateway(options);
     lifecycle.add(gateway);
     if (dev) {

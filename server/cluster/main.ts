@@ -16,26 +16,28 @@ import { freePort } from '../eliza-process';
 import { exposureWarning, readGatewayOptions } from '../gateway/options';
 import { buildWhenNeeded, createLifecycle, readElizaSettings, say, startElizaFor } from '../lifecycle';
 import { type Instance, instanceEnv, startHaproxy, startInstance, superviseRedis } from './parts';
-import { CLUSTER_TLS_MESSAGE, instanceCount, NO_HAPROXY_MESSAGE } from './settings';
+import { readSettings } from '../settings/read';
+import { CLUSTER_TLS_MESSAGE, NO_HAPROXY_MESSAGE } from './settings';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function main(): Promise<void> {
   const lifecycle = createLifecycle();
   try {
-    const count = instanceCount(process.env['PURL_INSTANCES']);
-    if (process.env['TLS_CERT_FILE'] || process.env['TLS_KEY_FILE']) throw new Error(CLUSTER_TLS_MESSAGE);
+    const settings = readSettings(process.env);
+    const count = settings.PURL_INSTANCES;
+    if (settings.TLS_CERT_FILE || settings.TLS_KEY_FILE) throw new Error(CLUSTER_TLS_MESSAGE);
     if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) throw new Error(NO_HAPROXY_MESSAGE);
-    const settings = await readElizaSettings(process.env);
+    const embedded = await readElizaSettings(process.env);
     await buildWhenNeeded(root);
-    const redisUrl = process.env['REDIS_URL'] || (await superviseRedis(lifecycle)).url.href;
-    const eliza = await startElizaFor(root, settings, lifecycle);
-    const entryHost = process.env['HOST'] || '127.0.0.1';
-    const dataDir = path.resolve(root, process.env['PURL_DATA_DIR'] || '.purl-data');
+    const redisUrl = settings.REDIS_URL?.href ?? (await superviseRedis(lifecycle)).url.href;
+    const eliza = await startElizaFor(root, embedded, lifecycle);
+    const entryHost = settings.HOST;
+    const dataDir = path.resolve(root, settings.PURL_DATA_DIR);
     fs.mkdirSync(dataDir, { recursive: true });
     // The instances listen on loopback behind HAProxy and take its X-Forwarded-For; they answer to the entry's name.
     const env = instanceEnv(process.env, redisUrl);
-    if (net.isIP(entryHost) === 0) env['PURL_ALLOWED_HOSTS'] = [process.env['PURL_ALLOWED_HOSTS'], entryHost].filter(Boolean).join(',');
+    if (net.isIP(entryHost) === 0) env['PURL_ALLOWED_HOSTS'] = [...(settings.PURL_ALLOWED_HOSTS ?? []), entryHost].join(',');
     if (eliza) {
       env['ELIZA_SERVER_URL'] = eliza.url.href;
       env['PURL_GATEWAY_SECRET'] = eliza.gatewaySecret;
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
     // Checked once here (a bad value stops the cluster with its sentence); this also makes the push key every instance reads.
     const { options, warnings } = readGatewayOptions(env);
     for (const warning of warnings) console.error(`purl: ${warning}`);
-    const entryPort = Number(process.env['PORT'] || 5174);
+    const entryPort = settings.PORT;
     const exposed = exposureWarning({ ...options, host: entryHost });
     if (exposed) console.error(`purl: ${exposed}`);
     const instances: Instance[] = [];

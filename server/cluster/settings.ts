@@ -1,7 +1,7 @@
 /** The settings of `npm run cluster` (server/cluster/main.ts) beyond the gateway's own. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OptionsError } from '../gateway/options';
+import { readSettings } from '../settings/read';
 
 /** The load balancer's configuration, shipped: its values come from the environment the runner gives HAProxy. */
 export const HAPROXY_CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'haproxy.cfg');
@@ -14,12 +14,7 @@ export const NO_HAPROXY_MESSAGE = 'haproxy is not on PATH. Install it with `apt-
 export const CLUSTER_TLS_MESSAGE =
   'npm run cluster serves plain http at its entry (HAProxy on loopback by default): TLS_CERT_FILE and TLS_KEY_FILE are for npm start. Put TLS in front of the cluster, or unset them.';
 
-/** PURL_INSTANCES: 1 to 8, default 3; anything else stops the start with a sentence. */
+/** PURL_INSTANCES: 1 to {@link MAX_INSTANCES}, default 3, by the settings table; anything else stops the start with a sentence. */
 export function instanceCount(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 3;
-  const count = Number(raw);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_INSTANCES) {
-    throw new OptionsError(`PURL_INSTANCES must be a whole number from 1 to ${MAX_INSTANCES}, got "${raw}".`);
-  }
-  return count;
+  return readSettings({ PURL_INSTANCES: raw }).PURL_INSTANCES;
 }

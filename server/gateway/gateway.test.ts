@@ -66,7 +66,7 @@ describe('gateway options', () => {
     expect(warnings).toEqual([]);
     expect(() =>
       readGatewayOptions({ ELIZA_SERVER_URL: 'http://127.0.0.1:3000', FRONTEND_CACHE_TTL: '-1' }, undefined, { pushKey: TEST_PUSH_KEY }),
-    ).toThrowError(/^FRONTEND_CACHE_TTL must be between 0 and 86400000, got -1\.$/);
+    ).toThrowError(/^FRONTEND_CACHE_TTL must be a whole number from 0 to 86400000, got "-1"\.$/);
   });
 });
 

@@ -1,12 +1,13 @@
 /**
- * The gateway's settings, read from the environment and checked once at start.
+ * The gateway's options, made from the settings table (server/settings/) once at start.
  * A bad value stops the start with one sentence that names it.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import proxyAddr from 'proxy-addr';
-import { overridesFromEnv, type ConfigOverrides } from '../../src/shared/config';
+import { type ConfigOverrides, configRules, type PurlConfig } from '../../src/shared/config';
+import { OptionsError, readSettings } from '../settings/read';
+import type { Settings } from '../settings/table';
 import { PushKeyError, readPushKey } from './push/push-token';
 
 export interface GatewayOptions {
@@ -84,56 +85,7 @@ export interface GatewayOptions {
   instanceName?: string;
 }
 
-export class OptionsError extends Error {
-  override readonly name = 'OptionsError';
-}
-
-function parsePort(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new OptionsError(`${name} must be a port number from 0 to 65535, got "${raw}".`);
-  }
-  return port;
-}
-
-function parseUrl(raw: string, name: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new OptionsError(`${name} must be an http(s) URL such as http://127.0.0.1:3000, got "${raw}".`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new OptionsError(`${name} must use http or https, got "${raw}".`);
-  }
-  return url;
-}
-
-/** A REDIS_URL as it may be repeated in an error: whatever sits before an `@` (a password) left out. */
-function redactedRedisUrl(raw: string): string {
-  return raw.replace(/^([^/]*\/\/)?[^@/]*@/, (_match, scheme: string | undefined) => `${scheme ?? ''}…@`);
-}
-
-function parseRedisUrl(raw: string): URL {
-  const shown = redactedRedisUrl(raw);
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new OptionsError(`REDIS_URL must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got "${shown}".`);
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new OptionsError(`REDIS_URL must use redis or rediss, got "${shown}".`);
-  if (!url.hostname) throw new OptionsError(`REDIS_URL names no host, got "${shown}".`);
-  return url;
-}
-
-function parseWholeNumber(raw: string | undefined, name: string, fallback: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new OptionsError(`${name} must be a whole number from 0 to ${max}, got "${raw}".`);
-  return value;
-}
+export { OptionsError };
 
 /**
  * The edge's window in front of an external server. 10 s: it adds at most 10 s to the
@@ -152,49 +104,7 @@ export const DEFAULT_EDGE_TTL_MS = 10_000;
 /** The edge's bound: room for a few agents' histories of tens of thousands of memories. */
 export const DEFAULT_EDGE_MAX_BYTES = 64 * 1024 * 1024;
 
-function parsePositive(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new OptionsError(`${name} must be a positive whole number, got "${raw}".`);
-  return value;
-}
-
-/** A whole number in range; anything else stops the start with a sentence (issue 21). */
-function wholeNumberOr(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (Number.isInteger(value) && value >= min && value <= max) return value;
-  throw new OptionsError(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
-}
-
-/**
- * TRUST_PROXY in express's syntax: a hop count, or addresses, subnets and the names
- * loopback, linklocal and uniquelocal, comma-separated. `true` (trust everyone) is
- * refused: then any browser could name itself anyone and take another user's budget.
- */
-function parseTrustProxy(raw: string | undefined): string | number | false {
-  if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
-  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
-  if (raw.trim() === 'true') {
-    throw new OptionsError(
-      'TRUST_PROXY=true would let any client forge its address; list your proxies instead (for example TRUST_PROXY=loopback or TRUST_PROXY=10.0.0.5).',
-    );
-  }
-  const list = raw
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean);
-  try {
-    proxyAddr.compile(list);
-  } catch {
-    throw new OptionsError(`TRUST_PROXY must be addresses, subnets, loopback, linklocal or uniquelocal separated by commas, or a hop count; got "${raw}".`);
-  }
-  return list.join(',');
-}
-
-function readTls(env: NodeJS.ProcessEnv): GatewayOptions['tls'] {
-  const certFile = env['TLS_CERT_FILE'];
-  const keyFile = env['TLS_KEY_FILE'];
+function readTls(certFile: string | undefined, keyFile: string | undefined): GatewayOptions['tls'] {
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new OptionsError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither.');
   const read = (file: string, name: string): Buffer => {
@@ -202,28 +112,27 @@ function readTls(env: NodeJS.ProcessEnv): GatewayOptions['tls'] {
       return fs.readFileSync(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new OptionsError(`${name} names ${file}, which cannot be read (${code}).`);
+      throw new OptionsError(`${name} names ${file}, which cannot be read (${code}).`, name);
     }
   };
   return { cert: read(certFile, 'TLS_CERT_FILE'), key: read(keyFile, 'TLS_KEY_FILE') };
 }
 
-function parseOnOff(raw: string | undefined, name: string, fallback: boolean): boolean {
-  if (raw === undefined || raw === '') return fallback;
-  const value = raw.trim().toLowerCase();
-  if (value === 'on' || value === 'true' || value === '1') return true;
-  if (value === 'off' || value === 'false' || value === '0') return false;
-  throw new OptionsError(`${name} must be "on" or "off", got "${raw}".`);
+/** What /config.json serves: the client settings that are set (the browser keeps its defaults for the rest). */
+function clientOverrides(settings: Settings): ConfigOverrides {
+  const overrides: ConfigOverrides = {};
+  for (const key of Object.keys(configRules) as (keyof PurlConfig)[]) {
+    const value = settings[configRules[key].env as keyof Settings];
+    if (typeof value === 'number') overrides[key] = value;
+  }
+  return overrides;
 }
 
-/** Host names from PURL_ALLOWED_HOSTS and HOST, lower-case, without ports or brackets. */
-function allowedHostNames(env: NodeJS.ProcessEnv, host: string): string[] {
-  const names = (env['PURL_ALLOWED_HOSTS'] ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean);
-  if (net.isIP(host) === 0 && host !== '') names.push(host.toLowerCase());
-  return [...new Set(names.map((name) => name.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')))];
+/** Host names from PURL_ALLOWED_HOSTS and HOST when it is a name, lower-case, once each. */
+function allowedHostNames(listed: readonly string[] | undefined, host: string): string[] {
+  const names = [...(listed ?? [])];
+  if (net.isIP(host) === 0) names.push(host.toLowerCase());
+  return [...new Set(names)];
 }
 
 /** True when HOST only listens on this machine. */
@@ -245,11 +154,11 @@ export function exposureWarning(options: Pick<GatewayOptions, 'host' | 'tls'>): 
 }
 
 /** The push key, last: every other setting is checked before a key file may be made. */
-function readKey(env: NodeJS.ProcessEnv): Buffer {
+function readKey(secret: string | undefined, dataDir: string): Buffer {
   try {
-    return readPushKey(env['PURL_PUSH_SECRET'], path.resolve(env['PURL_DATA_DIR'] || '.purl-data'));
+    return readPushKey(secret, path.resolve(dataDir));
   } catch (error) {
-    if (error instanceof PushKeyError) throw new OptionsError(error.message);
+    if (error instanceof PushKeyError) throw new OptionsError(error.message, 'PURL_PUSH_SECRET');
     throw error;
   }
 }
@@ -265,53 +174,56 @@ export interface GivenOptions {
   pushKey?: Buffer;
 }
 
-/** Reads the gateway's options; `upstream` may be given when the caller started ElizaOS itself. */
-export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given: GivenOptions = {}): ReadOptionsResult {
-  const upstreamRaw = env['ELIZA_SERVER_URL'];
-  const target = upstream ?? (upstreamRaw ? parseUrl(upstreamRaw, 'ELIZA_SERVER_URL') : undefined);
-  if (!target) throw new OptionsError('ELIZA_SERVER_URL is not set, so the gateway has no ElizaOS server to talk to.');
-  const { overrides, errors } = overridesFromEnv(env);
-  // A rejected client setting stops the start like any other bad value (issue 21), with its sentence.
-  if (errors[0] !== undefined) throw new OptionsError(`${errors[0].replace(/; the default is kept$/, '')}.`);
-  const warnings: string[] = [];
-  const host = env['HOST'] || '127.0.0.1';
-  const options: GatewayOptions = {
-    host,
-    port: parsePort(env['PORT'], 'PORT', 5174),
-    upstream: target,
-    upstreamTimeoutMs: parsePositive(env['GATEWAY_UPSTREAM_TIMEOUT'], 'GATEWAY_UPSTREAM_TIMEOUT', 60_000),
-    distDir: path.resolve(env['PURL_DIST_DIR'] || 'dist'),
-    clientConfig: overrides,
-    maxJsonBytes: parsePositive(env['GATEWAY_MAX_JSON_BYTES'], 'GATEWAY_MAX_JSON_BYTES', 64 * 1024 * 1024),
-    maxBodyBytes: wholeNumberOr(env['GATEWAY_MAX_BODY_BYTES'], 'GATEWAY_MAX_BODY_BYTES', 64 * 1024, 1024, 2 * 1024 * 1024),
-    allowedHosts: allowedHostNames(env, host),
-    trustProxy: parseTrustProxy(env['TRUST_PROXY']),
-    apiRequestsPerMinute: wholeNumberOr(env['API_RATE_LIMIT_REQUESTS'], 'API_RATE_LIMIT_REQUESTS', 500, 1, 100_000),
-    memoryRequestsPerMinute: wholeNumberOr(env['MEMORY_API_RATE_LIMIT_REQUESTS'], 'MEMORY_API_RATE_LIMIT_REQUESTS', 200, 1, 100_000),
-    maxConnectionsPerClient: wholeNumberOr(env['WS_MAX_CONNECTIONS_PER_IP'], 'WS_MAX_CONNECTIONS_PER_IP', 10, 1, 10_000),
-    edgeTtlMs: parseWholeNumber(env['GATEWAY_CACHE_TTL'], 'GATEWAY_CACHE_TTL', env['PURL_GATEWAY_SECRET'] ? 0 : DEFAULT_EDGE_TTL_MS, 3_600_000),
-    edgeMaxBytes: parsePositive(env['GATEWAY_CACHE_MAX_BYTES'], 'GATEWAY_CACHE_MAX_BYTES', DEFAULT_EDGE_MAX_BYTES),
-    syncRoute: parseOnOff(env['PURL_SYNC_ROUTE'], 'PURL_SYNC_ROUTE', true),
-    push: parseOnOff(env['PURL_PUSH'], 'PURL_PUSH', true),
-    socketSend: parseOnOff(env['PURL_SOCKET_SEND'], 'PURL_SOCKET_SEND', true),
+/** The options that are one setting each, read from the table. */
+function fromTable(s: Settings, upstream: URL): GatewayOptions {
+  return {
+    host: s.HOST,
+    port: s.PORT,
+    upstream,
+    upstreamTimeoutMs: s.GATEWAY_UPSTREAM_TIMEOUT,
+    distDir: path.resolve(s.PURL_DIST_DIR),
+    clientConfig: clientOverrides(s),
+    maxJsonBytes: s.GATEWAY_MAX_JSON_BYTES,
+    maxBodyBytes: s.GATEWAY_MAX_BODY_BYTES,
+    allowedHosts: allowedHostNames(s.PURL_ALLOWED_HOSTS, s.HOST),
+    trustProxy: s.TRUST_PROXY,
+    apiRequestsPerMinute: s.API_RATE_LIMIT_REQUESTS,
+    memoryRequestsPerMinute: s.MEMORY_API_RATE_LIMIT_REQUESTS,
+    maxConnectionsPerClient: s.WS_MAX_CONNECTIONS_PER_IP,
+    edgeTtlMs: s.GATEWAY_CACHE_TTL ?? (s.PURL_GATEWAY_SECRET ? 0 : DEFAULT_EDGE_TTL_MS),
+    edgeMaxBytes: s.GATEWAY_CACHE_MAX_BYTES,
+    syncRoute: s.PURL_SYNC_ROUTE,
+    push: s.PURL_PUSH,
+    socketSend: s.PURL_SOCKET_SEND,
     // One of several gateways (REDIS_URL) does not see the messages posted through the others: its chat edge would miss them.
-    chatEdge: parseOnOff(env['PURL_CHAT_EDGE'], 'PURL_CHAT_EDGE', !env['REDIS_URL']),
-    sharedBudget: parseOnOff(env['PURL_SHARED_BUDGET'], 'PURL_SHARED_BUDGET', true),
+    chatEdge: s.PURL_CHAT_EDGE ?? !s.REDIS_URL,
+    sharedBudget: s.PURL_SHARED_BUDGET,
   };
+}
+
+/**
+ * Reads the gateway's options from the settings table (server/settings/); `upstream` may
+ * be given when the caller started ElizaOS itself. A bad value throws an {@link OptionsError}.
+ */
+export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given: GivenOptions = {}): ReadOptionsResult {
+  const s = readSettings(env);
+  const target = upstream ?? s.ELIZA_SERVER_URL;
+  if (!target) throw new OptionsError('ELIZA_SERVER_URL is not set, so the gateway has no ElizaOS server to talk to.', 'ELIZA_SERVER_URL');
+  const options = fromTable(s, target);
   if (options.syncRoute) options.clientConfig = { ...options.clientConfig, syncRoute: true };
   // With the edge on, a sync's agent list and memories cost ElizaOS nothing per request: the
   // chat poll may bring them along. With it off (the embedded server's default) each sync
   // reads both upstream, so the chat poll keeps to its own route.
   if (options.syncRoute && options.edgeTtlMs > 0) options.clientConfig = { ...options.clientConfig, syncChat: true };
-  const tls = readTls(env);
+  const tls = readTls(s.TLS_CERT_FILE, s.TLS_KEY_FILE);
   if (tls) options.tls = tls;
   if (options.push) {
-    options.pushKey = given.pushKey ?? readKey(env);
+    options.pushKey = given.pushKey ?? readKey(s.PURL_PUSH_SECRET, s.PURL_DATA_DIR);
     options.clientConfig = { ...options.clientConfig, push: true };
   }
-  if (env['ELIZA_SERVER_AUTH_TOKEN']) options.upstreamApiKey = env['ELIZA_SERVER_AUTH_TOKEN'];
-  if (env['PURL_GATEWAY_SECRET']) options.gatewaySecret = env['PURL_GATEWAY_SECRET'];
-  if (env['REDIS_URL']) options.redisUrl = parseRedisUrl(env['REDIS_URL']);
-  if (env['PURL_INSTANCE_NAME']) options.instanceName = env['PURL_INSTANCE_NAME'].slice(0, 64);
-  return { options, warnings };
+  if (s.ELIZA_SERVER_AUTH_TOKEN) options.upstreamApiKey = s.ELIZA_SERVER_AUTH_TOKEN;
+  if (s.PURL_GATEWAY_SECRET) options.gatewaySecret = s.PURL_GATEWAY_SECRET;
+  if (s.REDIS_URL) options.redisUrl = s.REDIS_URL;
+  if (s.PURL_INSTANCE_NAME) options.instanceName = s.PURL_INSTANCE_NAME.slice(0, 64);
+  return { options, warnings: [] };
 }

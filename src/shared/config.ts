@@ -1,7 +1,9 @@
 /**
  * Run-time settings: defaults for normal and high-load mode, and the overrides the
- * gateway serves at /config.json (built from its environment). Every value is checked;
- * a rejected value is reported and the default kept.
+ * gateway serves at /config.json. The gateway reads them from its environment through
+ * the server's settings table (server/settings/table.ts, by {@link configRules}), where a
+ * bad value stops the start; the worker checks /config.json again here, where a rejected
+ * value is reported and the default kept.
  */
 
 export interface PurlConfig {
@@ -115,11 +117,6 @@ function collect(entries: Iterable<[keyof PurlConfig, unknown, string]>): Parsed
 }
 
 const configKeys = Object.keys(configRules) as (keyof PurlConfig)[];
-
-/** Reads overrides from environment variables (the gateway's side). */
-export function overridesFromEnv(env: Readonly<Record<string, string | undefined>>): ParsedOverrides {
-  return collect(configKeys.map((key) => [key, env[configRules[key].env], configRules[key].env]));
-}
 
 /** Validates the body of /config.json (the worker's side); unknown keys are ignored. */
 export function parseOverrides(body: unknown): ParsedOverrides {

@@ -83,7 +83,9 @@ function makeCore(options: GatewayOptions, given: GatewayParts, clock: Clock): C
   // one client to it, every user spends one budget, and the gateway spends it by priority.
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
   // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
-  const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: given.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
+  const redis = options.redisUrl
+    ? createRedisLink({ url: options.redisUrl, log: given.log ?? ((line) => console.log(`purl: ${line}`)), now: time.now })
+    : undefined;
   // In front of a stock ElizaOS the instances spend one budget: they keep one estimate of it.
   const stopSharingBudget = redis && budget.shared && options.sharedBudget ? shareUpstreamBudget(redis, budget, time) : undefined;
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only

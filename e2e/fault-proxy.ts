@@ -157,15 +157,12 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   /** Sends the request to ElizaOS and collects the whole answer. */
   function askUpstream(req: http.IncomingMessage): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
-      const outgoing = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: headersTo(req) },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('error', reject);
-          answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
-        },
-      );
+      const outgoing = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: headersTo(req) }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('error', reject);
+        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
+      });
       outgoing.on('error', reject);
       req.pipe(outgoing);
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchPushRoute } from '../../server/gateway/push/push';
+import type { PushQuery } from '../../server/gateway/push/push';
+import { routedQuery } from '../../server/gateway/test-kit';
 import { isPushToken } from '../../server/gateway/push/push-token';
 import { checkPushSmoke, dealStreams, type PushReport, type PushRow, quantileOfSorted, SMOKE_PLAN, streamPath } from './bench';
 import { PUSH_END, PUSH_START, renderPush } from './render';
@@ -30,9 +31,9 @@ const report = (rows: PushRow[]): PushReport => ({ date: '2026-12-01', plan: SMO
 describe('the push fan-out bench', () => {
   it('asks for streams the gateway accepts: a valid query and a token of the bench’s key', () => {
     for (const channels of ['one', 'each'] as const) {
-      const matched = matchPushRoute('GET', streamPath(7, channels));
-      if (!matched || !('query' in matched)) throw new Error(`not a push query: ${JSON.stringify(matched)}`);
-      const [session] = matched.query.sessions;
+      const matched = routedQuery('GET', streamPath(7, channels));
+      if (matched.route !== 'push' || matched.query === undefined) throw new Error(`not a push query: ${JSON.stringify(matched)}`);
+      const [session] = (matched.query as PushQuery).sessions;
       expect(isPushToken(KEY, session!.sessionId, session!.channelId, session!.token)).toBe(true);
     }
     expect(streamPath(3, 'one')).toBe(streamPath(9, 'one'));

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
+import { matchRoute, ROUTES } from './routes';
 import type { SocketLike } from './upstream/upstream-socket';
 
 export const AGENT = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
@@ -25,6 +26,20 @@ export const OTHER_CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000d';
 export const USER_ID = 'aaaaaaaa-0000-4000-8000-00000000000a';
 export const MEMORIES = `/api/agents/${AGENT}/memories?tableName=messages&includeEmbedding=false`;
 /** The push key tests give the gateway, so none is made under the working directory. */
+/**
+ * What the route table makes of a request: the name of the route it matches and, for a
+ * route whose query the gateway parses itself, the query or the parser's sentence.
+ */
+export function routedQuery(
+  method: string,
+  rawUrl: string,
+  headers: Record<string, string | undefined> = {},
+): { route?: string; query?: unknown; problem?: string } {
+  const match = matchRoute(ROUTES, method, rawUrl);
+  if (match?.route.query?.kind !== 'parsed') return { route: match?.route.name };
+  return { route: match.route.name, ...match.route.query.parse(new URLSearchParams(match.search), headers) };
+}
+
 export const TEST_PUSH_KEY = Buffer.alloc(32, 7);
 
 export interface Seen {

@@ -17,18 +17,6 @@ export interface SyncQuery {
 
 const SYNC_PARAMETERS = ['agentId', 'since', 'session', 'limit'];
 
-/**
- * The sync route's query, or a sentence saying what is wrong with it; undefined when the
- * request is not for the sync route at all. Only `agentId` and `since` are accepted, each
- * at most once.
- */
-export function matchSyncRoute(method: string, rawUrl: string): { query: SyncQuery } | { problem: string } | undefined {
-  const questionMark = rawUrl.indexOf('?');
-  const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
-  if (path !== SYNC_PATH || method !== 'GET') return undefined;
-  return parseSyncQuery(new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1)));
-}
-
 /** The sync route's query, or a sentence saying what is wrong with it. */
 export function parseSyncQuery(params: URLSearchParams): { query: SyncQuery } | { problem: string } {
   const names = [...params.keys()];

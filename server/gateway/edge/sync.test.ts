@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../app';
-import { MAX_TOMBSTONES, matchSyncRoute, SYNC_PATH } from './sync';
-import { AGENT, type Answer, ask, gatewayFor, jsonAnswer, makeDist, startStandIn, type StandIn } from '../test-kit';
+import { MAX_TOMBSTONES, SYNC_PATH } from './sync';
+import { AGENT, type Answer, ask, gatewayFor, jsonAnswer, makeDist, routedQuery, startStandIn, type StandIn } from '../test-kit';
 
 const OTHER_AGENT = '9f1c2b3a-0000-4000-8000-0000000000bb';
 const UNLISTED_AGENT = '0c0c0c0c-0000-4000-8000-0000000000cc';
@@ -74,16 +74,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the sync route’s query', () => {
   it('accepts no parameters, an agent, and a cursor', () => {
-    expect(matchSyncRoute('GET', SYNC_PATH)).toEqual({ query: {} });
-    expect(matchSyncRoute('GET', `${SYNC_PATH}?agentId=${AGENT.toUpperCase()}&since=0123456789ab.42`)).toEqual({
+    expect(routedQuery('GET', SYNC_PATH)).toEqual({ route: 'sync', query: {} });
+    expect(routedQuery('GET', `${SYNC_PATH}?agentId=${AGENT.toUpperCase()}&since=0123456789ab.42`)).toEqual({
+      route: 'sync',
       query: { agentId: AGENT, since: '0123456789ab.42' },
     });
   });
 
   it('is not the sync route for another method or path', () => {
-    expect(matchSyncRoute('POST', SYNC_PATH)).toBeUndefined();
-    expect(matchSyncRoute('GET', `${SYNC_PATH}/x`)).toBeUndefined();
-    expect(matchSyncRoute('GET', '/api/purl/sync/')).toBeUndefined();
+    expect(routedQuery('POST', SYNC_PATH).route).toBe('not-served');
+    expect(routedQuery('GET', `${SYNC_PATH}/x`).route).toBe('not-served');
+    expect(routedQuery('GET', '/api/purl/sync/').route).toBe('not-served');
   });
 
   it.each([
@@ -95,9 +96,9 @@ describe('the sync route’s query', () => {
     ['a huge cursor', `${SYNC_PATH}?since=0123456789ab.${'9'.repeat(20)}`],
     ['a cursor with script', `${SYNC_PATH}?since=%3Cscript%3E`],
   ])('refuses %s with a sentence', (_name, url) => {
-    const matched = matchSyncRoute('GET', url);
-    expect(matched).toHaveProperty('problem');
-    expect((matched as { problem: string }).problem).toMatch(/^[A-Z].*\.$/);
+    const matched = routedQuery('GET', url);
+    expect(matched.route).toBe('sync');
+    expect(matched.problem).toMatch(/^[A-Z].*\.$/);
   });
 });
 

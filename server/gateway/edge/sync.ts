@@ -61,7 +61,7 @@ import {
   syncJson,
 } from './sync-log';
 
-export { matchSyncRoute, parseSyncQuery, SYNC_PATH, type SyncQuery } from './sync-query';
+export { parseSyncQuery, SYNC_PATH, type SyncQuery } from './sync-query';
 export { MAX_TOMBSTONES } from './sync-log';
 
 /** Answers kept ready for the cursors browsers send (most are at the same few), per state. */

@@ -33,17 +33,6 @@ export function parseEventId(id: string): { epoch: string; n: number } | undefin
   return match ? { epoch: match[1]!, n: Number(match[2]) } : undefined;
 }
 
-/**
- * The push route's query, or a sentence saying what is wrong with it; undefined when the
- * request is not for the push route.
- */
-export function matchPushRoute(method: string, rawUrl: string, lastEventIdHeader?: string | string[]): { query: PushQuery } | { problem: string } | undefined {
-  const questionMark = rawUrl.indexOf('?');
-  const path = questionMark < 0 ? rawUrl : rawUrl.slice(0, questionMark);
-  if (path !== PUSH_PATH || method !== 'GET') return undefined;
-  return parsePushQuery(new URLSearchParams(questionMark < 0 ? '' : rawUrl.slice(questionMark + 1)), lastEventIdHeader);
-}
-
 /** The push route's query (and the Last-Event-ID header), or a sentence saying what is wrong with it. */
 export function parsePushQuery(params: URLSearchParams, lastEventIdHeader?: string | string[]): { query: PushQuery } | { problem: string } {
   const unknown = [...params.keys()].find((name) => name !== 'session' && name !== 'lastEventId');

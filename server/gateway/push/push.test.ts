@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { manualClock } from '../../../src/shared/clock';
 import type { Gateway, GatewayParts } from '../app';
 import { OptionsError, readGatewayOptions } from '../options';
-import { KEEP_ALIVE_MS, MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH } from './push';
+import { KEEP_ALIVE_MS, MAX_SESSIONS_PER_STREAM, PUSH_PATH } from './push';
 import { isPushToken, mintPushToken, PUSH_TOKEN_LENGTH, readPushKey, withPushToken } from './push-token';
 import {
   ask,
@@ -16,6 +16,7 @@ import {
   makeDist,
   NO_SENDS,
   openEventStream,
+  routedQuery,
   SESSION,
   startStandIn,
   type StandIn,
@@ -111,11 +112,14 @@ describe('the push key', () => {
 
 describe('the push route’s query', () => {
   it('takes 1 to 8 sessions and a last event id; the Last-Event-ID header wins', () => {
-    expect(matchPushRoute('GET', pushUrl(sessionParam()))).toEqual({ query: { sessions: [{ sessionId: SESSION, channelId: CHANNEL, token: token() }] } });
-    const both = matchPushRoute('GET', `${pushUrl(sessionParam())}&lastEventId=0123456789ab.4`, '0123456789ab.7');
-    expect(both).toMatchObject({ query: { lastEventId: '0123456789ab.7' } });
-    expect(matchPushRoute('POST', pushUrl(sessionParam()))).toBeUndefined();
-    expect(matchPushRoute('GET', `${PUSH_PATH}/x`)).toBeUndefined();
+    expect(routedQuery('GET', pushUrl(sessionParam()))).toEqual({
+      route: 'push',
+      query: { sessions: [{ sessionId: SESSION, channelId: CHANNEL, token: token() }] },
+    });
+    const both = routedQuery('GET', `${pushUrl(sessionParam())}&lastEventId=0123456789ab.4`, { 'last-event-id': '0123456789ab.7' });
+    expect(both).toMatchObject({ route: 'push', query: { lastEventId: '0123456789ab.7' } });
+    expect(routedQuery('POST', pushUrl(sessionParam())).route).toBe('not-served');
+    expect(routedQuery('GET', `${PUSH_PATH}/x`).route).toBe('not-served');
   });
 
   it.each([
@@ -128,9 +132,9 @@ describe('the push route’s query', () => {
     ['a malformed last event id', `${pushUrl(sessionParam())}&lastEventId=%3Cscript%3E`],
     ['two last event ids', `${pushUrl(sessionParam())}&lastEventId=0123456789ab.1&lastEventId=0123456789ab.2`],
   ])('refuses %s with a sentence', (_name, url) => {
-    const matched = matchPushRoute('GET', url);
-    expect(matched).toHaveProperty('problem');
-    expect((matched as { problem: string }).problem).toMatch(/^[A-Z].*\.$/);
+    const matched = routedQuery('GET', url);
+    expect(matched.route).toBe('push');
+    expect(matched.problem).toMatch(/^[A-Z].*\.$/);
   });
 });
 

@@ -32,7 +32,7 @@ import { ReplayLog } from './replay-log';
 import { SseWriter } from './sse';
 import { type PushStream, StreamRegistry } from './streams';
 
-export { MAX_SESSIONS_PER_STREAM, matchPushRoute, PUSH_PATH, parsePushQuery, type PushQuery, type PushSession } from './push-query';
+export { MAX_SESSIONS_PER_STREAM, PUSH_PATH, parsePushQuery, type PushQuery, type PushSession } from './push-query';
 
 /** How long a client waits before opening another stream when it has too many, s. */
 const RETRY_AFTER_S = 10;

@@ -1,5 +1,5 @@
 import { IDBFactory } from 'fake-indexeddb';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getMeta, openPurlDB, type PurlDatabase } from '../src/shared/db';
 import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
 import { createPoller, type Poller, type PollResult } from './poller';
@@ -91,8 +91,32 @@ function gate<T>(): { promise: Promise<T>; open: (value: T) => void } {
   return { promise, open };
 }
 
+/**
+ * The poller reads the time from the harness's clock and sets no timer; what it waits for is
+ * IndexedDB, which fake-indexeddb runs as real setImmediate tasks. Those are counted, and a
+ * test waits until none is left (`settle`) instead of sleeping; vitest's timers are fake, so
+ * nothing here can wait for real time.
+ */
+type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
+/** Node's setImmediate (this file compiles with the worker's lib, which has none). */
+const scope = globalThis as unknown as { setImmediate: Immediate };
+const realSetImmediate = scope.setImmediate;
+let tasks = 0;
+
 beforeEach(() => {
   globalThis.indexedDB = new IDBFactory();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  scope.setImmediate = (callback, ...args) => {
+    tasks += 1;
+    return realSetImmediate(() => {
+      tasks -= 1;
+      callback(...args);
+    });
+  };
+});
+afterEach(() => {
+  vi.useRealTimers();
+  scope.setImmediate = realSetImmediate;
 });
 
 describe('poller', () => {
@@ -238,7 +262,8 @@ describe('poller', () => {
     await until(() => h.runs.length === 1);
     let settled = 0;
     const later = [h.poller.tick(null), h.poller.tick(null)].map((p) => p.then(() => (settled += 1)));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Everything that does not wait for the slow poll has run: the ticks still wait.
+    await settle();
     expect(settled).toBe(0);
     slow.open('changed');
     await Promise.all([first, ...later]);
@@ -364,12 +389,16 @@ describe('poller', () => {
   });
 });
 
-/**
- * Waits until `condition` holds, for 12 s at most: a loaded machine runs fake-indexeddb
- * slowly (5 s was too little in a CI run beside a 1000-user bench).
- */
+/** Lets everything that does not wait for a gate finish (IndexedDB, promises): three looks in a row with no task left. */
+async function settle(): Promise<void> {
+  for (let quiet = 0; quiet < 3; ) {
+    await new Promise<void>((resolve) => realSetImmediate(() => resolve()));
+    quiet = tasks === 0 ? quiet + 1 : 0;
+  }
+}
+
+/** Waits until what is under way has settled, then `condition` must hold. */
 async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 12_000;
-  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  await settle();
   expect(condition()).toBe(true);
 }

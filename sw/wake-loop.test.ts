@@ -1,5 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createWakeLoop, type WakeJob } from './wake-loop';
+
+// The clock is fake (vitest's timers and Date): the loop's waits pass in no time, in order.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Runs the fake timers, one due time after another, until `promise` settles; resolves or rejects with it. */
+async function drive<T>(promise: Promise<T>): Promise<T> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let step = 0; step < 10_000 && !settled; step += 1) await vi.advanceTimersToNextTimerAsync();
+  return promise;
+}
 
 /** A job whose deadline the test sets; each run is logged and moves the deadline by `every` (Infinity: done). */
 function job(name: string, dueAt: number, every: number, runsOnEvent = false) {
@@ -69,7 +88,7 @@ describe('the wake loop', () => {
       },
     };
     const { loop, waits } = loopOf([stop], 1_000);
-    await loop.tick();
+    await drive(loop.tick());
     expect(health.state.runs).toHaveLength(3);
     // Each run came at its deadline, not before.
     for (const [i, at] of health.state.runs.entries()) expect(at).toBeGreaterThanOrEqual(start + 300 * (i + 1) - 5);
@@ -89,7 +108,7 @@ describe('the wake loop', () => {
     const stuck: WakeJob = { name: 'stuck', runsOnEvent: false, dueAt: () => Date.now() - 1, run: async () => undefined };
     const { loop, waits } = loopOf([stuck], 1_500);
     const ticking = loop.tick();
-    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    await vi.advanceTimersByTimeAsync(2_200);
     // One short wait for the first due time, then one-second waits: a handful, not hundreds.
     expect(waits.length).toBeLessThanOrEqual(4);
     expect(waits.slice(1).every((ms) => ms === 1_000)).toBe(true);
@@ -102,25 +121,25 @@ describe('the wake loop', () => {
     const health = job('health', now + 2_000, 60_000);
     const { loop } = loopOf([onEvent.spec, health.spec]);
     const first = loop.tick();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await vi.advanceTimersByTimeAsync(50);
     const second = loop.tick();
     const third = loop.tick();
     expect(second).toBe(third);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await vi.advanceTimersByTimeAsync(50);
     // The waiting loop woke for the ticks and ran the event's jobs again, well before the health deadline.
     expect(onEvent.state.runs).toHaveLength(2);
-    await first;
-  }, 10_000);
+    await drive(first);
+  });
 
   it('ends a loop kept going by a short cadence before the browser would stop the event holding it, and a tick starts a new one', async () => {
     const health = job('health', Date.now() + 100, 100);
     const { loop } = loopOf([health.spec], 5_000, 450);
     const started = Date.now();
-    await loop.tick();
+    await drive(loop.tick());
     expect(Date.now() - started).toBeLessThan(600);
     const runs = health.state.runs.length;
     expect(runs).toBeGreaterThanOrEqual(3);
-    await loop.tick();
+    await drive(loop.tick());
     expect(health.state.runs.length).toBeGreaterThan(runs);
   });
 });

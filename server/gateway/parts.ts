@@ -3,7 +3,7 @@
  * parts above it, so none refers to one not yet made. app.ts hands them to the handlers;
  * `close` stops them in the reverse order.
  */
-import { type Clock, systemClock } from '../../src/shared/clock';
+import type { Clock } from '../../src/shared/clock';
 import { AGENTS_WINDOW_FACTOR, defaultConfig } from '../../src/shared/config';
 import { edgeRead } from './budget/budget-door';
 import { createUpstreamBudget, type UpstreamBudget } from './budget/upstream-budget';
@@ -13,6 +13,7 @@ import { createEdge, type Edge } from './edge/edge';
 import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS, type MemoriesNotice } from './edge/memories-notice';
 import { createSyncRoute, type SyncRoute } from './edge/sync';
 import type { GatewayOptions } from './options';
+import { unrefClock } from './push/clock';
 import { createPush, type Push } from './push/push';
 import { clusterPushLog } from './redis/cluster-push-log';
 import { createSharedPushLog } from './redis/push-log';
@@ -28,24 +29,17 @@ import { createSocketSender, heartbeatWithinBudget, isolationWithinBudget, type 
 import { createUpstreamClient, type UpstreamClient } from './upstream/client';
 import { createUpstreamSocket, type UpstreamSocket, type UpstreamSocketOptions } from './upstream/upstream-socket';
 
-/** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, short timings). */
+/** What a caller may hand in instead of what the gateway makes itself (tests: a fake upstream socket, a clock they move). */
 export interface GatewayParts {
-  /** The gateway's time (default the system's): parts read it instead of `Date.now()`. */
+  /**
+   * The gateway's time (default the system's, its timers unref'd): every part reads the time
+   * and sets its timers on it (keep-alives, retries, sweeps, exchanges, timeouts), so a test
+   * hands in `manualClock()` and moves time on instead of waiting for it.
+   */
   clock?: Clock;
   upstreamSocket?: UpstreamSocket;
   /** Makes the upstream socket's connection (a fake in unit tests; default socket.io-client's `io`). */
   connectUpstream?: UpstreamSocketOptions['connect'];
-  /** When ElizaOS could not say whether it isolates, how long before the upstream socket asks again, ms. */
-  isolationRetryMs?: number;
-  pushKeepAliveMs?: number;
-  /** How often the instances of a cluster exchange their estimate of a stock ElizaOS's budget, ms (default 250). */
-  budgetShareEveryMs?: number;
-  /** How often the cluster's push channels are announced and read, ms (default 2 s). */
-  clusterJoinEveryMs?: number;
-  /** How long a message sent over the socket waits for ElizaOS's acknowledgement, ms. */
-  ackTimeoutMs?: number;
-  /** How long the chat edge answers from one snapshot, ms. */
-  chatHorizonMs?: number;
   /** Where the gateway says what changed in its surroundings (Redis up or down); default the console, as `purl: …`. */
   log?: (line: string) => void;
 }
@@ -80,23 +74,26 @@ export interface Parts extends CoreParts {
   close(): void;
 }
 
-function makeCore(options: GatewayOptions, given: GatewayParts): CoreParts & { stopSharingBudget?: () => void } {
+/** The time and timers of `clock`, as the parts' `now` and `setTimer` options (called through it: a clock's methods may use `this`). */
+const timeOf = (clock: Clock) => ({ now: () => clock.now(), setTimer: (callback: () => void, ms: number) => clock.setTimer(callback, ms) });
+
+function makeCore(options: GatewayOptions, given: GatewayParts, clock: Clock): CoreParts & { stopSharingBudget?: () => void } {
+  const time = timeOf(clock);
   // Without the embedded server's secret, ElizaOS cannot tell users apart: the gateway is
   // one client to it, every user spends one budget, and the gateway spends it by priority.
   const budget = createUpstreamBudget({ shared: !options.gatewaySecret });
   // Shared state for the instances of a cluster (docs/cluster.md); each part falls back to its own while Redis is down.
-  const redis = options.redisUrl ? createRedisLink({ url: options.redisUrl, log: given.log ?? ((line) => console.log(`purl: ${line}`)) }) : undefined;
+  const redis = options.redisUrl
+    ? createRedisLink({ url: options.redisUrl, log: given.log ?? ((line) => console.log(`purl: ${line}`)), now: time.now })
+    : undefined;
   // In front of a stock ElizaOS the instances spend one budget: they keep one estimate of it.
-  const stopSharingBudget =
-    redis && budget.shared && options.sharedBudget
-      ? shareUpstreamBudget(redis, budget, given.budgetShareEveryMs ? { everyMs: given.budgetShareEveryMs } : {})
-      : undefined;
+  const stopSharingBudget = redis && budget.shared && options.sharedBudget ? shareUpstreamBudget(redis, budget, time) : undefined;
   // The edge always runs for the sync route (with GATEWAY_CACHE_TTL=0 it shares only
   // reads under way); the plain shared routes use it when its window is open.
   // Every request to ElizaOS over HTTP goes through this one client (its budget, timeouts, sizes and sentences).
-  const clock = given.clock ?? systemClock;
-  const upstream = createUpstreamClient({ options, budget, now: () => clock.now() });
+  const upstream = createUpstreamClient({ options, budget, ...time });
   const edge = createEdge({
+    ...time,
     ttlMs: options.edgeTtlMs,
     maxBytes: options.edgeMaxBytes,
     budget,
@@ -107,17 +104,18 @@ function makeCore(options: GatewayOptions, given: GatewayParts): CoreParts & { s
     budget,
     ...(redis ? { redis } : {}),
     ...(stopSharingBudget ? { stopSharingBudget } : {}),
-    limits: createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis),
+    limits: createLimits(options.apiRequestsPerMinute, options.memoryRequestsPerMinute, redis, time.now),
     upstream,
     proxy: createApiProxy(upstream),
     edge,
-    health: createHealth({ upstream }),
+    health: createHealth({ upstream, ...time }),
   };
 }
 
 /** The upstream socket and what rides on it; made only with push on (the socket is push's). */
-function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: CoreParts, book: SessionBook): SocketParts | undefined {
+function makeSocketParts(options: GatewayOptions, given: GatewayParts, clock: Clock, core: CoreParts, book: SessionBook): SocketParts | undefined {
   const { redis } = core;
+  const time = timeOf(clock);
   if (!options.push || !options.pushKey) return undefined;
   // Made here, it connects only when the first browser subscribes (or sends).
   const upstreamSocket =
@@ -127,23 +125,14 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
       ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
       isIsolated: isolationWithinBudget(core.upstream),
       ...(given.connectUpstream ? { connect: given.connectUpstream } : {}),
-      ...(given.isolationRetryMs ? { isolationRetryMs: given.isolationRetryMs } : {}),
+      clock,
     });
   const push = createPush({
     key: options.pushKey,
     upstream: upstreamSocket,
     maxStreamsPerClient: options.maxConnectionsPerClient,
-    ...(given.pushKeepAliveMs ? { keepAliveMs: given.pushKeepAliveMs } : {}),
-    ...(given.clock ? { clock: given.clock } : {}),
-    ...(redis
-      ? {
-          log: clusterPushLog({
-            log: createSharedPushLog(redis),
-            state: () => redis.state(),
-            ...(given.clusterJoinEveryMs ? { joinEveryMs: given.clusterJoinEveryMs } : {}),
-          }),
-        }
-      : {}),
+    clock,
+    ...(redis ? { log: clusterPushLog({ log: createSharedPushLog(redis), state: () => redis.state() }) } : {}),
   });
   // Users' messages over that socket, where they spend nothing of ElizaOS's HTTP budget (server/gateway/upstream/socket-send.ts).
   const sender = createSocketSender({
@@ -151,7 +140,7 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
     enabled: options.socketSend,
     book,
     renew: heartbeatWithinBudget(core.upstream),
-    ...(given.ackTimeoutMs ? { ackTimeoutMs: given.ackTimeoutMs } : {}),
+    ...time,
   });
   // A known session's chat, answered from what that socket heard when that is everything (server/gateway/edge/chat-edge.ts).
   const chatEdge = createChatEdge({
@@ -159,12 +148,13 @@ function makeSocketParts(options: GatewayOptions, given: GatewayParts, core: Cor
     enabled: options.chatEdge,
     channelOf: (sessionId) => book.get(sessionId)?.channelId,
     maxBytes: options.edgeMaxBytes,
-    ...(given.chatHorizonMs ? { horizonMs: given.chatHorizonMs } : {}),
+    ...time,
   });
   // Every push stream hears when an agent's memories changed, at most once per agent per window.
   const memoriesNotice = createMemoriesNotice({
     windowMs: Math.max(options.edgeTtlMs, MIN_NOTICE_WINDOW_MS),
     send: (agentId, cursor) => push.memoriesChanged(agentId, cursor),
+    ...time,
   });
   return { upstreamSocket, push, sender, chatEdge, memoriesNotice };
 }
@@ -180,6 +170,7 @@ function makeSync(options: GatewayOptions, clock: Clock, core: CoreParts, socket
     maxBytes: options.edgeMaxBytes,
     budget,
     standing: (res, client) => writeBudgetStanding(budget, client, res, clock.now()),
+    now: () => clock.now(),
     ...(socket ? { chatEdge: socket.chatEdge, onMemoriesChanged: socket.memoriesNotice.changed } : {}),
     // The chat part is the user's own read: counted, and left out (the chat poll then asks itself) while the budget keeps such reads back.
     readOwn: (path, client, signal) => {
@@ -191,10 +182,10 @@ function makeSync(options: GatewayOptions, clock: Clock, core: CoreParts, socket
 
 /** Makes every part of a gateway with `options`, taking from `given` what a caller handed in. */
 export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Parts {
-  const clock = given.clock ?? systemClock;
-  const { stopSharingBudget, ...core } = makeCore(options, given);
-  const book = createSessionBook(core.redis ? { shared: createSharedSessions(core.redis) } : {});
-  const socket = makeSocketParts(options, given, core, book);
+  const clock = given.clock ?? unrefClock;
+  const { stopSharingBudget, ...core } = makeCore(options, given, clock);
+  const book = createSessionBook({ now: () => clock.now(), ...(core.redis ? { shared: createSharedSessions(core.redis) } : {}) });
+  const socket = makeSocketParts(options, given, clock, core, book);
   const sync = makeSync(options, clock, core, socket);
   // A message heard on a channel is stored in its agent's memories: the next sync read of them
   // goes upstream (the sync route keeps its one read per window). The agent is the session's,

@@ -16,6 +16,7 @@ import type { RequestHandler } from 'express';
 import { type ClientRateLimitInfo, type IncrementResponse, MemoryStore, type Options, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { sendError } from './errors';
+import { unrefClock } from '../push/clock';
 import type { RedisLink } from '../redis/redis';
 
 export const API_POLICY = 'purl-api';
@@ -37,11 +38,15 @@ export class SharedLimitStore implements Store {
   readonly #local = new MemoryStore();
   readonly #shared: RedisStore;
   #options: Options | undefined;
+  readonly #now: () => number;
 
   constructor(
     readonly link: RedisLink,
     policy: string,
+    /** The time now, epoch ms: paces the loads of the scripts (the counts' windows are express-rate-limit's own). */
+    now: () => number = unrefClock.now,
   ) {
+    this.#now = now;
     this.prefix = `purl:limit:${policy}:`;
     this.#shared = new RedisStore({ sendCommand: (...args: string[]) => link.send(args) as Promise<never>, prefix: this.prefix });
     link.onState((state) => {
@@ -66,8 +71,8 @@ export class SharedLimitStore implements Store {
         this.link.noteFailure(error);
         // A script load that failed while the link stayed up (a slow Redis) is kept by
         // rate-limit-redis for good: load again, now and then, rather than count alone until the next reconnect.
-        if (Date.now() - this.#reloadedAt > 5_000) {
-          this.#reloadedAt = Date.now();
+        if (this.#now() - this.#reloadedAt > 5_000) {
+          this.#reloadedAt = this.#now();
           this.#loadShared();
         }
       }
@@ -114,9 +119,9 @@ export class SharedLimitStore implements Store {
   }
 }
 
-function limiter(policy: string, perMinute: number, what: string, redis: RedisLink | undefined): RequestHandler {
+function limiter(policy: string, perMinute: number, what: string, redis: RedisLink | undefined, now: () => number): RequestHandler {
   return rateLimit({
-    ...(redis ? { store: new SharedLimitStore(redis, policy) } : {}),
+    ...(redis ? { store: new SharedLimitStore(redis, policy, now) } : {}),
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-8',
@@ -138,9 +143,10 @@ function limiter(policy: string, perMinute: number, what: string, redis: RedisLi
   });
 }
 
-export function createLimits(apiPerMinute: number, memoriesPerMinute: number, redis?: RedisLink): GatewayLimits {
+/** The door's per-client limits; with `redis`, counted there while it is up; `now` paces the reloads of its scripts. */
+export function createLimits(apiPerMinute: number, memoriesPerMinute: number, redis?: RedisLink, now: () => number = unrefClock.now): GatewayLimits {
   return {
-    api: limiter(API_POLICY, apiPerMinute, 'requests', redis),
-    memories: limiter(MEMORIES_POLICY, memoriesPerMinute, 'memories reads', redis),
+    api: limiter(API_POLICY, apiPerMinute, 'requests', redis, now),
+    memories: limiter(MEMORIES_POLICY, memoriesPerMinute, 'memories reads', redis, now),
   };
 }

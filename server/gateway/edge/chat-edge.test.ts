@@ -1,8 +1,10 @@
 import type http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSessionMessages, parseSyncAnswer } from '../../../src/shared/api';
+import { manualClock } from '../../../src/shared/clock';
 import type { Gateway, GatewayParts } from '../app';
 import { PUSH_PATH } from '../push/push';
+import { HORIZON_MS } from './chat-edge';
 import { mintPushToken } from '../push/push-token';
 import { ask, FakeSocket, gatewayWithFakeSocket, jsonAnswer, makeDist, openEventStream, type EventStream, type StandIn, startStandIn } from '../test-kit';
 
@@ -260,11 +262,13 @@ describe('the chat edge: a chat read answered from what the gateway heard', () =
 
   it('reads upstream once the snapshot is past the horizon, after a REST message whose answer it did not see, and after ElizaOS deleted a message', async () => {
     history(ALICE);
-    const gateway = await open([ALICE], {}, { chatHorizonMs: 300 });
+    const clock = manualClock(Date.now());
+    const gateway = await open([ALICE], {}, { clock });
     await read(gateway, ALICE);
+    clock.advance(HORIZON_MS - 1);
     await read(gateway, ALICE);
     expect(eliza.reads(ALICE)).toBe(1);
-    await sleep(350);
+    clock.advance(1);
     await read(gateway, ALICE);
     expect(eliza.reads(ALICE)).toBe(2);
 

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
 import type { Gateway, GatewayParts } from '../app';
 import { OptionsError, readGatewayOptions } from '../options';
-import { MAX_SESSIONS_PER_STREAM, PUSH_PATH } from './push';
+import { KEEP_ALIVE_MS, MAX_SESSIONS_PER_STREAM, PUSH_PATH } from './push';
 import { isPushToken, mintPushToken, PUSH_TOKEN_LENGTH, readPushKey, withPushToken } from './push-token';
 import {
   ask,
@@ -351,8 +352,10 @@ describe('the push route in front of a stand-in ElizaOS', () => {
   });
 
   it('sends a keep-alive comment while nothing happens', async () => {
-    const gateway = await open({}, { pushKeepAliveMs: 30 });
+    const clock = manualClock(Date.now());
+    const gateway = await open({}, { clock });
     const stream = await subscribed(gateway);
+    clock.advance(KEEP_ALIVE_MS);
     const comment = await stream.next((event) => event.event === ':', 1_000);
     expect(comment.data).toBe('keep-alive');
   });

@@ -39,6 +39,9 @@ const RETRY_AFTER_S = 10;
 /** How long EventSource waits before it reconnects, ms. */
 const RETRY_MS = 1_000;
 
+/** The keep-alive comment's period by default, ms: proxies end connections that stay silent. */
+export const KEEP_ALIVE_MS = 15_000;
+
 export interface PushOptions {
   key: Buffer;
   upstream: UpstreamSocket;
@@ -48,7 +51,7 @@ export interface PushOptions {
   keepEvents?: number;
   /** How long an event is kept for replay, ms (default 10 min). */
   keepMs?: number;
-  /** The keep-alive comment's period, ms (default 15 s): proxies end connections that stay silent. */
+  /** The keep-alive comment's period, ms (default KEEP_ALIVE_MS). */
   keepAliveMs?: number;
   /** The time and the timers (default the system's, timers unref'd). */
   clock?: Clock;
@@ -124,7 +127,7 @@ export function createPush(options: PushOptions): Push {
     });
     stream.sse.start(RETRY_MS);
     greet();
-    stopKeepAlive ??= every(clock, options.keepAliveMs ?? 15_000, () => {
+    stopKeepAlive ??= every(clock, options.keepAliveMs ?? KEEP_ALIVE_MS, () => {
       log.sweep();
       events.keepAlive(streams.all());
     });

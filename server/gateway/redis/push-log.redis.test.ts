@@ -6,6 +6,7 @@
  * a browser replayed after it moved to the other instance, and local ids while Redis is away.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ManualClock, manualClock } from '../../../src/shared/clock';
 import { type RedisServer, startRedisServer } from '../../cluster/redis-server';
 import type { Gateway } from '../app';
 import { PUSH_PATH } from '../push/push';
@@ -47,17 +48,26 @@ const reply = (channelId = CHANNEL) => {
   };
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * How far `until` moves the instances' clock between two looks: the follower's shortest pause
+ * (cluster-push-log.ts), so each look finds it a step on; the channels' announcements (every
+ * 2 s) come every eighth.
+ */
+const STEP_MS = 250;
 
 describe('push across gateway instances on one Redis', { timeout: 30_000 }, () => {
   let upstream: StandIn;
   let dist: string;
   let redis: RedisServer | undefined;
+  /** The instances' one clock (one cluster's time); `until` moves it on. */
+  let clock: ManualClock;
   const gateways: Gateway[] = [];
   const streams: EventStream[] = [];
 
   beforeEach(async () => {
     upstream = await startStandIn();
     dist = makeDist();
+    clock = manualClock(Date.now());
   });
   afterEach(async () => {
     for (const stream of streams.splice(0)) stream.close();
@@ -68,24 +78,20 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
   });
 
   const open = async (socket: FakeSocket, env: Record<string, string> = {}) => {
-    const gateway = await gatewayWithFakeSocket(
-      upstream,
-      dist,
-      socket,
-      { REDIS_URL: redis!.url.href, ...env },
-      { clusterJoinEveryMs: 100, log: () => undefined },
-    );
+    const gateway = await gatewayWithFakeSocket(upstream, dist, socket, { REDIS_URL: redis!.url.href, ...env }, { clock, log: () => undefined });
     gateways.push(gateway);
     return gateway;
   };
   // biome-ignore lint/suspicious/noExplicitAny: /health is read field by field.
   const push = async (gateway: Gateway): Promise<any> => (await ask(gateway.url, '/health')).json().push;
+  /** Looks every 20 ms until `check` passes, moving the instances' clock on by STEP_MS after each look that fails (then their I/O runs). */
   const until = async (check: () => Promise<boolean> | boolean, what: string) => {
     for (let tries = 0; tries < 300; tries++) {
       if (await check()) return;
+      clock.advance(STEP_MS);
       await sleep(20);
     }
-    throw new Error(`Not within 6 s: ${what}`);
+    throw new Error(`Not within 300 looks: ${what}`);
   };
   const subscribe = async (gateway: Gateway, url: string, lastEventId?: string) => {
     const stream = await openEventStream(gateway.url, url, lastEventId ? { headers: { 'Last-Event-ID': lastEventId } } : {});
@@ -222,7 +228,7 @@ describe('push across gateway instances on one Redis', { timeout: 30_000 }, () =
     const sync = async () => (await ask(a.url, `/api/purl/sync?agentId=${AGENT_ID}`)).json().cursor as string;
     // The first read makes the agent's log: no news.
     await sync();
-    await sleep(5);
+    clock.advance(5);
     memories = ['a', 'b'];
     const cursor = await sync();
     for (const stream of [first, onB]) {

@@ -15,6 +15,8 @@
  * for when Redis is back.
  */
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../../src/shared/clock';
+import { every, unrefClock } from '../push/clock';
 import { type RedisLink, sendQuietly } from './redis';
 import type { BudgetNews, BudgetStanding, UpstreamBudget } from '../budget/upstream-budget';
 
@@ -106,12 +108,16 @@ export interface SharedBudgetOptions {
    * their last news matters most (1000 users arriving in 10 s send about 25 requests in 250 ms).
    */
   lowEveryMs?: number;
+  /** The time now, epoch ms (default: the system's). */
   now?: () => number;
+  /** Sets the exchange's timer (default: setTimeout, unref'd: it keeps no process alive). */
+  setTimer?: Clock['setTimer'];
 }
 
 /** Exchanges `budget`'s news with the cluster's standing every `everyMs` (`lowEveryMs` while it is low); returns the stopper. */
 export function shareUpstreamBudget(link: RedisLink, budget: UpstreamBudget, options: SharedBudgetOptions = {}): () => void {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   const instance = randomUUID();
   let unsent: BudgetNews | undefined;
   const everyMs = options.everyMs ?? 250;
@@ -155,7 +161,5 @@ export function shareUpstreamBudget(link: RedisLink, budget: UpstreamBudget, opt
       busy = false;
     }
   }
-  const timer = setInterval(() => void exchange(), lowEveryMs);
-  timer.unref?.();
-  return () => clearInterval(timer);
+  return every({ now, setTimer }, lowEveryMs, () => void exchange());
 }

@@ -16,9 +16,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
+import type { Clock } from '../../../src/shared/clock';
 import { refusalOf, type Refusal } from '../budget/budget-door';
 import type { UpstreamBudget, UpstreamCost } from '../budget/upstream-budget';
 import type { GatewayOptions } from '../options';
+import { unrefClock } from '../push/clock';
 import { isUpstreamRateLimitHeader, readUpstreamBudget } from './rate-limit-headers';
 
 /** A request that did not bring an answer, as the browser is told it. */
@@ -62,7 +64,10 @@ export interface SendRequest {
 export interface UpstreamClientOptions {
   options: Pick<GatewayOptions, 'upstream' | 'upstreamTimeoutMs' | 'maxJsonBytes' | 'gatewaySecret' | 'upstreamApiKey'>;
   budget: UpstreamBudget;
+  /** The time now, epoch ms (default: the system's). */
   now?: () => number;
+  /** Sets the timer that settles an abandoned request (default: setTimeout, unref'd: it keeps no process alive). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface UpstreamClient {
@@ -214,7 +219,7 @@ async function readWhole(body: Readable, maxBytes: number, signal: AbortSignal |
   return { kind: 'read', body: Buffer.concat(chunks) };
 }
 
-export function createUpstreamClient({ options, budget, now = Date.now }: UpstreamClientOptions): UpstreamClient {
+export function createUpstreamClient({ options, budget, now = unrefClock.now, setTimer = unrefClock.setTimer }: UpstreamClientOptions): UpstreamClient {
   const pool = new Pool(options.upstream.origin, {
     headersTimeout: options.upstreamTimeoutMs,
     bodyTimeout: options.upstreamTimeoutMs,
@@ -264,7 +269,7 @@ export function createUpstreamClient({ options, budget, now = Date.now }: Upstre
       // runs as a request arrives, however late it reads it), so it stays among the requests
       // under way, which every statement of the budget is taken less, until it would have
       // timed out. Settled at once, a busy ElizaOS's later statements overstated what was left.
-      else setTimeout(spent, options.upstreamTimeoutMs).unref();
+      else setTimer(spent, options.upstreamTimeoutMs);
     };
     return { kind: 'sent', answer: exchange(request, settle) };
   }

@@ -6,6 +6,8 @@
  * one check. The check goes through the upstream client (server/gateway/upstream/client.ts)
  * like every request to ElizaOS, and costs nothing of its budget.
  */
+import type { Clock } from '../../../src/shared/clock';
+import { unrefClock } from '../push/clock';
 import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 
 export type UpstreamStatus = 'up' | 'down';
@@ -25,7 +27,10 @@ export interface HealthOptions {
   intervalMs?: number;
   /** A check that takes longer counts as down, ms, default 2000. */
   timeoutMs?: number;
+  /** The time now, epoch ms (default: the system's). */
   now?: () => number;
+  /** Sets the check's timeout (default: setTimeout, unref'd: it keeps no process alive). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface Health {
@@ -34,7 +39,8 @@ export interface Health {
 }
 
 export function createHealth(options: HealthOptions): Health {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   const intervalMs = options.intervalMs ?? 1_000;
   const timeoutMs = options.timeoutMs ?? 2_000;
   let last: HealthReport | undefined;
@@ -42,9 +48,12 @@ export function createHealth(options: HealthOptions): Health {
   const started = now();
 
   async function check(): Promise<HealthReport> {
-    const sending = options.upstream.send({ cost: 'free', client: GATEWAY_ITSELF, method: 'GET', path: '/healthz', signal: AbortSignal.timeout(timeoutMs) });
+    const late = new AbortController();
+    const cancelTimeout = setTimer(() => late.abort(), timeoutMs);
+    const sending = options.upstream.send({ cost: 'free', client: GATEWAY_ITSELF, method: 'GET', path: '/healthz', signal: late.signal });
     // Unreachable, reset or too slow: down (a check costs nothing of the budget, so it is never kept back).
     const answer = sending.kind === 'sent' ? await sending.answer : undefined;
+    cancelTimeout();
     const status: UpstreamStatus = answer?.kind === 'answer' && answer.status >= 200 && answer.status < 300 ? 'up' : 'down';
     const checkedAt = now();
     const since = last === undefined ? started : last.status === status ? last.since : checkedAt;

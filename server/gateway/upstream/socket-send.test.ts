@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parsePostedMessage } from '../../../src/shared/api';
+import { manualClock } from '../../../src/shared/clock';
 import type { Gateway, GatewayParts } from '../app';
 import { PUSH_PATH } from '../push/push';
 import { mintPushToken } from '../push/push-token';
 import { createSessionBook } from './session-book';
-import { createSocketSender, type RenewOutcome } from './socket-send';
+import { ACK_TIMEOUT_MS, createSocketSender, type RenewOutcome } from './socket-send';
 import {
   ask,
   FakeSocket,
@@ -18,7 +19,7 @@ import {
   type StandIn,
   TEST_PUSH_KEY,
 } from '../test-kit';
-import { SOCKET_SOURCE, type SendOutcome, type UpstreamSocket, type UpstreamState } from './upstream-socket';
+import { ISOLATION_RETRY_MS, SOCKET_SOURCE, type SendOutcome, type UpstreamSocket, type UpstreamState } from './upstream-socket';
 
 const SESSION = 'b3c2a1d0-0000-4000-8000-00000000000a';
 const CHANNEL = 'c0c0c0c0-0000-4000-8000-00000000000c';
@@ -29,6 +30,8 @@ const CLIENT_ID = '11111111-0000-4000-8000-000000000001';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const json = { 'Content-Type': 'application/json' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves once `check` passes, looked at every 5 ms (the gateway's I/O after a move of its clock). */
+const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 5_000, interval: 5 });
 
 /** ElizaOS's 201 to a new session. */
 const created = { sessionId: SESSION, channelId: CHANNEL, agentId: AGENT_ID, userId: USER_ID, createdAt: '2026-11-30T00:00:00.000Z', metadata: {} };
@@ -75,7 +78,8 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
     if (!listen) return;
     const stream = await openEventStream(gateway.url, `${PUSH_PATH}?session=${SESSION}.${CHANNEL}.${mintPushToken(TEST_PUSH_KEY, SESSION, CHANNEL)}`);
     streams.push(stream);
-    for (let tries = 0; tries < 100 && (await health(gateway)).upstream.state !== 'up'; tries++) await sleep(5);
+    // Up, or refused (ENABLE_DATA_ISOLATION): the socket's state is settled either way.
+    for (let tries = 0; tries < 100 && !['up', 'refused'].includes((await health(gateway)).upstream.state); tries++) await sleep(5);
   };
   const post = (gateway: Gateway, body: unknown, sessionId = SESSION) =>
     ask(gateway.url, `/api/messaging/sessions/${sessionId}/messages`, { method: 'POST', headers: json, body: JSON.stringify(body) });
@@ -135,14 +139,21 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
   });
 
   it('answers 504 without an acknowledgement in time and does not send again; a drop meanwhile is a 504 too, an ElizaOS error a 502', async () => {
-    const gateway = await open({}, { ackTimeoutMs: 100 });
+    const clock = manualClock(Date.now());
+    const gateway = await open({}, { clock });
     await makeSession(gateway);
     socket.sends = 'ignore';
-    const started = Date.now();
-    const late = await post(gateway, { content: 'lost', metadata: { clientMessageId: CLIENT_ID } });
+    let answered = false;
+    const answer = post(gateway, { content: 'lost', metadata: { clientMessageId: CLIENT_ID } }).finally(() => (answered = true));
+    await eventually(() => expect(socket.sent()).toHaveLength(1));
+    // Unanswered until the acknowledgement's time is up on the gateway's clock, and answered then.
+    clock.advance(ACK_TIMEOUT_MS - 1);
+    expect(await health(gateway)).toMatchObject({ ackTimeouts: 0 });
+    expect(answered).toBe(false);
+    clock.advance(1);
+    const late = await answer;
     expect(late.status).toBe(504);
     expect(late.json().error).toEqual({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/^[A-Z].*\.$/) });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
     // A late ack changes nothing.
     const [sent] = socket.sent();
     socket.deliver('messageAck', { clientMessageId: sent!['messageId'], messageId: '12345678-0000-4000-8000-000000000000' });
@@ -211,7 +222,9 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
     // A server that cannot say (a 500): nothing over the socket until it has; asked again, it says no isolation: up and used.
     socket = new FakeSocket();
     let config: 'broken' | 'page' | 'plain' = 'broken';
+    let asked = 0;
     upstream.config = (req, res) => {
+      asked++;
       if (config === 'broken') return jsonAnswer(500, { success: false })(req, res);
       // A 200 that is not ElizaOS's config (a captive portal, a proxy's page) says nothing either.
       if (config === 'page') {
@@ -220,21 +233,30 @@ describe('messages over the upstream socket, in front of a stand-in ElizaOS', ()
       }
       return jsonAnswer(200, { success: true, data: { requiresAuth: false } })(req, res);
     };
-    const next = await open({}, { isolationRetryMs: 100 });
+    const clock = manualClock(Date.now());
+    const next = await open({}, { clock });
+    /** The gateway's clock moved past the next ask: resolves once ElizaOS was asked again and its answer taken (the next ask set). */
+    const askedAgain = async () => {
+      const before = { asked, timers: clock.pending() };
+      clock.advance(ISOLATION_RETRY_MS);
+      await eventually(() => expect([asked, clock.pending()]).toEqual([before.asked + 1, before.timers]));
+    };
     await makeSession(next, false);
     await post(next, { content: 'wakes the socket' });
-    await sleep(150);
+    await eventually(() => expect(asked).toBe(1));
+    await askedAgain();
     expect((await health(next)).upstream.state).toBe('down');
     expect((await post(next, { content: 'while it cannot say' })).status).toBe(201);
     expect(socket.sent()).toEqual([]);
     expect(socket.joinsOf(CHANNEL)).toBe(0);
     config = 'page';
-    await sleep(250);
+    await askedAgain();
+    await askedAgain();
     expect((await health(next)).upstream.state).toBe('down');
     expect(socket.sent()).toEqual([]);
     config = 'plain';
-    for (let tries = 0; tries < 100 && (await health(next)).upstream.state !== 'up'; tries++) await sleep(10);
-    expect((await health(next)).upstream.state).toBe('up');
+    clock.advance(ISOLATION_RETRY_MS);
+    await eventually(async () => expect((await health(next)).upstream.state).toBe('up'));
     expect((await post(next, { content: 'not isolated' })).status).toBe(201);
     expect(socket.sent()).toEqual([expect.objectContaining({ message: 'not isolated' })]);
   });

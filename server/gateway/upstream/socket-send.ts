@@ -15,8 +15,10 @@
  * and only when the session sent over the socket since ElizaOS last saw it over HTTP.
  */
 import type { ServerResponse } from 'node:http';
+import type { Clock } from '../../../src/shared/clock';
 import { isRecord } from '../../../src/shared/ids';
 import { sendError } from '../door/errors';
+import { every, unrefClock } from '../push/clock';
 import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 import { createSessionBook, type SessionBook, type SessionRecord } from './session-book';
 import { MESSAGE_SERVER_ID, SOCKET_SOURCE, type SendOutcome, type UpstreamSocket } from './upstream-socket';
@@ -24,20 +26,26 @@ import { MESSAGE_SERVER_ID, SOCKET_SOURCE, type SendOutcome, type UpstreamSocket
 /** What a renewal found: done, the session is gone upstream, or not now (the budget, or a failure). */
 export type RenewOutcome = 'renewed' | 'gone' | 'later';
 
+/** How long a send waits for ElizaOS's acknowledgement by default, ms (measured 10–15 ms). */
+export const ACK_TIMEOUT_MS = 5_000;
+
 export interface SocketSenderOptions {
   upstream: UpstreamSocket;
   /** Off (PURL_SOCKET_SEND=off): every message takes the REST path; only the counts (and the sessions learnt) are kept. */
   enabled: boolean;
   /** Asks ElizaOS to renew the session on `client`'s behalf. */
   renew: (sessionId: string, client: string) => Promise<RenewOutcome>;
-  /** How long a send waits for ElizaOS's acknowledgement, ms (default 5 s; measured 10–15 ms). */
+  /** How long a send waits for ElizaOS's acknowledgement, ms (default ACK_TIMEOUT_MS). */
   ackTimeoutMs?: number;
   /** The least time between two renewals of one session, ms (default 10 min: a third of the 30 a session lasts, and 0.1 requests a minute for each user who talks). */
   renewEveryMs?: number;
   /** How often due renewals are looked for, ms (default 30 s). */
   sweepEveryMs?: number;
   book?: SessionBook;
+  /** The time now, epoch ms (default: the system's). */
   now?: () => number;
+  /** Sets the sweep's timer (default: setTimeout, unref'd: it keeps no process alive). */
+  setTimer?: Clock['setTimer'];
 }
 
 export interface SocketSenderStats {
@@ -128,10 +136,11 @@ function answerOutcome(res: ServerResponse, outcome: SendOutcome, stored: (row: 
 }
 
 export function createSocketSender(options: SocketSenderOptions): SocketSender {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? unrefClock.now;
+  const setTimer = options.setTimer ?? unrefClock.setTimer;
   const { upstream } = options;
   const book = options.book ?? createSessionBook({ now });
-  const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+  const ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
   const renewEveryMs = options.renewEveryMs ?? 10 * 60_000;
   const stats = { sentOverSocket: 0, sentOverRest: 0, ackTimeouts: 0, socketFailures: 0, renewals: 0 };
   const renewing = new Set<string>();
@@ -168,12 +177,11 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
     else if (outcome === 'gone') book.forget(sessionId);
   }
 
-  const sweep = setInterval(() => {
+  const stopSweeping = every({ now, setTimer }, options.sweepEveryMs ?? 30_000, () => {
     void sender.renewDue().catch(() => {
       // Never rejects (the renewal function answers with an outcome); a bug must not end the gateway.
     });
-  }, options.sweepEveryMs ?? 30_000);
-  sweep.unref();
+  });
 
   const sender: SocketSender = {
     // Learnt even with sending off: the book also tells the chat edge (server/gateway/edge/chat-edge.ts) a session's channel.
@@ -223,7 +231,7 @@ export function createSocketSender(options: SocketSenderOptions): SocketSender {
     },
     stats: () => ({ ...stats, sessions: book.size() }),
     close() {
-      clearInterval(sweep);
+      stopSweeping();
       disposeState();
     },
   };

@@ -61,6 +61,9 @@ export { MESSAGE_SERVER_ID, messageOfBroadcast, type PushedMessage, SOCKET_SOURC
 /** What the gateway needs of a Socket.IO client socket (socket.io-client's `Socket`; a fake in tests). */
 export type SocketLike = Pick<Socket, 'on' | 'emit' | 'connect' | 'disconnect' | 'active' | 'connected'>;
 
+/** When ElizaOS could not say whether it isolates, how long before it is asked again by default, ms. */
+export const ISOLATION_RETRY_MS = 5_000;
+
 export interface UpstreamSocketOptions {
   upstream: URL;
   /** ELIZA_SERVER_AUTH_TOKEN, sent as the socket's `apiKey`. */
@@ -79,7 +82,7 @@ export interface UpstreamSocketOptions {
    * `isolationRetryMs`, the state staying `down` meanwhile).
    */
   isIsolated?: () => Promise<boolean | undefined>;
-  /** When ElizaOS could not say whether it isolates, how long before it is asked again, ms (default 5 s). */
+  /** When ElizaOS could not say whether it isolates, how long before it is asked again, ms (default ISOLATION_RETRY_MS). */
   isolationRetryMs?: number;
   /** Makes the socket (default: socket.io-client's `io`, websocket only). */
   connect?: (url: string, options: Partial<ManagerOptions & SocketOptions>) => SocketLike;
@@ -262,7 +265,8 @@ export function createUpstreamSocket(options: UpstreamSocketOptions): UpstreamSo
   const counts = { broadcasts: 0, dropped: 0 };
   const channels = keepChannels(clock, options.lingerMs ?? 10 * 60_000);
   let socket: SocketLike | undefined;
-  const connection = driveConnection(clock, { retryMs: options.retryMs ?? 30_000, isolationRetryMs: options.isolationRetryMs ?? 5_000 }, (effect) => {
+  const timings = { retryMs: options.retryMs ?? 30_000, isolationRetryMs: options.isolationRetryMs ?? ISOLATION_RETRY_MS };
+  const connection = driveConnection(clock, timings, (effect) => {
     switch (effect.kind) {
       case 'announce':
         return tell(listeners.state, effect.state);

@@ -13,7 +13,7 @@ import { createEdge, type Edge } from './edge/edge';
 import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS, type MemoriesNotice } from './edge/memories-notice';
 import { createSyncRoute, type SyncRoute } from './edge/sync';
 import type { GatewayOptions } from './options';
-import { unrefClock } from './push/clock';
+import { unrefClock } from './clock';
 import { createPush, type Push } from './push/push';
 import { clusterPushLog } from './redis/cluster-push-log';
 import { createSharedPushLog } from './redis/push-log';

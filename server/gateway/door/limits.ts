@@ -16,7 +16,7 @@ import type { RequestHandler } from 'express';
 import { type ClientRateLimitInfo, type IncrementResponse, MemoryStore, type Options, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { sendError } from './errors';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import type { RedisLink } from '../redis/redis';
 
 export const API_POLICY = 'purl-api';

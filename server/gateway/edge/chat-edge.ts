@@ -26,7 +26,7 @@
 import type { UpstreamSocket } from '../upstream/upstream-socket';
 import { answerFromLog, beginRead, breakProof, endRead, hear, listedOfPosted, newChatLogs, postEnded, postStarted, sweepLogs } from './chat-log';
 import type { Clock } from '../../../src/shared/clock';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 
 export { listedOfPosted } from './chat-log';
 

@@ -21,7 +21,7 @@ import type { UpstreamBudget } from '../budget/upstream-budget';
 import type { SharedEdge } from '../redis/shared-edge';
 import type { FailedRead, UpstreamRead } from '../upstream/client';
 import type { Clock } from '../../../src/shared/clock';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import { type KeptHow, sendKept, sendUnkept } from './edge-send';
 import { Flights } from './flights';
 import { keepRead, type PassedAnswer } from './keepable';

@@ -5,7 +5,7 @@
  * end, with the newest cursor (a browser needs only where the sync stands, not each step).
  */
 import type { Clock } from '../../../src/shared/clock';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 
 /** The shortest window (the gateway's is max(GATEWAY_CACHE_TTL, this)): with no edge window, browsers are still not told more often than this. */
 export const MIN_NOTICE_WINDOW_MS = 2_000;

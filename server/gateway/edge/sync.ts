@@ -38,7 +38,7 @@ import { sendError } from '../door/errors';
 import { writeUpstreamBudget } from '../upstream/rate-limit-headers';
 import type { UpstreamRead } from '../upstream/client';
 import type { ChatEdge } from './chat-edge';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import { type Edge, type EdgeOutcome, type KeptAnswer, matchesIfNoneMatch, sendUnkept } from './edge';
 import { type ChatLimited, type ChatPart, readChat, withChat } from './sync-chat';
 import type { SyncQuery } from './sync-query';

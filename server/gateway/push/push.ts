@@ -23,7 +23,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from '../door/errors';
 import type { UpstreamSocket, UpstreamState } from '../upstream/upstream-socket';
 import type { Clock } from '../../../src/shared/clock';
-import { every, unrefClock } from './clock';
+import { every, unrefClock } from '../clock';
 import { type PushCounts, PushEvents } from './push-events';
 import { createLocalPushLog, type PushLogFactory, type PushLogStats } from './push-log';
 import type { PushQuery } from './push-query';

@@ -11,7 +11,7 @@
  * announcements, unconfirmed messages) is server/gateway/redis/cluster-push-state.ts; this
  * file holds its I/O: the follower, the announcements, the replays from the log.
  */
-import { every, sleep } from '../push/clock';
+import { every, sleep } from '../clock';
 import type { PushLog, PushLogFactory, PushLogParts } from '../push/push-log';
 import type { PushStream } from '../push/streams';
 import { ClusterView, isUnsent, openOnLog, type PendingMessage, replayFromRange, type StreamMark, UNCONFIRMED_MS } from './cluster-push-state';

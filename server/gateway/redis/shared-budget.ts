@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../src/shared/clock';
-import { every, unrefClock } from '../push/clock';
+import { every, unrefClock } from '../clock';
 import { type RedisLink, sendQuietly } from './redis';
 import type { BudgetNews, BudgetStanding, UpstreamBudget } from '../budget/upstream-budget';
 

@@ -20,7 +20,7 @@ import type { Clock } from '../../../src/shared/clock';
 import { refusalOf, type Refusal } from '../budget/budget-door';
 import type { UpstreamBudget, UpstreamCost } from '../budget/upstream-budget';
 import type { GatewayOptions } from '../options';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import { isUpstreamRateLimitHeader, readUpstreamBudget } from './rate-limit-headers';
 
 /** A request that did not bring an answer, as the browser is told it. */

@@ -7,7 +7,7 @@
  * like every request to ElizaOS, and costs nothing of its budget.
  */
 import type { Clock } from '../../../src/shared/clock';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 
 export type UpstreamStatus = 'up' | 'down';

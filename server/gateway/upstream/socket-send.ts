@@ -18,7 +18,7 @@ import type { ServerResponse } from 'node:http';
 import type { Clock } from '../../../src/shared/clock';
 import { isRecord } from '../../../src/shared/ids';
 import { sendError } from '../door/errors';
-import { every, unrefClock } from '../push/clock';
+import { every, unrefClock } from '../clock';
 import { GATEWAY_ITSELF, type UpstreamClient } from './client';
 import { createSessionBook, type SessionBook, type SessionRecord } from './session-book';
 import { MESSAGE_SERVER_ID, SOCKET_SOURCE, type SendOutcome, type UpstreamSocket } from './upstream-socket';

@@ -30,7 +30,7 @@
 import { randomUUID } from 'node:crypto';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { Clock } from '../../../src/shared/clock';
-import { unrefClock } from '../push/clock';
+import { unrefClock } from '../clock';
 import { PendingSends, type SendOutcome } from './pending-sends';
 import { type Channels, confirmed, forgotten, isJoined, joinedCount, listenedTo, noChannels, releasedFrom, unjoined } from './upstream-channels';
 import {

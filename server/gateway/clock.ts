@@ -1,12 +1,12 @@
 /**
- * The push route's timers, on the one clock (src/shared/clock.ts) so tests run them with
+ * The gateway's timers, on the one clock (src/shared/clock.ts) so tests run them with
  * `manualClock()`: `every` repeats on `setTimer`, `sleep` waits on it.
  */
-import type { Clock } from '../../../src/shared/clock';
+import type { Clock } from '../../src/shared/clock';
 
 /**
- * The clock the push route takes when none is given: the system's, its timers unref'd, so
- * a pending push timer (a keep-alive, the cluster log's pauses) never keeps the process alive.
+ * The clock the gateway takes when none is given: the system's, its timers unref'd, so
+ * a pending timer (a keep-alive, a sweep, the cluster log's pauses) never keeps the process alive.
  */
 export const unrefClock: Clock = {
   now: () => Date.now(),

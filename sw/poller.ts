@@ -12,25 +12,25 @@
  * place, so the poll comes back one interval later, not at once and not never.
  */
 import type { MetaValues, PurlDatabase } from '../src/shared/db';
-import type { PollKind, PollSchedule, TabState } from '../src/shared/network';
+import type { PollKind, TabState } from '../src/shared/network';
 import {
-  afterPoll,
-  cadenceOf,
-  effectiveInterval,
-  freshSchedule,
-  isDue,
-  liveTabs,
-  TAB_GONE_AFTER_MS,
-  type Cadence,
-  type PollOutcome,
-  type ScheduleOptions,
-} from './schedule';
+  type Claim,
+  claimed,
+  expedited,
+  isPhase,
+  outcomeOf,
+  type PollerView,
+  type PollResult,
+  prunedTabs,
+  recorded,
+  retriedFailed,
+  type StoredSchedules,
+  type StoredTabs,
+  withTab,
+} from './poll-state';
+import { type Cadence, cadenceOf, dueAt, effectiveInterval, type PollOutcome, type ScheduleOptions, TAB_GONE_AFTER_MS } from './schedule';
 
-/**
- * What one poll found: 'changed' | 'unchanged', or that with `dueBy`, the latest time the
- * next poll of its kind should run (a reply is awaited: look again soon).
- */
-export type PollResult = 'changed' | 'unchanged' | { outcome: 'changed' | 'unchanged'; dueBy?: number };
+export type { PollResult } from './poll-state';
 
 /**
  * `C` is whatever keeps the worker alive while a poll runs (the event in the worker);
@@ -93,36 +93,24 @@ export interface Poller<C> {
   cadence(): Cadence;
 }
 
-/** A poll this worker has claimed and must run, with the options it was claimed under. */
-interface Claim {
-  kind: PollKind;
-  options: ScheduleOptions;
-}
-
-function isPhase(value: unknown): value is number {
-  return typeof value === 'number' && value >= 0 && value < 1;
-}
-
-/** The stored tabs without `removeId` and without those gone for longer than `goneAfterMs`. */
-function prunedTabs(tabs: MetaValues['tabs'] | undefined, now: number, goneAfterMs: number, removeId?: string): MetaValues['tabs'] {
-  const kept = liveTabs(Object.values(tabs ?? {}), now, { goneAfterMs }).filter((tab) => tab.tabId !== removeId);
-  return Object.fromEntries(kept.map((tab) => [tab.tabId, tab]));
+/**
+ * What a poller holds between events: the check under way (ticks arriving meanwhile merge
+ * into one more check), the polls it is running (so a slow one is never started twice),
+ * and what it last saw of the shared schedules and tabs.
+ */
+interface PollerState {
+  checking: Promise<void> | null;
+  rerunRequested: boolean;
+  inFlight: Map<PollKind, Promise<void>>;
+  view: PollerView;
 }
 
 export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   const { getDb, now } = options;
   const heldUntil = async (kind: PollKind) => (options.notBefore ? options.notBefore(kind) : Number.NEGATIVE_INFINITY);
   const goneAfterMs = options.goneAfterMs ?? TAB_GONE_AFTER_MS;
-  /** Polls this worker is running, so a slow one is never started twice. */
-  const inFlight = new Map<PollKind, Promise<void>>();
-  /** The check under way; ticks arriving meanwhile merge into one more check. */
-  let checking: Promise<void> | null = null;
-  let rerunRequested = false;
-  /**
-   * The schedules and tabs as this poller last read or wrote them, for computing the next
-   * deadline without reading them again (IndexedDB stays the copy other workers share).
-   */
-  const view: { schedules?: MetaValues['schedules']; tabs?: MetaValues['tabs']; kinds: readonly PollKind[] } = { kinds: [] };
+  const state: PollerState = { checking: null, rerunRequested: false, inFlight: new Map(), view: { kinds: [] } };
+  const { inFlight, view } = state;
 
   /** Finds the due polls and claims them, in one transaction; returns what to run. */
   async function claimDue(): Promise<Claim[]> {
@@ -138,39 +126,23 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
 
     const tx = db.transaction('meta', 'readwrite');
     const [storedSchedules, storedTabs, storedPhase] = (await Promise.all([tx.store.get('schedules'), tx.store.get('tabs'), tx.store.get('phase')])) as [
-      MetaValues['schedules'] | undefined,
-      MetaValues['tabs'] | undefined,
+      StoredSchedules,
+      StoredTabs,
       unknown,
     ];
     const cadence = cadenceOf(Object.values(storedTabs ?? {}), at, { goneAfterMs });
+    view.schedules = storedSchedules;
+    view.tabs = storedTabs;
     const claims: Claim[] = [];
     if (cadence !== 'none') {
       const phase = isPhase(storedPhase) ? storedPhase : options.random();
       if (phase !== storedPhase) void tx.store.put(phase, 'phase');
-      const schedules = { ...storedSchedules };
-      let isChanged = false;
-      kinds.forEach((kind, index) => {
-        const kindOption = kindOptions[index] as ScheduleOptions;
-        let schedule: PollSchedule | undefined = schedules[kind];
-        if (!schedule) {
-          schedule = freshSchedule(at, kindOption.baseMs, phase);
-          isChanged = true;
-        }
-        if (isDue(schedule, at, cadence, kindOption)) {
-          // Claim: the next deadline moves one interval on before the run starts, so
-          // every other check sees the poll as taken; afterPoll replaces it later.
-          schedule = { ...schedule, nextDueAt: at + schedule.intervalMs };
-          claims.push({ kind, options: kindOption });
-          isChanged = true;
-        }
-        schedules[kind] = schedule;
-      });
-      if (isChanged) void tx.store.put(schedules, 'schedules');
-      view.schedules = schedules;
-    } else {
-      view.schedules = storedSchedules;
+      const wanted = kinds.map((kind, index) => ({ kind, options: kindOptions[index] as ScheduleOptions }));
+      const step = claimed(storedSchedules, wanted, at, cadence, phase);
+      if (step.isChanged) void tx.store.put(step.schedules, 'schedules');
+      view.schedules = step.schedules;
+      claims.push(...step.claims);
     }
-    view.tabs = storedTabs;
     await tx.done;
     return claims;
   }
@@ -179,27 +151,26 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   async function record(kind: PollKind, outcome: PollOutcome, scheduleOptions: ScheduleOptions, dueBy?: number): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
-    const storedSchedules = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
-    const next = afterPoll(storedSchedules?.[kind], outcome === 'error' && options.isOnline?.() === false ? 'offline' : outcome, now(), scheduleOptions);
-    if (dueBy !== undefined && dueBy < next.nextDueAt) next.nextDueAt = dueBy;
-    const schedules = { ...storedSchedules, [kind]: next };
+    const stored = (await tx.store.get('schedules')) as StoredSchedules;
+    const schedules = recorded(stored, kind, outcome === 'error' && options.isOnline?.() === false ? 'offline' : outcome, now(), scheduleOptions, dueBy);
     void tx.store.put(schedules, 'schedules');
     view.schedules = schedules;
     await tx.done;
   }
 
-  async function runClaimed(claim: Claim, context: C): Promise<void> {
-    let outcome: PollOutcome;
-    let dueBy: number | undefined;
+  /** Runs a claimed poll: what it found, or 'error' when it failed. */
+  async function resultOf(claim: Claim, context: C): Promise<PollResult | 'error'> {
     try {
-      const result = await options.run(claim.kind, context, { notePolled });
-      if (typeof result === 'string') outcome = result;
-      else ({ outcome, dueBy } = result);
+      return await options.run(claim.kind, context, { notePolled });
     } catch {
       // The run reports its own failure (status, metrics, breaker); here a failure
       // only decides the backoff.
-      outcome = 'error';
+      return 'error';
     }
+  }
+
+  async function runClaimed(claim: Claim, context: C): Promise<void> {
+    const { outcome, dueBy } = outcomeOf(await resultOf(claim, context));
     await record(claim.kind, outcome, claim.options, dueBy);
   }
 
@@ -217,42 +188,41 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     const started: Promise<void>[] = [];
     try {
       do {
-        rerunRequested = false;
+        state.rerunRequested = false;
         for (const claim of await claimDue()) started.push(start(claim, context));
-      } while (rerunRequested);
+      } while (state.rerunRequested);
     } catch (error) {
-      checking = null;
+      state.checking = null;
       // The polls already started still run; wait for them so none fails unobserved.
       await Promise.allSettled(started);
       throw error;
     }
     // Cleared here, in the same step as the last rerun check, so no tick can slip in
     // between and be merged into a check that has already ended.
-    checking = null;
+    state.checking = null;
   }
 
   async function tick(context: C): Promise<void> {
-    let current = checking;
-    if (current) rerunRequested = true;
-    else current = checking = checkLoop(context);
-    await current;
+    // checkLoop awaits before it can clear `checking`, so the check awaited is the one set here.
+    if (state.checking) state.rerunRequested = true;
+    else state.checking = checkLoop(context);
+    await state.checking;
     // Every event waits for the polls in flight, not only those it started: the worker
     // then stays alive for them as long as any event is pending.
     await Promise.all(inFlight.values());
   }
 
-  async function writeTabs(update: (tabs: MetaValues['tabs'] | undefined, at: number) => MetaValues['tabs']): Promise<void> {
+  async function writeTabs(update: (tabs: StoredTabs, at: number) => MetaValues['tabs']): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
-    const stored = (await tx.store.get('tabs')) as MetaValues['tabs'] | undefined;
+    const stored = (await tx.store.get('tabs')) as StoredTabs;
     view.tabs = update(stored, now());
     void tx.store.put(view.tabs, 'tabs');
     await tx.done;
   }
 
   function noteTab(tab: TabState): Promise<void> {
-    // The worker's clock stamps the heartbeat: it is the clock the tabs are pruned by.
-    return writeTabs((tabs, at) => ({ ...prunedTabs(tabs, at, goneAfterMs, tab.tabId), [tab.tabId]: { ...tab, seenAt: at } }));
+    return writeTabs((tabs, at) => withTab(tabs, tab, at, goneAfterMs));
   }
 
   async function onHeartbeat(tab: TabState, context: C): Promise<void> {
@@ -264,14 +234,11 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     return writeTabs((tabs, at) => prunedTabs(tabs, at, goneAfterMs, tabId));
   }
 
-  /**
-   * Something happened that makes news likely (the user just sent a message): the poll
-   * of `kind` is due at `at` at the latest, with its interval back at the base.
-   */
-  async function updateSchedules(change: (stored: MetaValues['schedules'] | undefined) => MetaValues['schedules'] | undefined): Promise<void> {
+  /** Applies `change` to the stored schedules in one transaction; nothing is written when it returns undefined. */
+  async function updateSchedules(change: (stored: StoredSchedules) => MetaValues['schedules'] | undefined): Promise<void> {
     const db = await getDb();
     const tx = db.transaction('meta', 'readwrite');
-    const stored = (await tx.store.get('schedules')) as MetaValues['schedules'] | undefined;
+    const stored = (await tx.store.get('schedules')) as StoredSchedules;
     const next = change(stored);
     if (next) {
       void tx.store.put(next, 'schedules');
@@ -280,24 +247,16 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
     await tx.done;
   }
 
+  /**
+   * Something happened that makes news likely (the user just sent a message): the poll
+   * of `kind` is due at `at` at the latest, with its interval back at the base.
+   */
   function expedite(kind: PollKind, at: number, baseMs: number): Promise<void> {
-    return updateSchedules((stored) => {
-      const current = stored?.[kind];
-      const schedule: PollSchedule = current
-        ? { ...current, nextDueAt: Math.min(current.nextDueAt, at), intervalMs: baseMs, unchangedStreak: 0 }
-        : { nextDueAt: at, intervalMs: baseMs, unchangedStreak: 0, errorStreak: 0 };
-      return { ...stored, [kind]: schedule };
-    });
+    return updateSchedules((stored) => expedited(stored, kind, at, baseMs));
   }
 
   function retryFailed(at: number, baseMs: (kind: PollKind) => number): Promise<void> {
-    return updateSchedules((stored) => {
-      const failed = Object.entries(stored ?? {}).filter(([, schedule]) => schedule.errorStreak > 0 && schedule.nextDueAt > at);
-      if (failed.length === 0) return undefined;
-      const next = { ...stored };
-      for (const [kind, schedule] of failed) next[kind as PollKind] = { ...schedule, nextDueAt: at, intervalMs: baseMs(kind as PollKind) };
-      return next;
-    });
+    return updateSchedules((stored) => retriedFailed(stored, at, baseMs));
   }
 
   function cadence(): Cadence {
@@ -307,26 +266,26 @@ export function createPoller<C>(options: PollerOptions<C>): Poller<C> {
   async function nextDueAt(): Promise<number | undefined> {
     if (!view.schedules && view.kinds.length === 0) return undefined;
     const current = cadence();
-    let soonest = Number.POSITIVE_INFINITY;
+    const dues: number[] = [];
     for (const kind of view.kinds) {
       const schedule = view.schedules?.[kind];
       const kindOptions = await options.options(kind);
       // A wanted poll without a schedule gets one at the next check.
       if (!schedule) {
-        if (current !== 'none') soonest = Math.min(soonest, now());
+        if (current !== 'none') dues.push(now());
         continue;
       }
-      const interval = effectiveInterval(schedule, current, kindOptions);
-      options.onInterval?.(kind, interval);
-      if (!inFlight.has(kind)) soonest = Math.min(soonest, Math.max(schedule.nextDueAt - schedule.intervalMs + interval, await heldUntil(kind)));
+      options.onInterval?.(kind, effectiveInterval(schedule, current, kindOptions));
+      if (!inFlight.has(kind)) dues.push(Math.max(dueAt(schedule, current, kindOptions), await heldUntil(kind)));
     }
-    return soonest;
+    // Infinity when none is due.
+    return Math.min(...dues);
   }
 
   async function notePolled(kind: PollKind, result: PollResult | 'error'): Promise<void> {
     // Its own run is under way (it shared this answer, or will bring its own): that run records it.
     if (inFlight.has(kind)) return;
-    const { outcome, dueBy } = typeof result === 'string' ? { outcome: result, dueBy: undefined } : result;
+    const { outcome, dueBy } = outcomeOf(result);
     await record(kind, outcome, await options.options(kind), dueBy);
   }
 

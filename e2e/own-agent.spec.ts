@@ -193,7 +193,7 @@ test.describe('your own agent', () => {
         [{ ELIZA_CHARACTER: nameless }, new RegExp(`${file(nameless)} is not a valid ElizaOS character: "name" is missing\\.$`)],
         [
           { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'localhost:8080/v1' },
-          /^purl: OPENAI_BASE_URL must be an http or https URL, but it is "localhost:8080\/v1"\.$/,
+          /^purl: OPENAI_BASE_URL must use http or https, got "localhost:8080\/v1"\.$/,
         ],
       ];
       const runs = await Promise.all(cases.map(([env]) => runToExit({ ...env, PURL_DATA_DIR: path.join(dir, 'data') })));

@@ -10,8 +10,9 @@
  */
 import { createClient } from 'redis';
 import { isRecord } from '../../../src/shared/ids';
+import { closedLink, commandFailed, commandWorked, initialLinkState, type LinkStep, linkAnswered, linkLost, type RedisState } from './link-state';
 
-export type RedisState = 'up' | 'down';
+export type { RedisState } from './link-state';
 
 export interface RedisStats {
   state: RedisState;
@@ -23,8 +24,6 @@ export interface RedisStats {
 
 /** How long a command may take before its caller uses local state instead, ms. */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
-/** Failed commands in a row that make the link count as down (a Redis that accepts but does not answer). */
-const FAILURES_FOR_DOWN = 3;
 
 export interface RedisLink {
   /** Sends one command; rejects at once while the link is down. */
@@ -96,12 +95,19 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   const now = options.now ?? Date.now;
   const shown = shownRedisUrl(options.url);
   const listeners = new Set<(state: RedisState) => void>();
-  let state: RedisState = 'down';
-  let since = now();
-  let failures = 0;
-  let closed = false;
-  /** Whether the log has said the link is down since it was last up (said once an outage). */
-  let saidDown = false;
+  let link = initialLinkState(now());
+
+  function apply(step: LinkStep): void {
+    link = step.next;
+    if (step.say?.up) options.log(`Redis at ${shown} is reachable: this gateway shares its limits and state with the others on it.`);
+    else if (step.say) {
+      options.log(`Redis at ${shown} is unreachable (${step.say.why}): this gateway counts its limits and keeps its state on its own until it is back.`);
+    }
+    if (step.changed) for (const listener of listeners) listener(link.state);
+  }
+  const answered = () => apply(linkAnswered(link, now()));
+  const lost = (why: string) => apply(linkLost(link, why, now()));
+  const reason = (error: unknown) => (error instanceof Error ? error.message || error.name : String(error));
 
   const client = createClient({
     url: options.url.href,
@@ -111,13 +117,16 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     pingInterval: 1_000,
     socket: { connectTimeout: 2_000, reconnectStrategy: (attempt) => reconnectDelayMs(attempt) },
   });
-  /** Failed commands since the last one that worked. */
-  let failuresInARow = 0;
-  /** The connection for blocking commands, made when first needed. */
-  let blocking: BlockingClient | undefined;
-
-  function blockingClient(): BlockingClient {
-    if (blocking) return blocking;
+  client.on('ready', answered);
+  // A PING answered: a Redis that had stopped answering (without dropping the connection) is back.
+  client.on('ping-interval', answered);
+  client.on('end', () => lost('the connection ended'));
+  client.on('reconnecting', () => lost('reconnecting'));
+  // node-redis emits every socket error here; without a listener it would throw.
+  client.on('error', (error: unknown) => lost(reason(error)));
+  // Not awaited: the gateway serves from the start, with local state until Redis answers.
+  client.connect().catch((error: unknown) => lost(reason(error)));
+  const blocking = lazyBlockingClient(() => {
     // No PING of its own: it would wait behind the blocked command. The main link says up or down.
     const made = client.duplicate({ pingInterval: 0, commandOptions: {} });
     made.on('error', () => {
@@ -126,87 +135,27 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     made.connect().catch(() => {
       // Reconnects by itself; commands meanwhile fail at once.
     });
-    blocking = made;
     return made;
-  }
-
-  function setState(next: RedisState, why?: string): void {
-    if (closed) return;
-    if (next === state) {
-      if (next === 'down' && !saidDown && why) sayDown(why);
-      return;
-    }
-    state = next;
-    since = now();
-    if (next === 'up') {
-      saidDown = false;
-      options.log(`Redis at ${shown} is reachable: this gateway shares its limits and state with the others on it.`);
-    } else sayDown(why ?? 'the connection ended');
-    for (const listener of listeners) listener(next);
-  }
-
-  function sayDown(why: string): void {
-    saidDown = true;
-    options.log(`Redis at ${shown} is unreachable (${why}): this gateway counts its limits and keeps its state on its own until it is back.`);
-  }
-
-  client.on('ready', () => {
-    failuresInARow = 0;
-    setState('up');
   });
-  // A PING answered: a Redis that had stopped answering (without dropping the connection) is back.
-  client.on('ping-interval', () => {
-    failuresInARow = 0;
-    setState('up');
-  });
-  client.on('end', () => setState('down', 'the connection ended'));
-  client.on('reconnecting', () => setState('down', 'reconnecting'));
-  // node-redis emits every socket error here; without a listener it would throw.
-  client.on('error', (error: unknown) => setState('down', error instanceof Error ? error.message || error.name : String(error)));
-  // Not awaited: the gateway serves from the start, with local state until Redis answers.
-  client.connect().catch((error: unknown) => setState('down', error instanceof Error ? error.message : String(error)));
-
-  function noteFailure(): void {
-    failures++;
-    failuresInARow++;
-    if (failuresInARow >= FAILURES_FOR_DOWN) setState('down', 'it does not answer');
-  }
 
   return {
     send: async (args) => {
       const reply = await client.sendCommand(args);
-      failuresInARow = 0;
+      link = commandWorked(link);
       return reply;
     },
-    async block(args, timeoutMs) {
-      const made = blockingClient();
-      // Its connection is made at the first call (and again after Redis comes back): wait for it, not for the queue it does not have.
-      if (!made.isReady) {
-        await new Promise<void>((resolve, reject) => {
-          const ready = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(() => {
-            made.off('ready', ready);
-            reject(new Error('the connection for blocking commands is not ready'));
-          }, REDIS_COMMAND_TIMEOUT_MS * 4);
-          made.once('ready', ready);
-        });
-      }
-      return made.sendCommand(args, { timeout: timeoutMs });
-    },
-    state: () => state,
+    block: (args, timeoutMs) => blocking.send(args, timeoutMs),
+    state: () => link.state,
     onState(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    noteFailure,
-    stats: () => ({ state, since, failures }),
+    noteFailure: () => apply(commandFailed(link, now())),
+    stats: () => ({ state: link.state, since: link.since, failures: link.failures }),
     async close() {
-      closed = true;
+      link = closedLink(link);
       listeners.clear();
-      for (const made of [client, blocking]) {
+      for (const made of [client, blocking.made()]) {
         try {
           made?.destroy();
         } catch {
@@ -215,4 +164,33 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
       }
     },
   };
+}
+
+/** The connection for blocking commands, made by `make` at the first one. */
+function lazyBlockingClient(make: () => BlockingClient) {
+  let blocking: BlockingClient | undefined;
+  return {
+    made: () => blocking,
+    async send(args: string[], timeoutMs: number): Promise<unknown> {
+      blocking ??= make();
+      const connection = blocking;
+      // Its connection is made at the first call (and again after Redis comes back): wait for it, not for the queue it does not have.
+      if (!connection.isReady) await ready(connection);
+      return connection.sendCommand(args, { timeout: timeoutMs });
+    },
+  };
+}
+
+function ready(connection: BlockingClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      connection.off('ready', onReady);
+      reject(new Error('the connection for blocking commands is not ready'));
+    }, REDIS_COMMAND_TIMEOUT_MS * 4);
+    connection.once('ready', onReady);
+  });
 }

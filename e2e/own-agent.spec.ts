@@ -191,10 +191,7 @@ test.describe('your own agent', () => {
         [{ ELIZA_CHARACTER: broken }, new RegExp(`${file(broken)} is not valid JSON: Expected double-quoted property name at line 3, column 1\\.$`)],
         [{ ELIZA_CHARACTER: dir }, new RegExp(`${file(dir)} is a folder, not a file\\.$`)],
         [{ ELIZA_CHARACTER: nameless }, new RegExp(`${file(nameless)} is not a valid ElizaOS character: "name" is missing\\.$`)],
-        [
-          { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'localhost:8080/v1' },
-          /^purl: OPENAI_BASE_URL must use http or https, got "localhost:8080\/v1"\.$/,
-        ],
+        [{ OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'localhost:8080/v1' }, /^purl: OPENAI_BASE_URL must use http or https, got "localhost:8080\/v1"\.$/],
       ];
       const runs = await Promise.all(cases.map(([env]) => runToExit({ ...env, PURL_DATA_DIR: path.join(dir, 'data') })));
       for (const [index, [, sentence]] of cases.entries()) {

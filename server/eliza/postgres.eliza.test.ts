@@ -13,7 +13,7 @@ import { type PostgresServer, startPostgresServer } from '../cluster/postgres-se
 import { type EmbeddedEliza, startEmbeddedEliza } from '../eliza-process';
 import { type Gateway, startGateway } from '../gateway/app';
 import { readGatewayOptions } from '../gateway/options';
-import { ask, makeDist, TEST_PUSH_KEY } from '../gateway/test-kit';
+import { ask, makeDist, TEST_PEOPLE, TEST_PUSH_KEY } from '../gateway/test-kit';
 import { parsePostgresUrl } from './config';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,7 +43,7 @@ describe('the embedded ElizaOS on PostgreSQL, through the gateway', { timeout: 1
     const { options } = readGatewayOptions({ PORT: '0', PURL_DIST_DIR: makeDist(), PURL_GATEWAY_SECRET: eliza.gatewaySecret, PURL_PUSH: 'off' }, eliza.url, {
       pushKey: TEST_PUSH_KEY,
     });
-    gateway = await startGateway(options);
+    gateway = await startGateway(options, { people: TEST_PEOPLE });
     return { eliza, gateway };
   };
   const stop = async () => {

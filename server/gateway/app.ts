@@ -32,7 +32,13 @@ export function createGatewayServer(options: GatewayOptions, given: GatewayParts
   // The door names the route before any answer starts; a route may refuse compression (an event stream).
   app.use(compression({ filter: (req, res) => (res.locals['route'] as Route | undefined)?.compress !== false && compression.filter(req, res) }));
   app.use(
-    createPipeline(ROUTES, makeHandlers(options, parts), { allowedHosts: options.allowedHosts, limits: parts.limits, maxBodyBytes: options.maxBodyBytes }),
+    createPipeline(ROUTES, makeHandlers(options, parts), {
+      allowedHosts: options.allowedHosts,
+      people: parts.people,
+      ownership: parts.ownership,
+      limits: parts.limits,
+      maxBodyBytes: options.maxBodyBytes,
+    }),
   );
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found.');

@@ -34,6 +34,17 @@ function forwarder(parts: Parts): (exchange: Exchange, leaving?: () => AddToAnsw
     });
 }
 
+/**
+ * A create-session request as it goes upstream: its userId is the asker's person, never what
+ * the browser said (the door knows who asks; the body check let only a session's fields through).
+ */
+function forPerson(exchange: Exchange): Exchange {
+  const { body, person } = exchange;
+  if (!body || !person || typeof body.value !== 'object' || body.value === null) return exchange;
+  const value = { ...(body.value as Record<string, unknown>), userId: person.id };
+  return { ...exchange, body: { value, raw: Buffer.from(JSON.stringify(value)) } };
+}
+
 /** Answers a chat read from what the gateway heard: nothing spent upstream, so nothing of the upstream's budget binds it. */
 function answerHeard(parts: Parts, { res, client }: Exchange, json: string): void {
   const now = parts.clock.now();
@@ -49,16 +60,16 @@ function answerHeard(parts: Parts, { res, client }: Exchange, json: string): voi
 
 /** The handlers of ElizaOS's routes: each answered by ElizaOS, unless a part of the gateway can answer for it. */
 function elizaHandlers(options: GatewayOptions, parts: Parts): Handlers['kinds'] {
-  const { budget, edge, socket, clock } = parts;
+  const { budget, edge, socket, clock, book } = parts;
   const forward = forwarder(parts);
   return {
-    // The create-session answer gains its push token, and the book learns the session.
+    // A session is made for the person asking, whatever the body says; the answer gains its push token, and the book learns the session.
     proxy: (exchange) => {
       const pushKey = options.pushKey;
-      if (!socket || !pushKey) return forward(exchange);
-      forward(exchange, () => (status, answer) => {
-        socket.sender.learn(exchange.body?.value, status, answer, exchange.client);
-        return withPushToken(pushKey, status, answer);
+      const made = forPerson(exchange);
+      forward(made, () => (status, answer) => {
+        book.learn(made.body?.value, status, answer, made.client);
+        return pushKey && socket ? withPushToken(pushKey, status, answer) : undefined;
       });
     },
     edge: (exchange) => {
@@ -139,7 +150,13 @@ function ownHandlers(options: GatewayOptions, parts: Parts): Handlers['own'] {
         .catch(next);
     },
   };
-  if (sync) own['sync'] = ({ req, res, query, client }) => sync.serve(req, res, query as SyncQuery, client);
+  if (sync) {
+    own['sync'] = ({ req, res, query, client, notOwned }) => {
+      const asked = query as SyncQuery;
+      const theirs = asked.chat && notOwned.has(asked.chat.session) ? { ...asked, chat: { ...asked.chat, notTheirs: true as const } } : asked;
+      sync.serve(req, res, theirs, client);
+    };
+  }
   if (socket) own['push'] = ({ req, res, query, client }) => socket.push.serve(req, res, query as PushQuery, client);
   return own;
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type ConfigOverrides, configRules, type PurlConfig } from '../../src/shared/config';
 import { OptionsError, readSettings } from '../settings/read';
 import type { Settings } from '../settings/table';
+import type { SignIn } from './people/identities';
 import { PushKeyError, readPushKey } from './push/push-token';
 
 export interface GatewayOptions {
@@ -83,6 +84,10 @@ export interface GatewayOptions {
   redisUrl?: URL;
   /** PURL_INSTANCE_NAME: which instance of a cluster this is, shown in /health (`npm run cluster` names them gateway1…). */
   instanceName?: string;
+  /** PURL_AUTH: how people are told apart (server/gateway/people/people.ts). */
+  signIn: SignIn;
+  /** Where the identities are kept across restarts (`<PURL_DATA_DIR>/people.json`); without it, in memory only. */
+  identityFile?: string;
 }
 
 export { OptionsError };
@@ -169,7 +174,10 @@ export interface ReadOptionsResult {
   warnings: string[];
 }
 
-/** What a caller may give instead of reading it: tests pass a push key, so nothing is written under the working directory. */
+/**
+ * What a caller may give instead of reading it: tests pass a push key, so nothing is written
+ * under the working directory (then the identities are kept in memory only, too).
+ */
 export interface GivenOptions {
   pushKey?: Buffer;
 }
@@ -198,6 +206,7 @@ function fromTable(s: Settings, upstream: URL): GatewayOptions {
     // One of several gateways (REDIS_URL) does not see the messages posted through the others: its chat edge would miss them.
     chatEdge: s.PURL_CHAT_EDGE ?? !s.REDIS_URL,
     sharedBudget: s.PURL_SHARED_BUDGET,
+    signIn: s.PURL_AUTH,
   };
 }
 
@@ -225,5 +234,6 @@ export function readGatewayOptions(env: NodeJS.ProcessEnv, upstream?: URL, given
   if (s.PURL_GATEWAY_SECRET) options.gatewaySecret = s.PURL_GATEWAY_SECRET;
   if (s.REDIS_URL) options.redisUrl = s.REDIS_URL;
   if (s.PURL_INSTANCE_NAME) options.instanceName = s.PURL_INSTANCE_NAME.slice(0, 64);
+  if (!given.pushKey) options.identityFile = path.resolve(s.PURL_DATA_DIR, 'people.json');
   return { options, warnings: [] };
 }

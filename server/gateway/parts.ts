@@ -14,8 +14,12 @@ import { createMemoriesNotice, MIN_NOTICE_WINDOW_MS, type MemoriesNotice } from 
 import { createSyncRoute, type SyncRoute } from './edge/sync';
 import type { GatewayOptions } from './options';
 import { unrefClock } from './clock';
+import { createMemoryIdentities } from './people/identities';
+import { createOwnership, type Ownership } from './people/ownership';
+import { createPeople, type People } from './people/people';
 import { createPush, type Push } from './push/push';
 import { clusterPushLog } from './redis/cluster-push-log';
+import { createSharedIdentities } from './redis/shared-identities';
 import { createSharedPushLog } from './redis/push-log';
 import { createRedisLink, type RedisLink } from './redis/redis';
 import { shareUpstreamBudget } from './redis/shared-budget';
@@ -42,6 +46,10 @@ export interface GatewayParts {
   connectUpstream?: UpstreamSocketOptions['connect'];
   /** Where the gateway says what changed in its surroundings (Redis up or down); default the console, as `purl: …`. */
   log?: (line: string) => void;
+  /** Who asks (tests of other parts: one fixed person); default the identity cookie. */
+  people?: People;
+  /** Whose sessions are whose (tests of other parts: everyone's own); default the session book, then ElizaOS. */
+  ownership?: Ownership;
 }
 
 /** The parts every gateway has: the budget, the door's limits, the upstream's HTTP side, the shared edge and health. */
@@ -67,6 +75,9 @@ export interface SocketParts {
 
 export interface Parts extends CoreParts {
   clock: Clock;
+  /** Who asks (the identity cookie) and whose sessions are whose. */
+  people: People;
+  ownership: Ownership;
   /** The sessions the gateway made or learnt: whose messages may go over the socket, and whose chat it may answer. */
   book: SessionBook;
   socket?: SocketParts;
@@ -180,11 +191,24 @@ function makeSync(options: GatewayOptions, clock: Clock, core: CoreParts, socket
   });
 }
 
+/** The people part: identities in memory (and in the data dir's file), shared through Redis with REDIS_URL. */
+function makePeople(options: GatewayOptions, given: GatewayParts, clock: Clock, redis: RedisLink | undefined): People {
+  const local = createMemoryIdentities({
+    clock,
+    ...(options.identityFile ? { file: options.identityFile } : {}),
+    ...(given.log ? { log: given.log } : {}),
+  });
+  const store = redis ? createSharedIdentities(redis, local) : local;
+  return createPeople({ signIn: options.signIn, store, now: () => clock.now() });
+}
+
 /** Makes every part of a gateway with `options`, taking from `given` what a caller handed in. */
 export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Parts {
   const clock = given.clock ?? unrefClock;
   const { stopSharingBudget, ...core } = makeCore(options, given, clock);
   const book = createSessionBook({ now: () => clock.now(), ...(core.redis ? { shared: createSharedSessions(core.redis) } : {}) });
+  const people = given.people ?? makePeople(options, given, clock, core.redis);
+  const ownership = given.ownership ?? createOwnership({ book, upstream: core.upstream });
   const socket = makeSocketParts(options, given, clock, core, book);
   const sync = makeSync(options, clock, core, socket);
   // A message heard on a channel is stored in its agent's memories: the next sync read of them
@@ -200,6 +224,8 @@ export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Pa
   return {
     ...core,
     clock,
+    people,
+    ownership,
     book,
     ...(socket ? { socket } : {}),
     ...(sync ? { sync } : {}),
@@ -213,6 +239,7 @@ export function makeParts(options: GatewayOptions, given: GatewayParts = {}): Pa
       core.upstream.close().catch(() => {
         // Closing only lets go of idle connections; nothing is left to tell.
       });
+      people.close();
       void core.redis?.close();
     },
   };

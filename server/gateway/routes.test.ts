@@ -76,13 +76,15 @@ describe('bodies the allowlist accepts', () => {
 
   it('takes the app’s own session and message bodies', () => {
     expect(newSession({ agentId: AGENT, userId: SESSION })).toBeUndefined();
+    // The userId is the gateway's to give (the person asking): the app need not send one.
+    expect(newSession({ agentId: AGENT })).toBeUndefined();
     expect(newMessage({ content: 'hello', metadata: { clientMessageId: 'c-1' } })).toBeUndefined();
   });
 
   it.each([
     [[], /JSON object/],
     [{ agentId: 'x', userId: SESSION }, /agentId must be a UUID/],
-    [{ agentId: AGENT }, /userId must be a UUID/],
+    [{ agentId: AGENT, userId: 'someone' }, /userId must be a UUID/],
     [{ agentId: AGENT, userId: SESSION, timeoutConfig: { timeoutMinutes: 99999 } }, /"timeoutConfig" is not accepted/],
     [{ agentId: AGENT, userId: SESSION, metadata: 'x' }, /metadata must be an object/],
   ])('refuses the session body %j', (body, message) => {

@@ -14,8 +14,8 @@
  */
 import type { UpstreamCost } from './budget/upstream-budget';
 import { checkNewMessage, checkNewSession, exactly, UUID_SEGMENT, wholeNumberIn } from './door/checks';
-import { parseSyncQuery, SYNC_PATH } from './edge/sync';
-import { parsePushQuery, PUSH_PATH } from './push/push';
+import { parseSyncQuery, SYNC_PATH, type SyncQuery } from './edge/sync';
+import { parsePushQuery, PUSH_PATH, type PushQuery } from './push/push';
 
 /** Which per-client limits a route counts against (express-rate-limit, server/gateway/door/limits.ts). */
 export type RouteLimit = 'api' | 'memories';
@@ -44,6 +44,16 @@ export interface ParsedQuery<Query> {
   parse(params: URLSearchParams, headers: Readonly<Record<string, string | string[] | undefined>>): { query: Query } | { problem: string };
 }
 
+/**
+ * The chat sessions a request names, each of which must be the asker's (server/gateway/people/ownership.ts):
+ * `not-found`: else a 404 and nothing forwarded; `gone`: the handler is told which are not
+ * (the sync route answers such a chat as gone, as when ElizaOS lost it).
+ */
+export interface Owned {
+  sessions(ids: readonly string[], query: unknown): readonly string[];
+  otherwise: 'not-found' | 'gone';
+}
+
 export interface Route {
   /** Unique; an `own` route's handler goes by it. */
   name: string;
@@ -54,6 +64,13 @@ export interface Route {
   /** `same`: data, refused to other sites and origins (server/gateway/door/same-origin.ts). */
   origin: 'same' | 'any';
   limits: readonly RouteLimit[];
+  /**
+   * Whether the door learns who asks (server/gateway/people/people.ts): `person` for every
+   * route whose answer or effect is someone's, `anyone` for what is the same for all.
+   */
+  who: 'person' | 'anyone';
+  /** The sessions it names, each the asker's or not answered (requires `who: 'person'`). */
+  owns?: Owned;
   /** What the query may hold; without it the query is not read. */
   query?: ExactQuery | ParsedQuery<unknown>;
   /** Checks a POST's parsed JSON body: a sentence saying what is wrong, or undefined. */
@@ -74,6 +91,8 @@ export interface Route {
 }
 
 const GET = ['GET', 'HEAD'] as const;
+/** The session a path names (its one id). */
+const PATH_SESSION: Owned = { sessions: (ids) => ids.slice(0, 1), otherwise: 'not-found' };
 
 export const ROUTES: readonly Route[] = [
   {
@@ -82,6 +101,7 @@ export const ROUTES: readonly Route[] = [
     path: '/config.json',
     origin: 'same',
     limits: [],
+    who: 'anyone',
     handler: 'own',
     why: "the settings the worker applies over its defaults, from the gateway's environment (src/shared/config.ts)",
   },
@@ -91,6 +111,7 @@ export const ROUTES: readonly Route[] = [
     path: '/healthz',
     origin: 'any',
     limits: [],
+    who: 'anyone',
     handler: 'own',
     why: "the gateway's own liveness for a load balancer: it answers whatever ElizaOS does",
   },
@@ -100,6 +121,7 @@ export const ROUTES: readonly Route[] = [
     path: '/health',
     origin: 'same',
     limits: [],
+    who: 'anyone',
     handler: 'own',
     why: "the monitor panel and operators: ElizaOS's reachability, the edge, the budget, push, Redis",
   },
@@ -110,6 +132,8 @@ export const ROUTES: readonly Route[] = [
     origin: 'same',
     // It reads the memories: both limits count it, as they count a memories read.
     limits: ['api', 'memories'],
+    who: 'person',
+    owns: { sessions: (_ids, query) => ((query as SyncQuery).chat ? [(query as SyncQuery).chat!.session] : []), otherwise: 'gone' },
     query: { kind: 'parsed', parse: (params) => parseSyncQuery(params) },
     handler: 'own',
     why: "the worker's one-request delta sync of agents, memories and the open chat (server/gateway/edge/sync.ts)",
@@ -120,6 +144,8 @@ export const ROUTES: readonly Route[] = [
     path: PUSH_PATH,
     origin: 'same',
     limits: ['api'],
+    who: 'person',
+    owns: { sessions: (_ids, query) => (query as PushQuery).sessions.map((session) => session.sessionId), otherwise: 'not-found' },
     query: { kind: 'parsed', parse: (params, headers) => parsePushQuery(params, headers['last-event-id']) },
     handler: 'own',
     compress: false,
@@ -131,6 +157,7 @@ export const ROUTES: readonly Route[] = [
     path: '/api/agents',
     origin: 'same',
     limits: ['api'],
+    who: 'anyone',
     query: { kind: 'exact', params: {} },
     cost: 'shared-read',
     handler: 'edge',
@@ -143,6 +170,7 @@ export const ROUTES: readonly Route[] = [
     path: new RegExp(`^/api/agents/${UUID_SEGMENT}/memories$`),
     origin: 'same',
     limits: ['api', 'memories'],
+    who: 'anyone',
     // Embeddings are large and of no use to a browser: the app never asks for them.
     query: { kind: 'exact', params: { tableName: exactly('messages'), includeEmbedding: exactly('false') } },
     cost: 'shared-read',
@@ -156,6 +184,7 @@ export const ROUTES: readonly Route[] = [
     path: '/api/messaging/sessions',
     origin: 'same',
     limits: ['api'],
+    who: 'person',
     query: { kind: 'exact', params: {} },
     body: checkNewSession,
     cost: 'message',
@@ -168,6 +197,8 @@ export const ROUTES: readonly Route[] = [
     path: new RegExp(`^/api/messaging/sessions/${UUID_SEGMENT}/messages$`),
     origin: 'same',
     limits: ['api'],
+    who: 'person',
+    owns: PATH_SESSION,
     query: { kind: 'exact', params: { limit: wholeNumberIn(1, 100) } },
     cost: 'own-read',
     handler: 'chat-edge',
@@ -179,6 +210,8 @@ export const ROUTES: readonly Route[] = [
     path: new RegExp(`^/api/messaging/sessions/${UUID_SEGMENT}/messages$`),
     origin: 'same',
     limits: ['api'],
+    who: 'person',
+    owns: PATH_SESSION,
     query: { kind: 'exact', params: {} },
     body: checkNewMessage,
     cost: 'message',
@@ -192,6 +225,7 @@ export const ROUTES: readonly Route[] = [
     path: /^\/api(?:\/|$)/i,
     origin: 'same',
     limits: [],
+    who: 'anyone',
     handler: 'not-served',
     why: "everything else under /api: ElizaOS's admin API stays out of reach",
   },
@@ -201,6 +235,7 @@ export const ROUTES: readonly Route[] = [
     path: /^\//,
     origin: 'any',
     limits: [],
+    who: 'anyone',
     handler: 'app',
     why: 'the built app: the page, its assets, the service worker and the manifest',
   },

@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGateway, type Gateway, type GatewayParts } from './app';
 import { readGatewayOptions } from './options';
+import type { Ownership } from './people/ownership';
+import type { People } from './people/people';
 import { matchRoute, ROUTES } from './routes';
 import type { SocketLike } from './upstream/upstream-socket';
 
@@ -111,10 +113,35 @@ export function makeDist(): string {
   return dist;
 }
 
+/** The header a test names its person by, for TEST_PEOPLE. */
+export const TEST_PERSON_HEADER = 'x-test-person';
+/**
+ * Who asks, for the tests of the other parts: the person a request names in TEST_PERSON_HEADER,
+ * else USER_ID, without a cookie. The people's own tests (server/gateway/people/) use the real
+ * identity cookie.
+ */
+export const TEST_PEOPLE: People = {
+  identify: async (req) => {
+    const named = req.headers[TEST_PERSON_HEADER];
+    return { id: typeof named === 'string' ? named : USER_ID, signIn: 'device' };
+  },
+  stats: () => ({ identities: 1 }),
+  close: () => undefined,
+};
+/** Whose sessions are whose, for the tests of the other parts: every session is the asker's. */
+export const OWNS_ALL: Ownership = { of: async () => 'theirs' };
+
+/**
+ * A gateway in front of `upstream`. Its people are TEST_PEOPLE and OWNS_ALL unless `parts`
+ * says otherwise; `realPeople()` gives the real ones (the identity cookie, the session book).
+ */
 export async function gatewayFor(upstream: StandIn, dist: string, env: Record<string, string> = {}, parts: GatewayParts = {}): Promise<Gateway> {
   const { options } = readGatewayOptions({ ELIZA_SERVER_URL: upstream.url, PORT: '0', PURL_DIST_DIR: dist, ...env }, undefined, { pushKey: TEST_PUSH_KEY });
-  return startGateway(options, parts);
+  return startGateway(options, { people: TEST_PEOPLE, ownership: OWNS_ALL, ...parts });
 }
+
+/** The parts to give gatewayFor for the real people: the identity cookie and the real ownership. */
+export const realPeople = (): GatewayParts => ({ people: undefined, ownership: undefined });
 
 /** A gateway in front of `upstream` whose upstream socket is the fake `socket`. */
 export async function gatewayWithFakeSocket(

@@ -27,7 +27,8 @@ export function checkNewSession(body: unknown): string | undefined {
   const extra = onlyFields(body, ['agentId', 'userId', 'metadata']);
   if (extra) return extra;
   if (typeof body['agentId'] !== 'string' || !isUuid(body['agentId'])) return 'agentId must be a UUID.';
-  if (typeof body['userId'] !== 'string' || !isUuid(body['userId'])) return 'userId must be a UUID.';
+  // Whose session it is comes from the gateway's identity of the asker: a userId sent here is replaced.
+  if (body['userId'] !== undefined && (typeof body['userId'] !== 'string' || !isUuid(body['userId']))) return 'userId must be a UUID.';
   return checkMetadata(body['metadata']);
 }
 

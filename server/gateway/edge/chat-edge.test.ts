@@ -6,7 +6,18 @@ import type { Gateway, GatewayParts } from '../app';
 import { PUSH_PATH } from '../push/push';
 import { HORIZON_MS } from './chat-edge';
 import { mintPushToken } from '../push/push-token';
-import { ask, FakeSocket, gatewayWithFakeSocket, jsonAnswer, makeDist, openEventStream, type EventStream, type StandIn, startStandIn } from '../test-kit';
+import {
+  ask,
+  FakeSocket,
+  gatewayWithFakeSocket,
+  jsonAnswer,
+  makeDist,
+  openEventStream,
+  type EventStream,
+  type StandIn,
+  startStandIn,
+  TEST_PERSON_HEADER,
+} from '../test-kit';
 
 const AGENT_ID = '2a6e1e0c-4b7f-4c55-9c1a-1f0e0a7b3c11';
 const ALICE = {
@@ -130,7 +141,7 @@ describe('the chat edge: a chat read answered from what the gateway heard', () =
     for (const session of sessions) {
       const made = await ask(gateway.url, '/api/messaging/sessions', {
         method: 'POST',
-        headers: json,
+        headers: { ...json, [TEST_PERSON_HEADER]: session.userId },
         body: JSON.stringify({ agentId: AGENT_ID, userId: session.userId }),
       });
       expect(made.status).toBe(201);

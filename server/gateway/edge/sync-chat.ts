@@ -19,7 +19,11 @@ const SESSION_GONE = new Set([404, 410]);
 export interface ChatAsk {
   session: string;
   limit: number;
+  /** Not the asker's (the door's ownership step): answered as gone, as a session the server lost, and nothing read. */
+  notTheirs?: true;
 }
+
+const GONE = '{"gone":true}';
 
 /** The chat part as JSON text, and whether the gateway answered it from what it heard (nothing spent upstream). */
 export interface ChatPart {
@@ -48,7 +52,7 @@ const failure = (status: number, code: string, message: string) => JSON.stringif
  */
 export function chatPartOf(read: UpstreamRead, path: string): ChatRead {
   if (read.kind === 'failed') return { json: failure(read.status, read.code, read.message) };
-  if (SESSION_GONE.has(read.status)) return { json: '{"gone":true}', tell: { status: read.status } };
+  if (SESSION_GONE.has(read.status)) return { json: GONE, tell: { status: read.status } };
   if (read.status === 429) return { limitedBy: { kind: 'pass', status: 429, headers: browserHeaders(read.headers, DROPPED_ANSWER_HEADERS), body: read.body } };
   if (read.status < 200 || read.status >= 300) return { json: failure(read.status, 'UPSTREAM_ERROR', "The agent's server answered with an error.") };
   try {
@@ -76,6 +80,7 @@ export interface ChatReadOptions {
  * chat poll then asks on its own, and is told when it may).
  */
 export async function readChat(options: ChatReadOptions, chat: ChatAsk, client: string, signal: AbortSignal): Promise<ChatPart | ChatLimited | undefined> {
+  if (chat.notTheirs) return { json: GONE, heard: true };
   const heard = options.chatEdge?.answer(chat.session, chat.limit);
   if (heard !== undefined) return { json: heard, heard: true };
   const path = chatPathOf(chat);

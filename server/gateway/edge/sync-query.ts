@@ -4,6 +4,7 @@
  */
 import { isUuid } from '../../../src/shared/ids';
 import { CURSOR } from './sync-log';
+import type { ChatAsk } from './sync-chat';
 
 export const SYNC_PATH = '/api/purl/sync';
 
@@ -12,7 +13,7 @@ export interface SyncQuery {
   /** The browser's cursor, as sent (checked for form). */
   since?: string;
   /** The open chat's session and how many of its latest messages to bring. */
-  chat?: { session: string; limit: number };
+  chat?: ChatAsk;
 }
 
 const SYNC_PARAMETERS = ['agentId', 'since', 'session', 'limit'];

@@ -16,7 +16,7 @@ import { type Gateway, startGateway } from '../app';
 import { readGatewayOptions } from '../options';
 import { PUSH_PATH } from './push';
 import { mintPushToken } from './push-token';
-import { ask, type EventStream, makeDist, openEventStream, TEST_PUSH_KEY } from '../test-kit';
+import { ask, type EventStream, makeDist, openEventStream, TEST_PEOPLE, TEST_PUSH_KEY } from '../test-kit';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -70,7 +70,7 @@ describe('the push route against the embedded ElizaOS', () => {
       undefined,
       { pushKey: TEST_PUSH_KEY },
     );
-    gateway = await startGateway(options);
+    gateway = await startGateway(options, { people: TEST_PEOPLE });
   }, 120_000);
 
   afterAll(async () => {

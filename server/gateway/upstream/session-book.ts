@@ -55,6 +55,11 @@ export interface SessionBook {
    * message's author. So after a restart only each session's first message goes over HTTP.
    */
   learnFromMessage(sessionId: string, status: number, answer: unknown, client: string): void;
+  /**
+   * Learns a session it did not make (or forgot) from ElizaOS's answer to `GET
+   * /api/messaging/sessions/:id` (its channel, user and agent); true when it was kept.
+   */
+  learnFromInfo(sessionId: string, status: number, answer: unknown, client: string): boolean;
   /** The session's record (its use noted), or undefined when unknown or forgotten. */
   get(sessionId: string): SessionRecord | undefined;
   /**
@@ -150,6 +155,13 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       if (!isRecord(message)) return;
       const { channel_id: channelId, author_id: userId } = message;
       if (isUuid(channelId) && isUuid(userId)) keep(sessionId, { channelId: channelId.toLowerCase(), userId, client });
+    },
+    learnFromInfo(sessionId, status, answer, client) {
+      if (status !== 200 || !isUuid(sessionId) || !isRecord(answer)) return false;
+      const { sessionId: named, channelId, userId, agentId } = answer;
+      if (!isUuid(named) || named.toLowerCase() !== sessionId.toLowerCase() || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return false;
+      keep(sessionId, { channelId: channelId.toLowerCase(), userId, agentId, client });
+      return true;
     },
     get: use,
     async load(rawId) {

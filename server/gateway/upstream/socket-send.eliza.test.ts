@@ -19,7 +19,7 @@ import { type EmbeddedEliza, startEmbeddedEliza } from '../../eliza-process';
 import { type Gateway, startGateway } from '../app';
 import { readGatewayOptions } from '../options';
 import { PUSH_PATH } from '../push/push';
-import { ask, type EventStream, makeDist, openEventStream, type Reply, TEST_PUSH_KEY } from '../test-kit';
+import { ask, type EventStream, makeDist, openEventStream, type Reply, TEST_PEOPLE, TEST_PUSH_KEY, USER_ID } from '../test-kit';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SEND = /POST \/api\/messaging\/sessions\/[0-9a-f-]{36}\/messages /g;
@@ -89,8 +89,10 @@ describe.each([
     eliza = await startEmbeddedEliza({ root, dataDir, stock });
     relay = await startCountingRelay(eliza.url);
     const env = { ELIZA_SERVER_URL: relay.url, PORT: '0', PURL_DIST_DIR: dist, ...(stock ? {} : { PURL_GATEWAY_SECRET: eliza.gatewaySecret }) };
-    viaSocket = await startGateway(readGatewayOptions(env, undefined, { pushKey: TEST_PUSH_KEY }).options);
-    viaRest = await startGateway(readGatewayOptions({ ...env, PURL_SOCKET_SEND: 'off' }, undefined, { pushKey: TEST_PUSH_KEY }).options);
+    viaSocket = await startGateway(readGatewayOptions(env, undefined, { pushKey: TEST_PUSH_KEY }).options, { people: TEST_PEOPLE });
+    viaRest = await startGateway(readGatewayOptions({ ...env, PURL_SOCKET_SEND: 'off' }, undefined, { pushKey: TEST_PUSH_KEY }).options, {
+      people: TEST_PEOPLE,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -107,15 +109,16 @@ describe.each([
 
   /** A session made through `gateway` and listened to (the upstream socket up, its channel joined), as the browser does. */
   async function listenedSession(gateway: Gateway, address: string) {
-    const userId = randomUUID();
     const created = await ask(gateway.url, '/api/messaging/sessions', {
       method: 'POST',
       headers: json,
       from: address,
-      body: JSON.stringify({ agentId: eliza.agentId, userId }),
+      // The gateway makes it for the person asking, whatever userId the body names.
+      body: JSON.stringify({ agentId: eliza.agentId, userId: randomUUID() }),
     });
     expect(created.status).toBe(201);
-    const { sessionId, channelId, pushToken } = created.json() as { sessionId: string; channelId: string; pushToken: string };
+    const { sessionId, channelId, pushToken, userId } = created.json() as { sessionId: string; channelId: string; pushToken: string; userId: string };
+    expect(userId).toBe(USER_ID);
     const stream = await openEventStream(gateway.url, `${PUSH_PATH}?session=${sessionId}.${channelId}.${pushToken}`, { from: address });
     streams.push(stream);
     await stream.next((event) => event.event === 'hello');

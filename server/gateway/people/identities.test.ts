@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../../../src/shared/clock';
+import { createMemoryIdentities, IDENTITY_IDLE_MS, type Identity, parseIdentity } from './identities';
+
+const PERSON = '7f3e2a10-0000-4000-8000-000000000001';
+const key = (n: number) => `k${String(n).padStart(42, '0')}`;
+const identity = (at: number, id = PERSON): Identity => ({ person: { id, signIn: 'device' }, createdAt: at, seenAt: at });
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+const tempFile = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'purl-people-'));
+  dirs.push(dir);
+  return path.join(dir, 'people.json');
+};
+
+describe('the identities a gateway keeps', () => {
+  it('finds what it keeps, forgets what it is told to, and the least recently kept past its bound', async () => {
+    const store = createMemoryIdentities({ clock: manualClock(), maxEntries: 2 });
+    await store.keep(key(1), identity(0));
+    await store.keep(key(2), identity(0));
+    // Kept again: the most recent now.
+    await store.keep(key(1), identity(0));
+    await store.keep(key(3), identity(0));
+    expect(await store.find(key(2))).toBeUndefined();
+    expect(await store.find(key(1))).toEqual(identity(0));
+    await store.forget(key(1));
+    expect(await store.find(key(1))).toBeUndefined();
+    expect(store.size()).toBe(1);
+  });
+
+  it('forgets an identity unused for as long as a browser keeps its cookie', async () => {
+    const clock = manualClock();
+    const store = createMemoryIdentities({ clock });
+    await store.keep(key(1), identity(clock.now()));
+    clock.advance(IDENTITY_IDLE_MS - 1);
+    expect(await store.find(key(1))).toBeDefined();
+    clock.advance(1);
+    expect(await store.find(key(1))).toBeUndefined();
+  });
+
+  it('keeps them across a restart in its file, written once a burst of changes is over, mode 0600', async () => {
+    const file = tempFile();
+    const clock = manualClock();
+    const first = createMemoryIdentities({ clock, file, writeAfterMs: 1_000 });
+    await first.keep(key(1), identity(5));
+    await first.keep(key(2), identity(6, '7f3e2a10-0000-4000-8000-000000000002'));
+    expect(fs.existsSync(file)).toBe(false);
+    clock.advance(1_000);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    await first.forget(key(2));
+    // Closing writes what waits.
+    first.close();
+    const second = createMemoryIdentities({ clock, file });
+    expect(await second.find(key(1))).toEqual(identity(5));
+    expect(await second.find(key(2))).toBeUndefined();
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['people.json']);
+  });
+
+  it('keeps only well-formed identities from its file, and sets a file that is not its own aside with a sentence', async () => {
+    const file = tempFile();
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        identities: {
+          [key(1)]: identity(5),
+          [key(2)]: { person: { id: 'not-a-uuid', signIn: 'device' }, createdAt: 1, seenAt: 1 },
+          [key(3)]: { person: { id: PERSON, signIn: 'root' }, createdAt: 1, seenAt: 1 },
+          short: identity(5),
+        },
+      }),
+    );
+    const store = createMemoryIdentities({ clock: manualClock(), file });
+    expect(store.size()).toBe(1);
+    fs.writeFileSync(file, '{"identities": oops');
+    const lines: string[] = [];
+    const damaged = createMemoryIdentities({ clock: manualClock(), file, log: (line) => lines.push(line) });
+    expect(damaged.size()).toBe(0);
+    expect(lines).toEqual([`The identities in ${file} are not Purl's (kept as people.json.damaged): everyone signs in anew.`]);
+    expect(fs.readFileSync(`${file}.damaged`, 'utf8')).toBe('{"identities": oops');
+  });
+
+  it('checks a stored identity field by field', () => {
+    expect(parseIdentity(identity(1))).toEqual(identity(1));
+    expect(parseIdentity({ ...identity(1), person: { id: PERSON.toUpperCase(), signIn: 'device' } })?.person.id).toBe(PERSON);
+    for (const bad of [null, 'x', { person: { id: PERSON, signIn: 'device' }, createdAt: -1, seenAt: 1 }, { ...identity(1), seenAt: Number.NaN }]) {
+      expect(parseIdentity(bad)).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Who holds which identity cookie: the gateway's side of a person's sign-in. The cookie
+ * carries an opaque random token; what it stands for (the person, since when) is kept
+ * here, under the token's SHA-256, so a copy of the store gives no one a cookie. Kept in
+ * memory, bounded (the least recently used go first) and forgotten after a long while
+ * unused; with a file (`<PURL_DATA_DIR>/people.json`) it outlives a restart; with Redis
+ * (server/gateway/redis/shared-identities.ts) every instance of a cluster knows it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { isRecord, isUuid } from '../../../src/shared/ids';
+import type { Clock } from '../../../src/shared/clock';
+
+/** How a person signed in (PURL_AUTH). */
+export type SignIn = 'device';
+
+export interface Person {
+  /** The person's id: a UUID, and their userId at ElizaOS (the author of their messages, the owner of their chats). */
+  id: string;
+  signIn: SignIn;
+}
+
+export interface Identity {
+  person: Person;
+  /** Epoch ms the identity was made. */
+  createdAt: number;
+  /** Epoch ms it was last noted as used (at most once a day: see SEEN_EVERY_MS). */
+  seenAt: number;
+}
+
+/** The store of identities by key (the token's hash). Lookups never reject: a store that cannot answer knows no one. */
+export interface IdentityStore {
+  find(key: string): Promise<Identity | undefined>;
+  keep(key: string, identity: Identity): Promise<void>;
+  forget(key: string): Promise<void>;
+  size(): number;
+  /** Writes what is not yet written (the file), and stops. */
+  close(): void;
+}
+
+/** An identity unused this long is forgotten: the cookie's own life (browsers keep a cookie 400 days at most). */
+export const IDENTITY_IDLE_MS = 400 * 24 * 60 * 60_000;
+/** How often a used identity's `seenAt` is noted (and its cookie renewed): no write per request. */
+export const SEEN_EVERY_MS = 24 * 60 * 60_000;
+const KEY = /^[A-Za-z0-9_-]{43}$/;
+const SIGN_INS: readonly SignIn[] = ['device'];
+
+const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/** A stored identity, checked (from the file or Redis); undefined for anything else. */
+export function parseIdentity(value: unknown): Identity | undefined {
+  if (!isRecord(value) || !isRecord(value['person'])) return undefined;
+  const { id, signIn } = value['person'];
+  if (!isUuid(id) || !SIGN_INS.includes(signIn as SignIn)) return undefined;
+  const { createdAt, seenAt } = value;
+  if (!isTime(createdAt) || !isTime(seenAt)) return undefined;
+  return { person: { id: id.toLowerCase(), signIn: signIn as SignIn }, createdAt, seenAt };
+}
+
+export const isIdentityKey = (key: string): boolean => KEY.test(key);
+
+export interface MemoryIdentitiesOptions {
+  clock: Pick<Clock, 'now' | 'setTimer'>;
+  /** The most identities kept (default 200 000). */
+  maxEntries?: number;
+  /** Where they are kept across restarts; without it, in memory only. */
+  file?: string;
+  /** How long after a change the file is written, ms (default 1 s: one write for a burst of sign-ins). */
+  writeAfterMs?: number;
+  /** Where a file that cannot be read or written is said (default the console). */
+  log?: (line: string) => void;
+}
+
+/** Reads the file's identities; a missing file is none, a damaged one is said and set aside. */
+function readFile(file: string, log: (line: string) => void): Array<[string, Identity]> {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      log(`The identities in ${file} cannot be read (${(error as NodeJS.ErrnoException).code}): everyone signs in anew.`);
+    return [];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const entries = isRecord(parsed) && parsed['version'] === 1 && isRecord(parsed['identities']) ? Object.entries(parsed['identities']) : undefined;
+  if (!entries) {
+    log(`The identities in ${file} are not Purl's (kept as ${path.basename(file)}.damaged): everyone signs in anew.`);
+    fs.renameSync(file, `${file}.damaged`);
+    return [];
+  }
+  const kept: Array<[string, Identity]> = [];
+  for (const [key, value] of entries) {
+    const identity = parseIdentity(value);
+    if (isIdentityKey(key) && identity) kept.push([key, identity]);
+  }
+  return kept.sort(([, a], [, b]) => a.seenAt - b.seenAt);
+}
+
+/** Writes the identities whole: to a file beside it, then renamed over it (a crash leaves the old file or the new, never half). */
+function writeFile(file: string, identities: ReadonlyMap<string, Identity>): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(partial, JSON.stringify({ version: 1, identities: Object.fromEntries(identities) }), { mode: 0o600 });
+  fs.renameSync(partial, file);
+}
+
+/** The identities in memory (and, with `file`, on disk). */
+export function createMemoryIdentities(options: MemoryIdentitiesOptions): IdentityStore {
+  const { clock, file } = options;
+  const maxEntries = options.maxEntries ?? 200_000;
+  const log = options.log ?? ((line: string) => console.log(`purl: ${line}`));
+  /** Least recently kept first (a Map keeps insertion order). */
+  const identities = new Map<string, Identity>(file ? readFile(file, log) : []);
+  const write = file ? createWriter(file, identities, clock, options.writeAfterMs ?? 1_000, log) : undefined;
+
+  const isIdle = (identity: Identity) => clock.now() - identity.seenAt >= IDENTITY_IDLE_MS;
+  return {
+    async find(key) {
+      const identity = identities.get(key);
+      if (!identity || !isIdle(identity)) return identity;
+      identities.delete(key);
+      write?.soon();
+      return undefined;
+    },
+    async keep(key, identity) {
+      identities.delete(key);
+      identities.set(key, identity);
+      for (const [oldest, kept] of identities) {
+        if (identities.size <= maxEntries && !isIdle(kept)) break;
+        identities.delete(oldest);
+      }
+      write?.soon();
+    },
+    async forget(key) {
+      if (identities.delete(key)) write?.soon();
+    },
+    size: () => identities.size,
+    close: () => write?.flush(),
+  };
+}
+
+/** Writes the file once after a burst of changes, and at once on close. */
+function createWriter(file: string, identities: ReadonlyMap<string, Identity>, clock: Pick<Clock, 'setTimer'>, afterMs: number, log: (line: string) => void) {
+  let cancel: (() => void) | undefined;
+  const now = () => {
+    cancel?.();
+    cancel = undefined;
+    try {
+      writeFile(file, identities);
+    } catch (error) {
+      log(`The identities cannot be kept in ${file} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'}): a restart signs everyone in anew.`);
+    }
+  };
+  return {
+    /** Writes now if a change waits. */
+    flush() {
+      if (cancel) now();
+    },
+    soon() {
+      cancel ??= clock.setTimer(now, afterMs);
+    },
+  };
+}

@@ -32,9 +32,11 @@ function sessionsServer(upstream: StandIn) {
     const found = /^\/api\/messaging\/sessions\/([0-9a-f-]{36})(\/messages)?$/.exec(url.pathname);
     const session = found ? sessions.get(found[1]!) : undefined;
     if (found && !session) return jsonAnswer(404, { error: { code: 'SESSION_NOT_FOUND', message: 'no' } })(req, res);
-    if (found && session && !found[2]) return jsonAnswer(200, { sessionId: found[1], channelId: session.channelId, agentId: AGENT, userId: session.userId })(req, res);
+    if (found && session && !found[2])
+      return jsonAnswer(200, { sessionId: found[1], channelId: session.channelId, agentId: AGENT, userId: session.userId })(req, res);
     if (found && session && req.method === 'GET') return jsonAnswer(200, { messages: [], hasMore: false })(req, res);
-    if (found && session) return jsonAnswer(201, { success: true, userMessage: { id: randomUUID(), channel_id: session.channelId, author_id: session.userId } })(req, res);
+    if (found && session)
+      return jsonAnswer(201, { success: true, userMessage: { id: randomUUID(), channel_id: session.channelId, author_id: session.userId } })(req, res);
     if (url.pathname === '/api/agents') return jsonAnswer(200, { success: true, data: { agents: [] } })(req, res);
     if (url.pathname.endsWith('/memories')) return jsonAnswer(200, { success: true, data: { memories: [] } })(req, res);
     jsonAnswer(404, { error: { code: 'NOT_FOUND' } })(req, res);
@@ -100,7 +102,9 @@ describe('people: who is who at the gateway', () => {
     const alice = browser(gateway);
     const first = await alice.request('/api/purl/sync');
     expect(first.status).toBe(200);
-    expect(first.headers['set-cookie']).toEqual([expect.stringMatching(new RegExp(`^${IDENTITY_COOKIE}=[\\w-]{43}; Max-Age=34560000; Path=/; HttpOnly; SameSite=Lax$`))]);
+    expect(first.headers['set-cookie']).toEqual([
+      expect.stringMatching(new RegExp(`^${IDENTITY_COOKIE}=[\\w-]{43}; Max-Age=34560000; Path=/; HttpOnly; SameSite=Lax$`)),
+    ]);
     const again = await alice.request('/api/purl/sync');
     expect(again.headers['set-cookie']).toBeUndefined();
     // What is the same for everyone gives no one an identity.
@@ -146,14 +150,18 @@ describe('people: who is who at the gateway', () => {
     const sync = await bob.request(`/api/purl/sync?session=${session.sessionId}&limit=50`);
     expect(sync.status).toBe(200);
     expect(sync.json().chat).toEqual({ gone: true });
-    expect(upstreamRequests().slice(before).filter((seen) => seen.url.includes(session.sessionId))).toEqual([]);
+    expect(
+      upstreamRequests()
+        .slice(before)
+        .filter((seen) => seen.url.includes(session.sessionId)),
+    ).toEqual([]);
     // Alice herself is answered.
     expect((await alice.request(`${messages}?limit=50`)).status).toBe(200);
     expect((await alice.request(messages, { method: 'POST', body: { content: 'mine' } })).status).toBe(201);
     expect((await alice.request(`/api/purl/sync?session=${session.sessionId}&limit=50`)).json().chat).toEqual({ messages: [], hasMore: false });
   });
 
-  it("asks ElizaOS once whose a session is when the gateway did not make it, and answers by what it says", async () => {
+  it('asks ElizaOS once whose a session is when the gateway did not make it, and answers by what it says', async () => {
     const gateway = await open();
     const alice = browser(gateway);
     const bob = browser(gateway);

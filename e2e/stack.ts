@@ -51,7 +51,15 @@ export function stackInfo(): StackInfo {
 export async function startExtraGateway(env: Record<string, string> = {}, upstream?: string): Promise<Gateway> {
   const info = stackInfo();
   const { options } = readGatewayOptions(
-    { ...TEST_CLIENT_ENV, PORT: '0', PURL_GATEWAY_SECRET: info.gatewaySecret, PURL_DIST_DIR: path.join(root, 'dist'), ...env },
+    {
+      ...TEST_CLIENT_ENV,
+      PORT: '0',
+      PURL_GATEWAY_SECRET: info.gatewaySecret,
+      PURL_DIST_DIR: path.join(root, 'dist'),
+      // The run's gateways keep their people in one place, as one machine's gateways do: a restarted one knows them.
+      PURL_DATA_DIR: path.join(info.dataDir, 'gateways'),
+      ...env,
+    },
     new URL(upstream ?? info.elizaUrl),
   );
   return startGateway(options);

@@ -110,6 +110,11 @@ export function createChat(options: ChatOptions): Chat {
   let draining: Promise<number | undefined> | null = null;
   let sentListener: () => Promise<void> = async () => undefined;
 
+  /**
+   * This browser's own userId, sent with each new session. Purl's gateway ignores it: it makes
+   * the session for the person its identity cookie names (server/gateway/people/). An older
+   * gateway takes it as it is.
+   */
   async function userId(db: PurlDatabase): Promise<string> {
     const existing = await getMeta(db, 'userId');
     if (existing) return existing;

@@ -62,6 +62,23 @@ describe('the identities a gateway keeps', () => {
     expect(fs.readdirSync(path.dirname(file))).toEqual(['people.json']);
   });
 
+  it('shares its file with another gateway on the same data dir: each write keeps what the other wrote, less what this one forgot', async () => {
+    const file = tempFile();
+    const clock = manualClock();
+    const one = createMemoryIdentities({ clock, file });
+    const other = createMemoryIdentities({ clock, file });
+    await one.keep(key(1), identity(1));
+    await other.keep(key(2), identity(2));
+    clock.advance(1_000);
+    await one.forget(key(1));
+    await one.keep(key(3), identity(3));
+    clock.advance(1_000);
+    const after = createMemoryIdentities({ clock, file });
+    expect(await after.find(key(1))).toBeUndefined();
+    expect(await after.find(key(2))).toEqual(identity(2));
+    expect(await after.find(key(3))).toEqual(identity(3));
+  });
+
   it('keeps only well-formed identities from its file, and sets a file that is not its own aside with a sentence', async () => {
     const file = tempFile();
     fs.writeFileSync(

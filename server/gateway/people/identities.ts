@@ -71,41 +71,63 @@ export interface MemoryIdentitiesOptions {
   log?: (line: string) => void;
 }
 
-/** Reads the file's identities; a missing file is none, a damaged one is said and set aside. */
-function readFile(file: string, log: (line: string) => void): Array<[string, Identity]> {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-      log(`The identities in ${file} cannot be read (${(error as NodeJS.ErrnoException).code}): everyone signs in anew.`);
-    return [];
-  }
+/** The identities a file holds, checked, least recently seen first; undefined when it is not a file of Purl's. */
+function entriesOf(raw: string): Array<[string, Identity]> | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  const entries = isRecord(parsed) && parsed['version'] === 1 && isRecord(parsed['identities']) ? Object.entries(parsed['identities']) : undefined;
-  if (!entries) {
-    log(`The identities in ${file} are not Purl's (kept as ${path.basename(file)}.damaged): everyone signs in anew.`);
-    fs.renameSync(file, `${file}.damaged`);
-    return [];
-  }
+  if (!isRecord(parsed) || parsed['version'] !== 1 || !isRecord(parsed['identities'])) return undefined;
   const kept: Array<[string, Identity]> = [];
-  for (const [key, value] of entries) {
+  for (const [key, value] of Object.entries(parsed['identities'])) {
     const identity = parseIdentity(value);
     if (isIdentityKey(key) && identity) kept.push([key, identity]);
   }
   return kept.sort(([, a], [, b]) => a.seenAt - b.seenAt);
 }
 
-/** Writes the identities whole: to a file beside it, then renamed over it (a crash leaves the old file or the new, never half). */
-function writeFile(file: string, identities: ReadonlyMap<string, Identity>): void {
+/** The file's text; undefined when there is none yet. */
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Reads the file's identities at start; a missing file is none, a damaged one is said and set aside. */
+function readFile(file: string, log: (line: string) => void): Array<[string, Identity]> {
+  let raw: string | undefined;
+  try {
+    raw = readText(file);
+  } catch (error) {
+    log(`The identities in ${file} cannot be read (${(error as NodeJS.ErrnoException).code}): everyone signs in anew.`);
+    return [];
+  }
+  if (raw === undefined) return [];
+  const entries = entriesOf(raw);
+  if (entries) return entries;
+  log(`The identities in ${file} are not Purl's (kept as ${path.basename(file)}.damaged): everyone signs in anew.`);
+  fs.renameSync(file, `${file}.damaged`);
+  return [];
+}
+
+/**
+ * Writes the identities: over what the file holds now (another gateway on the same data dir
+ * may have written since), less what this one forgot, within `maxEntries`; to a file beside it,
+ * then renamed over it (a crash leaves the old file or the new, never half).
+ */
+function writeFile(file: string, identities: ReadonlyMap<string, Identity>, forgotten: ReadonlySet<string>, maxEntries: number): void {
+  const merged = new Map(entriesOf(readText(file) ?? '') ?? []);
+  for (const key of forgotten) merged.delete(key);
+  for (const [key, identity] of identities) merged.set(key, identity);
+  const newest = [...merged].sort(([, a], [, b]) => b.seenAt - a.seenAt).slice(0, maxEntries);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const partial = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(partial, JSON.stringify({ version: 1, identities: Object.fromEntries(identities) }), { mode: 0o600 });
+  fs.writeFileSync(partial, JSON.stringify({ version: 1, identities: Object.fromEntries(newest) }), { mode: 0o600 });
   fs.renameSync(partial, file);
 }
 
@@ -115,49 +137,60 @@ export function createMemoryIdentities(options: MemoryIdentitiesOptions): Identi
   const maxEntries = options.maxEntries ?? 200_000;
   const log = options.log ?? ((line: string) => console.log(`purl: ${line}`));
   /** Least recently kept first (a Map keeps insertion order). */
-  const identities = new Map<string, Identity>(file ? readFile(file, log) : []);
-  const write = file ? createWriter(file, identities, clock, options.writeAfterMs ?? 1_000, log) : undefined;
+  const identities = new Map<string, Identity>(file ? readFile(file, log).slice(-maxEntries) : []);
+  /** Forgotten since the file was last written: taken out of it then. */
+  const forgotten = new Set<string>();
+  const write = file
+    ? createWriter(file, clock, options.writeAfterMs ?? 1_000, log, () => {
+        writeFile(file, identities, forgotten, maxEntries);
+        forgotten.clear();
+      })
+    : undefined;
+  const drop = (key: string) => {
+    identities.delete(key);
+    forgotten.add(key);
+    write?.soon();
+  };
 
   const isIdle = (identity: Identity) => clock.now() - identity.seenAt >= IDENTITY_IDLE_MS;
   return {
     async find(key) {
       const identity = identities.get(key);
       if (!identity || !isIdle(identity)) return identity;
-      identities.delete(key);
-      write?.soon();
+      drop(key);
       return undefined;
     },
     async keep(key, identity) {
       identities.delete(key);
       identities.set(key, identity);
+      forgotten.delete(key);
       for (const [oldest, kept] of identities) {
         if (identities.size <= maxEntries && !isIdle(kept)) break;
-        identities.delete(oldest);
+        drop(oldest);
       }
       write?.soon();
     },
     async forget(key) {
-      if (identities.delete(key)) write?.soon();
+      drop(key);
     },
     size: () => identities.size,
     close: () => write?.flush(),
   };
 }
 
-/** Writes the file once after a burst of changes, and at once on close. */
-function createWriter(file: string, identities: ReadonlyMap<string, Identity>, clock: Pick<Clock, 'setTimer'>, afterMs: number, log: (line: string) => void) {
+/** Writes the file once after a burst of changes, and at once on close (if a change waits). */
+function createWriter(file: string, clock: Pick<Clock, 'setTimer'>, afterMs: number, log: (line: string) => void, write: () => void) {
   let cancel: (() => void) | undefined;
   const now = () => {
     cancel?.();
     cancel = undefined;
     try {
-      writeFile(file, identities);
+      write();
     } catch (error) {
       log(`The identities cannot be kept in ${file} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'}): a restart signs everyone in anew.`);
     }
   };
   return {
-    /** Writes now if a change waits. */
     flush() {
       if (cancel) now();
     },

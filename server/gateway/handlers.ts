@@ -123,7 +123,7 @@ function elizaHandlers(options: GatewayOptions, parts: Parts): Handlers['kinds']
 
 /** The gateway's own routes, by name. */
 function ownHandlers(options: GatewayOptions, parts: Parts): Handlers['own'] {
-  const { budget, edge, sync, socket, health, redis, clock } = parts;
+  const { budget, edge, sync, socket, health, redis, clock, people } = parts;
   const clientConfig = JSON.stringify(options.clientConfig);
   const own: Handlers['own'] = {
     config: ({ res }) => {
@@ -144,6 +144,7 @@ function ownHandlers(options: GatewayOptions, parts: Parts): Handlers['own'] {
             ...(budget.shared ? { budget: budget.stats(clock.now()) } : {}),
             ...(socket ? { push: { ...socket.push.stats(), ...socket.sender.stats(), ...socket.chatEdge.stats() } } : {}),
             ...(redis ? { redis: redis.stats() } : {}),
+            people: people.stats(),
             ...(options.instanceName ? { instance: options.instanceName } : {}),
           });
         })

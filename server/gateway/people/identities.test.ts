@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../../src/shared/clock';
-import { createMemoryIdentities, IDENTITY_IDLE_MS, type Identity, parseIdentity } from './identities';
+import { createMemoryIdentities, FRESH_MS, IDENTITY_IDLE_MS, type Identity, parseIdentity } from './identities';
 
 const PERSON = '7f3e2a10-0000-4000-8000-000000000001';
 const key = (n: number) => `k${String(n).padStart(42, '0')}`;
-const identity = (at: number, id = PERSON): Identity => ({ person: { id, signIn: 'device' }, createdAt: at, seenAt: at });
+const identity = (at: number, id = PERSON): Identity => ({ person: { id, signIn: 'device' }, createdAt: at, seenAt: at, confirmed: true });
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -32,6 +32,24 @@ describe('the identities a gateway keeps', () => {
     await store.forget(key(1));
     expect(await store.find(key(1))).toBeUndefined();
     expect(store.size()).toBe(1);
+  });
+
+  it('keeps fresh identities (whose browser has not come back) apart, briefly, and never in its file: a flood of them crowds out no one', async () => {
+    const file = tempFile();
+    const clock = manualClock();
+    const store = createMemoryIdentities({ clock, file, maxEntries: 2, maxFresh: 2 });
+    await store.keep(key(1), identity(0));
+    for (let n = 10; n < 20; n++) await store.keep(key(n), { ...identity(0), confirmed: false });
+    expect(await store.find(key(1))).toEqual(identity(0));
+    expect(await store.find(key(10))).toBeUndefined();
+    expect(await store.find(key(19))).toMatchObject({ confirmed: false });
+    // Confirmed: kept as people are.
+    await store.keep(key(19), identity(0));
+    clock.advance(FRESH_MS);
+    expect(await store.find(key(18))).toBeUndefined();
+    expect(await store.find(key(19))).toEqual(identity(0));
+    store.close();
+    expect(Object.keys(JSON.parse(fs.readFileSync(file, 'utf8')).identities).sort()).toEqual([key(1), key(19)]);
   });
 
   it('forgets an identity unused for as long as a browser keeps its cookie', async () => {
@@ -87,8 +105,8 @@ describe('the identities a gateway keeps', () => {
         version: 1,
         identities: {
           [key(1)]: identity(5),
-          [key(2)]: { person: { id: 'not-a-uuid', signIn: 'device' }, createdAt: 1, seenAt: 1 },
-          [key(3)]: { person: { id: PERSON, signIn: 'root' }, createdAt: 1, seenAt: 1 },
+          [key(2)]: { person: { id: 'not-a-uuid', signIn: 'device' }, createdAt: 1, seenAt: 1, confirmed: true },
+          [key(3)]: { person: { id: PERSON, signIn: 'root' }, createdAt: 1, seenAt: 1, confirmed: true },
           short: identity(5),
         },
       }),
@@ -106,7 +124,7 @@ describe('the identities a gateway keeps', () => {
   it('checks a stored identity field by field', () => {
     expect(parseIdentity(identity(1))).toEqual(identity(1));
     expect(parseIdentity({ ...identity(1), person: { id: PERSON.toUpperCase(), signIn: 'device' } })?.person.id).toBe(PERSON);
-    for (const bad of [null, 'x', { person: { id: PERSON, signIn: 'device' }, createdAt: -1, seenAt: 1 }, { ...identity(1), seenAt: Number.NaN }]) {
+    for (const bad of [null, 'x', { ...identity(1), createdAt: -1 }, { ...identity(1), seenAt: Number.NaN }, { ...identity(1), confirmed: 'yes' }]) {
       expect(parseIdentity(bad)).toBeUndefined();
     }
   });

@@ -26,6 +26,12 @@ export interface Identity {
   createdAt: number;
   /** Epoch ms it was last noted as used (at most once a day: see SEEN_EVERY_MS). */
   seenAt: number;
+  /**
+   * The browser came back with its cookie. Until then the identity is fresh: kept apart and
+   * briefly (FRESH_MS, at most `maxFresh`), so cookies handed to clients that never return
+   * (curl in a loop) cannot crowd out the people who do.
+   */
+  confirmed: boolean;
 }
 
 /** The store of identities by key (the token's hash). Lookups never reject: a store that cannot answer knows no one. */
@@ -40,6 +46,8 @@ export interface IdentityStore {
 
 /** An identity unused this long is forgotten: the cookie's own life (browsers keep a cookie 400 days at most). */
 export const IDENTITY_IDLE_MS = 400 * 24 * 60 * 60_000;
+/** How long a fresh identity (one its browser has not come back with) is kept. */
+export const FRESH_MS = 24 * 60 * 60_000;
 /** How often a used identity's `seenAt` is noted (and its cookie renewed): no write per request. */
 export const SEEN_EVERY_MS = 24 * 60 * 60_000;
 const KEY = /^[A-Za-z0-9_-]{43}$/;
@@ -52,17 +60,19 @@ export function parseIdentity(value: unknown): Identity | undefined {
   if (!isRecord(value) || !isRecord(value['person'])) return undefined;
   const { id, signIn } = value['person'];
   if (!isUuid(id) || !SIGN_INS.includes(signIn as SignIn)) return undefined;
-  const { createdAt, seenAt } = value;
-  if (!isTime(createdAt) || !isTime(seenAt)) return undefined;
-  return { person: { id: id.toLowerCase(), signIn: signIn as SignIn }, createdAt, seenAt };
+  const { createdAt, seenAt, confirmed } = value;
+  if (!isTime(createdAt) || !isTime(seenAt) || typeof confirmed !== 'boolean') return undefined;
+  return { person: { id: id.toLowerCase(), signIn: signIn as SignIn }, createdAt, seenAt, confirmed };
 }
 
 export const isIdentityKey = (key: string): boolean => KEY.test(key);
 
 export interface MemoryIdentitiesOptions {
   clock: Pick<Clock, 'now' | 'setTimer'>;
-  /** The most identities kept (default 200 000). */
+  /** The most confirmed identities kept (default 200 000). */
   maxEntries?: number;
+  /** The most fresh ones kept (default 20 000); they are never written to the file. */
+  maxFresh?: number;
   /** Where they are kept across restarts; without it, in memory only. */
   file?: string;
   /** How long after a change the file is written, ms (default 1 s: one write for a burst of sign-ins). */
@@ -138,6 +148,9 @@ export function createMemoryIdentities(options: MemoryIdentitiesOptions): Identi
   const log = options.log ?? ((line: string) => console.log(`purl: ${line}`));
   /** Least recently kept first (a Map keeps insertion order). */
   const identities = new Map<string, Identity>(file ? readFile(file, log).slice(-maxEntries) : []);
+  const maxFresh = options.maxFresh ?? 20_000;
+  /** The fresh identities, least recently made first: in memory only. */
+  const fresh = new Map<string, Identity>();
   /** Forgotten since the file was last written: taken out of it then. */
   const forgotten = new Set<string>();
   const write = file
@@ -147,20 +160,31 @@ export function createMemoryIdentities(options: MemoryIdentitiesOptions): Identi
       })
     : undefined;
   const drop = (key: string) => {
-    identities.delete(key);
+    fresh.delete(key);
+    if (!identities.delete(key)) return;
     forgotten.add(key);
     write?.soon();
   };
 
-  const isIdle = (identity: Identity) => clock.now() - identity.seenAt >= IDENTITY_IDLE_MS;
+  const isIdle = (identity: Identity) => clock.now() - identity.seenAt >= (identity.confirmed ? IDENTITY_IDLE_MS : FRESH_MS);
+  function keepFresh(key: string, identity: Identity): void {
+    fresh.delete(key);
+    fresh.set(key, identity);
+    for (const [oldest, kept] of fresh) {
+      if (fresh.size <= maxFresh && !isIdle(kept)) break;
+      fresh.delete(oldest);
+    }
+  }
   return {
     async find(key) {
-      const identity = identities.get(key);
+      const identity = identities.get(key) ?? fresh.get(key);
       if (!identity || !isIdle(identity)) return identity;
       drop(key);
       return undefined;
     },
     async keep(key, identity) {
+      if (!identity.confirmed) return keepFresh(key, identity);
+      fresh.delete(key);
       identities.delete(key);
       identities.set(key, identity);
       forgotten.delete(key);
@@ -173,7 +197,7 @@ export function createMemoryIdentities(options: MemoryIdentitiesOptions): Identi
     async forget(key) {
       drop(key);
     },
-    size: () => identities.size,
+    size: () => identities.size + fresh.size,
     close: () => write?.flush(),
   };
 }

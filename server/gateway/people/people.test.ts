@@ -112,6 +112,14 @@ describe('people: who is who at the gateway', () => {
     expect((await ask(gateway.url, '/api/agents')).headers['set-cookie']).toBeUndefined();
   });
 
+  it('says in /health how many identities it holds: each request without a cookie was given one', async () => {
+    const gateway = await open();
+    expect((await ask(gateway.url, '/api/purl/sync')).headers['set-cookie']).toHaveLength(1);
+    expect((await ask(gateway.url, '/api/purl/sync')).headers['set-cookie']).toHaveLength(1);
+    const health = (await ask(gateway.url, '/health')).json();
+    expect(health.people).toEqual({ identities: 2 });
+  });
+
   it('makes a session for the person asking, whatever userId the body names, and the same person each time', async () => {
     const gateway = await open();
     const alice = browser(gateway);
@@ -202,6 +210,8 @@ describe('people: who is who at the gateway', () => {
       const first = await start();
       const alice = browser(first);
       const session = await alice.createSession();
+      // Its next request confirms it: the browser came back with its cookie.
+      await alice.request(`${SESSIONS}/${session.sessionId}/messages?limit=50`);
       await first.close();
       expect(fs.statSync(path.join(dataDir, 'people.json')).mode & 0o777).toBe(0o600);
       const second = await start();

@@ -70,14 +70,18 @@ export function createPeople(options: PeopleOptions): People {
     const token = randomBytes(32).toString('base64url');
     const at = now();
     const person: Person = { id: randomUUID(), signIn: options.signIn };
-    await store.keep(identityKey(token), { person, createdAt: at, seenAt: at });
+    await store.keep(identityKey(token), { person, createdAt: at, seenAt: at, confirmed: false });
     setIdentityCookie(res, token, secure);
     return person;
   }
 
-  /** A known identity used again: noted (and its cookie renewed) at most once a day. */
+  /** A known identity used again: confirmed the first time its browser comes back, then noted (and its cookie renewed) at most once a day. */
   async function seen(key: string, identity: Identity, token: string, res: ServerResponse, secure: boolean): Promise<void> {
     const at = now();
+    if (!identity.confirmed) {
+      await store.keep(key, { ...identity, seenAt: at, confirmed: true });
+      return;
+    }
     if (at - identity.seenAt < SEEN_EVERY_MS) return;
     await store.keep(key, { ...identity, seenAt: at });
     setIdentityCookie(res, token, secure);

@@ -144,3 +144,28 @@ describe('the route table', () => {
     expect(ROUTES.filter((entry) => entry.origin === 'any').map((entry) => entry.name)).toEqual(['liveness', 'app']);
   });
 });
+
+describe('who may use each route', () => {
+  it("names, for every route that is someone's, the person who asks, and for every route naming a session, whose it must be", () => {
+    const someones = ROUTES.filter((entry) => entry.who === 'person').map((entry) => entry.name);
+    expect(someones).toEqual(['sync', 'push', 'create-session', 'session-messages', 'send-message']);
+    // Every route whose path or query can name a chat session checks its owner; making one needs no owner.
+    const namingSessions = ROUTES.filter((entry) => /sessions/.test(String(entry.path)) || entry.name === 'sync' || entry.name === 'push');
+    for (const entry of namingSessions) {
+      if (entry.name === 'create-session' || entry.name === 'not-served') continue;
+      expect(entry.owns, entry.name).toBeDefined();
+      expect(entry.who, entry.name).toBe('person');
+    }
+    // What goes upstream as a user's own request is someone's.
+    for (const entry of ROUTES.filter((candidate) => candidate.cost === 'message' || candidate.cost === 'own-read'))
+      expect(entry.who, entry.name).toBe('person');
+  });
+
+  it('takes the session a path names, and the sessions of a push or sync query, as the ones to own', () => {
+    const owned = (name: string, ids: string[], query: unknown) => ROUTES.find((entry) => entry.name === name)!.owns!.sessions(ids, query);
+    expect(owned('session-messages', [SESSION], undefined)).toEqual([SESSION]);
+    expect(owned('sync', [], { chat: { session: SESSION, limit: 5 } })).toEqual([SESSION]);
+    expect(owned('sync', [], {})).toEqual([]);
+    expect(owned('push', [], { sessions: [{ sessionId: SESSION }, { sessionId: AGENT }] })).toEqual([SESSION, AGENT]);
+  });
+});

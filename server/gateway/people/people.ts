@@ -40,7 +40,7 @@ export interface People {
 /** The key an identity is kept under: the token's SHA-256, so the store holds no cookie. */
 export const identityKey = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
-/** The identity cookie's token in a request, if it has one of the gateway's shape (the last one, if repeated). */
+/** The identity cookie's token in a request, if it has one of the gateway's shape (the first one, if repeated). */
 export function tokenOf(req: IncomingMessage): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;

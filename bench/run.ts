@@ -32,6 +32,7 @@ import { checkPushSmoke, PUSH_FLEET_END, PUSH_FLEET_START, renderPush, runPushBe
 import { type ClusterReport, runClusterBench } from './cluster/cluster-bench';
 import { checkClusterSmoke, CLUSTER_END, CLUSTER_START, renderCluster } from './cluster/render';
 import { runFleet, type FleetResult } from './fleet';
+import { benchPeople } from './people/part';
 import { benchPushFanout } from './push/part';
 import { root, startBenchStack } from './sim/stack';
 import { measureWeight, type Weight } from './weight';
@@ -379,6 +380,8 @@ async function main(): Promise<void> {
   await benchPush(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
   await benchPushFanout(smoke, smoke ? '`npm run bench:smoke`' : '`npm run bench`', log);
   await benchCluster(smoke ? '`npm run bench:smoke`' : '`npm run bench`');
+  // The people steps' cost per request (BENCHMARKS.md records `npm run bench:people`'s table).
+  log(`people:\n${await benchPeople(smoke, log)}`);
 }
 
 const pushCommand = withEmbedded ? '`npm run bench:push -- --embedded`' : '`npm run bench:push`';

@@ -102,7 +102,7 @@ test.describe('the locked door', () => {
           headers: { 'Content-Type': 'application/json' },
           ...(route.method === 'GET' || route.method === 'HEAD' ? {} : { body }),
         });
-        expect(reply.status, `${route.method} ${route.path}`).toBe(404);
+        expect(reply.status, `${route.method} ${route.path} ${reply.body}`).toBe(404);
         expect(reply.body, `${route.method} ${route.path}`).not.toContain('sk-planted');
         if (route.method !== 'HEAD') expect(JSON.parse(reply.body).error.code).toBe('NOT_FOUND');
       }

@@ -148,6 +148,8 @@ function readBodyThenHandle(exchange: Exchange, handler: Handler, maxBodyBytes: 
 /** Steps 6 to 9, once the limits let the request through. */
 function afterLimits(exchange: Exchange, handler: Handler, door: DoorOptions, search: string): void {
   if (!checkQuery(exchange, search)) return;
+  // A route that names no session goes on at once: nothing to wait for.
+  if (!exchange.route.owns) return readBodyThenHandle(exchange, handler, door.maxBodyBytes);
   checkOwnership(exchange, door.ownership)
     .then((notOwned) => {
       if (!notOwned) return;

@@ -149,7 +149,10 @@ function readBodyThenHandle(exchange: Exchange, handler: Handler, maxBodyBytes: 
 function afterLimits(exchange: Exchange, handler: Handler, door: DoorOptions, search: string): void {
   if (!checkQuery(exchange, search)) return;
   // A route that names no session goes on at once: nothing to wait for.
-  if (!exchange.route.owns) return readBodyThenHandle(exchange, handler, door.maxBodyBytes);
+  if (!exchange.route.owns) {
+    readBodyThenHandle(exchange, handler, door.maxBodyBytes);
+    return;
+  }
   checkOwnership(exchange, door.ownership)
     .then((notOwned) => {
       if (!notOwned) return;

@@ -15,6 +15,7 @@ import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway } from '../../server/gateway/app';
 import { readGatewayOptions } from '../../server/gateway/options';
+import { OWNS_ALL, TEST_PEOPLE } from '../../server/gateway/test-kit';
 import { createUpstreamSocket, type UpstreamSocket } from '../../server/gateway/upstream/upstream-socket';
 import type { FromServer, ServerPlan, ServerSample, ToServer } from './protocol';
 
@@ -51,7 +52,9 @@ async function startPushGateway(plan: ServerPlan): Promise<Running> {
   const env = { ELIZA_SERVER_URL: plan.upstream, PORT: '0', PURL_PUSH_SECRET: plan.pushSecret, WS_MAX_CONNECTIONS_PER_IP: String(plan.maxStreamsPerClient) };
   const { options } = readGatewayOptions(env);
   const upstreamSocket: UpstreamSocket = createUpstreamSocket({ upstream: options.upstream });
-  const gateway = await startGateway(options, { upstreamSocket });
+  // The streams' sessions are minted by the bench, not made by people: one person owns them all.
+  // What the people steps cost per request is bench/people's to measure.
+  const gateway = await startGateway(options, { upstreamSocket, people: TEST_PEOPLE, ownership: OWNS_ALL });
   return {
     url: gateway.url,
     channels: () => upstreamSocket.stats().channels,

@@ -7,7 +7,15 @@ let server: http.Server;
 let url: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => res.end(req.socket.remoteAddress));
+  server = http.createServer((req, res) => {
+    if (req.url === '/cookie') {
+      // Sets one cookie, and says which it was sent.
+      res.setHeader('Set-Cookie', 'purl_id=abc; Path=/; HttpOnly');
+      res.end(req.headers.cookie ?? '');
+      return;
+    }
+    res.end(req.socket.remoteAddress);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 });
@@ -31,6 +39,16 @@ describe('fetch from a chosen source address', () => {
     expect(sent).toBeGreaterThan('GET / HTTP/1.1\r\n'.length);
     await source.close();
     expect(source.wire()).toEqual({ received, sent });
+  });
+
+  it('keeps its cookies, as a browser profile does, and no other browser gets them', async () => {
+    const one = fetchFrom(loopbackAddress(3));
+    const other = fetchFrom(loopbackAddress(4));
+    expect(await (await one.fetch(new Request(`${url}cookie`))).text()).toBe('');
+    expect(await (await one.fetch(new Request(`${url}cookie`))).text()).toBe('purl_id=abc');
+    expect(await (await other.fetch(new Request(`${url}cookie`))).text()).toBe('');
+    await one.close();
+    await other.close();
   });
 
   it('spreads user indexes over distinct loopback addresses', () => {

@@ -1,9 +1,11 @@
 /**
  * fetch from a chosen loopback source address (127.0.0.x), so the gateway sees each
  * simulated browser as its own client, as it would see real users on their own
- * addresses. Connections are kept alive per browser, as a browser would.
+ * addresses. Connections are kept alive per browser, as a browser would, and so are its
+ * cookies (the gateway's identity cookie: each simulated browser is a person of its own).
  */
 import type { Socket } from 'node:net';
+import { parseSetCookie } from 'cookie';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 export type SourceFetch = (request: Request, init?: { signal?: AbortSignal }) => Promise<Response>;
@@ -61,15 +63,23 @@ export function fetchFrom(localAddress: string | undefined): SourceFetchHandle {
   // it is silently ignored (every request would leave from 127.0.0.1). The connector
   // gets it from there with every connection.
   const dispatcher = new Agent({ ...(localAddress ? { localAddress } : {}), keepAliveTimeout: 30_000, connections: 6, connect: counter.connect });
+  /** This browser's cookies, by name, as the answers set them. */
+  const cookies = new Map<string, string>();
   const fetch: SourceFetch = async (request, init) => {
     const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    const headers = [...request.headers];
+    if (cookies.size > 0) headers.push(['cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')]);
     const response = await undiciFetch(request.url, {
       method: request.method,
-      headers: [...request.headers],
+      headers,
       body,
       signal: init?.signal ?? null,
       dispatcher,
     });
+    for (const set of response.headers.getSetCookie()) {
+      const { name, value } = parseSetCookie(set);
+      if (name) cookies.set(name, value ?? '');
+    }
     // undici's Response is its own class; hand the core a standard one.
     const hasBody = ![101, 204, 205, 304].includes(response.status);
     return new Response(hasBody ? (response.body as ReadableStream | null) : null, {

@@ -248,6 +248,8 @@ describe('/health', () => {
           resets: 0,
           ...NO_SENDS,
         },
+        // The identities the gateway holds (the tests' one person here).
+        people: { identities: 1 },
       });
     }
     expect(upstream.seen.filter((entry) => entry.url === '/healthz')).toHaveLength(1);

@@ -6,6 +6,7 @@
  */
 import { checkAnswer } from '../../src/shared/api';
 import { EDGE_HEADER } from '../../src/shared/budget';
+import { isRecord } from '../../src/shared/ids';
 import type { Exchange, Handler, Handlers, JsonBody } from './door/pipeline';
 import { notServed } from './door/pipeline';
 import { serveApp } from './door/static';
@@ -40,8 +41,8 @@ function forwarder(parts: Parts): (exchange: Exchange, leaving?: () => AddToAnsw
  */
 function forPerson(exchange: Exchange): Exchange {
   const { body, person } = exchange;
-  if (!body || !person || typeof body.value !== 'object' || body.value === null) return exchange;
-  const value = { ...(body.value as Record<string, unknown>), userId: person.id };
+  if (!body || !person || !isRecord(body.value)) return exchange;
+  const value = { ...body.value, userId: person.id };
   return { ...exchange, body: { value, raw: Buffer.from(JSON.stringify(value)) } };
 }
 

@@ -84,6 +84,14 @@ export interface SessionBook {
   size(): number;
 }
 
+/** The session an ElizaOS answer names (a create answer, or a session's info): its four ids, each a UUID; else undefined. */
+function sessionNamed(answer: unknown): { sessionId: string; channelId: string; userId: string; agentId: string } | undefined {
+  if (!isRecord(answer)) return undefined;
+  const { sessionId, channelId, userId, agentId } = answer;
+  if (!isUuid(sessionId) || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return undefined;
+  return { sessionId, channelId, userId, agentId };
+}
+
 export function createSessionBook(options: SessionBookOptions = {}): SessionBook {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 100_000;
@@ -142,9 +150,10 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
 
   return {
     learn(requestBody, status, answer, client) {
-      if (status !== 201 || !isRecord(requestBody) || !isRecord(answer)) return;
-      const { sessionId, channelId, userId, agentId } = answer;
-      if (!isUuid(sessionId) || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return;
+      if (status !== 201 || !isRecord(requestBody)) return;
+      const named = sessionNamed(answer);
+      if (!named) return;
+      const { sessionId, channelId, userId, agentId } = named;
       if (userId.toLowerCase() !== String(requestBody['userId']).toLowerCase() || agentId.toLowerCase() !== String(requestBody['agentId']).toLowerCase())
         return;
       keep(sessionId, { channelId: channelId.toLowerCase(), userId, agentId, client });
@@ -157,9 +166,9 @@ export function createSessionBook(options: SessionBookOptions = {}): SessionBook
       if (isUuid(channelId) && isUuid(userId)) keep(sessionId, { channelId: channelId.toLowerCase(), userId, client });
     },
     learnFromInfo(sessionId, status, answer, client) {
-      if (status !== 200 || !isUuid(sessionId) || !isRecord(answer)) return false;
-      const { sessionId: named, channelId, userId, agentId } = answer;
-      if (!isUuid(named) || named.toLowerCase() !== sessionId.toLowerCase() || !isUuid(channelId) || !isUuid(userId) || !isUuid(agentId)) return false;
+      const named = status === 200 && isUuid(sessionId) ? sessionNamed(answer) : undefined;
+      if (!named || named.sessionId.toLowerCase() !== sessionId.toLowerCase()) return false;
+      const { channelId, userId, agentId } = named;
       keep(sessionId, { channelId: channelId.toLowerCase(), userId, agentId, client });
       return true;
     },
